@@ -1,0 +1,80 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { cors } from "hono/cors";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import type { AppEnv } from "./context";
+import type { Overrides } from "./deps";
+import { errors } from "./errors";
+import { errorBody, onError, onNotFound } from "./middleware/errors";
+import { requestContext, requireContentType } from "./middleware/request";
+import { authRoutes } from "./routes/auth";
+import { systemRoutes } from "./routes/system";
+
+/**
+ * Builds the Hono app: middleware chain, routes under the base path, one error handler.
+ * `overrides` replaces infrastructure (the clock, outbound fetch) in tests.
+ */
+export function createApp(basePath = "/auth", overrides: Overrides = {}) {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success)
+        throw errors.validation(
+          result.error.issues.map((i) => ({ path: i.path.join(".") || "(body)", message: i.message })),
+        );
+    },
+  });
+
+  app.use(
+    "*",
+    requestId({ headerName: "X-Request-Id", generator: () => crypto.randomUUID() }),
+    requestContext(overrides),
+    secureHeaders({
+      referrerPolicy: "no-referrer",
+      xContentTypeOptions: "nosniff",
+      xFrameOptions: "DENY",
+      crossOriginResourcePolicy: "same-site",
+      strictTransportSecurity: "max-age=31536000; includeSubDomains",
+    }),
+    async (c, next) => {
+      await next();
+      // Responses of an auth API carry tokens, codes or personal data: never cached by default.
+      if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
+    },
+    (c, next) => {
+      const origins = c.get("deps").config.corsOrigins;
+      return cors({
+        origin: (origin) => (origins?.includes(origin) ? origin : null),
+        allowHeaders: ["Authorization", "Content-Type"],
+        allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
+        exposeHeaders: ["X-Request-Id", "Retry-After"],
+        maxAge: 600,
+      })(c, next);
+    },
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) =>
+        c.json(errorBody("method_not_allowed", `Method ${c.req.method} is not allowed here. Use ${methods.join(", ")}.`), 405, {
+          Allow: methods.join(", "),
+        }),
+    }),
+    requireContentType,
+  );
+
+  const routes = app.route(basePath, authRoutes()).route("/", systemRoutes());
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "Edge Auth API", version: "1.0.0", description: "Register, log in, refresh, reset passwords and manage profiles." },
+  });
+  app.notFound(onNotFound);
+  app.onError(onError);
+  return routes;
+}
+
+export type AppType = ReturnType<typeof createApp>;

@@ -1,0 +1,48 @@
+import { auditEvents } from "../db/schema";
+import type { Deps, RequestMeta } from "../deps";
+import { describeError } from "../log";
+
+export type AuditEvent =
+  | "registered"
+  | "login_succeeded"
+  | "login_failed"
+  | "login_throttled"
+  | "refreshed"
+  | "refresh_reuse_detected"
+  | "logged_out"
+  | "logged_out_all"
+  | "session_ended"
+  | "reset_requested"
+  | "reset_completed"
+  | "reset_failed"
+  | "password_changed"
+  | "password_rehashed"
+  | "profile_updated";
+
+/**
+ * Record an auth event. Never pass a password, code or token in `detail`. A failed write is
+ * logged and does not fail the request.
+ */
+export async function audit(
+  deps: Deps,
+  meta: RequestMeta,
+  event: AuditEvent,
+  outcome: "success" | "failure" | "blocked",
+  userId: string | null = null,
+  detail: Record<string, string | number | boolean | null> | null = null,
+): Promise<void> {
+  try {
+    await deps.db.insert(auditEvents).values({
+      at: deps.now(),
+      event,
+      outcome,
+      userId,
+      ip: meta.ip,
+      userAgent: meta.userAgent?.slice(0, 512) ?? null,
+      requestId: meta.requestId,
+      detail,
+    });
+  } catch (err) {
+    deps.log("error", "audit write failed", { event, ...describeError(err) });
+  }
+}

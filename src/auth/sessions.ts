@@ -1,0 +1,189 @@
+import { and, desc, eq, gt, isNull, ne, sql } from "drizzle-orm";
+import { authSecret } from "../config";
+import { refreshTokens, sessions, users, type User } from "../db/schema";
+import { type Deps, type RequestMeta, seconds } from "../deps";
+import { AppError, errors } from "../errors";
+import { audit } from "./audit";
+import { b64url, randomBytes, sha256Hex, utf8 } from "./encoding";
+import { signAccessToken, verifyAccessToken } from "./tokens";
+
+/**
+ * Sessions and refresh tokens. A session is one login; its refresh tokens form a chain where
+ * each use consumes the presented token and issues its successor (rotation). Presenting a
+ * consumed token outside the grace window revokes the whole session (reuse detection).
+ * Refresh tokens are 256 random bits, stored only as SHA-256.
+ */
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+}
+
+const newRefreshToken = () => b64url(randomBytes(32));
+
+/**
+ * The successor of a refresh token is derived from it with a keyed hash, so two tabs that
+ * refresh the same token at the same moment can both be given the same successor without
+ * storing any token in clear.
+ */
+async function successorOf(deps: Deps, token: string): Promise<string> {
+  const key = await crypto.subtle.importKey("raw", utf8(authSecret(deps.config)), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return b64url(await crypto.subtle.sign("HMAC", key, utf8(`refresh-successor:${token}`)));
+}
+
+async function pair(deps: Deps, user: User, sessionId: string, refreshToken: string): Promise<TokenPair> {
+  const { token, expiresIn } = await signAccessToken(
+    deps.config,
+    { id: user.id, email: user.email, role: user.role, fullName: user.fullName },
+    sessionId,
+    seconds(deps.now()),
+  );
+  return { access_token: token, refresh_token: refreshToken, token_type: "Bearer", expires_in: expiresIn };
+}
+
+/** Start a session for a user who just proved who they are. */
+export async function startSession(deps: Deps, meta: RequestMeta, user: User): Promise<TokenPair> {
+  const now = deps.now();
+  const { ttl, idleTtl } = deps.config.refresh;
+  const id = crypto.randomUUID();
+  const refresh = newRefreshToken();
+  const expiresAt = new Date(now.getTime() + ttl * 1000);
+  const idle = new Date(Math.min(now.getTime() + idleTtl * 1000, expiresAt.getTime()));
+  await deps.db.transaction(async (tx) => {
+    await tx.insert(sessions).values({
+      id,
+      userId: user.id,
+      createdAt: now,
+      lastUsedAt: now,
+      expiresAt,
+      idleExpiresAt: idle,
+      userAgent: meta.userAgent?.slice(0, 512) ?? null,
+      ip: meta.ip,
+    });
+    await tx.insert(refreshTokens).values({ id: crypto.randomUUID(), sessionId: id, tokenHash: await sha256Hex(refresh), createdAt: now });
+  });
+  return pair(deps, user, id, refresh);
+}
+
+const invalidRefresh = () => new AppError(401, "invalid_refresh_token", "Your session has ended. Please log in again.");
+
+type RefreshOutcome = { kind: "ok"; user: User; sessionId: string; token: string } | { kind: "reuse"; userId: string; sessionId: string } | { kind: "invalid" };
+
+/** Rotate a refresh token: consume it and issue its successor with a new access token. */
+export async function refresh(deps: Deps, meta: RequestMeta, presented: string): Promise<TokenPair> {
+  const now = deps.now();
+  const hash = await sha256Hex(presented);
+  const successor = await successorOf(deps, presented);
+  const successorHash = await sha256Hex(successor);
+  const { idleTtl, reuseGrace } = deps.config.refresh;
+
+  const outcome = await deps.db.transaction(async (tx): Promise<RefreshOutcome> => {
+    const [row] = await tx
+      .select({ rt: refreshTokens, s: sessions, u: users })
+      .from(refreshTokens)
+      .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(eq(refreshTokens.tokenHash, hash))
+      .for("update", { of: refreshTokens })
+      .limit(1);
+    if (!row) return { kind: "invalid" };
+    const { rt, s, u } = row;
+    if (s.revokedAt || s.expiresAt <= now || s.idleExpiresAt <= now) return { kind: "invalid" };
+    const touch = () =>
+      tx
+        .update(sessions)
+        .set({ lastUsedAt: now, idleExpiresAt: new Date(Math.min(now.getTime() + idleTtl * 1000, s.expiresAt.getTime())) })
+        .where(eq(sessions.id, s.id));
+    if (rt.consumedAt) {
+      const withinGrace = now.getTime() - rt.consumedAt.getTime() <= reuseGrace * 1000;
+      if (withinGrace && rt.successorHash === successorHash) {
+        const [next] = await tx
+          .select({ consumedAt: refreshTokens.consumedAt })
+          .from(refreshTokens)
+          .where(eq(refreshTokens.tokenHash, successorHash))
+          .limit(1);
+        if (next && !next.consumedAt) {
+          await touch();
+          return { kind: "ok", user: u, sessionId: s.id, token: successor };
+        }
+      }
+      await tx.update(sessions).set({ revokedAt: now, revokedReason: "refresh_reuse" }).where(eq(sessions.id, s.id));
+      return { kind: "reuse", userId: u.id, sessionId: s.id };
+    }
+    await tx.update(refreshTokens).set({ consumedAt: now, successorHash }).where(eq(refreshTokens.id, rt.id));
+    await tx.insert(refreshTokens).values({ id: crypto.randomUUID(), sessionId: s.id, tokenHash: successorHash, createdAt: now });
+    await touch();
+    return { kind: "ok", user: u, sessionId: s.id, token: successor };
+  });
+
+  if (outcome.kind === "reuse") {
+    await audit(deps, meta, "refresh_reuse_detected", "blocked", outcome.userId, { session: outcome.sessionId });
+    deps.log("warn", "refresh token reuse detected; session revoked", { session: outcome.sessionId });
+    throw invalidRefresh();
+  }
+  if (outcome.kind === "invalid") throw invalidRefresh();
+  await audit(deps, meta, "refreshed", "success", outcome.user.id, { session: outcome.sessionId });
+  return pair(deps, outcome.user, outcome.sessionId, outcome.token);
+}
+
+export interface Authenticated {
+  user: User;
+  sessionId: string;
+  claims: { iat: number; exp: number };
+}
+
+/**
+ * Verify a bearer token and load its user and live session in one indexed query, so that
+ * logout and revocation take effect at once on this API.
+ */
+export async function authenticate(deps: Deps, token: string): Promise<Authenticated> {
+  const now = deps.now();
+  const claims = await verifyAccessToken(deps.config, token, seconds(now));
+  if (!/^[0-9a-f-]{36}$/i.test(claims.sid) || !/^[0-9a-f-]{36}$/i.test(claims.sub)) throw errors.invalidToken();
+  const [row] = await deps.db
+    .select({ u: users })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(and(eq(sessions.id, claims.sid), eq(sessions.userId, claims.sub), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
+    .limit(1);
+  if (!row) throw errors.invalidToken();
+  return { user: row.u, sessionId: claims.sid, claims: { iat: claims.iat, exp: claims.exp } };
+}
+
+export async function endSession(deps: Deps, userId: string, sessionId: string, reason: string): Promise<boolean> {
+  const ended = await deps.db
+    .update(sessions)
+    .set({ revokedAt: deps.now(), revokedReason: reason })
+    .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt)))
+    .returning({ id: sessions.id });
+  return ended.length > 0;
+}
+
+/** End every live session of a user, except `keep` when given. Returns how many ended. */
+export async function endAllSessions(deps: Deps, userId: string, reason: string, keep?: string): Promise<number> {
+  const ended = await deps.db
+    .update(sessions)
+    .set({ revokedAt: deps.now(), revokedReason: reason })
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), keep ? ne(sessions.id, keep) : sql`true`))
+    .returning({ id: sessions.id });
+  return ended.length;
+}
+
+export async function listSessions(deps: Deps, userId: string, currentSessionId: string) {
+  const now = deps.now();
+  const rows = await deps.db
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.idleExpiresAt, now)))
+    .orderBy(desc(sessions.lastUsedAt));
+  return rows.map((s) => ({
+    id: s.id,
+    created_at: s.createdAt.toISOString(),
+    last_used_at: s.lastUsedAt.toISOString(),
+    expires_at: s.expiresAt.toISOString(),
+    user_agent: s.userAgent,
+    ip: s.ip,
+    current: s.id === currentSessionId,
+  }));
+}

@@ -1,0 +1,14 @@
+import type { Env } from "./config";
+import type { Deps, RequestMeta } from "./deps";
+import type { Authenticated } from "./auth/sessions";
+
+/** Hono's environment for this app: bindings plus per-request variables. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    deps: Deps;
+    meta: RequestMeta;
+    requestId: string;
+    auth: Authenticated;
+  };
+}

@@ -1,0 +1,124 @@
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+  varchar,
+} from "drizzle-orm/pg-core";
+
+const tz = { withTimezone: true, mode: "date" } as const;
+
+/**
+ * The table shared with the platform's other services. The first seven columns are the
+ * existing contract and must not change; everything after them is added, nullable or defaulted.
+ */
+export const users = pgTable(
+  "users",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    fullName: varchar("full_name", { length: 100 }).notNull(),
+    email: varchar("email", { length: 255 }).notNull().unique(),
+    password: text("password").notNull(),
+    role: text("role").notNull(),
+    avatar: text("avatar"),
+    createdAt: timestamp("created_at", tz).defaultNow(),
+    // added by this service
+    emailVerifiedAt: timestamp("email_verified_at", tz),
+    passwordChangedAt: timestamp("password_changed_at", tz),
+  },
+  (t) => [uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`)],
+);
+
+/** One row per login: the refresh-token family. Access tokens carry its id as `sid`. */
+export const sessions = pgTable(
+  "auth_sessions",
+  {
+    id: uuid("id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: timestamp("created_at", tz).notNull(),
+    lastUsedAt: timestamp("last_used_at", tz).notNull(),
+    expiresAt: timestamp("expires_at", tz).notNull(),
+    idleExpiresAt: timestamp("idle_expires_at", tz).notNull(),
+    revokedAt: timestamp("revoked_at", tz),
+    revokedReason: text("revoked_reason"),
+    userAgent: text("user_agent"),
+    ip: text("ip"),
+  },
+  (t) => [index("auth_sessions_user_idx").on(t.userId), index("auth_sessions_expires_idx").on(t.expiresAt)],
+);
+
+/** Refresh tokens, stored only as SHA-256 hashes. Consumed tokens stay for reuse detection. */
+export const refreshTokens = pgTable(
+  "auth_refresh_tokens",
+  {
+    id: uuid("id").primaryKey(),
+    sessionId: uuid("session_id")
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull().unique(),
+    createdAt: timestamp("created_at", tz).notNull(),
+    consumedAt: timestamp("consumed_at", tz),
+    successorHash: text("successor_hash"),
+  },
+  (t) => [index("auth_refresh_tokens_session_idx").on(t.sessionId)],
+);
+
+/** Password-reset codes, stored only as HMAC-SHA-256. At most one live code per user. */
+export const passwordResetCodes = pgTable(
+  "auth_password_reset_codes",
+  {
+    id: uuid("id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    codeHash: text("code_hash").notNull(),
+    createdAt: timestamp("created_at", tz).notNull(),
+    expiresAt: timestamp("expires_at", tz).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    consumedAt: timestamp("consumed_at", tz),
+  },
+  (t) => [index("auth_password_reset_codes_user_idx").on(t.userId)],
+);
+
+/**
+ * Throttle state keyed by purpose and a keyed hash of the email (never the email itself),
+ * so unknown emails are throttled exactly like known ones.
+ */
+export const throttles = pgTable(
+  "auth_throttles",
+  {
+    key: text("key").primaryKey(),
+    failures: integer("failures").notNull().default(0),
+    lastAt: timestamp("last_at", tz).notNull(),
+    blockedUntil: timestamp("blocked_until", tz),
+  },
+  (t) => [index("auth_throttles_last_at_idx").on(t.lastAt)],
+);
+
+/** Audit trail of auth events. Never holds a password, code or token. */
+export const auditEvents = pgTable(
+  "auth_audit_events",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    at: timestamp("at", tz).notNull(),
+    event: text("event").notNull(),
+    outcome: text("outcome").notNull(),
+    userId: uuid("user_id"),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+    requestId: text("request_id"),
+    detail: jsonb("detail"),
+  },
+  (t) => [index("auth_audit_events_user_at_idx").on(t.userId, t.at), index("auth_audit_events_at_idx").on(t.at)],
+);
+
+export type User = typeof users.$inferSelect;
+export type Session = typeof sessions.$inferSelect;

@@ -1,0 +1,48 @@
+import { type Config, type Env, getConfig } from "./config";
+import { createDb, type Db } from "./db/client";
+import { log, type LogLevel } from "./log";
+
+/**
+ * Infrastructure handed to the domain: database, clock, logger, outbound fetch, mail and
+ * storage. Built per request from the env; tests replace parts (the clock, above all).
+ */
+export interface Deps {
+  config: Config;
+  env: Env;
+  readonly db: Db;
+  now: () => Date;
+  log: (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
+  fetch: typeof fetch;
+  waitUntil: (p: Promise<unknown>) => void;
+}
+
+/** Who is asking: recorded on sessions and audit events. */
+export interface RequestMeta {
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string;
+}
+
+export interface Overrides {
+  now?: () => Date;
+  fetch?: typeof fetch;
+}
+
+export function createDeps(env: Env, requestId: string, waitUntil: (p: Promise<unknown>) => void, overrides: Overrides = {}): Deps {
+  const config = getConfig(env);
+  let db: Db | undefined;
+  return {
+    config,
+    env,
+    get db() {
+      db ??= createDb(env.HYPERDRIVE.connectionString);
+      return db;
+    },
+    now: overrides.now ?? (() => new Date()),
+    log: (level, msg, fields) => log(level, msg, { requestId, ...fields }),
+    fetch: overrides.fetch ?? ((input, init) => fetch(input, init)),
+    waitUntil,
+  };
+}
+
+export const seconds = (d: Date) => Math.floor(d.getTime() / 1000);

@@ -1,0 +1,42 @@
+import { createApp } from "./app";
+import { purgeExpired } from "./auth/purge";
+import { type Env, getConfig } from "./config";
+import { createDeps } from "./deps";
+import { describeError, log } from "./log";
+
+const apps = new Map<string, ReturnType<typeof createApp>>();
+
+/** One app per base path (normally one per isolate), built on first use. */
+export function appFor(env: Env) {
+  const basePath = getConfig(env).basePath;
+  let app = apps.get(basePath);
+  if (!app) {
+    app = createApp(basePath);
+    apps.set(basePath, app);
+  }
+  return app;
+}
+
+export default {
+  fetch(request, env, ctx) {
+    try {
+      return appFor(env).fetch(request, env, ctx);
+    } catch (err) {
+      log("error", "cannot start: configuration error", describeError(err));
+      return Response.json(
+        { status: "error", message: "The service is misconfigured. Please try again later.", code: "internal_error" },
+        { status: 500, headers: { "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" } },
+      );
+    }
+  },
+  async scheduled(_controller, env, ctx) {
+    const deps = createDeps(env, `cron-${crypto.randomUUID()}`, (p) => ctx.waitUntil(p));
+    try {
+      const counts = await purgeExpired(deps);
+      log("info", "purge done", counts);
+    } catch (err) {
+      log("error", "purge failed", describeError(err));
+      throw err;
+    }
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,58 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../context";
+import { errors } from "../errors";
+import { log } from "../log";
+
+/**
+ * Per-client limits with the Workers Rate Limiting binding, keyed by CF-Connecting-IP only
+ * (X-Forwarded-For is set by clients and never trusted). IPv6 addresses share a limit per /64.
+ * Bindings and their limits are declared in wrangler.toml ([[ratelimits]]).
+ */
+export type LimitName = "RL_LOGIN" | "RL_REGISTER" | "RL_PASSWORD_RESET" | "RL_REFRESH" | "RL_DEFAULT";
+
+/** Period of each binding in wrangler.toml, for Retry-After (the binding does not report it). */
+const PERIOD_SECONDS: Record<LimitName, number> = {
+  RL_LOGIN: 60,
+  RL_REGISTER: 60,
+  RL_PASSWORD_RESET: 60,
+  RL_REFRESH: 60,
+  RL_DEFAULT: 60,
+};
+
+export function clientIp(req: Request): string | null {
+  const ip = req.headers.get("cf-connecting-ip")?.trim();
+  return ip ? ip : null;
+}
+
+/** Normalise an address into its rate-limit key: IPv4 as is, IPv6 truncated to its /64. */
+export function ipKey(ip: string): string {
+  if (!ip.includes(":")) return ip;
+  const [head, tail = ""] = ip.toLowerCase().split("%")[0].split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  if (t.length && t[t.length - 1].includes(".")) t.splice(t.length - 1, 1, "0", "0");
+  const full = ip.includes("::") ? [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t] : h;
+  return full
+    .slice(0, 4)
+    .map((g) => (parseInt(g || "0", 16) || 0).toString(16))
+    .join(":") + "::/64";
+}
+
+let warnedNoIp = false;
+
+export function rateLimit(name: LimitName): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const limiter = c.env[name] as RateLimit | undefined;
+    if (limiter) {
+      const ip = clientIp(c.req.raw);
+      if (!ip && !warnedNoIp) {
+        warnedNoIp = true;
+        log("warn", "request without CF-Connecting-IP: rate limited under the shared key 'unknown'");
+      }
+      const key = `${name}:${ip ? ipKey(ip) : "unknown"}`;
+      const { success } = await limiter.limit({ key });
+      if (!success) throw errors.tooMany(PERIOD_SECONDS[name], "Too many requests. Please slow down and try again shortly.");
+    }
+    await next();
+  };
+}

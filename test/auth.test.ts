@@ -1,0 +1,94 @@
+import { describe, expect, it } from "vitest";
+import { call, db, json, PASSWORD, registerUser, uniqueEmail } from "./helpers";
+
+describe("register, login, me", () => {
+  it("registers, logs in and answers /auth/me", async () => {
+    const email = uniqueEmail("ada");
+    const res = await call("/auth/register", { body: { full_name: "  Ada Lovelace ", email: `  ${email.toUpperCase()} `, password: PASSWORD, role: "instructor" } });
+    expect(res.status).toBe(201);
+    const reg = await json(res);
+    expect(reg).toMatchObject({ status: "success", token_type: "Bearer", user: { full_name: "Ada Lovelace", email, role: "instructor", avatar: null } });
+    expect(typeof reg.access_token).toBe("string");
+    expect(typeof reg.refresh_token).toBe("string");
+    expect(reg.expires_in).toBe(900);
+
+    const login = await call("/auth/login", { body: { email: email.toUpperCase(), password: PASSWORD } });
+    expect(login.status).toBe(200);
+    const body = await json(login);
+    expect(body.user).toEqual(reg.user);
+
+    const me = await call("/auth/me", { token: body.access_token });
+    expect(me.status).toBe(200);
+    expect(await json(me)).toEqual({ status: "success", user: reg.user });
+  });
+
+  it("stores the password as self-describing scrypt, never in clear", async () => {
+    const u = await registerUser();
+    const sql = db();
+    const [row] = await sql`select password from users where id = ${u.user.id}`;
+    await sql.end();
+    expect(row.password).toMatch(/^\$scrypt\$ln=\d+,r=\d+,p=\d+\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+    expect(row.password).not.toContain(PASSWORD);
+  });
+
+  it("refuses a duplicate email in another letter case with 409", async () => {
+    const u = await registerUser();
+    const res = await call("/auth/register", { body: { full_name: "Dup", email: u.email.toUpperCase(), password: PASSWORD, role: "student" } });
+    expect(res.status).toBe(409);
+    expect(await json(res)).toEqual({ status: "error", code: "email_taken", message: "An account with this email already exists." });
+  });
+
+  it("50 concurrent registrations of one email: exactly one 201, 49 x 409, one row", async () => {
+    const email = uniqueEmail("race");
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        call("/auth/register", { body: { full_name: `Racer ${i}`, email: i % 2 ? email.toUpperCase() : email, password: PASSWORD, role: "student" }, ip: `10.99.${i}.1` }),
+      ),
+    );
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(49);
+    const sql = db();
+    const rows = await sql`select id from users where lower(email) = ${email}`;
+    await sql.end();
+    expect(rows).toHaveLength(1);
+  });
+
+  it("answers unknown email and wrong password with byte-identical 401 bodies", async () => {
+    const u = await registerUser();
+    const wrong = await call("/auth/login", { body: { email: u.email, password: "Wrong-password-123" } });
+    const unknown = await call("/auth/login", { body: { email: uniqueEmail("nobody"), password: "Wrong-password-123" } });
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    const [a, b] = [await wrong.text(), await unknown.text()];
+    expect(a).toBe(b);
+    expect(JSON.parse(a)).toEqual({ status: "error", code: "invalid_credentials", message: "Invalid email or password." });
+  });
+
+  it("never lets anyone self-assign admin", async () => {
+    const res = await call("/auth/register", { body: { full_name: "Mallory", email: uniqueEmail(), password: PASSWORD, role: "admin" } });
+    expect(res.status).toBe(400);
+    const body = await json(res);
+    expect(body).toMatchObject({ status: "error", code: "validation_failed" });
+    expect(body.issues).toEqual([{ path: "role", message: "Role must be student or instructor." }]);
+  });
+
+  it("applies the password policy at registration but accepts short legacy passwords at login", async () => {
+    const short = await call("/auth/register", { body: { full_name: "S", email: uniqueEmail(), password: "1234567", role: "student" } });
+    expect(short.status).toBe(400);
+    expect((await json(short)).issues[0].path).toBe("password");
+    const tooLong = await call("/auth/register", { body: { full_name: "L", email: uniqueEmail(), password: "x".repeat(257), role: "student" } });
+    expect(tooLong.status).toBe(400);
+    // 256 characters of a multi-byte letter is within the limit (characters, not bytes)
+    const ok = await call("/auth/register", { body: { full_name: "U", email: uniqueEmail(), password: "é".repeat(256), role: "student" } });
+    expect(ok.status).toBe(201);
+    const login = await call("/auth/login", { body: { email: uniqueEmail(), password: "123456" } });
+    expect(login.status).toBe(401); // not 400: short passwords are allowed at login
+  });
+
+  it("does not trim passwords", async () => {
+    const u = await registerUser({ password: "  spaced password  " });
+    expect((await call("/auth/login", { body: { email: u.email, password: "spaced password" } })).status).toBe(401);
+    expect((await call("/auth/login", { body: { email: u.email, password: "  spaced password  " } })).status).toBe(200);
+  });
+});
