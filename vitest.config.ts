@@ -1,30 +1,51 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
-import { defineConfig } from "vitest/config";
+import { defineConfig, defineProject } from "vitest/config";
 
-// Tests run inside workerd (the Workers runtime) against real local services that
-// test/global-setup.ts starts in Node: PostgreSQL and the other local stand-ins.
+const onUnhandledError = (error: unknown) => {
+  // postgres.js in workerd: a per-request client's socket closing after the request ended
+  // (porsager/postgres#1202). Not a test failure; anything else still fails the run.
+  const msg = String((error as Error)?.message ?? error);
+  if (/Stream was cancelled|This socket has been closed/.test(msg)) return false;
+};
+
+// Two projects, both run by `npm test`:
+// - "workers": tests inside workerd (the Workers runtime) against real local services that
+//   test/global-setup.ts starts in Node (PostgreSQL, mail capture, S3, Pwned Passwords stand-in).
+// - "node": tests of the Node-side tools (migrations, import command, the docs page in a browser).
 export default defineConfig({
-  plugins: [
-    cloudflareTest(({ inject }) => ({
-      wrangler: { configPath: "./wrangler.toml" },
-      miniflare: {
-        hyperdrives: { HYPERDRIVE: inject("dbUrl") as string },
-        bindings: inject("workerBindings") as Record<string, string>,
-      },
-    })),
-  ],
   test: {
-    include: ["test/**/*.test.ts"],
-    globalSetup: ["./test/global-setup.ts"],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    fileParallelism: false,
     silent: "passed-only",
-    onUnhandledError(error) {
-      // postgres.js in workerd: a per-request client's socket closing after the request ended
-      // (porsager/postgres#1202). Not a test failure; anything else still fails the run.
-      const msg = String((error as Error)?.message ?? error);
-      if (/Stream was cancelled|This socket has been closed/.test(msg)) return false;
-    },
+    onUnhandledError,
+    projects: [
+      defineProject({
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              hyperdrives: { HYPERDRIVE: inject("dbUrl") as string },
+              bindings: inject("workerBindings") as Record<string, string>,
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/*.test.ts"],
+          globalSetup: ["./test/global-setup.ts"],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      }),
+      defineProject({
+        test: {
+          name: "node",
+          environment: "node",
+          include: ["test/node/**/*.test.ts", "test/browser/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      }),
+    ],
   },
 });

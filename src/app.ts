@@ -9,6 +9,8 @@ import { errors } from "./errors";
 import { errorBody, onError, onNotFound } from "./middleware/errors";
 import { requestContext, requireContentType } from "./middleware/request";
 import { authRoutes } from "./routes/auth";
+import { passwordResetRoutes } from "./routes/password-reset";
+import { profileRoutes } from "./routes/profile";
 import { systemRoutes } from "./routes/system";
 
 /**
@@ -61,7 +63,7 @@ export function createApp(basePath = "/auth", overrides: Overrides = {}) {
     requireContentType,
   );
 
-  const routes = app.route(basePath, authRoutes()).route("/", systemRoutes());
+  const routes = app.route(basePath, authRoutes()).route(basePath, passwordResetRoutes()).route(basePath, profileRoutes()).route("/", systemRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -75,6 +75,8 @@ const schema = z.object({
   SCRYPT_LOG_N: int(14, 10, 20),
   SCRYPT_R: int(8, 1, 32),
   SCRYPT_P: int(5, 1, 16),
+  // Legacy hashes (Django PBKDF2): above this many iterations skip Web Crypto for pure-JS noble.
+  PBKDF2_WEBCRYPTO_MAX_ITERATIONS: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(1).optional()),
   // Requests
   JSON_BODY_LIMIT: int(16 * 1024, 256, 1024 * 1024),
   CORS_ORIGINS: list,
@@ -131,6 +133,7 @@ export interface Config {
   };
   refresh: { ttl: number; idleTtl: number; reuseGrace: number };
   scrypt: { logN: number; r: number; p: number };
+  legacy: { pbkdf2WebCryptoMaxIterations: number | undefined };
   jsonBodyLimit: number;
   corsOrigins: string[];
   otp: { ttl: number; resendInterval: number; maxAttempts: number };
@@ -186,6 +189,7 @@ export function getConfig(env: Env): Config {
     },
     refresh: { ttl: r.REFRESH_TOKEN_TTL, idleTtl: r.REFRESH_IDLE_TTL, reuseGrace: r.REFRESH_REUSE_GRACE },
     scrypt: { logN: r.SCRYPT_LOG_N, r: r.SCRYPT_R, p: r.SCRYPT_P },
+    legacy: { pbkdf2WebCryptoMaxIterations: r.PBKDF2_WEBCRYPTO_MAX_ITERATIONS },
     jsonBodyLimit: r.JSON_BODY_LIMIT,
     corsOrigins: r.CORS_ORIGINS,
     otp: { ttl: r.OTP_TTL, resendInterval: r.OTP_RESEND_INTERVAL, maxAttempts: r.OTP_MAX_ATTEMPTS },

@@ -22,10 +22,22 @@ export default {
     try {
       return appFor(env).fetch(request, env, ctx);
     } catch (err) {
-      log("error", "cannot start: configuration error", describeError(err));
+      const requestId = crypto.randomUUID();
+      log("error", "cannot start: configuration error", { requestId, ...describeError(err) });
       return Response.json(
         { status: "error", message: "The service is misconfigured. Please try again later.", code: "internal_error" },
-        { status: 500, headers: { "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" } },
+        {
+          status: 500,
+          // The same hardening as every other response (app.ts secureHeaders), without the app.
+          headers: {
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "X-Frame-Options": "DENY",
+            "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+            "X-Request-Id": requestId,
+          },
+        },
       );
     }
   },

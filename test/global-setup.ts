@@ -3,6 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { startPostgres } from "../scripts/lib/postgres.mjs";
+import { startMailCapture } from "../scripts/lib/mail-capture.mjs";
+import { startS3 } from "../scripts/lib/s3.mjs";
+import { startPwnedServer } from "../scripts/lib/pwned-stub.mjs";
 import { execFileSync } from "node:child_process";
 
 declare module "vitest" {
@@ -11,6 +14,15 @@ declare module "vitest" {
     adminDbUrl: string;
     workerBindings: Record<string, string>;
     rateLimits: Record<string, { limit: number; period: number }>;
+    /** The local mail capture server (scripts/lib/mail-capture.mjs) the Resend SDK sends to. */
+    mailUrl: string;
+    /** The local S3-compatible server (scripts/lib/s3.mjs) and its bucket. */
+    s3Endpoint: string;
+    s3Bucket: string;
+    /** The local Pwned Passwords range API (scripts/lib/pwned-stub.mjs) and what it reports. */
+    pwnedUrl: string;
+    breachedPasswords: string[];
+    paddedPasswords: string[];
   }
 }
 
@@ -33,6 +45,20 @@ export default async function setup(project: TestProject) {
   project.provide("dbUrl", pg.url);
   project.provide("adminDbUrl", pg.url.replace(/\/auth_test$/, "/postgres"));
   project.provide("rateLimits", readRateLimits());
+  // Mail goes through the real Resend SDK to a local capture server on a free loopback port.
+  const mail = await startMailCapture({ port: 0 });
+  project.provide("mailUrl", mail.url);
+  // Avatars go to a local s3rver on a free loopback port, objects under the run's temp folder.
+  const s3 = await startS3({ port: 0, dir: path.join(dataDir, "s3"), bucket: "avatars-test" });
+  project.provide("s3Endpoint", s3.endpoint);
+  project.provide("s3Bucket", s3.bucket);
+  // Breached passwords come from a local range-API server; padded ones only appear as count-0 padding.
+  const breachedPasswords = ["Breached-Password-2024!", "Spécial-Leaked-Pa55"];
+  const paddedPasswords = ["Padding-Only-Pa55word"];
+  const pwned = await startPwnedServer({ breached: breachedPasswords, padded: paddedPasswords });
+  project.provide("pwnedUrl", pwned.url);
+  project.provide("breachedPasswords", breachedPasswords);
+  project.provide("paddedPasswords", paddedPasswords);
   project.provide("workerBindings", {
     ENVIRONMENT: "test",
     AUTH_SECRET: "test-secret-0123456789abcdef0123456789abcdef",
@@ -40,9 +66,22 @@ export default async function setup(project: TestProject) {
     SCRYPT_LOG_N: "10",
     SCRYPT_R: "8",
     SCRYPT_P: "1",
+    RESEND_BASE_URL: mail.url,
+    RESEND_API_KEY: "re_test_key",
+    MAIL_FROM: "Edge Auth <no-reply@auth.test>",
+    PWNED_PASSWORDS_URL: pwned.url,
+    S3_ENDPOINT: s3.endpoint,
+    S3_REGION: "us-east-1",
+    S3_BUCKET: s3.bucket,
+    S3_ACCESS_KEY_ID: "S3RVER",
+    S3_SECRET_ACCESS_KEY: "S3RVER",
+    S3_FORCE_PATH_STYLE: "true",
   });
   return async () => {
     await pg.stop();
+    await mail.stop();
+    await s3.stop();
+    await pwned.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
 }

@@ -2,6 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { users, type User } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
 import { AppError, errors } from "../errors";
+import { registrationAttemptMessage } from "../mail/registration-attempt";
 import { audit } from "./audit";
 import { assertAcceptableNewPassword } from "./new-password";
 import { dummyHash, hashPassword, verifyPassword } from "./password";
@@ -40,11 +41,22 @@ export async function findUserByEmail(deps: Deps, email: string): Promise<User |
 
 export const emailTaken = () => new AppError(409, "email_taken", "An account with this email already exists.");
 
+export type RegisterOutcome =
+  | { kind: "created"; user: User; tokens: TokenPair }
+  /** REGISTER_ENUMERATION_SAFE: the same answer whether the email was free or taken; no tokens. */
+  | { kind: "accepted" };
+
+/**
+ * Create an account. By default a taken email answers 409 (existing clients rely on it) and a
+ * new account gets a session at once. With REGISTER_ENUMERATION_SAFE=true both cases answer
+ * alike without tokens ("accepted"): a new account logs in with POST /login, and the owner of a
+ * taken email is told by mail instead (see README, "Abuse resistance").
+ */
 export async function register(
   deps: Deps,
   meta: RequestMeta,
   input: { fullName: string; email: string; password: string; role: "student" | "instructor" },
-): Promise<{ user: User; tokens: TokenPair }> {
+): Promise<RegisterOutcome> {
   await assertAcceptableNewPassword(deps, input.password);
   const email = normalizeEmail(input.email);
   const hash = await hashPassword(input.password, deps.config.scrypt);
@@ -53,9 +65,35 @@ export async function register(
     .values({ id: crypto.randomUUID(), fullName: input.fullName.trim(), email, password: hash, role: input.role, createdAt: deps.now() })
     .onConflictDoNothing()
     .returning();
-  if (!user) throw emailTaken();
+  const safe = deps.config.registerEnumerationSafe;
+  if (!user) {
+    const owner = safe ? await findUserByEmail(deps, email) : undefined;
+    await audit(deps, meta, "registered", "failure", owner?.id ?? null, { reason: "email_taken" });
+    if (!safe) throw emailTaken();
+    if (owner) notifyRegistrationAttempt(deps, owner);
+    return { kind: "accepted" };
+  }
   await audit(deps, meta, "registered", "success", user.id);
-  return { user, tokens: await startSession(deps, meta, user) };
+  if (safe) return { kind: "accepted" };
+  return { kind: "created", user, tokens: await startSession(deps, meta, user) };
+}
+
+/**
+ * REGISTER_ENUMERATION_SAFE: tell the owner of a taken email that someone tried to register
+ * with it, in the background so the answer's timing does not depend on the mail.
+ */
+function notifyRegistrationAttempt(deps: Deps, owner: User): void {
+  const message = registrationAttemptMessage({ appName: deps.config.mail.appName, to: owner.email });
+  deps.waitUntil(deps.mailer.send(message));
+}
+
+/** Users whose malformed stored hash this isolate already logged: one line per user, not per attempt. */
+const reportedMalformed = new Set<string>();
+function reportMalformedHash(deps: Deps, user: User, scheme: string): void {
+  if (reportedMalformed.has(user.id)) return;
+  if (reportedMalformed.size >= 10_000) reportedMalformed.clear();
+  reportedMalformed.add(user.id);
+  deps.log("warn", "stored password hash is malformed or of an unknown scheme", { userId: user.id, scheme });
 }
 
 /**
@@ -84,11 +122,20 @@ export async function login(
     throw errors.tooMany(gate.retryAfter, "Too many failed attempts. Please wait before trying again.");
   }
   const user = await findUserByEmail(deps, email);
-  const result = await verifyPassword(input.password, user?.password ?? (await dummyHash(deps.config.scrypt)), deps.config.scrypt);
-  if (user && result.malformed) deps.log("warn", "stored password hash is malformed or of an unknown scheme", { userId: user.id, scheme: result.scheme });
+  const result = await verifyPassword(input.password, user?.password ?? (await dummyHash(deps.config.scrypt)), deps.config.scrypt, {
+    pbkdf2WebCryptoMaxIterations: deps.config.legacy.pbkdf2WebCryptoMaxIterations,
+  });
+  if (user && result.malformed) {
+    reportMalformedHash(deps, user, result.scheme);
+    // The same work as a wrong password, so the answer's timing does not single out the account.
+    await verifyPassword(input.password, await dummyHash(deps.config.scrypt), deps.config.scrypt);
+  }
   if (!user || !result.ok) {
     const failures = await recordLoginFailure(deps, key);
-    await audit(deps, meta, "login_failed", "failure", user?.id ?? null, { failures });
+    await audit(deps, meta, "login_failed", "failure", user?.id ?? null, {
+      failures,
+      ...(user && result.malformed ? { reason: "unusable_stored_hash" } : {}),
+    });
     throw errors.invalidCredentials();
   }
   await clearThrottle(deps, key);

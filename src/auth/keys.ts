@@ -49,6 +49,7 @@ async function importSet(jwks: { keys: (JsonWebKey & { kid?: string })[] }): Pro
   let signer: KeyRing["signer"] = null;
   for (const jwk of jwks.keys) {
     if (!jwk.kid) throw new Error("every key in JWT_PRIVATE_KEYS needs a kid");
+    if (verifiers.has(jwk.kid)) throw new Error(`duplicate kid in JWT_PRIVATE_KEYS: ${jwk.kid}`);
     const alg = algOf(jwk);
     const pub = publicPart(jwk);
     const key = await crypto.subtle.importKey("jwk", pub, ALGS[alg].import, true, ["verify"]);
@@ -71,21 +72,40 @@ export async function generateKeySet(alg: AsymAlg = "EdDSA"): Promise<{ keys: (J
   return { keys: [{ ...jwk, kid, alg }] };
 }
 
+function parseKeySet(source: string): { keys: (JsonWebKey & { kid?: string })[] } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(source);
+  } catch {
+    throw new Error("JWT_PRIVATE_KEYS is not valid JSON (expected a JWK set: {\"keys\":[...]})");
+  }
+  if (!parsed || typeof parsed !== "object" || !Array.isArray((parsed as { keys?: unknown }).keys))
+    throw new Error("JWT_PRIVATE_KEYS must be a JWK set: {\"keys\":[...]}");
+  return parsed as { keys: (JsonWebKey & { kid?: string })[] };
+}
+
 const rings = new Map<string, Promise<KeyRing>>();
-let generated: Promise<string> | undefined;
+/** Per-isolate generated key sets (development and tests only), one per algorithm. */
+const generated = new Map<AsymAlg, Promise<string>>();
 
 export function getKeyRing(config: Config): Promise<KeyRing> {
   const cacheKey = `${config.jwt.privateKeys ?? ""}|${config.jwt.alg}|${config.jwt.legacyHs256 ? config.jwt.legacySecret : ""}`;
   let ring = rings.get(cacheKey);
   if (!ring) {
     ring = (async () => {
+      const legacy = config.jwt.legacyHs256 && !!config.jwt.legacySecret;
       let source = config.jwt.privateKeys;
-      if (!source) {
+      if (!source && !(legacy && config.environment === "production")) {
         if (config.environment === "production") throw new Error("JWT_PRIVATE_KEYS is not set");
-        generated ??= generateKeySet(config.jwt.alg).then((s) => JSON.stringify(s));
-        source = await generated;
+        let gen = generated.get(config.jwt.alg);
+        if (!gen) {
+          gen = generateKeySet(config.jwt.alg).then((s) => JSON.stringify(s));
+          generated.set(config.jwt.alg, gen);
+        }
+        source = await gen;
       }
-      const set = await importSet(JSON.parse(source));
+      // Production in legacy mode may run without asymmetric keys: HS256 only, empty JWKS.
+      const set: Omit<KeyRing, "hmac"> = source ? await importSet(parseKeySet(source)) : { signer: null, verifiers: new Map(), jwks: { keys: [] } };
       const hmac =
         config.jwt.legacyHs256 && config.jwt.legacySecret
           ? await crypto.subtle.importKey("raw", utf8(config.jwt.legacySecret), { name: "HMAC", hash: "SHA-256" }, false, [

@@ -1,7 +1,7 @@
 import { scrypt as nobleScrypt, scryptAsync as nobleScryptAsync } from "@noble/hashes/scrypt.js";
 import * as nodeCrypto from "node:crypto";
 import { fromB64, randomBytes, timingSafeEqual, utf8 } from "./encoding";
-import { verifyLegacyHash } from "./legacy-hashes";
+import { type LegacyOptions, verifyLegacyHash } from "./legacy-hashes";
 
 /**
  * Password hashing: scrypt in a self-describing PHC-style string
@@ -84,19 +84,32 @@ export interface VerifyResult {
   scheme: string;
 }
 
-export async function verifyPassword(password: string, stored: string, current: ScryptParams): Promise<VerifyResult> {
+/** scrypt needs 128 * N * r bytes; beyond this a stored string is malformed, not a reason to exhaust the isolate. */
+const SCRYPT_MAX_MEM = 256 * 1024 * 1024;
+
+export async function verifyPassword(
+  password: string,
+  stored: string,
+  current: ScryptParams,
+  legacyOptions: LegacyOptions = {},
+): Promise<VerifyResult> {
   const m = SCRYPT_FORMAT.exec(stored);
   if (m) {
     const params = { logN: +m[1], r: +m[2], p: +m[3] };
-    if (params.logN < 1 || params.logN > 20 || params.r < 1 || params.p < 1 || params.r * params.p >= 2 ** 30)
-      return { ok: false, needsRehash: false, malformed: true, scheme: "scrypt" };
-    const expected = fromB64(m[5]);
-    const key = await scrypt(utf8(normalizePassword(password)), fromB64(m[4]), params);
-    const ok = timingSafeEqual(key.subarray(0, expected.length), expected) && expected.length === KEY_BYTES;
-    const same = params.logN === current.logN && params.r === current.r && params.p === current.p;
-    return { ok, needsRehash: ok && !same, scheme: "scrypt" };
+    const malformed = { ok: false, needsRehash: false, malformed: true, scheme: "scrypt" };
+    if (params.logN < 1 || params.logN > 20 || params.r < 1 || params.p < 1 || 128 * 2 ** params.logN * params.r > SCRYPT_MAX_MEM)
+      return malformed;
+    try {
+      const expected = fromB64(m[5]);
+      const key = await scrypt(utf8(normalizePassword(password)), fromB64(m[4]), params);
+      const ok = timingSafeEqual(key.subarray(0, expected.length), expected) && expected.length === KEY_BYTES;
+      const same = params.logN === current.logN && params.r === current.r && params.p === current.p;
+      return { ok, needsRehash: ok && !same, scheme: "scrypt" };
+    } catch {
+      return malformed; // e.g. base64 of an impossible length
+    }
   }
-  const legacy = await verifyLegacyHash(password, stored);
+  const legacy = await verifyLegacyHash(password, stored, legacyOptions);
   if (legacy) return { ok: legacy.ok, needsRehash: legacy.ok, malformed: legacy.malformed, scheme: legacy.scheme };
   return { ok: false, needsRehash: false, malformed: true, scheme: "unknown" };
 }

@@ -42,14 +42,24 @@ async function pair(deps: Deps, user: User, sessionId: string, refreshToken: str
   return { access_token: token, refresh_token: refreshToken, token_type: "Bearer", expires_in: expiresIn };
 }
 
+/**
+ * The idle deadline after a use at `now`: the idle lifetime, but never shorter than the access
+ * token just issued (a long legacy ACCESS_TOKEN_TTL must not outlive its session), and never
+ * past the absolute expiry.
+ */
+function idleDeadline(deps: Deps, now: Date, expiresAt: Date): Date {
+  const { idleTtl } = deps.config.refresh;
+  const window = Math.max(idleTtl, deps.config.jwt.accessTtl) * 1000;
+  return new Date(Math.min(now.getTime() + window, expiresAt.getTime()));
+}
+
 /** Start a session for a user who just proved who they are. */
 export async function startSession(deps: Deps, meta: RequestMeta, user: User): Promise<TokenPair> {
   const now = deps.now();
-  const { ttl, idleTtl } = deps.config.refresh;
   const id = crypto.randomUUID();
   const refresh = newRefreshToken();
-  const expiresAt = new Date(now.getTime() + ttl * 1000);
-  const idle = new Date(Math.min(now.getTime() + idleTtl * 1000, expiresAt.getTime()));
+  const expiresAt = new Date(now.getTime() + deps.config.refresh.ttl * 1000);
+  const idle = idleDeadline(deps, now, expiresAt);
   await deps.db.transaction(async (tx) => {
     await tx.insert(sessions).values({
       id,
@@ -76,7 +86,7 @@ export async function refresh(deps: Deps, meta: RequestMeta, presented: string):
   const hash = await sha256Hex(presented);
   const successor = await successorOf(deps, presented);
   const successorHash = await sha256Hex(successor);
-  const { idleTtl, reuseGrace } = deps.config.refresh;
+  const { reuseGrace } = deps.config.refresh;
 
   const outcome = await deps.db.transaction(async (tx): Promise<RefreshOutcome> => {
     const [row] = await tx
@@ -93,10 +103,14 @@ export async function refresh(deps: Deps, meta: RequestMeta, presented: string):
     const touch = () =>
       tx
         .update(sessions)
-        .set({ lastUsedAt: now, idleExpiresAt: new Date(Math.min(now.getTime() + idleTtl * 1000, s.expiresAt.getTime())) })
+        .set({ lastUsedAt: now, idleExpiresAt: idleDeadline(deps, now, s.expiresAt) })
         .where(eq(sessions.id, s.id));
     if (rt.consumedAt) {
-      const withinGrace = now.getTime() - rt.consumedAt.getTime() <= reuseGrace * 1000;
+      // REFRESH_REUSE_GRACE=0 turns the grace off: any second use is reuse, even in the same
+      // millisecond. (sinceConsumed may be slightly negative: a concurrent request that read the
+      // clock before the winner did, then waited for its row lock.)
+      const sinceConsumed = now.getTime() - rt.consumedAt.getTime();
+      const withinGrace = reuseGrace > 0 && sinceConsumed <= reuseGrace * 1000;
       if (withinGrace && rt.successorHash === successorHash) {
         const [next] = await tx
           .select({ consumedAt: refreshTokens.consumedAt })
@@ -145,7 +159,15 @@ export async function authenticate(deps: Deps, token: string): Promise<Authentic
     .select({ u: users })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
-    .where(and(eq(sessions.id, claims.sid), eq(sessions.userId, claims.sub), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
+    .where(
+      and(
+        eq(sessions.id, claims.sid),
+        eq(sessions.userId, claims.sub),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, now),
+        gt(sessions.idleExpiresAt, now),
+      ),
+    )
     .limit(1);
   if (!row) throw errors.invalidToken();
   return { user: row.u, sessionId: claims.sid, claims: { iat: claims.iat, exp: claims.exp } };

@@ -83,7 +83,7 @@ export async function signAccessToken(
 export async function verifyAccessToken(config: Config, token: string, nowSeconds: number): Promise<AccessClaims> {
   const parts = token.split(".");
   if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]*$/.test(p)) || !parts[2]) throw errors.invalidToken();
-  let header: { alg?: unknown; kid?: unknown };
+  let header: { alg?: unknown; kid?: unknown; crit?: unknown };
   let claims: Partial<AccessClaims> & Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder().decode(fromB64url(parts[0])));
@@ -91,7 +91,9 @@ export async function verifyAccessToken(config: Config, token: string, nowSecond
   } catch {
     throw errors.invalidToken();
   }
-  if (!header || typeof header !== "object" || !claims || typeof claims !== "object") throw errors.invalidToken();
+  if (!header || typeof header !== "object" || !claims || typeof claims !== "object" || Array.isArray(claims)) throw errors.invalidToken();
+  // No extension we understand may be marked critical (RFC 7515 4.1.11), e.g. `b64: false`.
+  if ("crit" in header) throw errors.invalidToken();
   const ring = await getKeyRing(config);
   let key: CryptoKey;
   let params: SignParams;

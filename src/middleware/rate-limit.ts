@@ -24,9 +24,14 @@ export function clientIp(req: Request): string | null {
   return ip ? ip : null;
 }
 
-/** Normalise an address into its rate-limit key: IPv4 as is, IPv6 truncated to its /64. */
+/**
+ * Normalise an address into its rate-limit key: IPv4 as is, IPv6 truncated to its /64 (one
+ * subscriber usually gets a whole /64), IPv4-mapped IPv6 (::ffff:a.b.c.d) as its IPv4.
+ */
 export function ipKey(ip: string): string {
   if (!ip.includes(":")) return ip;
+  const mapped = /^(?:0{0,4}:){0,5}:?ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (mapped) return mapped[1];
   const [head, tail = ""] = ip.toLowerCase().split("%")[0].split("::");
   const h = head ? head.split(":") : [];
   const t = tail ? tail.split(":") : [];
@@ -39,10 +44,15 @@ export function ipKey(ip: string): string {
 }
 
 let warnedNoIp = false;
+const warnedNoBinding = new Set<string>();
 
 export function rateLimit(name: LimitName): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const limiter = c.env[name] as RateLimit | undefined;
+    if (!limiter && !warnedNoBinding.has(name)) {
+      warnedNoBinding.add(name);
+      log("warn", `rate limit binding ${name} is missing: requests are not limited (declare it in wrangler.toml)`);
+    }
     if (limiter) {
       const ip = clientIp(c.req.raw);
       if (!ip && !warnedNoIp) {

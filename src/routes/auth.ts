@@ -22,6 +22,8 @@ import {
   RegisterBody,
   TokenPairSchema,
   UserSchema,
+  EXAMPLE_TOKENS,
+  EXAMPLE_USER,
 } from "./schemas";
 
 /** JSON bodies are small: refuse anything over JSON_BODY_LIMIT before parsing it. */
@@ -35,6 +37,10 @@ export const jsonLimit: MiddlewareHandler<AppEnv> = (c, next) =>
 
 const bearer = [{ bearerAuth: [] }];
 
+/** REGISTER_ENUMERATION_SAFE: one answer for a new and a taken email. */
+export const REGISTER_ACCEPTED =
+  "Registration received. If this email is new, your account is ready: log in with your email and password. If it already has an account, we have emailed its owner.";
+
 const registerRoute = createRoute({
   method: "post",
   path: "/register",
@@ -44,6 +50,10 @@ const registerRoute = createRoute({
   request: { body: jsonBody(RegisterBody, "The new account") },
   responses: {
     201: json(AuthResponseSchema, "Account created; a session is started"),
+    202: json(
+      MessageSchema,
+      "REGISTER_ENUMERATION_SAFE=true only: the same answer whether the email was free or taken; no tokens (log in next)",
+    ),
     ...errorResponses(400, 409, 413, 415, 429, 503),
   },
 });
@@ -69,7 +79,7 @@ const meRoute = createRoute({
   security: bearer,
   middleware: [rateLimit("RL_DEFAULT"), requireAuth] as const,
   responses: {
-    200: json(z.object({ status: z.literal("success"), user: UserSchema }).openapi("MeResponse"), "The caller"),
+    200: json(z.object({ status: z.literal("success"), user: UserSchema }).openapi("MeResponse", { example: { status: "success", user: EXAMPLE_USER } }), "The caller"),
     ...errorResponses(401, 429, 503),
   },
 });
@@ -83,7 +93,8 @@ const refreshRoute = createRoute({
   request: { body: jsonBody(RefreshBody, "The current refresh token") },
   responses: {
     200: json(
-      z.object({ status: z.literal("success"), message: z.string() }).merge(TokenPairSchema).openapi("RefreshResponse"),
+      z.object({ status: z.literal("success"), message: z.string() }).merge(TokenPairSchema)
+        .openapi("RefreshResponse", { example: { status: "success", message: "Tokens refreshed.", ...EXAMPLE_TOKENS } }),
       "A new pair; the presented refresh token is consumed",
     ),
     ...errorResponses(400, 401, 413, 415, 429, 503),
@@ -130,7 +141,25 @@ const sessionsRoute = createRoute({
   security: bearer,
   middleware: [rateLimit("RL_DEFAULT"), requireAuth] as const,
   responses: {
-    200: json(z.object({ status: z.literal("success"), sessions: z.array(SessionSchema) }).openapi("SessionList"), "Active sessions"),
+    200: json(
+      z.object({ status: z.literal("success"), sessions: z.array(SessionSchema) }).openapi("SessionList", {
+        example: {
+          status: "success",
+          sessions: [
+            {
+              id: "8b0f6a52-5c1d-4e7a-9d3b-1f2e3a4b5c6d",
+              created_at: "2026-01-05T09:30:00.000Z",
+              last_used_at: "2026-01-05T10:12:41.000Z",
+              expires_at: "2026-02-04T09:30:00.000Z",
+              user_agent: "Mozilla/5.0 (X11; Linux x86_64)",
+              ip: "203.0.113.7",
+              current: true,
+            },
+          ],
+        },
+      }),
+      "Active sessions",
+    ),
     ...errorResponses(401, 429, 503),
   },
 });
@@ -148,7 +177,9 @@ const endSessionRoute = createRoute({
 
 const ChangePasswordBody = z
   .object({ current_password: anyPasswordField, new_password: newPassword })
-  .openapi("ChangePasswordRequest");
+  .openapi("ChangePasswordRequest", {
+    example: { current_password: "correct horse battery staple", new_password: "a much longer and newer passphrase" },
+  });
 
 const changePasswordRoute = createRoute({
   method: "post",
@@ -168,12 +199,15 @@ export function authRoutes() {
   return new OpenAPIHono<AppEnv>()
     .openapi(registerRoute, async (c) => {
       const body = c.req.valid("json");
-      const { user, tokens } = await register(c.get("deps"), c.get("meta"), {
+      const outcome = await register(c.get("deps"), c.get("meta"), {
         fullName: body.full_name,
         email: body.email,
         password: body.password,
         role: body.role,
       });
+      if (outcome.kind === "accepted")
+        return c.json({ status: "success" as const, message: REGISTER_ACCEPTED }, 202);
+      const { user, tokens } = outcome;
       return c.json({ status: "success" as const, message: "Account created.", user: publicUser(user), ...tokens }, 201);
     })
     .openapi(loginRoute, async (c) => {

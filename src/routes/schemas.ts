@@ -41,10 +41,25 @@ export const TokenPairSchema = z.object({
   expires_in: z.number().int().openapi({ example: 900 }),
 });
 
+export const EXAMPLE_USER = {
+  id: "3f1c2a3e-8a4b-4c1e-9f0a-2b7d5c6e8f90",
+  full_name: "Ada Lovelace",
+  email: "ada@example.com",
+  role: "student",
+  avatar: null,
+};
+
+export const EXAMPLE_TOKENS = {
+  access_token: EXAMPLE_ACCESS,
+  refresh_token: "Zk9xY2ZQbGZ0c2V4YW1wbGVyZWZyZXNodG9rZW4xMjM0",
+  token_type: "Bearer" as const,
+  expires_in: 900,
+};
+
 export const AuthResponseSchema = z
   .object({ status: z.literal("success"), message: z.string(), user: UserSchema })
   .merge(TokenPairSchema)
-  .openapi("AuthResponse");
+  .openapi("AuthResponse", { example: { status: "success", message: "Logged in.", user: EXAMPLE_USER, ...EXAMPLE_TOKENS } });
 
 export const MessageSchema = z
   .object({ status: z.literal("success"), message: z.string() })
@@ -86,13 +101,17 @@ export const RegisterBody = z
       .default("student")
       .openapi({ example: "student" }),
   })
-  .openapi("RegisterRequest");
+  .openapi("RegisterRequest", {
+    example: { full_name: "Ada Lovelace", email: "ada@example.com", password: "correct horse battery staple", role: "student" },
+  });
 
-export const LoginBody = z.object({ email, password: anyPassword }).openapi("LoginRequest");
+export const LoginBody = z
+  .object({ email, password: anyPassword })
+  .openapi("LoginRequest", { example: { email: "ada@example.com", password: "correct horse battery staple" } });
 
 export const RefreshBody = z
   .object({ refresh_token: z.string({ error: "refresh_token is required." }).min(1, "refresh_token is required.").max(512) })
-  .openapi("RefreshRequest");
+  .openapi("RefreshRequest", { example: { refresh_token: "Zk9xY2ZQbGZ0c2V4YW1wbGVyZWZyZXNodG9rZW4xMjM0" } });
 
 export const emailField = email;
 export const anyPasswordField = anyPassword;
@@ -108,14 +127,39 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
 });
 
+/** Error responses for the given statuses, each with a typical body as its documented example. */
 export const errorResponses = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [s, json(ErrorSchema, ERROR_DESCRIPTIONS[s] ?? "Error")]));
+  Object.fromEntries(statuses.map((s) => [s, errorResponse(s)]));
+
+export const errorResponse = (status: number, description = ERROR_DESCRIPTIONS[status] ?? "Error") => {
+  const [code, message] = ERROR_EXAMPLES[status] ?? ["error", "Request failed."];
+  return {
+    description,
+    content: { "application/json": { schema: ErrorSchema, example: { status: "error" as const, code, message } } },
+  };
+};
+
+const ERROR_EXAMPLES: Record<number, [code: string, message: string]> = {
+  400: ["validation_failed", "Enter a valid email address."],
+  401: ["invalid_token", "Your session is invalid. Please log in again."],
+  403: ["forbidden", "You are not allowed to do this."],
+  404: ["not_found", "Not found."],
+  405: ["method_not_allowed", "Method GET is not allowed here. Use POST."],
+  409: ["email_taken", "An account with this email already exists."],
+  413: ["payload_too_large", "The request body is too large."],
+  415: ["unsupported_media_type", "Unsupported content type: send application/json."],
+  429: ["too_many_requests", "Too many attempts. Please wait and try again."],
+  500: ["internal_error", "Something went wrong on our side. Please try again."],
+  502: ["upstream_error", "An upstream service failed. Please try again."],
+  503: ["service_unavailable", "The service is temporarily unavailable. Please try again shortly."],
+};
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: "Malformed JSON or failed validation",
   401: "Missing, invalid or expired credentials",
   403: "Forbidden",
   404: "Not found",
+  405: "Method not allowed (see Allow)",
   409: "Conflict",
   413: "Body too large",
   415: "Unsupported content type",

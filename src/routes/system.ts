@@ -23,7 +23,7 @@ const liveRoute = createRoute({
   path: "/health/live",
   tags: ["System"],
   summary: "Liveness: answers a constant without touching the database",
-  responses: { 200: json(z.object({ status: z.literal("ok") }).openapi("Live"), "The Worker is running") },
+  responses: { 200: json(z.object({ status: z.literal("ok") }).openapi("Live", { example: { status: "ok" } }), "The Worker is running") },
 });
 
 const JwkSchema = z

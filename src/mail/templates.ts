@@ -1,0 +1,54 @@
+import type { MailMessage } from "./mailer";
+
+/** Escape text for HTML element content and attribute values. */
+export const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+
+const minutes = (seconds: number) => {
+  const m = Math.max(1, Math.round(seconds / 60));
+  return `${m} minute${m === 1 ? "" : "s"}`;
+};
+
+/** "14:05 UTC on 17 Nov 2026": unambiguous for any reader. */
+const utcTime = (d: Date) =>
+  `${d.toISOString().slice(11, 16)} UTC on ${d.getUTCDate()} ${
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][d.getUTCMonth()]
+  } ${d.getUTCFullYear()}`;
+
+/**
+ * The password-reset mail: the code and when it expires, in a plain-text and an HTML body.
+ * The subject says what it is but does not carry the code (lock-screen previews).
+ */
+export function resetCodeMessage(input: {
+  appName: string;
+  to: string;
+  code: string;
+  ttlSeconds: number;
+  expiresAt: Date;
+}): MailMessage {
+  const { appName, code } = input;
+  const validFor = minutes(input.ttlSeconds);
+  const until = utcTime(input.expiresAt);
+  const subject = `Your ${appName} password reset code`;
+  const text = [
+    `Someone asked to reset the password of your ${appName} account.`,
+    "",
+    `Your password reset code is: ${code}`,
+    "",
+    `It expires in ${validFor} (at ${until}) and works only once.`,
+    "",
+    "If you did not ask for this, ignore this email: your password stays unchanged.",
+    "Never share this code with anyone.",
+  ].join("\n");
+  const a = escapeHtml(appName);
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>
+<body style="font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#222;line-height:1.5">
+<p>Someone asked to reset the password of your ${a} account.</p>
+<p>Your password reset code is:</p>
+<p style="font-size:28px;font-weight:700;letter-spacing:6px;font-family:ui-monospace,Menlo,Consolas,monospace">${escapeHtml(code)}</p>
+<p>It expires in <strong>${escapeHtml(validFor)}</strong> (at ${escapeHtml(until)}) and works only once.</p>
+<p style="color:#666">If you did not ask for this, ignore this email: your password stays unchanged. Never share this code with anyone.</p>
+</body></html>`;
+  return { to: input.to, subject, text, html, tag: "password_reset" };
+}

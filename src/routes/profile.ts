@@ -1,0 +1,99 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { tooLarge, updateProfile } from "../auth/profile";
+import type { AppEnv } from "../context";
+import { AppError } from "../errors";
+import { rateLimit } from "../middleware/rate-limit";
+import { requireAuth } from "../middleware/require-auth";
+import { errorResponses, json, UserSchema } from "./schemas";
+
+/** Room for the multipart framing and the text fields around an avatar of the maximum size. */
+export const MULTIPART_OVERHEAD = 64 * 1024;
+
+/** Only multipart/form-data, refused before anything is read. */
+const multipartOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^multipart\/form-data\s*;/i.test(type))
+    throw new AppError(415, "unsupported_media_type", "Unsupported content type: send multipart/form-data.");
+  await next();
+};
+
+/**
+ * AVATAR_MAX_BYTES plus the multipart overhead: a Content-Length above it is refused before
+ * reading; a body without one (streamed, chunked) is counted while read and refused as soon
+ * as it passes the limit (hono/body-limit). The file itself is checked against the exact limit.
+ */
+const avatarBodyLimit: MiddlewareHandler<AppEnv> = (c, next) => {
+  const max = c.get("deps").config.s3.avatarMaxBytes;
+  return bodyLimit({
+    maxSize: max + MULTIPART_OVERHEAD,
+    onError: () => {
+      throw tooLarge(max);
+    },
+  })(c, next);
+};
+
+/** A browser form with no file chosen sends an empty, unnamed file part: that means "no avatar". */
+const noFileChosen = (v: unknown) => (v instanceof File && v.size === 0 && v.name === "" ? undefined : v);
+const blankAsMissing = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+
+export const UpdateProfileForm = z
+  .object({
+    full_name: z
+      .string({ error: "full_name must be a text field." })
+      .trim()
+      .min(1, "Full name is required.")
+      .max(100, "Full name must be at most 100 characters.")
+      .optional()
+      .openapi({ example: "Ada Lovelace", description: "1 to 100 characters after trimming" }),
+    avatar: z
+      .preprocess(noFileChosen, z.instanceof(File, { message: "avatar must be a file." }).optional())
+      .openapi({
+        type: "string",
+        format: "binary",
+        description: "PNG, JPEG or WebP, at most AVATAR_MAX_BYTES (5 MiB); the type is read from the bytes",
+      }),
+    email: z
+      .preprocess(blankAsMissing, z.string({ error: "email must be a text field." }).max(255).optional())
+      .openapi({
+        type: "string",
+        example: "ada@example.com",
+        description: "Optional; must be the logged-in user's email (it never selects the user)",
+      }),
+  })
+  .openapi("UpdateProfileRequest");
+
+const ProfileResponseSchema = z
+  .object({ status: z.literal("success"), message: z.string(), user: UserSchema })
+  .openapi("ProfileResponse");
+
+const updateProfileRoute = createRoute({
+  method: "post",
+  path: "/update-profile",
+  tags: ["Profile"],
+  summary: "Change the caller's name and/or avatar",
+  description:
+    "At least one of full_name and avatar. The avatar's type is decided by its bytes (PNG, JPEG, WebP); it is stored in S3-compatible storage and `user.avatar` becomes its public URL.",
+  security: [{ bearerAuth: [] }],
+  middleware: [rateLimit("RL_DEFAULT"), requireAuth, multipartOnly, avatarBodyLimit] as const,
+  request: {
+    body: { content: { "multipart/form-data": { schema: UpdateProfileForm } }, required: true, description: "The changes" },
+  },
+  responses: {
+    200: json(ProfileResponseSchema, "Profile updated"),
+    ...errorResponses(400, 401, 403, 413, 415, 429, 502, 503),
+  },
+});
+
+export function profileRoutes() {
+  return new OpenAPIHono<AppEnv>().openapi(updateProfileRoute, async (c) => {
+    const form = c.req.valid("form");
+    const deps = c.get("deps");
+    const max = deps.config.s3.avatarMaxBytes;
+    if (form.avatar && form.avatar.size > max) throw tooLarge(max);
+    const avatar = form.avatar ? { bytes: new Uint8Array(await form.avatar.arrayBuffer()) } : undefined;
+    const user = await updateProfile(deps, c.get("meta"), c.get("auth"), { fullName: form.full_name, avatar, email: form.email });
+    return c.json({ status: "success" as const, message: "Profile updated.", user }, 200);
+  });
+}

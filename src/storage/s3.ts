@@ -1,0 +1,139 @@
+import { DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DOMParser } from "@xmldom/xmldom";
+import type { Config } from "../config";
+import { AppError } from "../errors";
+import { describeError, log } from "../log";
+
+/**
+ * Avatar objects in any S3-compatible store (AWS S3, Cloudflare R2, MinIO, s3rver) through
+ * @aws-sdk/client-s3. Keys are unique per upload, so objects are immutable and cached for a year.
+ */
+export interface AvatarStore {
+  put(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** The public URL of an object: AVATAR_PUBLIC_BASE_URL + key, else its URL at the endpoint. */
+  publicUrl(key: string): string;
+  /** The key of an object in this bucket from one of its URLs, or null if the URL is elsewhere. */
+  keyFromUrl(url: string): string | null;
+}
+
+export type S3Settings = Config["s3"];
+
+export const AVATAR_CACHE_CONTROL = "public, max-age=31536000, immutable";
+
+/**
+ * The SDK parses XML (every error answer, listings) with DOMParser, which workerd lacks
+ * (aws/aws-sdk-js-v3#7375): provide the one from @xmldom/xmldom, and the Node constants it reads.
+ */
+function installXmlShim() {
+  const g = globalThis as Record<string, unknown>;
+  g.DOMParser ??= DOMParser;
+  g.Node ??= { ELEMENT_NODE: 1, TEXT_NODE: 3 };
+}
+
+export const storageUnavailable = (message = "Avatar storage is unreachable. Please try again shortly.") =>
+  new AppError(503, "storage_unavailable", message, { retryAfter: 5 });
+export const storageFailed = () =>
+  new AppError(502, "storage_error", "Avatar storage refused the request. Please try again later.");
+
+/** An error the S3 service answered (it has an HTTP status) versus one where it could not be reached. */
+function toAppError(err: unknown, op: string, key: string): AppError {
+  const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  log("error", `storage ${op} failed`, { object: key, status, ...describeError(err) });
+  return status ? storageFailed() : storageUnavailable();
+}
+
+const encodeKey = (key: string) => key.split("/").map(encodeURIComponent).join("/");
+const withSlash = (base: string) => (base.endsWith("/") ? base : base + "/");
+
+/** Where objects of the bucket live at the endpoint (path-style or virtual-hosted). */
+function endpointBases(s3: S3Settings & { bucket: string }): string[] {
+  const { bucket, region } = s3;
+  if (s3.endpoint) {
+    const u = new URL(s3.endpoint);
+    const path = u.pathname.replace(/\/+$/, "");
+    const pathStyle = `${u.origin}${path}/${bucket}/`;
+    const hosted = `${u.protocol}//${bucket}.${u.host}${path}/`;
+    return s3.forcePathStyle ? [pathStyle, hosted] : [hosted, pathStyle];
+  }
+  const hosted = [`https://${bucket}.s3.${region}.amazonaws.com/`, `https://${bucket}.s3.amazonaws.com/`];
+  const pathStyle = [`https://s3.${region}.amazonaws.com/${bucket}/`, `https://s3.amazonaws.com/${bucket}/`];
+  return s3.forcePathStyle ? [...pathStyle, ...hosted] : [...hosted, ...pathStyle];
+}
+
+/** One SDK client per isolate and settings: it holds no request state. */
+const clients = new Map<string, S3Client>();
+
+function clientFor(s3: S3Settings & { bucket: string; accessKeyId: string; secretAccessKey: string }): S3Client {
+  const id = JSON.stringify([s3.endpoint, s3.region, s3.forcePathStyle, s3.accessKeyId, s3.secretAccessKey]);
+  let client = clients.get(id);
+  if (!client) {
+    installXmlShim();
+    client = new S3Client({
+      region: s3.region,
+      endpoint: s3.endpoint,
+      forcePathStyle: s3.forcePathStyle,
+      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+      // Streams and flexible checksums misbehave in workerd; bodies are bytes with a known length.
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+      maxAttempts: 2,
+      requestHandler: { requestTimeout: 15_000 },
+    });
+    if (clients.size > 16) clients.clear();
+    clients.set(id, client);
+  }
+  return client;
+}
+
+/** The store for these settings; 503 when storage is not configured (bucket and keys are needed). */
+export function createAvatarStore(s3: S3Settings): AvatarStore {
+  const { bucket, accessKeyId, secretAccessKey } = s3;
+  if (!bucket || !accessKeyId || !secretAccessKey) {
+    log("error", "avatar storage is not configured: set S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY");
+    throw storageUnavailable("Avatar uploads are not available right now.");
+  }
+  const settings = { ...s3, bucket, accessKeyId, secretAccessKey };
+  const client = clientFor(settings);
+  const bases = endpointBases(settings);
+  const publicBase = s3.publicBaseUrl ? withSlash(s3.publicBaseUrl) : bases[0];
+  const known = s3.publicBaseUrl ? [publicBase, ...bases] : bases;
+
+  return {
+    async put(key, bytes, contentType) {
+      try {
+        await client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: bytes,
+            ContentLength: bytes.byteLength,
+            ContentType: contentType,
+            CacheControl: AVATAR_CACHE_CONTROL,
+          }),
+        );
+      } catch (err) {
+        throw toAppError(err, "put", key);
+      }
+    },
+    async delete(key) {
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      } catch (err) {
+        throw toAppError(err, "delete", key);
+      }
+    },
+    publicUrl: (key) => publicBase + encodeKey(key),
+    keyFromUrl(url) {
+      const base = known.find((b) => url.startsWith(b));
+      if (!base) return null;
+      const rest = url.slice(base.length).split(/[?#]/)[0];
+      try {
+        const key = rest.split("/").map(decodeURIComponent).join("/");
+        return key ? key : null;
+      } catch {
+        return null;
+      }
+    },
+  };
+}
