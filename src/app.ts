@@ -9,6 +9,7 @@ import { errors } from "./errors";
 import { errorBody, onError, onNotFound } from "./middleware/errors";
 import { requestContext, requireContentType } from "./middleware/request";
 import { authRoutes } from "./routes/auth";
+import { docsRoutes, documentCommonErrors } from "./routes/docs";
 import { passwordResetRoutes } from "./routes/password-reset";
 import { profileRoutes } from "./routes/profile";
 import { systemRoutes } from "./routes/system";
@@ -17,7 +18,7 @@ import { systemRoutes } from "./routes/system";
  * Builds the Hono app: middleware chain, routes under the base path, one error handler.
  * `overrides` replaces infrastructure (the clock, outbound fetch) in tests.
  */
-export function createApp(basePath = "/auth", overrides: Overrides = {}) {
+export function createApp<const B extends string = "/auth">(basePath: B = "/auth" as B, overrides: Overrides = {}) {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success)
@@ -70,13 +71,25 @@ export function createApp(basePath = "/auth", overrides: Overrides = {}) {
     scheme: "bearer",
     bearerFormat: "JWT",
   });
+  // The document (/openapi.json) and its reference page (/docs) are not part of the document.
+  documentCommonErrors(app);
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
-    info: { title: "Edge Auth API", version: "1.0.0", description: "Register, log in, refresh, reset passwords and manage profiles." },
+    info: {
+      title: "Edge Auth API",
+      version: "1.0.0",
+      description:
+        "Register, log in, refresh, reset passwords and manage profiles.\n\n" +
+        "Every error answers `{status: \"error\", message, code, issues?}`. Protected operations take " +
+        "`Authorization: Bearer <access_token>`. An unknown path answers 404 (`not_found`); a known path with " +
+        "another method answers 405 (`method_not_allowed`) with an `Allow` header.",
+    },
   });
+  app.route("/", docsRoutes());
   app.notFound(onNotFound);
   app.onError(onError);
   return routes;
 }
 
-export type AppType = ReturnType<typeof createApp>;
+/** The app's route types for Hono's typed client (src/client.ts), with the default base path. */
+export type AppType = ReturnType<typeof createApp<"/auth">>;

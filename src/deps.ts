@@ -14,7 +14,7 @@ export interface Deps {
   readonly db: Db;
   /** Transactional mail (Resend), built on first use. */
   readonly mailer: Mailer;
-  /** Avatar storage (S3-compatible), built on first use; 503 when not configured. */
+  /** Avatar storage (S3-compatible), built on first use; its writes answer 503 when not configured. */
   readonly storage: AvatarStore;
   now: () => Date;
   log: (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;

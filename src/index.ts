@@ -34,6 +34,7 @@ export default {
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
             "X-Frame-Options": "DENY",
+            "Cross-Origin-Resource-Policy": "same-site",
             "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
             "X-Request-Id": requestId,
           },

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import postgres from "postgres";
 import { inject } from "vitest";
 import { createApp } from "../src/app";
+import { clientHooks } from "../src/db/client";
 import type { Env } from "../src/config";
 import worker from "../src/index";
 
@@ -27,8 +28,31 @@ export interface CallOptions {
   now?: () => Date;
 }
 
+/**
+ * Requests made here run inside the test's context, not a real request's, so the Worker's
+ * per-request Postgres clients would stay open (a real request closes them when it ends) and
+ * exhaust max_connections. They are ended once no call is in flight.
+ */
+const openClients = new Set<{ end(o?: { timeout?: number }): Promise<void> }>();
+let callsInFlight = 0;
+// Only clients made by a call (a test that builds its own deps keeps control of its clients).
+clientHooks.created = (client) => void (callsInFlight > 0 && openClients.add(client));
+
 /** An HTTP request into the Worker (its default export), or into an app with a controlled clock. */
 export async function call(path: string, opts: CallOptions = {}): Promise<Response> {
+  callsInFlight++;
+  try {
+    return await callWorker(path, opts);
+  } finally {
+    if (--callsInFlight === 0 && openClients.size > 0) {
+      const clients = [...openClients];
+      openClients.clear();
+      await Promise.all(clients.map((c) => c.end({ timeout: 0 }).catch(() => {})));
+    }
+  }
+}
+
+async function callWorker(path: string, opts: CallOptions): Promise<Response> {
   const headers = new Headers(opts.headers);
   if (!headers.has("cf-connecting-ip")) headers.set("cf-connecting-ip", opts.ip ?? freshIp());
   if (opts.token) headers.set("authorization", `Bearer ${opts.token}`);

@@ -60,11 +60,12 @@ export async function clearThrottle(deps: Deps, key: string): Promise<void> {
  */
 export async function takeCooldown(deps: Deps, key: string, intervalSeconds: number): Promise<number> {
   const now = deps.now();
+  // An ISO string, not a Date: postgres.js cannot bind a Date inside a raw sql`` fragment.
   const cutoff = new Date(now.getTime() - intervalSeconds * 1000);
   const taken = await deps.db
     .insert(throttles)
     .values({ key, failures: 0, lastAt: now })
-    .onConflictDoUpdate({ target: throttles.key, set: { lastAt: now }, setWhere: sql`${throttles.lastAt} <= ${cutoff}` })
+    .onConflictDoUpdate({ target: throttles.key, set: { lastAt: now }, setWhere: sql`${throttles.lastAt} <= ${cutoff.toISOString()}::timestamptz` })
     .returning({ key: throttles.key });
   if (taken.length > 0) return 0;
   const [row] = await deps.db.select({ lastAt: throttles.lastAt }).from(throttles).where(eq(throttles.key, key)).limit(1);

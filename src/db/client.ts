@@ -17,8 +17,16 @@ export function createDb(connectionString: string): Db {
     idle_timeout: 0,
     onnotice: () => {},
   });
+  clientHooks.created?.(client);
   return drizzle(client, { schema });
 }
+
+/**
+ * Tests only (unset in production): told about every client created. A test harness that
+ * calls the Worker's fetch directly runs outside a real request context, so sockets do not
+ * close with the request; test/helpers.ts uses this to end them after each call.
+ */
+export const clientHooks: { created?: (client: postgres.Sql) => void } = {};
 
 const UNAVAILABLE_CODES = new Set([
   "ECONNREFUSED",

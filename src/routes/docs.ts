@@ -26,9 +26,12 @@ export function docsRoutes() {
       pageTitle: "Edge Auth API reference",
       cdn: DOCS_SCRIPT_PATH,
       nonce,
+      // Nothing from third parties: no web fonts, telemetry, AI agent, MCP or hosted tooling.
       withDefaultFonts: false,
       telemetry: false,
-      hideClientButton: false,
+      showDeveloperTools: "never",
+      mcp: { disabled: true },
+      ...({ agent: { disabled: true } } as object),
     })(c, next);
     (res as Response).headers.set(
       "Content-Security-Policy",

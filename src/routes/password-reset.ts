@@ -5,7 +5,9 @@ import { rateLimit } from "../middleware/rate-limit";
 import { jsonLimit } from "./auth";
 import { emailField, ErrorSchema, errorResponses, json, jsonBody, MessageSchema, newPassword } from "./schemas";
 
-const ForgotPasswordBody = z.object({ email: emailField }).openapi("ForgotPasswordRequest");
+const ForgotPasswordBody = z
+  .object({ email: emailField })
+  .openapi("ForgotPasswordRequest", { example: { email: "ada@example.com" } });
 
 const CODE_MESSAGE = "Enter the 6-digit code from the email.";
 
@@ -14,7 +16,11 @@ const otp = z
   .union([z.string().trim().regex(/^\d{6}$/, CODE_MESSAGE), z.number().int().min(0).max(999_999)], { error: CODE_MESSAGE })
   .openapi({ example: "042917", description: "The 6-digit code from the email" });
 
-const ResetPasswordBody = z.object({ email: emailField, otp, new_password: newPassword }).openapi("ResetPasswordRequest");
+const ResetPasswordBody = z
+  .object({ email: emailField, otp, new_password: newPassword })
+  .openapi("ResetPasswordRequest", {
+    example: { email: "ada@example.com", otp: "042917", new_password: "a new long passphrase" },
+  });
 
 const FORGOT_MESSAGE = "If an account exists for this email, we have sent it a code to reset the password.";
 const RESET_MESSAGE = "Your password has been reset. Log in with your new password.";

@@ -86,13 +86,19 @@ function clientFor(s3: S3Settings & { bucket: string; accessKeyId: string; secre
   return client;
 }
 
-/** The store for these settings; 503 when storage is not configured (bucket and keys are needed). */
-export function createAvatarStore(s3: S3Settings): AvatarStore {
-  const { bucket, accessKeyId, secretAccessKey } = s3;
-  if (!bucket || !accessKeyId || !secretAccessKey) {
+/** Without a bucket and keys, every write answers 503 (name-only profile updates still work). */
+function unconfiguredStore(): AvatarStore {
+  const fail = (): never => {
     log("error", "avatar storage is not configured: set S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY");
     throw storageUnavailable("Avatar uploads are not available right now.");
-  }
+  };
+  return { put: async () => fail(), delete: async () => fail(), publicUrl: fail, keyFromUrl: () => null };
+}
+
+/** The store for these settings. Building it does no I/O. */
+export function createAvatarStore(s3: S3Settings): AvatarStore {
+  const { bucket, accessKeyId, secretAccessKey } = s3;
+  if (!bucket || !accessKeyId || !secretAccessKey) return unconfiguredStore();
   const settings = { ...s3, bucket, accessKeyId, secretAccessKey };
   const client = clientFor(settings);
   const bases = endpointBases(settings);

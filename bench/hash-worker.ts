@@ -1,0 +1,91 @@
+/**
+ * Bench-only Worker (bench/wrangler.toml), started by `npm run bench` under `wrangler dev`:
+ * runs scrypt in workerd with each implementation so scripts/bench.mjs can time it from outside.
+ * Timing is taken by the caller (wall clock around the request, and the workerd process's CPU
+ * from /proc): inside workerd, Date.now() only advances across I/O, so in-Worker timers cannot
+ * measure a synchronous hash.
+ *
+ *   GET /noop                                   baseline request
+ *   GET /hash?impl=&n=&logN=&r=&p=              n hashes (16-byte salt, 32-byte key), last one in PHC form
+ *   GET /verify?impl=&n=&stored=                n verifications of `stored` (must succeed)
+ *   GET /probe?logN=&r=&p=                      one native scrypt: does this runtime accept these params?
+ * impl: native (node:crypto), noble-async (scryptAsync), noble-sync (scrypt), app (hashPassword/verifyPassword)
+ */
+import {
+  hashPassword,
+  nativeScrypt,
+  nobleScryptImpl,
+  nobleScryptSync,
+  type ScryptParams,
+  verifyPassword,
+} from "../src/auth/password";
+import { fromB64, randomBytes, timingSafeEqual, utf8 } from "../src/auth/encoding";
+
+const BENCH_PASSWORD = "Bench-Password-Correct-9";
+
+type Impl = (pw: Uint8Array, salt: Uint8Array, p: ScryptParams) => Promise<Uint8Array>;
+const IMPLS: Record<string, Impl | undefined> = {
+  native: nativeScrypt,
+  "noble-async": nobleScryptImpl,
+  "noble-sync": nobleScryptSync,
+};
+
+const b64 = (u8: Uint8Array) => btoa(String.fromCharCode(...u8)).replace(/=+$/, "");
+const PHC = /^\$scrypt\$ln=(\d+),r=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
+
+function params(url: URL): ScryptParams {
+  const n = (k: string, d: number) => Number(url.searchParams.get(k) ?? d);
+  return { logN: n("logN", 14), r: n("r", 8), p: n("p", 5) };
+}
+
+async function hashWith(impl: string, p: ScryptParams): Promise<string> {
+  if (impl === "app") return hashPassword(BENCH_PASSWORD, p);
+  const fn = IMPLS[impl];
+  if (!fn) throw new Error(`unknown or unavailable impl: ${impl}`);
+  const salt = randomBytes(16);
+  const key = await fn(utf8(BENCH_PASSWORD.normalize("NFKC")), salt, p);
+  return `$scrypt$ln=${p.logN},r=${p.r},p=${p.p}$${b64(salt)}$${b64(key)}`;
+}
+
+async function verifyWith(impl: string, stored: string): Promise<boolean> {
+  const m = PHC.exec(stored);
+  if (!m) throw new Error("stored hash is not a $scrypt$ string");
+  const p = { logN: +m[1], r: +m[2], p: +m[3] };
+  if (impl === "app") return (await verifyPassword(BENCH_PASSWORD, stored, p)).ok;
+  const fn = IMPLS[impl];
+  if (!fn) throw new Error(`unknown or unavailable impl: ${impl}`);
+  const key = await fn(utf8(BENCH_PASSWORD.normalize("NFKC")), fromB64(m[4]), p);
+  return timingSafeEqual(key, fromB64(m[5]));
+}
+
+export default {
+  async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const impl = url.searchParams.get("impl") ?? "native";
+    const n = Math.max(0, Math.min(100, Number(url.searchParams.get("n") ?? 1)));
+    try {
+      switch (url.pathname) {
+        case "/noop":
+          return Response.json({ ok: true });
+        case "/hash": {
+          let last = "";
+          for (let i = 0; i < n; i++) last = await hashWith(impl, params(url));
+          return Response.json({ ok: true, n, stored: last });
+        }
+        case "/verify": {
+          const stored = url.searchParams.get("stored") ?? "";
+          for (let i = 0; i < n; i++) if (!(await verifyWith(impl, stored))) return Response.json({ ok: false, error: "mismatch" }, { status: 500 });
+          return Response.json({ ok: true, n });
+        }
+        case "/probe": {
+          if (!nativeScrypt) return Response.json({ ok: false, error: "node:crypto scrypt not available" });
+          await nativeScrypt(utf8("probe"), randomBytes(16), params(url));
+          return Response.json({ ok: true });
+        }
+      }
+      return Response.json({ ok: false, error: "not found" }, { status: 404 });
+    } catch (err) {
+      return Response.json({ ok: false, error: String((err as Error)?.message ?? err) }, { status: 500 });
+    }
+  },
+};

@@ -1,0 +1,102 @@
+// Password-hash micro-benchmark inside workerd: runs bench/hash-worker.ts under `wrangler dev`
+// and times each implementation from outside (wall clock around the request, and the CPU of
+// the workerd process that runs the Worker, from /proc).
+import { freePort } from "./postgres.mjs";
+import { cpuProbe, procAvailable } from "./proc-cpu.mjs";
+import path from "node:path";
+import { freezeWorker, startWranglerDev } from "./wrangler-dev.mjs";
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
+
+export const IMPLS = [
+  { id: "native", label: "node:crypto scrypt (native, workerd)" },
+  { id: "noble-async", label: "@noble/hashes scryptAsync" },
+  { id: "noble-sync", label: "@noble/hashes scrypt (sync)" },
+  { id: "app", label: "app: hashPassword / verifyPassword" },
+];
+
+/**
+ * @returns {{ params, rows: Array<{impl,label,hashMs,verifyMs,hashCpuMs,verifyCpuMs,n}>, probes }}
+ */
+export async function runHashBench({ params, tmpDir, rounds = 3, targetRoundMs = 1200, log = console.log }) {
+  const port = await freePort();
+  const frozen = await freezeWorker({ config: "bench/wrangler.toml", outdir: path.join(tmpDir, "hash-worker") });
+  let worker;
+  try {
+    worker = await startWranglerDev({
+      config: frozen.config,
+      port,
+      inspectorPort: await freePort(),
+      readyPath: "/noop",
+      extraArgs: ["--no-bundle"],
+    });
+    const cpu = procAvailable() ? cpuProbe({ wranglerPgid: worker.pgid, publicPort: port }) : null;
+    const q = (o) => new URLSearchParams(Object.entries(o).map(([k, v]) => [k, String(v)])).toString();
+    const timed = async (path) => {
+      const c0 = cpu?.();
+      const t0 = performance.now();
+      const res = await fetch(worker.url + path);
+      const body = await res.json();
+      const wall = performance.now() - t0;
+      const c1 = cpu?.();
+      if (!res.ok || !body.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
+      return { wall, cpu: c1 ? c1.workerd - c0.workerd : NaN, body };
+    };
+    const p = { logN: params.logN, r: params.r, p: params.p };
+    // Baseline: the cost of a request that does nothing.
+    const noops = [];
+    for (let i = 0; i < 5; i++) noops.push(await timed("/noop"));
+    const noopWall = median(noops.map((x) => x.wall));
+    const noopCpu = median(noops.map((x) => x.cpu));
+
+    const rows = [];
+    for (const { id, label } of IMPLS) {
+      const warm = await timed(`/hash?${q({ impl: id, n: 1, ...p })}`);
+      const stored = warm.body.stored;
+      await timed(`/verify?${q({ impl: id, n: 1, stored })}`);
+      const n = Math.max(1, Math.min(20, Math.round(targetRoundMs / Math.max(1, warm.wall - noopWall))));
+      const hash = [];
+      const verify = [];
+      for (let i = 0; i < rounds; i++) {
+        hash.push(await timed(`/hash?${q({ impl: id, n, ...p })}`));
+        verify.push(await timed(`/verify?${q({ impl: id, n, stored })}`));
+      }
+      const per = (xs, k, base) => median(xs.map((x) => (x[k] - base) / n));
+      const row = {
+        impl: id,
+        label,
+        n,
+        rounds,
+        hashMs: per(hash, "wall", noopWall),
+        verifyMs: per(verify, "wall", noopWall),
+        hashCpuMs: per(hash, "cpu", noopCpu),
+        verifyCpuMs: per(verify, "cpu", noopCpu),
+      };
+      rows.push(row);
+      log(
+        `  ${label.padEnd(40)} hash ${row.hashMs.toFixed(1)} ms (cpu ${row.hashCpuMs.toFixed(1)})  verify ${row.verifyMs.toFixed(1)} ms (cpu ${row.verifyCpuMs.toFixed(1)})  [${n} x ${rounds}]`,
+      );
+    }
+
+    // Does the local runtime refuse large scrypt costs (N*r*p) like production refuses PBKDF2 > 100k?
+    const probes = [];
+    for (const pp of [
+      { logN: 14, r: 8, p: 5 },
+      { logN: 14, r: 8, p: 8 },
+      { logN: 14, r: 8, p: 9 },
+      { logN: 15, r: 8, p: 5 },
+      { logN: 17, r: 8, p: 1 },
+    ]) {
+      const res = await fetch(`${worker.url}/probe?${q(pp)}`);
+      const body = await res.json();
+      probes.push({ ...pp, cost: 2 ** pp.logN * pp.r * pp.p, ok: !!body.ok, error: body.error ?? null });
+    }
+    return { params: p, noopWallMs: noopWall, noopCpuMs: noopCpu, rows, probes };
+  } finally {
+    await worker?.stop();
+    frozen.remove();
+  }
+}

@@ -1,0 +1,110 @@
+// Bundle size (`wrangler deploy --dry-run`) and startup time (`wrangler check startup`), offline.
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
+import zlib from "node:zlib";
+import { ROOT } from "./stack.mjs";
+
+const run = promisify(execFile);
+const OFFLINE = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" };
+const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
+
+/** Which npm package (or "src") an esbuild input path belongs to. */
+function packageOf(input) {
+  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input.replace(/\\/g, "/"));
+  if (m) return m[1];
+  return input.startsWith("src/") ? "src (our code)" : input.split("/")[0];
+}
+
+/** Sizes of a bundle written by freezeWorker (`wrangler deploy --dry-run --outdir`). */
+export function measureBundle({ outdir, output, metafile }) {
+  const text = output;
+  const m = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(text);
+  // Our own count of what was written (JS modules, no source maps), gzip level 9 per file.
+  let raw = 0;
+  let gz = 0;
+  for (const f of fs.readdirSync(outdir, { recursive: true })) {
+    const full = path.join(outdir, String(f));
+    if (!fs.statSync(full).isFile() || /\.map$|README|\.json$/.test(String(f))) continue;
+    const buf = fs.readFileSync(full);
+    raw += buf.length;
+    gz += zlib.gzipSync(buf, { level: 9 }).length;
+  }
+  // Largest contributors, from esbuild's metafile (bytes in the output, before gzip).
+  let contributors = [];
+  try {
+    const meta = JSON.parse(fs.readFileSync(metafile, "utf8"));
+    const byPkg = new Map();
+    for (const out of Object.values(meta.outputs ?? {}))
+      for (const [input, info] of Object.entries(out.inputs ?? {})) byPkg.set(packageOf(input), (byPkg.get(packageOf(input)) ?? 0) + info.bytesInOutput);
+    contributors = [...byPkg.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([pkg, bytes]) => ({ pkg, kib: bytes / 1024 }));
+  } catch {}
+  return {
+    command: "npx wrangler deploy --dry-run --outdir <tmp>",
+    wranglerTotalKiB: m ? Number(m[1]) : null,
+    wranglerGzipKiB: m ? Number(m[2]) : null,
+    ourRawKiB: raw / 1024,
+    ourGzipKiB: gz / 1024,
+    contributors,
+  };
+}
+
+/** Self time per function URL (package) in a V8 .cpuprofile, top entries. */
+function profileByPackage(profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  for (let i = 0; i < samples.length; i++) {
+    const node = byId.get(samples[i]);
+    if (!node) continue;
+    const f = node.callFrame;
+    const key = f.url ? packageOf(f.url.replace(/^.*?\/(node_modules|src)\//, (_, d) => `${d}/`)) : `(${f.functionName || "program"})`;
+    self.set(key, (self.get(key) ?? 0) + (deltas[i + 1] ?? 0) / 1000);
+  }
+  return [...self.entries()].filter(([k]) => k !== "(idle)").sort((a, b) => b[1] - a[1]).slice(0, 8).map(([what, ms]) => ({ what, ms }));
+}
+
+/** `wrangler check startup` builds the Worker and profiles its startup in a local workerd. */
+export async function measureStartup(tmpDir, runs = 3) {
+  const results = [];
+  for (let i = 0; i < runs; i++) {
+    const outfile = path.join(tmpDir, `startup-${i}.cpuprofile`);
+    const { stdout, stderr } = await run("npx", ["wrangler", "check", "startup", "--outfile", outfile], {
+      cwd: ROOT,
+      env: OFFLINE,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const text = strip(stdout + stderr);
+    const num = (re) => {
+      const x = re.exec(text);
+      return x ? Number(x[1]) : null;
+    };
+    let top = [];
+    try {
+      top = profileByPackage(JSON.parse(fs.readFileSync(outfile, "utf8")));
+    } catch {}
+    results.push({
+      windowMs: num(/Profile window:\s*([\d.]+)\s*ms/),
+      sampledMs: num(/Sampled time:\s*([\d.]+)\s*ms/),
+      activeMs: num(/Active:\s*([\d.]+)\s*ms/),
+      gcMs: num(/including\s*([\d.]+)\s*ms garbage/),
+      idleMs: num(/Idle:\s*([\d.]+)\s*ms/),
+      samples: num(/Samples:\s*(\d+)/),
+      top,
+      output: text
+        .split("\n")
+        .filter((l) => /Bundle:|Profile window|Sampled time|Active:|Idle:|Samples:/.test(l))
+        .map((l) => l.replace(/^[│├└\s]+/, ""))
+        .join("\n"),
+    });
+  }
+  const actives = results.map((r) => r.activeMs).filter((x) => x != null).sort((a, b) => a - b);
+  return {
+    command: "npx wrangler check startup --outfile <tmp>/startup.cpuprofile",
+    runs: results,
+    activeMedianMs: actives.length ? actives[Math.floor((actives.length - 1) / 2)] : null,
+    activeMinMs: actives.length ? actives[0] : null,
+  };
+}
