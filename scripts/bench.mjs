@@ -252,6 +252,29 @@ async function load({ apiUrl, request, connections, duration, cpu }) {
   return result;
 }
 
+/**
+ * CPU per request with an exact count: n requests one after another, CPU from /proc before and
+ * after, minus what the processes burn when idle over the same time.
+ */
+async function serialCpu({ cpu, n, send }) {
+  await waitIdle(cpu);
+  const i0 = cpu();
+  const it = performance.now();
+  await sleep(1000);
+  const idle = diffCpu(cpu(), i0);
+  const idleMs = performance.now() - it;
+  const c0 = cpu();
+  const t0 = performance.now();
+  let ok = 0;
+  for (let i = 0; i < n; i++) if (await send(i)) ok++;
+  const elapsed = performance.now() - t0;
+  const d = diffCpu(cpu(), c0);
+  const per = {};
+  for (const k of Object.keys(d)) per[k] = Math.max(0, d[k] - (idle[k] * elapsed) / idleMs) / Math.max(1, ok);
+  per.total = per.workerd + per.proxy + per.wrangler + per.postgres;
+  return { n, ok, msPerRequest: per, wallMsPerRequest: elapsed / n };
+}
+
 /** Wait until the Worker has finished what the last run left in flight. */
 async function waitIdle(cpu, maxMs = 60_000) {
   if (!cpu) return sleep(1000);
@@ -294,8 +317,11 @@ async function main() {
   log(`  ${results.bundle.wranglerTotalKiB} KiB / gzip ${results.bundle.wranglerGzipKiB} KiB`);
   if (!options.skipStatic) {
     log(`startup (wrangler check startup x${options.startupRuns})...`);
-    results.startup = await measureStartup(tmp, options.startupRuns);
+    results.startup = await measureStartup(tmp, { runs: options.startupRuns, sourceMap: path.join(frozen.outdir, "index.js.map") });
     log(`  active (median) ${results.startup.activeMedianMs} ms`);
+    log("startup floor: an empty Worker with the same compatibility settings...");
+    results.startupEmpty = await measureStartup(tmp, { runs: options.startupRuns, config: "bench/wrangler.empty.toml", label: "empty" });
+    log(`  active (median) ${results.startupEmpty.activeMedianMs} ms`);
   }
 
   if (!options.skipHash) {
@@ -448,6 +474,43 @@ async function main() {
         `${r.reqPerSec.toFixed(1)} req/s  p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors + r.timeouts}` +
           (r.cpu ? `  cpu ${r.cpu.msPerRequest.workerd.toFixed(2)}+${r.cpu.msPerRequest.postgres.toFixed(2)} ms` : ""),
       );
+    }
+  }
+
+  // Exact CPU per request, one request at a time (the load runs above estimate it under load).
+  if (cpu) {
+    log("CPU per request, one request at a time...");
+    const ok = (r) => r.status >= 200 && r.status < 300;
+    const serial = {
+      live: { n: 200, send: async () => ok(await api(apiUrl, "GET", "/health/live")) },
+      select1: { n: 200, send: async () => ok(await api(apiUrl, "GET", "/health")) },
+      jwks: { n: 200, send: async () => ok(await api(apiUrl, "GET", "/.well-known/jwks.json")) },
+      me: { n: 200, send: async (i) => ok(await api(apiUrl, "GET", "/auth/me", undefined, { authorization: `Bearer ${seeds[i % seeds.length].access}` })) },
+      login: { n: 20, send: async (i) => ok(await api(apiUrl, "POST", "/auth/login", { email: seeds[i % seeds.length].email, password: PASSWORD })) },
+      refresh: {
+        n: 100,
+        send: async () => {
+          const r = await api(apiUrl, "POST", "/auth/refresh", { refresh_token: refreshPool.shift() ?? "exhausted-pool" });
+          if (ok(r)) refreshPool.push(r.data.refresh_token);
+          return ok(r);
+        },
+      },
+      register: {
+        n: 20,
+        send: async () =>
+          ok(await api(apiUrl, "POST", "/auth/register", { full_name: "Bench Serial", email: `bench-${runId}-s${seq++}@example.com`, password: PASSWORD, role: "student" })),
+      },
+    };
+    results.serial = [];
+    for (const name of SCENARIOS.filter((x) => x !== "mixed" && wanted(x))) {
+      if (name === "refresh" && refreshPool.length === 0) {
+        const r = await api(apiUrl, "POST", "/auth/login", { email: seeds[0].email, password: PASSWORD });
+        if (r.status === 200) refreshPool.push(r.data.refresh_token);
+      }
+      const r = await serialCpu({ cpu, ...serial[name] });
+      results.serial.push({ name, title: titles[name], ...r });
+      const c = r.msPerRequest;
+      log(`  ${titles[name].padEnd(36)} ${r.ok}/${r.n} ok  workerd ${c.workerd.toFixed(2)}  proxy ${c.proxy.toFixed(2)}  postgres ${c.postgres.toFixed(2)} ms/req`);
     }
   }
 

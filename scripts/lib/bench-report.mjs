@@ -9,6 +9,17 @@ const errorsOf = (r) => (r ? r.non2xx + r.errors + r.timeouts : null);
 export function analyse(res) {
   const by = (name, c) => res.scenarios?.find((s) => s.name === name && s.connections === c);
   const app = res.hash?.rows.find((r) => r.impl === "app");
+  const serial = (name) => res.serial?.find((s) => s.name === name)?.msPerRequest;
+  const sLogin = serial("login");
+  const sLive = serial("live");
+  const serialLogin = sLogin
+    ? {
+        workerd: sLogin.workerd,
+        postgres: sLogin.postgres,
+        beyondHash: app ? sLogin.workerd - app.verifyCpuMs : null,
+        beyondHashAndFloor: app && sLive ? sLogin.workerd - app.verifyCpuMs - sLive.workerd : null,
+      }
+    : null;
   const ceiling = app ? 1000 / app.verifyMs : null; // one thread runs the Worker's JS and its scrypt
   const ceilingCpu = app ? 1000 / app.verifyCpuMs : null;
   const conns = res.options.connections;
@@ -48,9 +59,12 @@ export function analyse(res) {
       detail: rows.map((r) => `c=${r.connections}: ${pct(r.loginRatio)}, ${r.loginErrors ?? "n/a"} errors`).join("; "),
     },
     {
-      target: "login CPU beyond the hash ≤ 5 ms (workerd CPU per login − CPU of one verify)",
-      ok: all(rows.map((r) => r.loginBeyondHash), (x) => x <= 5),
-      detail: rows.map((r) => `c=${r.connections}: ${f(r.loginBeyondHash)} ms`).join("; "),
+      target: "login CPU beyond the hash ≤ 5 ms (workerd CPU per login, one at a time, − CPU of one verify)",
+      ok: serialLogin?.beyondHash != null ? serialLogin.beyondHash <= 5 : null,
+      detail: serialLogin
+        ? `${f(serialLogin.workerd)} − ${f(app?.verifyCpuMs)} = ${f(serialLogin.beyondHash)} ms (also minus the constant route's ${f(sLive?.workerd, 2)} ms: ${f(serialLogin.beyondHashAndFloor)} ms); under load: ` +
+          rows.map((r) => `c=${r.connections}: ${f(r.loginBeyondHash)} ms`).join(", ")
+        : "not measured",
     },
     {
       target: "/auth/me ≥ 70% of the select-1 floor, zero errors",
@@ -68,7 +82,7 @@ export function analyse(res) {
       detail: res.startup ? `median ${f(res.startup.activeMedianMs)} ms, min ${f(res.startup.activeMinMs)} ms over ${res.startup.runs.length} runs` : "not measured",
     },
   ];
-  return { ceiling, ceilingCpu, app, rows, targets };
+  return { ceiling, ceilingCpu, app, rows, targets, serialLogin };
 }
 
 export function renderMarkdown(res) {
@@ -130,6 +144,21 @@ export function renderMarkdown(res) {
     }
     L.push("");
   }
+  if (res.serial?.length) {
+    L.push(
+      "### CPU per request, one request at a time (exact count)",
+      "",
+      "n requests in sequence; process CPU from /proc before and after, minus the idle CPU over the same time, ÷ 2xx.",
+      "",
+      "| Route | n (2xx) | workerd ms | proxy ms | postgres ms | wrangler ms | all server ms | wall ms/req |",
+      "|---|---|---|---|---|---|---|---|",
+    );
+    for (const s of res.serial) {
+      const c = s.msPerRequest;
+      L.push(`| ${s.title} | ${s.n} (${s.ok}) | ${f(c.workerd, 2)} | ${f(c.proxy, 2)} | ${f(c.postgres, 2)} | ${f(c.wrangler, 2)} | ${f(c.total, 2)} | ${f(s.wallMsPerRequest, 1)} |`);
+    }
+    L.push("");
+  }
   if (res.mixed?.length) {
     L.push("### /auth/me while logins run", "", "| me c | me req/s | me p50 | me p99 | me errors | login c | login req/s | login p99 | login errors |", "|---|---|---|---|---|---|---|---|---|");
     for (const x of res.mixed)
@@ -166,8 +195,14 @@ export function renderMarkdown(res) {
     L.push(`\`${res.startup.command}\` (${res.startup.runs.length} runs):`, "");
     L.push("| Run | profile window ms | sampled ms | active ms | of which GC ms | idle ms | samples |", "|---|---|---|---|---|---|---|");
     res.startup.runs.forEach((r, i) => L.push(`| ${i + 1} | ${f(r.windowMs)} | ${f(r.sampledMs)} | ${f(r.activeMs)} | ${f(r.gcMs)} | ${f(r.idleMs)} | ${r.samples ?? "n/a"} |`));
+    if (res.startupEmpty)
+      L.push(
+        "",
+        `Floor: the same command on an empty Worker with the same compatibility settings (bench/wrangler.empty.toml): active ${res.startupEmpty.runs.map((r) => f(r.activeMs)).join(" / ")} ms, profile window ${res.startupEmpty.runs.map((r) => f(r.windowMs)).join(" / ")} ms.`,
+      );
     const top = res.startup.runs[0]?.top;
-    if (top?.length) L.push("", "Startup self time by origin (run 1): " + top.map((t) => `${t.what} ${f(t.ms)} ms`).join(", ") + ".");
+    if (top?.length)
+      L.push("", "Startup self time by origin (run 1, mapped through the bundle's source map): " + top.map((t) => `${t.what} ${f(t.ms)} ms`).join(", ") + ".");
     L.push("", "What `wrangler check startup` printed (run 1):", "", "```", res.startup.runs[0]?.output ?? "", "```", "");
   }
   return L.join("\n");

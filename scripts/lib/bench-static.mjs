@@ -50,8 +50,17 @@ export function measureBundle({ outdir, output, metafile }) {
   };
 }
 
-/** Self time per function URL (package) in a V8 .cpuprofile, top entries. */
-function profileByPackage(profile) {
+/**
+ * Self time of a V8 .cpuprofile by origin. Worker frames are mapped through the source map of
+ * our own dry-run build (the same esbuild output as the one `check startup` builds) to the npm
+ * package or src/ file they come from; runtime internals are grouped by their node-internal URL.
+ */
+async function profileByOrigin(profile, sourceMapFile) {
+  let consumer = null;
+  try {
+    const { SourceMapConsumer } = await import("source-map-js"); // present via Vite; optional
+    consumer = new SourceMapConsumer(JSON.parse(fs.readFileSync(sourceMapFile, "utf8")));
+  } catch {}
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();
   const samples = profile.samples ?? [];
@@ -60,18 +69,30 @@ function profileByPackage(profile) {
     const node = byId.get(samples[i]);
     if (!node) continue;
     const f = node.callFrame;
-    const key = f.url ? packageOf(f.url.replace(/^.*?\/(node_modules|src)\//, (_, d) => `${d}/`)) : `(${f.functionName || "program"})`;
+    let key;
+    if (!f.url) key = f.functionName || "(program)";
+    else if (f.url.startsWith("node-internal:") || f.url.startsWith("node:") || f.url.startsWith("cloudflare:")) key = "runtime (node:*, cloudflare:*)";
+    else if (consumer && f.lineNumber >= 0) {
+      const pos = consumer.originalPositionFor({ line: f.lineNumber + 1, column: Math.max(0, f.columnNumber) });
+      key = pos?.source ? packageOf(pos.source.replace(/^(\.\.\/)+/, "")) : "worker bundle (unmapped)";
+    } else key = "worker bundle (top level)";
     self.set(key, (self.get(key) ?? 0) + (deltas[i + 1] ?? 0) / 1000);
   }
-  return [...self.entries()].filter(([k]) => k !== "(idle)").sort((a, b) => b[1] - a[1]).slice(0, 8).map(([what, ms]) => ({ what, ms }));
+  return [...self.entries()]
+    .filter(([k]) => k !== "(idle)")
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 10)
+    .map(([what, ms]) => ({ what, ms }));
 }
 
 /** `wrangler check startup` builds the Worker and profiles its startup in a local workerd. */
-export async function measureStartup(tmpDir, runs = 3) {
+export async function measureStartup(tmpDir, { runs = 3, config, sourceMap, label = "app" } = {}) {
   const results = [];
   for (let i = 0; i < runs; i++) {
-    const outfile = path.join(tmpDir, `startup-${i}.cpuprofile`);
-    const { stdout, stderr } = await run("npx", ["wrangler", "check", "startup", "--outfile", outfile], {
+    const outfile = path.join(tmpDir, `startup-${label}-${i}.cpuprofile`);
+    const args = ["wrangler", "check", "startup", "--outfile", outfile];
+    if (config) args.push(`--args=--config ${config}`);
+    const { stdout, stderr } = await run("npx", args, {
       cwd: ROOT,
       env: OFFLINE,
       maxBuffer: 16 * 1024 * 1024,
@@ -83,7 +104,7 @@ export async function measureStartup(tmpDir, runs = 3) {
     };
     let top = [];
     try {
-      top = profileByPackage(JSON.parse(fs.readFileSync(outfile, "utf8")));
+      top = await profileByOrigin(JSON.parse(fs.readFileSync(outfile, "utf8")), sourceMap);
     } catch {}
     results.push({
       windowMs: num(/Profile window:\s*([\d.]+)\s*ms/),
@@ -102,7 +123,7 @@ export async function measureStartup(tmpDir, runs = 3) {
   }
   const actives = results.map((r) => r.activeMs).filter((x) => x != null).sort((a, b) => a - b);
   return {
-    command: "npx wrangler check startup --outfile <tmp>/startup.cpuprofile",
+    command: `npx wrangler check startup${config ? ` --args="--config ${config}"` : ""} --outfile <tmp>/startup.cpuprofile`,
     runs: results,
     activeMedianMs: actives.length ? actives[Math.floor((actives.length - 1) / 2)] : null,
     activeMinMs: actives.length ? actives[0] : null,

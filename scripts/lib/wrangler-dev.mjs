@@ -24,9 +24,13 @@ export async function freezeWorker({ config, outdir, metafile }) {
     maxBuffer: 16 * 1024 * 1024,
   });
   const original = path.resolve(ROOT, config);
-  const text = fs
-    .readFileSync(original, "utf8")
-    .replace(/^main\s*=.*$/m, `main = ${JSON.stringify(path.join(outdir, "index.js"))}`)
+  const source = fs.readFileSync(original, "utf8");
+  // esbuild names the output after the entry point (src/index.ts -> index.js).
+  const entry = /^main\s*=\s*"([^"]+)"/m.exec(source)?.[1] ?? "index.ts";
+  const built = path.join(outdir, `${path.basename(entry).replace(/\.[cm]?[jt]sx?$/, "")}.js`);
+  if (!fs.existsSync(built)) throw new Error(`wrangler deploy --dry-run did not write ${built}`);
+  const text = source
+    .replace(/^main\s*=.*$/m, `main = ${JSON.stringify(built)}`)
     // The build already ran; a [build] step would also watch the sources and rebuild.
     .replace(/^\[build\][\s\S]*?(?=^\[)/m, "");
   const frozen = path.join(path.dirname(original), `.bench-frozen-${path.basename(original, ".toml")}-${process.pid}.toml`);
