@@ -1,5 +1,13 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import path from "node:path";
 import { defineConfig, defineProject } from "vitest/config";
+
+// The same module aliases as wrangler.toml's [alias] (the plugin does not read them), so the
+// tests run the code that is deployed.
+const workerAliases = {
+  "@aws-sdk/xml-builder": path.resolve(__dirname, "src/shims/aws-xml-builder.ts"),
+  "postal-mime": path.resolve(__dirname, "src/shims/postal-mime.ts"),
+};
 
 const onUnhandledError = (error: unknown) => {
   // postgres.js in workerd: a per-request client's socket closing after the request ended
@@ -18,6 +26,7 @@ export default defineConfig({
     onUnhandledError,
     projects: [
       defineProject({
+        resolve: { alias: workerAliases },
         plugins: [
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },

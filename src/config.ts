@@ -226,6 +226,9 @@ export function getConfig(env: Env): Config {
     if (!config.jwt.privateKeys && !(config.jwt.legacyHs256 && config.jwt.legacySecret))
       throw new ConfigError("JWT_PRIVATE_KEYS must be set in production (or LEGACY_HS256=true with JWT_SECRET)");
   }
+  // scrypt needs 128 * N * r bytes; a Worker has 128 MB in all, so keep it at 64 MiB or less.
+  if (128 * 2 ** config.scrypt.logN * config.scrypt.r > 64 * 1024 * 1024)
+    throw new ConfigError("SCRYPT_LOG_N/SCRYPT_R need more than 64 MiB (128 * N * r): too much for a Worker");
   if (config.jwt.legacyHs256 && (!config.jwt.legacySecret || config.jwt.legacySecret.length < 32))
     throw new ConfigError("LEGACY_HS256=true needs JWT_SECRET of 32+ characters");
   cache.set(env, config);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { inject } from "vitest";
 import { sniffImage } from "../src/storage/sniff";
 import { call, db, json, registerUser } from "./helpers";
@@ -298,10 +298,15 @@ describe("POST /auth/update-profile", () => {
 
   it("S3 answering an error (missing bucket) -> 502 and the profile is unchanged", async () => {
     const u = await registerUser({ full_name: "Before" });
+    const logged = vi.spyOn(console, "error");
     const res = await updateProfile(u.access_token, form({ full_name: "After", avatar: file(PNG, "a.png") }), {
       env: { S3_BUCKET: "no-such-bucket" },
     });
     expect(res.status).toBe(502);
+    // The SDK parsed S3's XML error inside workerd (no DOMParser there): its code is in the log.
+    const lines = logged.mock.calls.map((c) => String(c[0]));
+    logged.mockRestore();
+    expect(lines.some((l) => l.includes('"error":"NoSuchBucket"'))).toBe(true);
     expect(await json(res)).toMatchObject({ status: "error", code: "storage_error" });
     expect(await userRow(u.user.id)).toEqual({ full_name: "Before", avatar: null });
   });

@@ -14,7 +14,9 @@ const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
 function packageOf(input) {
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input.replace(/\\/g, "/"));
   if (m) return m[1];
-  return input.startsWith("src/") ? "src (our code)" : input.split("/")[0];
+  if (/(^|\/)src\//.test(input)) return "src (our code)";
+  if (/(^|\/)bench\//.test(input)) return "bench";
+  return input.split("/").filter(Boolean)[0] ?? "(unknown)";
 }
 
 /** Sizes of a bundle written by freezeWorker (`wrangler deploy --dry-run --outdir`). */
@@ -70,7 +72,7 @@ async function profileByOrigin(profile, sourceMapFile) {
     if (!node) continue;
     const f = node.callFrame;
     let key;
-    if (!f.url) key = f.functionName || "(program)";
+    if (!f.url) key = f.functionName ? `(${f.functionName.replace(/[()]/g, "")})` : "(runtime, anonymous)";
     else if (f.url.startsWith("node-internal:") || f.url.startsWith("node:") || f.url.startsWith("cloudflare:")) key = "runtime (node:*, cloudflare:*)";
     else if (consumer && f.lineNumber >= 0) {
       const pos = consumer.originalPositionFor({ line: f.lineNumber + 1, column: Math.max(0, f.columnNumber) });

@@ -1,5 +1,5 @@
 import { and, eq, sql } from "drizzle-orm";
-import { users, type User } from "../db/schema";
+import { throttles, users, type User } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
 import { AppError, errors } from "../errors";
 import { registrationAttemptMessage } from "../mail/registration-attempt";
@@ -7,7 +7,7 @@ import { audit } from "./audit";
 import { assertAcceptableNewPassword } from "./new-password";
 import { dummyHash, hashPassword, verifyPassword } from "./password";
 import { type TokenPair, startSession } from "./sessions";
-import { clearThrottle, loginGate, recordLoginFailure, throttleKey } from "./throttle";
+import { clearThrottle, loginGate, recordLoginFailure, type ThrottleState, throttleKey } from "./throttle";
 
 export type Role = "student" | "instructor" | "admin";
 
@@ -97,6 +97,23 @@ function reportMalformedHash(deps: Deps, user: User, scheme: string): void {
 }
 
 /**
+ * The account (if any) and the throttle state of its key, in one round trip; the query is the
+ * same whether or not the account exists.
+ */
+async function loginState(deps: Deps, email: string, key: string): Promise<{ user: User | null; throttle: ThrottleState | null }> {
+  const [row] = await deps.db
+    .select({ user: users, failures: throttles.failures, blockedUntil: throttles.blockedUntil })
+    .from(sql`(select 1) as one`)
+    .leftJoin(users, sql`lower(${users.email}) = ${email}`)
+    .leftJoin(throttles, eq(throttles.key, key))
+    .limit(1);
+  return {
+    user: row?.user ?? null,
+    throttle: row && row.failures !== null ? { failures: row.failures, blockedUntil: row.blockedUntil } : null,
+  };
+}
+
+/**
  * Email + password login. Unknown email and wrong password answer the same 401 after the
  * same work (a verify against a dummy hash). Consecutive failures per email are throttled in
  * Postgres: growing delays, and a required reset after LOGIN_LOCKOUT_FAILURES.
@@ -108,7 +125,8 @@ export async function login(
 ): Promise<{ user: User; tokens: TokenPair }> {
   const email = normalizeEmail(input.email);
   const key = await throttleKey(deps, "login", email);
-  const gate = await loginGate(deps, key);
+  const { user, throttle } = await loginState(deps, email, key);
+  const gate = loginGate(deps, throttle);
   if (gate.state === "locked") {
     await audit(deps, meta, "login_throttled", "blocked", null, { reason: "locked" });
     throw new AppError(
@@ -121,7 +139,6 @@ export async function login(
     await audit(deps, meta, "login_throttled", "blocked", null, { reason: "delay" });
     throw errors.tooMany(gate.retryAfter, "Too many failed attempts. Please wait before trying again.");
   }
-  const user = await findUserByEmail(deps, email);
   const result = await verifyPassword(input.password, user?.password ?? (await dummyHash(deps.config.scrypt)), deps.config.scrypt, {
     pbkdf2WebCryptoMaxIterations: deps.config.legacy.pbkdf2WebCryptoMaxIterations,
   });
@@ -138,7 +155,7 @@ export async function login(
     });
     throw errors.invalidCredentials();
   }
-  await clearThrottle(deps, key);
+  if (throttle) await clearThrottle(deps, key);
   let current = user;
   if (result.needsRehash) {
     const fresh = await hashPassword(input.password, deps.config.scrypt);

@@ -1,5 +1,6 @@
 import { scrypt as nobleScrypt, scryptAsync as nobleScryptAsync } from "@noble/hashes/scrypt.js";
 import * as nodeCrypto from "node:crypto";
+import { describeError, log } from "../log";
 import { fromB64, randomBytes, timingSafeEqual, utf8 } from "./encoding";
 import { type LegacyOptions, verifyLegacyHash } from "./legacy-hashes";
 
@@ -51,15 +52,25 @@ export const nobleScryptImpl: ScryptImpl = (pw, salt, p) =>
 export const nobleScryptSync: ScryptImpl = async (pw, salt, p) =>
   nobleScrypt(pw, salt, { N: 2 ** p.logN, r: p.r, p: p.p, dkLen: KEY_BYTES, maxmem: 2 ** 32 });
 
-let nativeWorks = nativeScrypt !== undefined;
+/**
+ * Parameter sets the native scrypt refused in this isolate (workerd caps N*r*p at 2^20:
+ * "cost exceeds maximum"). Remembered per set, so one refused set (say an old hash with odd
+ * parameters) never moves the current parameters off the native path.
+ */
+const nativeRefused = new Set<string>();
 
-/** scrypt with the native implementation when present, noble otherwise (or if native fails). */
+/** scrypt with the native implementation when present and willing, noble otherwise. Same output. */
 export async function scrypt(pw: Uint8Array, salt: Uint8Array, params: ScryptParams): Promise<Uint8Array> {
-  if (nativeWorks && nativeScrypt) {
+  const id = `${params.logN},${params.r},${params.p}`;
+  if (nativeScrypt && !nativeRefused.has(id)) {
     try {
       return await nativeScrypt(pw, salt, params);
-    } catch {
-      nativeWorks = false;
+    } catch (err) {
+      nativeRefused.add(id);
+      log("warn", "native scrypt refused these parameters; using @noble/hashes (same output, 2-3x the CPU)", {
+        params: id,
+        ...describeError(err),
+      });
     }
   }
   return nobleScryptImpl(pw, salt, params);

@@ -60,19 +60,16 @@ export async function startSession(deps: Deps, meta: RequestMeta, user: User): P
   const refresh = newRefreshToken();
   const expiresAt = new Date(now.getTime() + deps.config.refresh.ttl * 1000);
   const idle = idleDeadline(deps, now, expiresAt);
-  await deps.db.transaction(async (tx) => {
-    await tx.insert(sessions).values({
-      id,
-      userId: user.id,
-      createdAt: now,
-      lastUsedAt: now,
-      expiresAt,
-      idleExpiresAt: idle,
-      userAgent: meta.userAgent?.slice(0, 512) ?? null,
-      ip: meta.ip,
-    });
-    await tx.insert(refreshTokens).values({ id: crypto.randomUUID(), sessionId: id, tokenHash: await sha256Hex(refresh), createdAt: now });
-  });
+  const at = (d: Date) => sql`${d.toISOString()}::timestamptz`;
+  // The session and its first refresh token in one statement (one round trip, atomic).
+  await deps.db.execute(sql`
+    with s as (
+      insert into ${sessions} (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip)
+      values (${id}::uuid, ${user.id}::uuid, ${at(now)}, ${at(now)}, ${at(expiresAt)}, ${at(idle)}, ${meta.userAgent?.slice(0, 512) ?? null}, ${meta.ip})
+      returning id
+    )
+    insert into ${refreshTokens} (id, session_id, token_hash, created_at)
+    select ${crypto.randomUUID()}::uuid, s.id, ${await sha256Hex(refresh)}, ${at(now)} from s`);
   return pair(deps, user, id, refresh);
 }
 

@@ -15,14 +15,19 @@ export async function throttleKey(deps: Deps, purpose: "login" | "otp", email: s
 
 export type LoginGate = { state: "open" } | { state: "delayed"; retryAfter: number } | { state: "locked" };
 
-/** Whether a login attempt may proceed for this key right now. */
-export async function loginGate(deps: Deps, key: string): Promise<LoginGate> {
-  const [row] = await deps.db.select().from(throttles).where(eq(throttles.key, key)).limit(1);
-  if (!row) return { state: "open" };
-  if (row.failures >= deps.config.throttle.lockoutFailures) return { state: "locked" };
+/** Throttle state of one key, as stored (null: no failures on record). */
+export interface ThrottleState {
+  failures: number;
+  blockedUntil: Date | null;
+}
+
+/** Whether a login attempt may proceed now, given the key's throttle state. */
+export function loginGate(deps: Deps, state: ThrottleState | null): LoginGate {
+  if (!state) return { state: "open" };
+  if (state.failures >= deps.config.throttle.lockoutFailures) return { state: "locked" };
   const now = deps.now().getTime();
-  if (row.blockedUntil && row.blockedUntil.getTime() > now)
-    return { state: "delayed", retryAfter: (row.blockedUntil.getTime() - now) / 1000 };
+  if (state.blockedUntil && state.blockedUntil.getTime() > now)
+    return { state: "delayed", retryAfter: (state.blockedUntil.getTime() - now) / 1000 };
   return { state: "open" };
 }
 

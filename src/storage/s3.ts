@@ -1,5 +1,4 @@
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { DOMParser } from "@xmldom/xmldom";
 import type { Config } from "../config";
 import { AppError } from "../errors";
 import { describeError, log } from "../log";
@@ -20,16 +19,6 @@ export interface AvatarStore {
 export type S3Settings = Config["s3"];
 
 export const AVATAR_CACHE_CONTROL = "public, max-age=31536000, immutable";
-
-/**
- * The SDK parses XML (every error answer, listings) with DOMParser, which workerd lacks
- * (aws/aws-sdk-js-v3#7375): provide the one from @xmldom/xmldom, and the Node constants it reads.
- */
-function installXmlShim() {
-  const g = globalThis as Record<string, unknown>;
-  g.DOMParser ??= DOMParser;
-  g.Node ??= { ELEMENT_NODE: 1, TEXT_NODE: 3 };
-}
 
 export const storageUnavailable = (message = "Avatar storage is unreachable. Please try again shortly.") =>
   new AppError(503, "storage_unavailable", message, { retryAfter: 5 });
@@ -68,7 +57,6 @@ function clientFor(s3: S3Settings & { bucket: string; accessKeyId: string; secre
   const id = JSON.stringify([s3.endpoint, s3.region, s3.forcePathStyle, s3.accessKeyId, s3.secretAccessKey]);
   let client = clients.get(id);
   if (!client) {
-    installXmlShim();
     client = new S3Client({
       region: s3.region,
       endpoint: s3.endpoint,
