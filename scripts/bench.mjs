@@ -343,7 +343,8 @@ async function main() {
     mailPort: await freePort(),
     s3Port: await freePort(),
     vars: { PWNED_PASSWORDS_URL: pwned.url },
-    wranglerArgs: ["--config", frozen.config, "--no-bundle", "--inspector-port", String(await freePort())],
+    config: frozen.config,
+    wranglerArgs: ["--no-bundle", "--inspector-port", String(await freePort())],
     inheritOutput: false,
     log: () => {},
   });

@@ -1,14 +1,14 @@
 // The local stack: embedded PostgreSQL (migrated), mail capture, S3-compatible server and the
 // Worker under `wrangler dev`. Used by `npm run dev` and `npm run bench`.
-import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { applyMigrations } from "./migrate.mjs";
 import { freePort, isAlive, portInUse, startPostgres } from "./postgres.mjs";
+import { ROOT, startWranglerDev } from "./wrangler-dev.mjs";
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export { ROOT };
+
 
 function b64url(buf) {
   return Buffer.from(buf).toString("base64url");
@@ -42,20 +42,6 @@ function killLeftover(pidFile) {
   fs.rmSync(pidFile, { force: true });
 }
 
-async function waitForHttp(url, child, timeoutMs = 60_000) {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);
-    try {
-      const res = await fetch(url);
-      await res.arrayBuffer();
-      return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${url}`);
-}
-
 async function optionalImport(file) {
   const full = path.join(ROOT, "scripts/lib", file);
   return fs.existsSync(full) ? import(full) : null;
@@ -74,6 +60,7 @@ export async function startStack({
   s3Port = Number(process.env.S3_PORT ?? 4569),
   bucket = process.env.S3_BUCKET ?? "avatars",
   vars = {},
+  config = "wrangler.toml",
   wranglerArgs = [],
   log = console.log,
   inheritOutput = true,
@@ -126,41 +113,17 @@ export async function startStack({
     Object.assign(devVars, vars);
 
     const varArgs = Object.entries(devVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
-    const wrangler = spawn(
-      "npx",
-      ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--show-interactive-dev-session=false", ...varArgs, ...wranglerArgs],
-      {
-        cwd: ROOT,
-        detached: true,
-        stdio: inheritOutput ? ["ignore", "inherit", "inherit"] : ["ignore", "ignore", "pipe"],
-        env: {
-          ...process.env,
-          CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: pg.url,
-          CLOUDFLARE_CF_FETCH_ENABLED: "false",
-          WRANGLER_SEND_METRICS: "false",
-        },
-      },
-    );
-    fs.writeFileSync(pidFile, String(wrangler.pid));
-    stops.push(async () => {
-      if (wrangler.exitCode === null) {
-        try {
-          process.kill(-wrangler.pid, "SIGTERM");
-        } catch {}
-        await new Promise((r) => {
-          const t = setTimeout(() => {
-            try {
-              process.kill(-wrangler.pid, "SIGKILL");
-            } catch {}
-            r();
-          }, 5000);
-          wrangler.once("exit", () => (clearTimeout(t), r()));
-        });
-      }
-      fs.rmSync(pidFile, { force: true });
+    const { child: wrangler, url: apiUrl } = await startWranglerDev({
+      config,
+      port,
+      readyPath: "/health/live",
+      env: { CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: pg.url },
+      extraArgs: [...varArgs, ...wranglerArgs],
+      inheritOutput,
+      // Recorded at once, so a crash during start-up still leaves a group the next run can stop.
+      onSpawn: (child) => fs.writeFileSync(pidFile, String(child.pid)),
+      onStarting: (stopIt) => stops.push(async () => (await stopIt(), fs.rmSync(pidFile, { force: true }))),
     });
-    const apiUrl = `http://127.0.0.1:${port}`;
-    await waitForHttp(`${apiUrl}/health/live`, wrangler);
     return { apiUrl, dbUrl: pg.url, mailUrl, s3Endpoint, wrangler, pg, stop };
   } catch (err) {
     await stop();

@@ -3,8 +3,10 @@
 import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { ROOT } from "./stack.mjs";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 const OFFLINE = { CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" };
 
@@ -43,7 +45,22 @@ export async function freezeWorker({ config, outdir, metafile }) {
   };
 }
 
-export async function startWranglerDev({ config, port, inspectorPort, readyPath = "/", env = {}, extraArgs = [] }) {
+/**
+ * `wrangler dev` in its own process group (so stop() ends workerd too), offline, resolved once
+ * `readyPath` answers. `inheritOutput` shows wrangler's output (npm run dev); otherwise only the
+ * tail of stderr is kept for error messages.
+ */
+export async function startWranglerDev({
+  config = "wrangler.toml",
+  port,
+  inspectorPort,
+  readyPath = "/",
+  env = {},
+  extraArgs = [],
+  inheritOutput = false,
+  onSpawn = () => {},
+  onStarting = () => {},
+}) {
   const child = spawn(
     "npx",
     [
@@ -55,20 +72,20 @@ export async function startWranglerDev({ config, port, inspectorPort, readyPath 
       String(port),
       "--ip",
       "127.0.0.1",
-      "--inspector-port",
-      String(inspectorPort),
+      ...(inspectorPort ? ["--inspector-port", String(inspectorPort)] : []),
       "--show-interactive-dev-session=false",
       ...extraArgs,
     ],
     {
       cwd: ROOT,
       detached: true,
-      stdio: ["ignore", "ignore", "pipe"],
+      stdio: inheritOutput ? ["ignore", "inherit", "inherit"] : ["ignore", "ignore", "pipe"],
       env: { ...process.env, ...OFFLINE, ...env },
     },
   );
+  onSpawn(child);
   let stderr = "";
-  child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
+  child.stderr?.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -85,6 +102,7 @@ export async function startWranglerDev({ config, port, inspectorPort, readyPath 
       child.once("exit", () => (clearTimeout(t), r()));
     });
   };
+  onStarting(stop);
   const until = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`wrangler dev (${config}) exited with code ${child.exitCode}: ${stderr}`);
