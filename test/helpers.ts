@@ -122,3 +122,27 @@ export function fakeClock(start = Date.now()) {
     },
   };
 }
+
+// Shared by the session tests.
+export const MIN = 60_000;
+export const DAY = 24 * 3600_000;
+
+export type Pair = { access_token: string; refresh_token: string; token_type: string; expires_in: number };
+
+/** POST /auth/refresh: status and body. */
+export async function refresh(refresh_token: string, opts: { now?: () => Date; env?: Record<string, unknown> } = {}) {
+  const res = await call("/auth/refresh", { body: { refresh_token }, ...opts });
+  return { status: res.status, body: await json(res) };
+}
+
+/** GET /auth/me: just the status. */
+export async function me(token: string, opts: { now?: () => Date } = {}) {
+  return (await call("/auth/me", { token, ...opts })).status;
+}
+
+/** POST /auth/login that must succeed: the pair and the user. */
+export async function login(email: string, password = PASSWORD, opts: { now?: () => Date; headers?: Record<string, string>; ip?: string } = {}) {
+  const res = await call("/auth/login", { body: { email, password }, ...opts });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+  return (await json(res)) as Pair & { user: { id: string } };
+}

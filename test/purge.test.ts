@@ -2,14 +2,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { sha256Hex } from "../src/auth/encoding";
-import { call, db, registerUser, testEnv } from "./helpers";
-
-const MIN = 60_000;
-const DAY = 24 * 3600_000;
-
-async function me(token: string, opts: { now?: () => Date } = {}) {
-  return (await call("/auth/me", { token, ...opts })).status;
-}
+import { call, DAY, db, me, MIN, registerUser, testEnv } from "./helpers";
 
 describe("purge (scheduled handler)", () => {
   it("removes ended sessions, old consumed refresh tokens, dead reset codes and stale throttles, and nothing else", async () => {

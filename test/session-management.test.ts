@@ -1,29 +1,10 @@
 // Logout, logout-all, the session list, ending one session, and change-password.
 // (Split from sessions.test.ts: a test file's isolate keeps its Postgres connections until it ends.)
 import { describe, expect, it } from "vitest";
-import { call, fakeClock, json, PASSWORD, registerUser, uniqueEmail } from "./helpers";
+import { call, DAY, fakeClock, json, login, me, MIN, PASSWORD, refresh, registerUser, uniqueEmail, type Pair } from "./helpers";
 
-const MIN = 60_000;
-const DAY = 24 * 3600_000;
 /** A password that passes every new-password check (policy, common list, breached stand-in). */
 const NEW_PASSWORD = "Quiet-Lantern-Orbit-4821";
-
-type Pair = { access_token: string; refresh_token: string; token_type: string; expires_in: number };
-
-async function refresh(refresh_token: string, opts: { now?: () => Date; env?: Record<string, unknown> } = {}) {
-  const res = await call("/auth/refresh", { body: { refresh_token }, ...opts });
-  return { status: res.status, body: await json(res) };
-}
-
-async function me(token: string, opts: { now?: () => Date } = {}) {
-  return (await call("/auth/me", { token, ...opts })).status;
-}
-
-async function login(email: string, password = PASSWORD, opts: { now?: () => Date; headers?: Record<string, string>; ip?: string } = {}) {
-  const res = await call("/auth/login", { body: { email, password }, ...opts });
-  expect(res.status).toBe(200);
-  return (await json(res)) as Pair & { user: { id: string } };
-}
 
 describe("logout and sessions", () => {
   it("logout ends the current session at once, and only that one", async () => {

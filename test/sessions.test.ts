@@ -1,26 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/auth/encoding";
-import { call, db, fakeClock, json, PASSWORD, registerUser, uniqueEmail } from "./helpers";
-
-const MIN = 60_000;
-const DAY = 24 * 3600_000;
-
-type Pair = { access_token: string; refresh_token: string; token_type: string; expires_in: number };
-
-async function refresh(refresh_token: string, opts: { now?: () => Date; env?: Record<string, unknown> } = {}) {
-  const res = await call("/auth/refresh", { body: { refresh_token }, ...opts });
-  return { status: res.status, body: await json(res) };
-}
-
-async function me(token: string, opts: { now?: () => Date } = {}) {
-  return (await call("/auth/me", { token, ...opts })).status;
-}
-
-async function login(email: string, password = PASSWORD, opts: { now?: () => Date; headers?: Record<string, string>; ip?: string } = {}) {
-  const res = await call("/auth/login", { body: { email, password }, ...opts });
-  expect(res.status).toBe(200);
-  return (await json(res)) as Pair & { user: { id: string } };
-}
+import { call, DAY, db, fakeClock, json, login, me, MIN, PASSWORD, refresh, registerUser, uniqueEmail, type Pair } from "./helpers";
 
 /** Register at a controlled time (the fake clock), returning the pair. */
 async function registerAt(now: () => Date, env?: Record<string, unknown>) {
