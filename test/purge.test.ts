@@ -2,7 +2,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { sha256Hex } from "../src/auth/encoding";
-import { call, DAY, db, me, MIN, registerUser, testEnv } from "./helpers";
+import { DAY, db, me, MIN, registerUser, testEnv } from "./helpers";
 
 describe("purge (scheduled handler)", () => {
   it("removes ended sessions, old consumed refresh tokens, dead reset codes and stale throttles, and nothing else", async () => {
