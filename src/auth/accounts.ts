@@ -73,9 +73,13 @@ export async function register(
     if (owner) notifyRegistrationAttempt(deps, owner);
     return { kind: "accepted" };
   }
-  await audit(deps, meta, "registered", "success", user.id);
-  if (safe) return { kind: "accepted" };
-  return { kind: "created", user, tokens: await startSession(deps, meta, user) };
+  if (safe) {
+    await audit(deps, meta, "registered", "success", user.id);
+    return { kind: "accepted" };
+  }
+  // Pipelined on the request's one connection: one round trip for both.
+  const [, tokens] = await Promise.all([audit(deps, meta, "registered", "success", user.id), startSession(deps, meta, user)]);
+  return { kind: "created", user, tokens };
 }
 
 /**
@@ -170,6 +174,7 @@ export async function login(
       await audit(deps, meta, "password_rehashed", "success", user.id, { from: result.scheme });
     }
   }
-  await audit(deps, meta, "login_succeeded", "success", user.id);
-  return { user: current, tokens: await startSession(deps, meta, current) };
+  // Pipelined on the request's one connection: one round trip for both.
+  const [, tokens] = await Promise.all([audit(deps, meta, "login_succeeded", "success", user.id), startSession(deps, meta, current)]);
+  return { user: current, tokens };
 }

@@ -8,10 +8,13 @@ export type Db = PostgresJsDatabase<typeof schema>;
  * A Drizzle client over a per-request postgres.js client. Hyperdrive pools the real
  * connections, so the Worker opens a cheap connection per request and does not end it
  * (ending it inside workerd raises porsager/postgres#1202; the socket closes with the request).
+ * One connection: queries issued together (Promise.all) are pipelined on it in one round trip,
+ * where a larger pool would open a second connection (another handshake) for them. Code inside
+ * a transaction must use the transaction's handle only (it holds the connection).
  */
 export function createDb(connectionString: string): Db {
   const client = postgres(connectionString, {
-    max: 5,
+    max: 1,
     fetch_types: false,
     connect_timeout: 5,
     idle_timeout: 0,
