@@ -1,3 +1,4 @@
+import jsonwebtoken from "jsonwebtoken";
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeProtectedHeader, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
 import { generateKeySet } from "../src/auth/keys";
@@ -134,6 +135,10 @@ describe("legacy HS256 mode", () => {
     expect(await crypto.subtle.verify("HMAC", key, sig, new TextEncoder().encode(`${h}.${p}`))).toBe(true);
     // A wrong secret does not verify.
     await expect(jwtVerify(u.access_token, new TextEncoder().encode(LEGACY_SECRET + "x"), { algorithms: ["HS256"] })).rejects.toThrow();
+    // And with jsonwebtoken itself, as the platform's other services call it.
+    const claims = jsonwebtoken.verify(u.access_token, LEGACY_SECRET) as Record<string, unknown>;
+    expect(claims).toMatchObject({ id: u.user.id, role: "instructor" });
+    expect(() => jsonwebtoken.verify(u.access_token, LEGACY_SECRET + "x")).toThrow(/invalid signature/);
     // This API accepts it in legacy mode only.
     expect(await me(u.access_token, { env: legacy })).toBe(200);
     expect(await me(u.access_token)).toBe(401);
