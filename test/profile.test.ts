@@ -296,6 +296,25 @@ describe("POST /auth/update-profile", () => {
     expect((await fetch(first)).status).toBe(200);
   });
 
+  it("when saving the profile fails after the upload, the new object is removed", async () => {
+    const u = await registerUser({ full_name: "Before" });
+    // A real database failure for this one user's row: a trigger that refuses the update.
+    const sql = db();
+    const fn = `fail_update_${u.user.id.replace(/-/g, "")}`;
+    await sql.unsafe(`create function ${fn}() returns trigger language plpgsql as $$ begin raise exception 'refused by test'; end $$`);
+    await sql.unsafe(`create trigger ${fn} before update on users for each row when (old.id = '${u.user.id}') execute function ${fn}()`);
+    try {
+      const res = await updateProfile(u.access_token, form({ full_name: "After", avatar: file(PNG, "a.png") }));
+      expect(res.status).toBe(500);
+      expect(await json(res)).toMatchObject({ status: "error", code: "internal_error" });
+      expect(await listKeys(`avatars/${u.user.id}/`)).toEqual([]);
+      expect(await userRow(u.user.id)).toEqual({ full_name: "Before", avatar: null });
+    } finally {
+      await sql.unsafe(`drop trigger ${fn} on users; drop function ${fn}()`);
+      await sql.end();
+    }
+  });
+
   it("S3 answering an error (missing bucket) -> 502 and the profile is unchanged", async () => {
     const u = await registerUser({ full_name: "Before" });
     const logged = vi.spyOn(console, "error");
