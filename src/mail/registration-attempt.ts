@@ -1,5 +1,5 @@
 import type { MailMessage } from "./mailer";
-import { escapeHtml } from "./templates";
+import { escapeHtml, htmlDocument } from "./templates";
 
 /**
  * REGISTER_ENUMERATION_SAFE: the mail to the owner of an email someone tried to register with.
@@ -15,12 +15,11 @@ export function registrationAttemptMessage(input: { appName: string; to: string 
     "If it was not you: you can ignore this email. Your account and password are unchanged.",
   ].join("\n");
   const a = escapeHtml(appName);
-  const html = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>
-<body style="font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#222;line-height:1.5">
-<p>Someone just tried to create a new ${a} account with this email address, which already has an account.</p>
+  const html = htmlDocument(
+    subject,
+    `<p>Someone just tried to create a new ${a} account with this email address, which already has an account.</p>
 <p>If it was you: you already have an account. Log in, or reset your password if you have forgotten it.</p>
-<p style="color:#666">If it was not you: you can ignore this email. Your account and password are unchanged.</p>
-</body></html>`;
+<p style="color:#666">If it was not you: you can ignore this email. Your account and password are unchanged.</p>`,
+  );
   return { to: input.to, subject, text, html, tag: "registration_attempt" };
 }

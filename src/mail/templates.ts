@@ -4,6 +4,13 @@ import type { MailMessage } from "./mailer";
 export const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 
+/** The HTML document every message uses around its body. */
+export const htmlDocument = (subject: string, body: string) => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>
+<body style="font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#222;line-height:1.5">
+${body}
+</body></html>`;
+
 const minutes = (seconds: number) => {
   const m = Math.max(1, Math.round(seconds / 60));
   return `${m} minute${m === 1 ? "" : "s"}`;
@@ -41,14 +48,13 @@ export function resetCodeMessage(input: {
     "Never share this code with anyone.",
   ].join("\n");
   const a = escapeHtml(appName);
-  const html = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>
-<body style="font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#222;line-height:1.5">
-<p>Someone asked to reset the password of your ${a} account.</p>
+  const html = htmlDocument(
+    subject,
+    `<p>Someone asked to reset the password of your ${a} account.</p>
 <p>Your password reset code is:</p>
 <p style="font-size:28px;font-weight:700;letter-spacing:6px;font-family:ui-monospace,Menlo,Consolas,monospace">${escapeHtml(code)}</p>
 <p>It expires in <strong>${escapeHtml(validFor)}</strong> (at ${escapeHtml(until)}) and works only once.</p>
-<p style="color:#666">If you did not ask for this, ignore this email: your password stays unchanged. Never share this code with anyone.</p>
-</body></html>`;
+<p style="color:#666">If you did not ask for this, ignore this email: your password stays unchanged. Never share this code with anyone.</p>`,
+  );
   return { to: input.to, subject, text, html, tag: "password_reset" };
 }
