@@ -48,12 +48,15 @@ export async function sha256Hex(input: string | Uint8Array): Promise<string> {
 }
 
 const hmacKeys = new Map<string, Promise<CryptoKey>>();
-/** HMAC-SHA-256 with a server secret, hex encoded. */
-export async function hmacHex(secret: string, message: string): Promise<string> {
+/** HMAC-SHA-256 with a server secret (the imported key is cached per secret). */
+export async function hmac(secret: string, message: string): Promise<ArrayBuffer> {
   let key = hmacKeys.get(secret);
   if (!key) {
     key = crypto.subtle.importKey("raw", utf8(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
     hmacKeys.set(secret, key);
   }
-  return hex(await crypto.subtle.sign("HMAC", await key, utf8(message)));
+  return crypto.subtle.sign("HMAC", await key, utf8(message));
 }
+
+/** HMAC-SHA-256 with a server secret, hex encoded. */
+export const hmacHex = async (secret: string, message: string) => hex(await hmac(secret, message));

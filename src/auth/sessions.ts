@@ -4,7 +4,7 @@ import { refreshTokens, sessions, users, type User } from "../db/schema";
 import { type Deps, type RequestMeta, seconds } from "../deps";
 import { AppError, errors } from "../errors";
 import { audit } from "./audit";
-import { b64url, randomBytes, sha256Hex, utf8 } from "./encoding";
+import { b64url, hmac, randomBytes, sha256Hex } from "./encoding";
 import { signAccessToken, verifyAccessToken } from "./tokens";
 
 /**
@@ -28,8 +28,7 @@ const newRefreshToken = () => b64url(randomBytes(32));
  * storing any token in clear.
  */
 async function successorOf(deps: Deps, token: string): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", utf8(authSecret(deps.config)), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return b64url(await crypto.subtle.sign("HMAC", key, utf8(`refresh-successor:${token}`)));
+  return b64url(await hmac(authSecret(deps.config), `refresh-successor:${token}`));
 }
 
 async function pair(deps: Deps, user: User, sessionId: string, refreshToken: string): Promise<TokenPair> {
