@@ -11,15 +11,9 @@
  *   GET /probe?logN=&r=&p=                      one native scrypt: does this runtime accept these params?
  * impl: native (node:crypto), noble-async (scryptAsync), noble-sync (scrypt), app (hashPassword/verifyPassword)
  */
-import {
-  hashPassword,
-  nativeScrypt,
-  nobleScryptImpl,
-  nobleScryptSync,
-  type ScryptParams,
-  verifyPassword,
-} from "../src/auth/password";
+
 import { fromB64, randomBytes, timingSafeEqual, utf8 } from "../src/auth/encoding";
+import { hashPassword, nativeScrypt, nobleScryptImpl, nobleScryptSync, type ScryptParams, verifyPassword } from "../src/auth/password";
 
 const BENCH_PASSWORD = "Bench-Password-Correct-9";
 
@@ -74,7 +68,8 @@ export default {
         }
         case "/verify": {
           const stored = url.searchParams.get("stored") ?? "";
-          for (let i = 0; i < n; i++) if (!(await verifyWith(impl, stored))) return Response.json({ ok: false, error: "mismatch" }, { status: 500 });
+          for (let i = 0; i < n; i++)
+            if (!(await verifyWith(impl, stored))) return Response.json({ ok: false, error: "mismatch" }, { status: 500 });
           return Response.json({ ok: true, n });
         }
         case "/probe": {

@@ -12,19 +12,20 @@
 // Options (flags or env): --duration=10 (BENCH_DURATION, seconds per run), --connections=8,32
 // (BENCH_CONNECTIONS), --users=64 (BENCH_USERS), --only=live,me,... (BENCH_ONLY), --hash-rounds=3,
 // --startup-runs=3, --skip-static, --skip-hash, --out=bench-results.
-import autocannon from "autocannon";
+
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import autocannon from "autocannon";
 import postgres from "postgres";
 import { runHashBench } from "./lib/bench-hash.mjs";
 import { renderMarkdown } from "./lib/bench-report.mjs";
 import { measureBundle, measureStartup } from "./lib/bench-static.mjs";
-import { freezeWorker } from "./lib/wrangler-dev.mjs";
 import { cpuProbe, diffCpu, postmasterPid, procAvailable } from "./lib/proc-cpu.mjs";
 import { startPwnedServer } from "./lib/pwned-stub.mjs";
 import { freePort, ROOT, startStack } from "./lib/stack.mjs";
+import { freezeWorker } from "./lib/wrangler-dev.mjs";
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -38,7 +39,10 @@ const argv = Object.fromEntries(
 const opt = (name, env, fallback) => argv[name] ?? process.env[env] ?? fallback;
 const options = {
   duration: Number(opt("duration", "BENCH_DURATION", 10)),
-  connections: String(opt("connections", "BENCH_CONNECTIONS", "8,32")).split(",").map(Number).filter(Boolean),
+  connections: String(opt("connections", "BENCH_CONNECTIONS", "8,32"))
+    .split(",")
+    .map(Number)
+    .filter(Boolean),
   users: Number(opt("users", "BENCH_USERS", 64)),
   only: opt("only", "BENCH_ONLY", "") ? String(opt("only", "BENCH_ONLY", "")).split(",") : null,
   hashRounds: Number(opt("hash-rounds", "BENCH_HASH_ROUNDS", 3)),
@@ -51,7 +55,11 @@ const options = {
 const SCRYPT = { logN: 14, r: 8, p: 5 };
 {
   const toml = fs.readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
-  for (const [k, v] of [["SCRYPT_LOG_N", "logN"], ["SCRYPT_R", "r"], ["SCRYPT_P", "p"]]) {
+  for (const [k, v] of [
+    ["SCRYPT_LOG_N", "logN"],
+    ["SCRYPT_R", "r"],
+    ["SCRYPT_P", "p"],
+  ]) {
     const m = new RegExp(`^${k}\\s*=\\s*"?(\\d+)"?`, "m").exec(toml);
     if (m) SCRYPT[v] = Number(m[1]);
   }
@@ -200,18 +208,24 @@ async function load({ apiUrl, request, connections, duration, cpu }) {
     timeout: 120,
     requests: [{ ...request, hostname: url.hostname, port: Number(url.port) }],
   });
-  const t1 = setTimeout(() => {
-    cpu0 = cpu?.();
-    m0 = machineCpu();
-    g0 = process.cpuUsage();
-    w0 = performance.now();
-  }, duration * 1000 * 0.2);
-  const t2 = setTimeout(() => {
-    cpu1 = cpu?.();
-    m1 = machineCpu();
-    g1 = process.cpuUsage(g0);
-    w1 = performance.now();
-  }, duration * 1000 * 0.9);
+  const t1 = setTimeout(
+    () => {
+      cpu0 = cpu?.();
+      m0 = machineCpu();
+      g0 = process.cpuUsage();
+      w0 = performance.now();
+    },
+    duration * 1000 * 0.2,
+  );
+  const t2 = setTimeout(
+    () => {
+      cpu1 = cpu?.();
+      m1 = machineCpu();
+      g1 = process.cpuUsage(g0);
+      w1 = performance.now();
+    },
+    duration * 1000 * 0.9,
+  );
   const r = await new Promise((resolve, reject) => {
     instance.on("done", resolve);
     instance.on("error", reject);
@@ -305,7 +319,9 @@ async function main() {
     scrypt: SCRYPT,
     rateLimits: "production bindings kept; every request carries its own CF-Connecting-IP",
   };
-  log(`bench: ${results.machine.nproc} x ${results.machine.cpuModel}, load ${results.machine.loadavgStart.map((x) => x.toFixed(2)).join(" ")}`);
+  log(
+    `bench: ${results.machine.nproc} x ${results.machine.cpuModel}, load ${results.machine.loadavgStart.map((x) => x.toFixed(2)).join(" ")}`,
+  );
 
   // The app is built once and served from that bundle, so edits to the tree during the run
   // (wrangler dev would reload) cannot change the code under test. The same build gives the size.
@@ -429,7 +445,14 @@ async function main() {
       path: "/auth/register",
       headers: jsonHeaders,
       setupRequest: (r) =>
-        withIp(r, { body: JSON.stringify({ full_name: "Bench Register", email: `bench-${runId}-r${seq++}@example.com`, password: PASSWORD, role: "student" }) }),
+        withIp(r, {
+          body: JSON.stringify({
+            full_name: "Bench Register",
+            email: `bench-${runId}-r${seq++}@example.com`,
+            password: PASSWORD,
+            role: "student",
+          }),
+        }),
     }),
   };
   const titles = {
@@ -446,7 +469,9 @@ async function main() {
   // they run for the duration plus that fill time, so the steady state lasts the full duration.
   const hashMs = results.hash?.rows.find((r) => r.impl === "app")?.verifyMs ?? 250;
   const durationFor = (name, c) =>
-    ["login", "register", "mixed"].includes(name) ? Math.ceil(options.duration + Math.min(120, (c * hashMs * 1.5) / 1000)) : options.duration;
+    ["login", "register", "mixed"].includes(name)
+      ? Math.ceil(options.duration + Math.min(120, (c * hashMs * 1.5) / 1000))
+      : options.duration;
 
   results.scenarios = [];
   const machineLoad = [];
@@ -486,8 +511,15 @@ async function main() {
       live: { n: 200, send: async () => ok(await api(apiUrl, "GET", "/health/live")) },
       select1: { n: 200, send: async () => ok(await api(apiUrl, "GET", "/health")) },
       jwks: { n: 200, send: async () => ok(await api(apiUrl, "GET", "/.well-known/jwks.json")) },
-      me: { n: 200, send: async (i) => ok(await api(apiUrl, "GET", "/auth/me", undefined, { authorization: `Bearer ${seeds[i % seeds.length].access}` })) },
-      login: { n: 20, send: async (i) => ok(await api(apiUrl, "POST", "/auth/login", { email: seeds[i % seeds.length].email, password: PASSWORD })) },
+      me: {
+        n: 200,
+        send: async (i) =>
+          ok(await api(apiUrl, "GET", "/auth/me", undefined, { authorization: `Bearer ${seeds[i % seeds.length].access}` })),
+      },
+      login: {
+        n: 20,
+        send: async (i) => ok(await api(apiUrl, "POST", "/auth/login", { email: seeds[i % seeds.length].email, password: PASSWORD })),
+      },
       refresh: {
         n: 100,
         send: async () => {
@@ -499,7 +531,14 @@ async function main() {
       register: {
         n: 20,
         send: async () =>
-          ok(await api(apiUrl, "POST", "/auth/register", { full_name: "Bench Serial", email: `bench-${runId}-s${seq++}@example.com`, password: PASSWORD, role: "student" })),
+          ok(
+            await api(apiUrl, "POST", "/auth/register", {
+              full_name: "Bench Serial",
+              email: `bench-${runId}-s${seq++}@example.com`,
+              password: PASSWORD,
+              role: "student",
+            }),
+          ),
       },
     };
     results.serial = [];
@@ -511,7 +550,9 @@ async function main() {
       const r = await serialCpu({ cpu, ...serial[name] });
       results.serial.push({ name, title: titles[name], ...r });
       const c = r.msPerRequest;
-      log(`  ${titles[name].padEnd(36)} ${r.ok}/${r.n} ok  workerd ${c.workerd.toFixed(2)}  proxy ${c.proxy.toFixed(2)}  postgres ${c.postgres.toFixed(2)} ms/req`);
+      log(
+        `  ${titles[name].padEnd(36)} ${r.ok}/${r.n} ok  workerd ${c.workerd.toFixed(2)}  proxy ${c.proxy.toFixed(2)}  postgres ${c.postgres.toFixed(2)} ms/req`,
+      );
     }
   }
 
@@ -533,7 +574,11 @@ async function main() {
 
   results.machine.loadavgEnd = os.loadavg();
   results.machine.otherCoresBusy = machineLoad.length
-    ? { min: Math.min(...machineLoad), median: machineLoad.sort((a, b) => a - b)[Math.floor(machineLoad.length / 2)], max: Math.max(...machineLoad) }
+    ? {
+        min: Math.min(...machineLoad),
+        median: machineLoad.sort((a, b) => a - b)[Math.floor(machineLoad.length / 2)],
+        max: Math.max(...machineLoad),
+      }
     : null;
   results.elapsedS = (Date.now() - started) / 1000;
 

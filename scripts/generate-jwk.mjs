@@ -17,4 +17,4 @@ const stamp = new Date().toISOString().slice(0, 10);
 const rand = Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString("hex");
 const key = { ...jwk, kid: `${alg.toLowerCase()}-${stamp}-${rand}`, alg, use: "sig" };
 const current = process.argv[3] ? JSON.parse(fs.readFileSync(process.argv[3], "utf8")).keys : [];
-process.stdout.write(JSON.stringify({ keys: [key, ...current] }) + "\n");
+process.stdout.write(`${JSON.stringify({ keys: [key, ...current] })}\n`);

@@ -58,7 +58,7 @@ const isPostgresUrl = (s) => /^postgres(ql)?:\/\//i.test(s);
 const describeUrl = (s) => {
   try {
     const u = new URL(s);
-    return `${u.hostname}${u.port ? ":" + u.port : ""}${u.pathname}`;
+    return `${u.hostname}${u.port ? `:${u.port}` : ""}${u.pathname}`;
   } catch {
     return "(database)";
   }
@@ -139,7 +139,8 @@ function checkRow(raw) {
   if (!role || !ROLES.has(role)) problems.push("role: not student, instructor or admin");
   const password = str(raw.password);
   if (!password) problems.push("password: missing");
-  else if (!HASH_FORMATS.some((re) => re.test(password))) problems.push("password: not a known hash format (scrypt, pbkdf2_sha256, bcrypt)");
+  else if (!HASH_FORMATS.some((re) => re.test(password)))
+    problems.push("password: not a known hash format (scrypt, pbkdf2_sha256, bcrypt)");
   const avatar = str(raw.avatar);
   if (avatar === null) problems.push("avatar: not a string");
   let createdAt = null;
@@ -159,7 +160,10 @@ async function* sourceRows(source) {
     const src = postgres(source, { max: 1, onnotice: () => {} });
     try {
       let n = 0;
-      const cursor = src`select id::text as id, full_name, email, password, role, avatar, created_at from users order by created_at nulls first, id`.cursor(BATCH);
+      const cursor =
+        src`select id::text as id, full_name, email, password, role, avatar, created_at from users order by created_at nulls first, id`.cursor(
+          BATCH,
+        );
       for await (const rows of cursor) for (const raw of rows) yield { n: ++n, raw };
     } finally {
       await src.end();

@@ -22,9 +22,7 @@ export function createApp<const B extends string = "/auth">(basePath: B = "/auth
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success)
-        throw errors.validation(
-          result.error.issues.map((i) => ({ path: i.path.join(".") || "(body)", message: i.message })),
-        );
+        throw errors.validation(result.error.issues.map((i) => ({ path: i.path.join(".") || "(body)", message: i.message })));
     },
   });
 
@@ -64,7 +62,11 @@ export function createApp<const B extends string = "/auth">(basePath: B = "/auth
     requireContentType,
   );
 
-  const routes = app.route(basePath, authRoutes()).route(basePath, passwordResetRoutes()).route(basePath, profileRoutes()).route("/", systemRoutes());
+  const routes = app
+    .route(basePath, authRoutes())
+    .route(basePath, passwordResetRoutes())
+    .route(basePath, profileRoutes())
+    .route("/", systemRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -80,7 +82,7 @@ export function createApp<const B extends string = "/auth">(basePath: B = "/auth
       version: "1.0.0",
       description:
         "Register, log in, refresh, reset passwords and manage profiles.\n\n" +
-        "Every error answers `{status: \"error\", message, code, issues?}`. Protected operations take " +
+        'Every error answers `{status: "error", message, code, issues?}`. Protected operations take ' +
         "`Authorization: Bearer <access_token>`. An unknown path answers 404 (`not_found`); a known path with " +
         "another method answers 405 (`method_not_allowed`) with an `Allow` header.",
     },

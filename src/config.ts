@@ -31,8 +31,7 @@ const duration = (fallback: string) =>
         return z.NEVER;
       }
     });
-const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(fallback);
 const bool = (fallback: boolean) =>
   z
     .union([z.boolean(), z.string()])
@@ -57,7 +56,7 @@ const schema = z.object({
   BASE_PATH: z
     .string()
     .default("/auth")
-    .transform((v) => "/" + v.replace(/^\/+|\/+$/g, "")),
+    .transform((v) => `/${v.replace(/^\/+|\/+$/g, "")}`),
   // Secrets
   AUTH_SECRET: optionalString,
   JWT_PRIVATE_KEYS: optionalString,

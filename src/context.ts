@@ -1,6 +1,6 @@
+import type { Authenticated } from "./auth/sessions";
 import type { Env } from "./config";
 import type { Deps, RequestMeta } from "./deps";
-import type { Authenticated } from "./auth/sessions";
 
 /** Hono's environment for this app: bindings plus per-request variables. */
 export interface AppEnv {

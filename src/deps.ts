@@ -1,6 +1,6 @@
 import { type Config, type Env, getConfig } from "./config";
 import { createDb, type Db } from "./db/client";
-import { log, type LogLevel } from "./log";
+import { type LogLevel, log } from "./log";
 import { createMailer, type Mailer } from "./mail/mailer";
 import { type AvatarStore, createAvatarStore } from "./storage/s3";
 

@@ -26,6 +26,5 @@ export const errors = {
   invalidCredentials: () => new AppError(401, "invalid_credentials", "Invalid email or password."),
   tooMany: (retryAfter: number, message = "Too many attempts. Please wait and try again.") =>
     new AppError(429, "too_many_requests", message, { retryAfter: Math.max(1, Math.ceil(retryAfter)) }),
-  dbUnavailable: () =>
-    new AppError(503, "service_unavailable", "The service is temporarily unavailable. Please try again shortly."),
+  dbUnavailable: () => new AppError(503, "service_unavailable", "The service is temporarily unavailable. Please try again shortly."),
 };

@@ -60,7 +60,9 @@ async function resetCodeFor(email: string): Promise<string> {
 
 async function sha1Hex(text: string): Promise<string> {
   const d = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
+  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0"))
+    .join("")
+    .toUpperCase();
 }
 
 describe("per-client rate limits", () => {
@@ -416,7 +418,11 @@ describe("audit log", () => {
     fd.set("full_name", "Audit Renamed");
     expect((await call("/auth/update-profile", { method: "POST", body: fd, token: reg.access_token, ...h })).status).toBe(200);
     const changed = await json(
-      await call("/auth/change-password", { token: reg.access_token, body: { current_password: password, new_password: "Audit-Changed-Password-2" }, ...h }),
+      await call("/auth/change-password", {
+        token: reg.access_token,
+        body: { current_password: password, new_password: "Audit-Changed-Password-2" },
+        ...h,
+      }),
     );
     expect((await call("/auth/logout", { method: "POST", token: changed.access_token, ...h })).status).toBe(200);
     await call("/auth/forgot-password", { body: { email }, ...h });
@@ -449,7 +455,8 @@ describe("audit log", () => {
     }
     // Throttled attempts carry no user id (the account is not looked up): found by request.
     const sql = db();
-    const throttled = await sql`select event, outcome, ip, user_agent from auth_audit_events where event = 'login_throttled' and user_agent = ${ua}`;
+    const throttled =
+      await sql`select event, outcome, ip, user_agent from auth_audit_events where event = 'login_throttled' and user_agent = ${ua}`;
     const indexes = await sql`select indexdef from pg_indexes where tablename = 'auth_audit_events'`;
     await sql.end();
     expect(throttled).toEqual([{ event: "login_throttled", outcome: "blocked", ip, user_agent: ua }]);
@@ -471,11 +478,16 @@ describe("audit log", () => {
 
     const reg = await json(await call("/auth/register", { body: { full_name: "S", email, password: pw1, role: "student" } }));
     await call("/auth/register", { body: { full_name: "S", email: uniqueEmail(), password: BREACHED, role: "student" } });
-    await call("/auth/register", { body: { full_name: "S", email: uniqueEmail(), password: BREACHED, role: "student" }, env: { PWNED_PASSWORDS_URL: "http://127.0.0.1:1" } });
+    await call("/auth/register", {
+      body: { full_name: "S", email: uniqueEmail(), password: BREACHED, role: "student" },
+      env: { PWNED_PASSWORDS_URL: "http://127.0.0.1:1" },
+    });
     await loginAs(email, wrong);
     const login = await json(await loginAs(email, pw1));
     const r1 = await json(await call("/auth/refresh", { body: { refresh_token: login.refresh_token } }));
-    const changed = await json(await call("/auth/change-password", { token: r1.access_token, body: { current_password: pw1, new_password: pw2 } }));
+    const changed = await json(
+      await call("/auth/change-password", { token: r1.access_token, body: { current_password: pw1, new_password: pw2 } }),
+    );
     await call("/auth/forgot-password", { body: { email } });
     const otp = await resetCodeFor(email);
     await call("/auth/reset-password", { body: { email, otp: otp === "000000" ? "000001" : "000000", new_password: pw3 } }); // wrong code
@@ -530,10 +542,18 @@ describe("hardened responses", () => {
     const bad = await preflight("https://evil.example.net");
     expect(bad.headers.get("Access-Control-Allow-Origin")).toBeNull();
 
-    const simple = await call("/auth/login", { body: { email: uniqueEmail(), password: WRONG }, env: origins, headers: { origin: "https://admin.example.com" } });
+    const simple = await call("/auth/login", {
+      body: { email: uniqueEmail(), password: WRONG },
+      env: origins,
+      headers: { origin: "https://admin.example.com" },
+    });
     expect(simple.headers.get("Access-Control-Allow-Origin")).toBe("https://admin.example.com");
     expect(simple.headers.get("Access-Control-Expose-Headers")).toMatch(/Retry-After/);
-    const other = await call("/auth/login", { body: { email: uniqueEmail(), password: WRONG }, env: origins, headers: { origin: "https://evil.example.net" } });
+    const other = await call("/auth/login", {
+      body: { email: uniqueEmail(), password: WRONG },
+      env: origins,
+      headers: { origin: "https://evil.example.net" },
+    });
     expect(other.headers.get("Access-Control-Allow-Origin")).toBeNull();
     // With no CORS_ORIGINS, no origin is allowed.
     const none = await call("/auth/login", { body: {}, headers: { origin: "https://app.example.com" } });
@@ -554,7 +574,13 @@ describe("hardened responses", () => {
       ["404 route", call("/auth/nope")],
       ["405 method", call("/auth/login", { method: "GET" })],
       ["415 content type", call("/auth/login", { body: "x", headers: { "content-type": "text/plain" } })],
-      ["503 breach check", call("/auth/register", { body: { full_name: "H", email: uniqueEmail(), password: "Unlisted-Long-Passphrase-9", role: "student" }, env: { PWNED_PASSWORDS_URL: "http://127.0.0.1:1", BREACHED_PASSWORD_CHECK: "fail-closed" } })],
+      [
+        "503 breach check",
+        call("/auth/register", {
+          body: { full_name: "H", email: uniqueEmail(), password: "Unlisted-Long-Passphrase-9", role: "student" },
+          env: { PWNED_PASSWORDS_URL: "http://127.0.0.1:1", BREACHED_PASSWORD_CHECK: "fail-closed" },
+        }),
+      ],
       ["500 misconfigured", call("/auth/login", { body: {}, env: { ENVIRONMENT: "production", AUTH_SECRET: "" } })],
     ];
     const tooMany = await inOneWindow(rl.period, async () => {
@@ -563,7 +589,10 @@ describe("hardened responses", () => {
       for (let i = 0; i <= rl.limit; i++) last = await call("/auth/register", { body: {}, ip });
       return last!;
     });
-    const all: [string, Response][] = [...(await Promise.all(cases.map(async ([n, p]) => [n, await p] as [string, Response]))), ["429 rate limit", tooMany]];
+    const all: [string, Response][] = [
+      ...(await Promise.all(cases.map(async ([n, p]) => [n, await p] as [string, Response]))),
+      ["429 rate limit", tooMany],
+    ];
     for (const [name, res] of all) {
       expect(String(res.status), name).toBe(name.slice(0, 3));
       expect(res.headers.get("X-Content-Type-Options"), name).toBe("nosniff");

@@ -4,10 +4,16 @@ import { call, db, json, PASSWORD, registerUser, uniqueEmail } from "./helpers";
 describe("register, login, me", () => {
   it("registers, logs in and answers /auth/me", async () => {
     const email = uniqueEmail("ada");
-    const res = await call("/auth/register", { body: { full_name: "  Ada Lovelace ", email: `  ${email.toUpperCase()} `, password: PASSWORD, role: "instructor" } });
+    const res = await call("/auth/register", {
+      body: { full_name: "  Ada Lovelace ", email: `  ${email.toUpperCase()} `, password: PASSWORD, role: "instructor" },
+    });
     expect(res.status).toBe(201);
     const reg = await json(res);
-    expect(reg).toMatchObject({ status: "success", token_type: "Bearer", user: { full_name: "Ada Lovelace", email, role: "instructor", avatar: null } });
+    expect(reg).toMatchObject({
+      status: "success",
+      token_type: "Bearer",
+      user: { full_name: "Ada Lovelace", email, role: "instructor", avatar: null },
+    });
     expect(typeof reg.access_token).toBe("string");
     expect(typeof reg.refresh_token).toBe("string");
     expect(reg.expires_in).toBe(900);
@@ -33,7 +39,9 @@ describe("register, login, me", () => {
 
   it("refuses a duplicate email in another letter case with 409", async () => {
     const u = await registerUser();
-    const res = await call("/auth/register", { body: { full_name: "Dup", email: u.email.toUpperCase(), password: PASSWORD, role: "student" } });
+    const res = await call("/auth/register", {
+      body: { full_name: "Dup", email: u.email.toUpperCase(), password: PASSWORD, role: "student" },
+    });
     expect(res.status).toBe(409);
     expect(await json(res)).toEqual({ status: "error", code: "email_taken", message: "An account with this email already exists." });
   });
@@ -42,7 +50,10 @@ describe("register, login, me", () => {
     const email = uniqueEmail("race");
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        call("/auth/register", { body: { full_name: `Racer ${i}`, email: i % 2 ? email.toUpperCase() : email, password: PASSWORD, role: "student" }, ip: `10.99.${i}.1` }),
+        call("/auth/register", {
+          body: { full_name: `Racer ${i}`, email: i % 2 ? email.toUpperCase() : email, password: PASSWORD, role: "student" },
+          ip: `10.99.${i}.1`,
+        }),
       ),
     );
     const statuses = results.map((r) => r.status).sort();
@@ -77,7 +88,9 @@ describe("register, login, me", () => {
     const short = await call("/auth/register", { body: { full_name: "S", email: uniqueEmail(), password: "1234567", role: "student" } });
     expect(short.status).toBe(400);
     expect((await json(short)).issues[0].path).toBe("password");
-    const tooLong = await call("/auth/register", { body: { full_name: "L", email: uniqueEmail(), password: "x".repeat(257), role: "student" } });
+    const tooLong = await call("/auth/register", {
+      body: { full_name: "L", email: uniqueEmail(), password: "x".repeat(257), role: "student" },
+    });
     expect(tooLong.status).toBe(400);
     // 256 characters of a multi-byte letter is within the limit (characters, not bytes)
     const ok = await call("/auth/register", { body: { full_name: "U", email: uniqueEmail(), password: "é".repeat(256), role: "student" } });

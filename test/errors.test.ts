@@ -31,7 +31,10 @@ describe("error statuses and their JSON shape", () => {
   });
 
   it("415 for a wrong content type, and for a body without one", async () => {
-    const text = await call("/auth/login", { body: "email=a@b.c&password=x", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const text = await call("/auth/login", {
+      body: "email=a@b.c&password=x",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
     expect(text.status).toBe(415);
     isErrorShape(await json(text), "unsupported_media_type");
     const none = await call("/auth/login", { body: new TextEncoder().encode('{"email":"a@b.c","password":"x"}') });
@@ -78,7 +81,8 @@ describe("error statuses and their JSON shape", () => {
 
 describe("access tokens on /auth/me", () => {
   const parts = (t: string) => t.split(".");
-  const decode = (s: string) => JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0))));
+  const decode = (s: string) =>
+    JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0))));
 
   it("rejects an expired token and says so", async () => {
     const clock = fakeClock(Date.now() - 3600_000);
@@ -112,14 +116,22 @@ describe("access tokens on /auth/me", () => {
     const [h, p] = parts(access_token);
     const header = decode(h);
     const other = await generateKeySet("EdDSA");
-    const key = await crypto.subtle.importKey("jwk", { ...other.keys[0], alg: undefined } as JsonWebKey, { name: "Ed25519" }, false, ["sign"]);
+    const key = await crypto.subtle.importKey("jwk", { ...other.keys[0], alg: undefined } as JsonWebKey, { name: "Ed25519" }, false, [
+      "sign",
+    ]);
     const input = `${h}.${p}`;
     const sig = await crypto.subtle.sign({ name: "Ed25519" }, key, utf8(input));
     expect(header.kid).toBeTruthy();
     expect((await call("/auth/me", { token: `${input}.${b64url(sig)}` })).status).toBe(401);
 
     const hsHeader = b64url(utf8(JSON.stringify({ alg: "HS256", typ: "JWT" })));
-    const hmac = await crypto.subtle.importKey("raw", utf8("wrong-secret-wrong-secret-wrong-secret"), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const hmac = await crypto.subtle.importKey(
+      "raw",
+      utf8("wrong-secret-wrong-secret-wrong-secret"),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
     const hsSig = await crypto.subtle.sign("HMAC", hmac, utf8(`${hsHeader}.${p}`));
     expect((await call("/auth/me", { token: `${hsHeader}.${p}.${b64url(hsSig)}` })).status).toBe(401);
   });

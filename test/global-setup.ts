@@ -1,12 +1,12 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
-import { startPostgres } from "../scripts/lib/postgres.mjs";
 import { startMailCapture } from "../scripts/lib/mail-capture.mjs";
-import { startS3 } from "../scripts/lib/s3.mjs";
+import { startPostgres } from "../scripts/lib/postgres.mjs";
 import { startPwnedServer } from "../scripts/lib/pwned-stub.mjs";
-import { execFileSync } from "node:child_process";
+import { startS3 } from "../scripts/lib/s3.mjs";
 
 declare module "vitest" {
   export interface ProvidedContext {

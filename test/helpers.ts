@@ -3,8 +3,8 @@ import { env } from "cloudflare:workers";
 import postgres from "postgres";
 import { inject } from "vitest";
 import { createApp } from "../src/app";
-import { clientHooks } from "../src/db/client";
 import type { Env } from "../src/config";
+import { clientHooks } from "../src/db/client";
 import worker from "../src/index";
 
 /** The Worker's own env in tests (wrangler.toml + test bindings). */
@@ -58,7 +58,12 @@ async function callWorker(path: string, opts: CallOptions): Promise<Response> {
   if (opts.token) headers.set("authorization", `Bearer ${opts.token}`);
   let body: BodyInit | undefined;
   if (opts.body !== undefined) {
-    if (typeof opts.body === "string" || opts.body instanceof FormData || opts.body instanceof ReadableStream || opts.body instanceof Uint8Array) {
+    if (
+      typeof opts.body === "string" ||
+      opts.body instanceof FormData ||
+      opts.body instanceof ReadableStream ||
+      opts.body instanceof Uint8Array
+    ) {
       body = opts.body as BodyInit;
     } else {
       body = JSON.stringify(opts.body);
@@ -86,7 +91,8 @@ export async function json<T = any>(res: Response): Promise<T> {
 }
 
 let counter = 0;
-export const uniqueEmail = (prefix = "user") => `${prefix}-${Date.now().toString(36)}-${++counter}-${Math.random().toString(36).slice(2, 7)}@example.com`;
+export const uniqueEmail = (prefix = "user") =>
+  `${prefix}-${Date.now().toString(36)}-${++counter}-${Math.random().toString(36).slice(2, 7)}@example.com`;
 
 export const PASSWORD = "Correct-Horse-Battery-9";
 
@@ -141,7 +147,11 @@ export async function me(token: string, opts: { now?: () => Date } = {}) {
 }
 
 /** POST /auth/login that must succeed: the pair and the user. */
-export async function login(email: string, password = PASSWORD, opts: { now?: () => Date; headers?: Record<string, string>; ip?: string } = {}) {
+export async function login(
+  email: string,
+  password = PASSWORD,
+  opts: { now?: () => Date; headers?: Record<string, string>; ip?: string } = {},
+) {
   const res = await call("/auth/login", { body: { email, password }, ...opts });
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
   return (await json(res)) as Pair & { user: { id: string } };

@@ -1,12 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import {
-  cappedWebCryptoPbkdf2,
-  type Pbkdf2Derive,
-  pbkdf2Sha256,
-  verifyLegacyHash,
-  webCryptoPbkdf2,
-} from "../src/auth/legacy-hashes";
 import { utf8 } from "../src/auth/encoding";
+import { cappedWebCryptoPbkdf2, type Pbkdf2Derive, pbkdf2Sha256, verifyLegacyHash, webCryptoPbkdf2 } from "../src/auth/legacy-hashes";
 import fixtures from "./fixtures/legacy-hashes.json";
 import { call, db, json, uniqueEmail } from "./helpers";
 
@@ -156,7 +150,8 @@ describe("legacy password hashes at login", () => {
 describe("PBKDF2: Web Crypto, and the pure-JS fallback when it refuses", () => {
   afterEach(() => vi.restoreAllMocks());
 
-  const refusing: Pbkdf2Derive = () => Promise.reject(new DOMException("iteration counts above 100000 are not supported", "NotSupportedError"));
+  const refusing: Pbkdf2Derive = () =>
+    Promise.reject(new DOMException("iteration counts above 100000 are not supported", "NotSupportedError"));
   const b64 = (u8: Uint8Array) => btoa(String.fromCharCode(...u8));
 
   // Pure-JS PBKDF2 is slow inside the test runner's workerd (about 10 s per 100,000 iterations
@@ -168,8 +163,14 @@ describe("PBKDF2: Web Crypto, and the pure-JS fallback when it refuses", () => {
       const viaNoble = await pbkdf2Sha256(utf8(row.password), utf8(row.salt), row.iterations, 32, refusing);
       expect(viaNoble.via).toBe("noble");
       expect(b64(viaNoble.key)).toBe(expected);
-      expect(await verifyLegacyHash(row.password, row.encoded, { webCryptoPbkdf2: refusing })).toEqual({ ok: true, scheme: "pbkdf2_sha256" });
-      expect(await verifyLegacyHash(row.password + "!", row.encoded, { webCryptoPbkdf2: refusing })).toEqual({ ok: false, scheme: "pbkdf2_sha256" });
+      expect(await verifyLegacyHash(row.password, row.encoded, { webCryptoPbkdf2: refusing })).toEqual({
+        ok: true,
+        scheme: "pbkdf2_sha256",
+      });
+      expect(await verifyLegacyHash(`${row.password}!`, row.encoded, { webCryptoPbkdf2: refusing })).toEqual({
+        ok: false,
+        scheme: "pbkdf2_sha256",
+      });
     }
   });
 
@@ -193,7 +194,7 @@ describe("PBKDF2: Web Crypto, and the pure-JS fallback when it refuses", () => {
     const row = fixtures.django.find((r) => r.label === "low iteration count")!;
     const u = await insertUser(row.encoded);
     const env = { PBKDF2_WEBCRYPTO_MAX_ITERATIONS: String(row.iterations - 1) };
-    const wrong = await login(u.email, "not-" + row.password, env);
+    const wrong = await login(u.email, `not-${row.password}`, env);
     expect(wrong.status).toBe(401);
     expect(await wrong.text()).toBe(await usual401());
     const res = await login(u.email, row.password, env);

@@ -45,7 +45,11 @@ function servedRoutes(basePath = "/auth"): string[] {
 
 function documentedRoutes(doc: Doc): string[] {
   return Object.entries(doc.paths)
-    .flatMap(([path, item]) => Object.keys(item).filter((m) => HTTP_METHODS.includes(m)).map((m) => `${m.toUpperCase()} ${path}`))
+    .flatMap(([path, item]) =>
+      Object.keys(item)
+        .filter((m) => HTTP_METHODS.includes(m))
+        .map((m) => `${m.toUpperCase()} ${path}`),
+    )
     .sort();
 }
 
@@ -73,7 +77,15 @@ describe("GET /openapi.json", () => {
     const served = servedRoutes();
     // The areas every deployment has, so a broken route table can't pass as "both empty".
     expect(served).toEqual(
-      expect.arrayContaining(["POST /auth/register", "POST /auth/login", "GET /auth/me", "DELETE /auth/sessions/{id}", "GET /health", "GET /health/live", "GET /.well-known/jwks.json"]),
+      expect.arrayContaining([
+        "POST /auth/register",
+        "POST /auth/login",
+        "GET /auth/me",
+        "DELETE /auth/sessions/{id}",
+        "GET /health",
+        "GET /health/live",
+        "GET /.well-known/jwks.json",
+      ]),
     );
     expect(documentedRoutes(doc)).toEqual(served);
   });
@@ -131,7 +143,8 @@ describe("GET /openapi.json", () => {
       const op = doc.paths[path]?.[method];
       expect(op, `${method} ${path} in the document`).toBeDefined();
       for (const [type, media] of Object.entries(request?.body?.content ?? {}))
-        if (type === "application/json") check(`${method} ${path} request`, (media as { schema: unknown }).schema, op.requestBody?.content[type]);
+        if (type === "application/json")
+          check(`${method} ${path} request`, (media as { schema: unknown }).schema, op.requestBody?.content[type]);
       for (const [status, response] of Object.entries(responses))
         for (const [type, media] of Object.entries((response as { content?: Record<string, { schema: unknown }> }).content ?? {}))
           check(`${method} ${path} ${status}`, media.schema, op.responses[status]?.content?.[type]);

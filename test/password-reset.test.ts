@@ -1,5 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { inject } from "vitest";
+import { afterEach, describe, expect, inject, it } from "vitest";
 import { generateCode } from "../src/auth/password-reset";
 import { call, db, fakeClock, json, PASSWORD, registerUser, uniqueEmail } from "./helpers";
 
@@ -61,7 +60,9 @@ const wrong = (code: string, k = 1) => String((Number(code) + k) % 1_000_000).pa
 async function hmacHex(secret: string, message: string) {
   const enc = new TextEncoder();
   const key = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return [...new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(message)))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return [...new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(message)))]
+    .map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
 }
 
 afterEach(async () => {
@@ -76,7 +77,10 @@ describe("forgot password → mailed code → reset", () => {
 
     const res = await forgot(u.email);
     expect(res.status).toBe(200);
-    expect(await json(res)).toEqual({ status: "success", message: "If an account exists for this email, we have sent it a code to reset the password." });
+    expect(await json(res)).toEqual({
+      status: "success",
+      message: "If an account exists for this email, we have sent it a code to reset the password.",
+    });
 
     const mails = await mailsTo(u.email);
     expect(mails).toHaveLength(1);
@@ -99,7 +103,8 @@ describe("forgot password → mailed code → reset", () => {
 
     const sql = db();
     const [row] = await sql`select email_verified_at, password_changed_at from users where id = ${u.user.id}`;
-    const events = await sql`select event, outcome, detail::text as detail from auth_audit_events where user_id = ${u.user.id} and event like 'reset_%' order by id`;
+    const events =
+      await sql`select event, outcome, detail::text as detail from auth_audit_events where user_id = ${u.user.id} and event like 'reset_%' order by id`;
     await sql.end();
     expect(row.email_verified_at).toBeInstanceOf(Date);
     expect(row.password_changed_at).toBeInstanceOf(Date);
@@ -377,8 +382,10 @@ describe("throttling and storage", () => {
     const resetOp = doc.paths["/auth/reset-password"].post;
     expect(Object.keys(forgotOp.responses)).toEqual(expect.arrayContaining(["200", "400", "429"]));
     expect(Object.keys(resetOp.responses)).toEqual(expect.arrayContaining(["200", "400", "429"]));
-    expect(Object.keys(resetOp.requestBody.content["application/json"].schema.properties ?? doc.components.schemas.ResetPasswordRequest.properties)).toEqual(
-      expect.arrayContaining(["email", "otp", "new_password"]),
-    );
+    expect(
+      Object.keys(
+        resetOp.requestBody.content["application/json"].schema.properties ?? doc.components.schemas.ResetPasswordRequest.properties,
+      ),
+    ).toEqual(expect.arrayContaining(["email", "otp", "new_password"]));
   });
 });

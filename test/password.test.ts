@@ -6,8 +6,8 @@ import {
   nativeScrypt,
   nobleScryptImpl,
   nobleScryptSync,
-  scrypt,
   type ScryptParams,
+  scrypt,
   verifyPassword,
 } from "../src/auth/password";
 
@@ -15,12 +15,7 @@ import {
 // No timing here: speed is measured by `npm run bench` (BENCHMARKS.md), never in the tests.
 
 const DEFAULTS: ScryptParams = { logN: 14, r: 8, p: 5 }; // SCRYPT_LOG_N / SCRYPT_R / SCRYPT_P defaults (config.ts)
-const PARAM_SETS: ScryptParams[] = [
-  { logN: 10, r: 8, p: 1 },
-  { logN: 12, r: 4, p: 2 },
-  { logN: 11, r: 16, p: 1 },
-  DEFAULTS,
-];
+const PARAM_SETS: ScryptParams[] = [{ logN: 10, r: 8, p: 1 }, { logN: 12, r: 4, p: 2 }, { logN: 11, r: 16, p: 1 }, DEFAULTS];
 const hex = (u8: Uint8Array) => Array.from(u8, (b) => b.toString(16).padStart(2, "0")).join("");
 
 describe("scrypt implementations", () => {
@@ -84,7 +79,11 @@ describe("hashPassword / verifyPassword", () => {
 
   it("round-trips at the current parameters without asking for a rehash", async () => {
     const stored = await hashPassword("Correct-Horse-Battery-9", DEFAULTS);
-    expect(await verifyPassword("Correct-Horse-Battery-9", stored, DEFAULTS)).toMatchObject({ ok: true, needsRehash: false, scheme: "scrypt" });
+    expect(await verifyPassword("Correct-Horse-Battery-9", stored, DEFAULTS)).toMatchObject({
+      ok: true,
+      needsRehash: false,
+      scheme: "scrypt",
+    });
     expect(await verifyPassword("Correct-Horse-Battery-8", stored, DEFAULTS)).toMatchObject({ ok: false, needsRehash: false });
   });
 
@@ -96,7 +95,10 @@ describe("hashPassword / verifyPassword", () => {
     // A wrong password is never "needs rehash".
     expect(await verifyPassword("wrong-password-123", stored, DEFAULTS)).toMatchObject({ ok: false, needsRehash: false });
     // Any parameter differing counts: r and p too.
-    for (const other of [{ logN: 14, r: 4, p: 5 }, { logN: 14, r: 8, p: 1 }]) {
+    for (const other of [
+      { logN: 14, r: 4, p: 5 },
+      { logN: 14, r: 8, p: 1 },
+    ]) {
       const s = await hashPassword("Correct-Horse-Battery-9", other);
       expect((await verifyPassword("Correct-Horse-Battery-9", s, DEFAULTS)).needsRehash).toBe(true);
     }

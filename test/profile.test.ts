@@ -1,5 +1,4 @@
-import { describe, expect, it, vi } from "vitest";
-import { inject } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
 import { sniffImage } from "../src/storage/sniff";
 import { call, db, json, registerUser } from "./helpers";
 
@@ -19,7 +18,10 @@ const LIMIT = 5 * MiB;
 const concat = (...parts: Uint8Array[]) => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const p of parts) (out.set(p, at), (at += p.length));
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 };
 
@@ -69,8 +71,11 @@ function form(fields: Record<string, string | File>) {
 
 const file = (bytes: Uint8Array, name: string, type = "application/octet-stream") => new File([bytes], name, { type });
 
-const updateProfile = (token: string | undefined, body: FormData | ReadableStream | string, opts: { env?: Record<string, unknown>; headers?: Record<string, string> } = {}) =>
-  call("/auth/update-profile", { body, token, ...opts });
+const updateProfile = (
+  token: string | undefined,
+  body: FormData | ReadableStream | string,
+  opts: { env?: Record<string, unknown>; headers?: Record<string, string> } = {},
+) => call("/auth/update-profile", { body, token, ...opts });
 
 /** Keys under a prefix, listed anonymously from the local S3 server. */
 async function listKeys(prefix: string): Promise<string[]> {
@@ -169,7 +174,10 @@ describe("POST /auth/update-profile", () => {
 
   it("refuses 5 MiB + 1 byte with 413 and stores nothing", async () => {
     const u = await registerUser({ full_name: "Unchanged" });
-    const res = await updateProfile(u.access_token, form({ full_name: "Changed", avatar: file(pngOfSize(LIMIT + 1), "big.png", "image/png") }));
+    const res = await updateProfile(
+      u.access_token,
+      form({ full_name: "Changed", avatar: file(pngOfSize(LIMIT + 1), "big.png", "image/png") }),
+    );
     expect(res.status).toBe(413);
     expect(await json(res)).toMatchObject({ status: "error", code: "payload_too_large", message: "The avatar must be at most 5 MiB." });
     expect(await listKeys(`avatars/${u.user.id}/`)).toEqual([]);
@@ -262,7 +270,7 @@ describe("POST /auth/update-profile", () => {
     const bad = await updateProfile("not-a-real-token", form({ full_name: "X" }));
     expect(bad.status).toBe(401);
     const u = await registerUser();
-    const tampered = await updateProfile(u.access_token.slice(0, -4) + "AAAA", form({ full_name: "X" }));
+    const tampered = await updateProfile(`${u.access_token.slice(0, -4)}AAAA`, form({ full_name: "X" }));
     expect(tampered.status).toBe(401);
     expect((await userRow(u.user.id)).full_name).toBe("Test User");
   });

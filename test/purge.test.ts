@@ -1,8 +1,8 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index";
 import { sha256Hex } from "../src/auth/encoding";
-import { DAY, db, me, MIN, registerUser, testEnv } from "./helpers";
+import worker from "../src/index";
+import { DAY, db, MIN, me, registerUser, testEnv } from "./helpers";
 
 describe("purge (scheduled handler)", () => {
   it("removes ended sessions, old consumed refresh tokens, dead reset codes and stale throttles, and nothing else", async () => {
@@ -12,7 +12,10 @@ describe("purge (scheduled handler)", () => {
     const at = (ms: number) => new Date(now + ms);
     const sql = db();
     const sess = (name: string) => ({ name, id: crypto.randomUUID() });
-    const live = sess("live"), revoked = sess("revoked"), expired = sess("expired"), idle = sess("idle");
+    const live = sess("live"),
+      revoked = sess("revoked"),
+      expired = sess("expired"),
+      idle = sess("idle");
     const mkSession = (id: string, o: { expires: number; idle: number; revoked?: number }) => sql`
       insert into auth_sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, revoked_at, revoked_reason, ip)
       values (${id}, ${uid}, ${at(-20 * DAY)}, ${at(-DAY)}, ${at(o.expires)}, ${at(o.idle)},
@@ -40,7 +43,7 @@ describe("purge (scheduled handler)", () => {
     const code = async (name: string, expires: number, consumed: number | null) => {
       const id = crypto.randomUUID();
       await sql`insert into auth_password_reset_codes (id, user_id, code_hash, created_at, expires_at, consumed_at)
-        values (${id}, ${uid}, ${"h-" + id}, ${at(-5 * MIN)}, ${at(expires)}, ${consumed === null ? null : at(consumed)})`;
+        values (${id}, ${uid}, ${`h-${id}`}, ${at(-5 * MIN)}, ${at(expires)}, ${consumed === null ? null : at(consumed)})`;
       return { name, id };
     };
     const codes = [await code("live", 5 * MIN, null), await code("expired", -MIN, null), await code("consumed", 5 * MIN, -MIN)];
@@ -56,9 +59,13 @@ describe("purge (scheduled handler)", () => {
     await throttle("stale-but-blocked", { failures: 12, last: -25 * 3600_000, blocked: 3600_000 });
     await throttle("stale-locked", { failures: 100, last: -25 * 3600_000 });
 
-    const registerSession = (await sql`select id from auth_sessions where user_id = ${uid} and id not in ${sql([live.id, revoked.id, expired.id, idle.id])}`)[0].id;
+    const registerSession = (
+      await sql`select id from auth_sessions where user_id = ${uid} and id not in ${sql([live.id, revoked.id, expired.id, idle.id])}`
+    )[0].id;
     const liveRowsBefore = {
-      sessions: (await sql`select id from auth_sessions where revoked_at is null and expires_at > now() + interval '1 hour' and idle_expires_at > now() + interval '1 hour'`).map((r) => r.id),
+      sessions: (
+        await sql`select id from auth_sessions where revoked_at is null and expires_at > now() + interval '1 hour' and idle_expires_at > now() + interval '1 hour'`
+      ).map((r) => r.id),
     };
 
     const ctx = createExecutionContext();
@@ -66,14 +73,22 @@ describe("purge (scheduled handler)", () => {
     await waitOnExecutionContext(ctx);
 
     const sessionsAfter = (await sql`select id from auth_sessions where user_id = ${uid}`).map((r) => r.id).sort();
-    const tokenIds = (await sql`select t.id from auth_refresh_tokens t join auth_sessions s on s.id = t.session_id where s.user_id = ${uid}`).map((r) => r.id);
+    const tokenIds = (
+      await sql`select t.id from auth_refresh_tokens t join auth_sessions s on s.id = t.session_id where s.user_id = ${uid}`
+    ).map((r) => r.id);
     const codeIds = (await sql`select id from auth_password_reset_codes where user_id = ${uid}`).map((r) => r.id);
-    const throttleKeys = (await sql`select key from auth_throttles where key like ${prefix + ":%"}`).map((r) => r.key.slice(prefix.length + 1)).sort();
+    const throttleKeys = (await sql`select key from auth_throttles where key like ${`${prefix}:%`}`)
+      .map((r) => r.key.slice(prefix.length + 1))
+      .sort();
     const liveAfter = (await sql`select id from auth_sessions where id in ${sql(liveRowsBefore.sessions)}`).map((r) => r.id);
     await sql.end();
 
     expect(sessionsAfter).toEqual([live.id, registerSession].sort());
-    const name = (ids: string[], rows: { name: string; id: string }[]) => rows.filter((r) => ids.includes(r.id)).map((r) => r.name).sort();
+    const name = (ids: string[], rows: { name: string; id: string }[]) =>
+      rows
+        .filter((r) => ids.includes(r.id))
+        .map((r) => r.name)
+        .sort();
     // the register session's own refresh token stays too
     expect(tokenIds).toHaveLength(3);
     expect(name(tokenIds, tokens)).toEqual(["live-consumed-recently", "live-unconsumed"]);

@@ -1,7 +1,7 @@
 // Logout, logout-all, the session list, ending one session, and change-password.
 // (Split from sessions.test.ts: a test file's isolate keeps its Postgres connections until it ends.)
 import { describe, expect, it } from "vitest";
-import { call, DAY, fakeClock, json, login, me, MIN, PASSWORD, refresh, registerUser, uniqueEmail, type Pair } from "./helpers";
+import { call, DAY, fakeClock, json, login, MIN, me, PASSWORD, type Pair, refresh, registerUser, uniqueEmail } from "./helpers";
 
 /** A password that passes every new-password check (policy, common list, breached stand-in). */
 const NEW_PASSWORD = "Quiet-Lantern-Orbit-4821";
@@ -148,9 +148,12 @@ describe("change password", () => {
 
   it("applies the new-password policy", async () => {
     const u = await registerUser();
-    const res = await call("/auth/change-password", { body: { current_password: PASSWORD, new_password: "short" }, token: u.access_token, env });
+    const res = await call("/auth/change-password", {
+      body: { current_password: PASSWORD, new_password: "short" },
+      token: u.access_token,
+      env,
+    });
     expect(res.status).toBe(400);
     expect(await me(u.access_token)).toBe(200);
   });
 });
-

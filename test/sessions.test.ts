@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/auth/encoding";
-import { call, DAY, db, fakeClock, json, login, me, MIN, PASSWORD, refresh, registerUser, uniqueEmail, type Pair } from "./helpers";
+import { call, DAY, db, fakeClock, json, login, MIN, me, PASSWORD, type Pair, refresh, registerUser, uniqueEmail } from "./helpers";
 
 /** Register at a controlled time (the fake clock), returning the pair. */
 async function registerAt(now: () => Date, env?: Record<string, unknown>) {
@@ -48,9 +48,9 @@ describe("token pair", () => {
     const rotated = (await refresh(raw)).body.refresh_token as string;
     const sql = db();
     const hashed = await sql`select token_hash from auth_refresh_tokens where token_hash = ${await sha256Hex(raw)}`;
-    const clear = await sql`select 1 from auth_refresh_tokens t where t::text like ${"%" + raw + "%"} or t::text like ${"%" + rotated + "%"}`;
-    const clearAnywhere = await sql`select 1 from auth_sessions s where s::text like ${"%" + raw + "%"}`;
-    const audit = await sql`select 1 from auth_audit_events a where a::text like ${"%" + raw + "%"} or a::text like ${"%" + rotated + "%"}`;
+    const clear = await sql`select 1 from auth_refresh_tokens t where t::text like ${`%${raw}%`} or t::text like ${`%${rotated}%`}`;
+    const clearAnywhere = await sql`select 1 from auth_sessions s where s::text like ${`%${raw}%`}`;
+    const audit = await sql`select 1 from auth_audit_events a where a::text like ${`%${raw}%`} or a::text like ${`%${rotated}%`}`;
     await sql.end();
     expect(hashed).toHaveLength(1);
     expect(clear).toHaveLength(0);
@@ -108,7 +108,8 @@ describe("refresh rotation and reuse detection", () => {
     expect(await me(r.body.access_token)).toBe(200);
     const sql = db();
     const [old] = await sql`select consumed_at, session_id from auth_refresh_tokens where token_hash = ${await sha256Hex(u.refresh_token)}`;
-    const [next] = await sql`select consumed_at, session_id from auth_refresh_tokens where token_hash = ${await sha256Hex(r.body.refresh_token)}`;
+    const [next] =
+      await sql`select consumed_at, session_id from auth_refresh_tokens where token_hash = ${await sha256Hex(r.body.refresh_token)}`;
     await sql.end();
     expect(old.consumed_at).not.toBeNull();
     expect(next.consumed_at).toBeNull();
@@ -185,4 +186,3 @@ describe("refresh rotation and reuse detection", () => {
     expect((await call("/auth/refresh", { body: {} })).status).toBe(400);
   });
 });
-

@@ -44,7 +44,10 @@ beforeAll(async () => {
   publicJwk = pub as JsonWebKey & { kid: string };
   const { alg: _alg, kid: _kid, ...importable } = jwk;
   realKey = await crypto.subtle.importKey("jwk", importable, { name: "Ed25519" }, false, ["sign"]);
-  const res = await call("/auth/register", { body: { full_name: "Victim", email: uniqueEmail("victim"), password: PASSWORD, role: "student" }, env });
+  const res = await call("/auth/register", {
+    body: { full_name: "Victim", email: uniqueEmail("victim"), password: PASSWORD, role: "student" },
+    env,
+  });
   expect(res.status).toBe(201);
   const body = await json(res);
   token = body.access_token;
@@ -69,14 +72,27 @@ describe("tampered and forged access tokens -> 401", () => {
   });
 
   it("HS256 forged with the public key as the HMAC secret (x value, JWK JSON, PEM, raw bytes)", async () => {
-    const publicKey = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x: publicJwk.x }, { name: "Ed25519" }, true, ["verify"]);
+    const publicKey = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x: publicJwk.x }, { name: "Ed25519" }, true, [
+      "verify",
+    ]);
     const spki = (await crypto.subtle.exportKey("spki", publicKey)) as ArrayBuffer;
     const pem = `-----BEGIN PUBLIC KEY-----\n${btoa(String.fromCharCode(...new Uint8Array(spki)))}\n-----END PUBLIC KEY-----\n`;
     const served = (await json(await call("/.well-known/jwks.json", { env }))).keys[0];
-    const rawX = Uint8Array.from(atob(publicJwk.x!.replace(/-/g, "+").replace(/_/g, "/") + "="), (c) => c.charCodeAt(0));
-    const secrets: (string | Uint8Array)[] = [publicJwk.x!, JSON.stringify(served), JSON.stringify(publicJwk), pem, pem.trim(), rawX, new Uint8Array(spki)];
+    const rawX = Uint8Array.from(atob(`${publicJwk.x!.replace(/-/g, "+").replace(/_/g, "/")}=`), (c) => c.charCodeAt(0));
+    const secrets: (string | Uint8Array)[] = [
+      publicJwk.x!,
+      JSON.stringify(served),
+      JSON.stringify(publicJwk),
+      pem,
+      pem.trim(),
+      rawX,
+      new Uint8Array(spki),
+    ];
     for (const secret of secrets) {
-      for (const h of [{ alg: "HS256", typ: "JWT" }, { alg: "HS256", typ: "JWT", kid }]) {
+      for (const h of [
+        { alg: "HS256", typ: "JWT" },
+        { alg: "HS256", typ: "JWT", kid },
+      ]) {
         const forged = await signHs256(secret, h, fresh());
         const res = await me(forged);
         expect(res.status).toBe(401);

@@ -1,5 +1,5 @@
-import jsonwebtoken from "jsonwebtoken";
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeProtectedHeader, jwtVerify } from "jose";
+import jsonwebtoken from "jsonwebtoken";
 import { describe, expect, it } from "vitest";
 import { generateKeySet } from "../src/auth/keys";
 import { call, fakeClock, json, PASSWORD, uniqueEmail } from "./helpers";
@@ -19,7 +19,12 @@ async function register(env?: Env, now?: () => Date) {
     now,
   });
   expect(res.status).toBe(201);
-  return (await json(res)) as { access_token: string; refresh_token: string; expires_in: number; user: { id: string; email: string; full_name: string; role: string } };
+  return (await json(res)) as {
+    access_token: string;
+    refresh_token: string;
+    expires_in: number;
+    user: { id: string; email: string; full_name: string; role: string };
+  };
 }
 
 async function jwks(env?: Env) {
@@ -46,7 +51,11 @@ describe("JWKS and verification by other services", () => {
     const header = decodeProtectedHeader(u.access_token);
     expect(header).toMatchObject({ alg: "EdDSA", typ: "JWT", kid: expect.any(String) });
     const { body } = await jwks();
-    const { payload } = await jwtVerify(u.access_token, createLocalJWKSet(body), { issuer: ISSUER, audience: AUDIENCE, algorithms: ["EdDSA"] });
+    const { payload } = await jwtVerify(u.access_token, createLocalJWKSet(body), {
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      algorithms: ["EdDSA"],
+    });
     expect(payload).toMatchObject({ sub: u.user.id, id: u.user.id, role: "instructor", token_use: "access", sid: expect.any(String) });
     expect((payload.exp as number) - (payload.iat as number)).toBe(900);
 
@@ -64,7 +73,11 @@ describe("JWKS and verification by other services", () => {
     expect(decodeProtectedHeader(u.access_token).alg).toBe("ES256");
     const { body } = await jwks(env);
     expect(body.keys[0]).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256", use: "sig" });
-    const { payload } = await jwtVerify(u.access_token, createLocalJWKSet(body), { issuer: ISSUER, audience: AUDIENCE, algorithms: ["ES256"] });
+    const { payload } = await jwtVerify(u.access_token, createLocalJWKSet(body), {
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      algorithms: ["ES256"],
+    });
     expect(payload.sub).toBe(u.user.id);
     expect(await me(u.access_token, { env })).toBe(200);
   });
@@ -130,15 +143,19 @@ describe("legacy HS256 mode", () => {
     expect(payload).toMatchObject({ id: u.user.id, role: "instructor", email: u.user.email, full_name: "Token User" });
     // The same check with nothing but Web Crypto.
     const [h, p, s] = u.access_token.split(".");
-    const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(LEGACY_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
-    const sig = Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/") + "==".slice(0, (4 - (s.length % 4)) % 4)), (c) => c.charCodeAt(0));
+    const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(LEGACY_SECRET), { name: "HMAC", hash: "SHA-256" }, false, [
+      "verify",
+    ]);
+    const sig = Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/") + "==".slice(0, (4 - (s.length % 4)) % 4)), (c) =>
+      c.charCodeAt(0),
+    );
     expect(await crypto.subtle.verify("HMAC", key, sig, new TextEncoder().encode(`${h}.${p}`))).toBe(true);
     // A wrong secret does not verify.
-    await expect(jwtVerify(u.access_token, new TextEncoder().encode(LEGACY_SECRET + "x"), { algorithms: ["HS256"] })).rejects.toThrow();
+    await expect(jwtVerify(u.access_token, new TextEncoder().encode(`${LEGACY_SECRET}x`), { algorithms: ["HS256"] })).rejects.toThrow();
     // And with jsonwebtoken itself, as the platform's other services call it.
     const claims = jsonwebtoken.verify(u.access_token, LEGACY_SECRET) as Record<string, unknown>;
     expect(claims).toMatchObject({ id: u.user.id, role: "instructor" });
-    expect(() => jsonwebtoken.verify(u.access_token, LEGACY_SECRET + "x")).toThrow(/invalid signature/);
+    expect(() => jsonwebtoken.verify(u.access_token, `${LEGACY_SECRET}x`)).toThrow(/invalid signature/);
     // This API accepts it in legacy mode only.
     expect(await me(u.access_token, { env: legacy })).toBe(200);
     expect(await me(u.access_token)).toBe(401);

@@ -1,9 +1,10 @@
 // Password-hash micro-benchmark inside workerd: runs bench/hash-worker.ts under `wrangler dev`
 // and times each implementation from outside (wall clock around the request, and the CPU of
 // the workerd process that runs the Worker, from /proc).
+
+import path from "node:path";
 import { freePort } from "./postgres.mjs";
 import { cpuProbe, procAvailable } from "./proc-cpu.mjs";
-import path from "node:path";
 import { freezeWorker, startWranglerDev } from "./wrangler-dev.mjs";
 
 const median = (xs) => {

@@ -55,7 +55,10 @@ export function analyse(res) {
   const targets = [
     {
       target: "login ≥ 90% of the hash-bound ceiling, zero errors",
-      ok: all(rows.map((r) => (r.loginRatio == null ? null : r)), (r) => r.loginRatio >= 0.9 && r.loginErrors === 0),
+      ok: all(
+        rows.map((r) => (r.loginRatio == null ? null : r)),
+        (r) => r.loginRatio >= 0.9 && r.loginErrors === 0,
+      ),
       detail: rows.map((r) => `c=${r.connections}: ${pct(r.loginRatio)}, ${r.loginErrors ?? "n/a"} errors`).join("; "),
     },
     {
@@ -68,7 +71,10 @@ export function analyse(res) {
     },
     {
       target: "/auth/me ≥ 70% of the select-1 floor, zero errors",
-      ok: all(rows.map((r) => (r.meRatio == null ? null : r)), (r) => r.meRatio >= 0.7 && r.meErrors === 0),
+      ok: all(
+        rows.map((r) => (r.meRatio == null ? null : r)),
+        (r) => r.meRatio >= 0.7 && r.meErrors === 0,
+      ),
       detail: rows.map((r) => `c=${r.connections}: ${pct(r.meRatio)}, ${r.meErrors ?? "n/a"} errors`).join("; "),
     },
     {
@@ -79,7 +85,9 @@ export function analyse(res) {
     {
       target: "startup ≤ 50 ms (active CPU in the startup profile, median)",
       ok: res.startup?.activeMedianMs != null ? res.startup.activeMedianMs <= 50 : null,
-      detail: res.startup ? `median ${f(res.startup.activeMedianMs)} ms, min ${f(res.startup.activeMinMs)} ms over ${res.startup.runs.length} runs` : "not measured",
+      detail: res.startup
+        ? `median ${f(res.startup.activeMedianMs)} ms, min ${f(res.startup.activeMinMs)} ms over ${res.startup.runs.length} runs`
+        : "not measured",
     },
   ];
   return { ceiling, ceilingCpu, app, rows, targets, serialLogin };
@@ -90,7 +98,10 @@ export function renderMarkdown(res) {
   const L = [];
   const m = res.machine;
   L.push(`## Run of ${res.startedAt}`, "");
-  L.push(`Command: \`${res.command}\` (${res.options.duration} s per run, concurrency ${res.options.connections.join(" and ")}, ${res.options.users} seeded users; took ${f(res.elapsedS, 0)} s)`, "");
+  L.push(
+    `Command: \`${res.command}\` (${res.options.duration} s per run, concurrency ${res.options.connections.join(" and ")}, ${res.options.users} seeded users; took ${f(res.elapsedS, 0)} s)`,
+    "",
+  );
   L.push(`Machine: ${m.nproc} × ${m.cpuModel}, ${m.ramGiB} GiB RAM, ${m.kernel}.`);
   L.push(
     `Load average at start ${m.loadavgStart.map((x) => x.toFixed(2)).join(" / ")}, at end ${m.loadavgEnd?.map((x) => x.toFixed(2)).join(" / ") ?? "n/a"}` +
@@ -104,7 +115,10 @@ export function renderMarkdown(res) {
     `Versions: Node ${v.node}, wrangler ${v.wrangler}, workerd ${v.workerdWranglerDev} (wrangler dev; ${v.workerdVitest} in the tests), ${v.postgres?.split(" on ")[0] ?? "postgres n/a"}, autocannon ${v.autocannon}, @noble/hashes ${v.noble}, hono ${v.hono}.`,
     "",
   );
-  L.push(`scrypt parameters: ln=${res.scrypt.logN} (N=${2 ** res.scrypt.logN}), r=${res.scrypt.r}, p=${res.scrypt.p}. Rate limits: ${res.rateLimits}.`, "");
+  L.push(
+    `scrypt parameters: ln=${res.scrypt.logN} (N=${2 ** res.scrypt.logN}), r=${res.scrypt.r}, p=${res.scrypt.p}. Rate limits: ${res.rateLimits}.`,
+    "",
+  );
 
   L.push("### Targets", "", "| Target | Result | Measured |", "|---|---|---|");
   for (const t of a.targets) L.push(`| ${t.target} | ${verdict(t.ok)} | ${t.detail} |`);
@@ -155,12 +169,19 @@ export function renderMarkdown(res) {
     );
     for (const s of res.serial) {
       const c = s.msPerRequest;
-      L.push(`| ${s.title} | ${s.n} (${s.ok}) | ${f(c.workerd, 2)} | ${f(c.proxy, 2)} | ${f(c.postgres, 2)} | ${f(c.wrangler, 2)} | ${f(c.total, 2)} | ${f(s.wallMsPerRequest, 1)} |`);
+      L.push(
+        `| ${s.title} | ${s.n} (${s.ok}) | ${f(c.workerd, 2)} | ${f(c.proxy, 2)} | ${f(c.postgres, 2)} | ${f(c.wrangler, 2)} | ${f(c.total, 2)} | ${f(s.wallMsPerRequest, 1)} |`,
+      );
     }
     L.push("");
   }
   if (res.mixed?.length) {
-    L.push("### /auth/me while logins run", "", "| me c | me req/s | me p50 | me p99 | me errors | login c | login req/s | login p99 | login errors |", "|---|---|---|---|---|---|---|---|---|");
+    L.push(
+      "### /auth/me while logins run",
+      "",
+      "| me c | me req/s | me p50 | me p99 | me errors | login c | login req/s | login p99 | login errors |",
+      "|---|---|---|---|---|---|---|---|---|",
+    );
     for (const x of res.mixed)
       L.push(
         `| ${x.connections} | ${f(x.me.reqPerSec)} | ${f(x.me.latency.p50, 0)} ms | ${f(x.me.latency.p99, 0)} ms | ${errorsOf(x.me)} | ${x.login.connections} | ${f(x.login.reqPerSec)} | ${f(x.login.latency.p99, 0)} ms | ${errorsOf(x.login)} |`,
@@ -178,7 +199,13 @@ export function renderMarkdown(res) {
     );
     for (const r of res.hash.rows)
       L.push(`| ${r.label} | ${f(r.hashMs)} | ${f(r.verifyMs)} | ${f(r.hashCpuMs)} | ${f(r.verifyCpuMs)} | ${r.n} × ${r.rounds} |`);
-    L.push("", "Native scrypt cost probe in the local workerd (N·r·p):", "", "| ln | r | p | N·r·p | accepted | error |", "|---|---|---|---|---|---|");
+    L.push(
+      "",
+      "Native scrypt cost probe in the local workerd (N·r·p):",
+      "",
+      "| ln | r | p | N·r·p | accepted | error |",
+      "|---|---|---|---|---|---|",
+    );
     for (const p of res.hash.probes) L.push(`| ${p.logN} | ${p.r} | ${p.p} | ${p.cost} | ${p.ok ? "yes" : "no"} | ${p.error ?? ""} |`);
     L.push("");
   }
@@ -189,12 +216,21 @@ export function renderMarkdown(res) {
       "",
     );
     if (res.bundle.contributors?.length)
-      L.push("Largest contributors (esbuild metafile, KiB before gzip): " + res.bundle.contributors.map((c) => `${c.pkg} ${f(c.kib)}`).join(", ") + ".", "");
+      L.push(
+        "Largest contributors (esbuild metafile, KiB before gzip): " +
+          res.bundle.contributors.map((c) => `${c.pkg} ${f(c.kib)}`).join(", ") +
+          ".",
+        "",
+      );
   }
   if (res.startup) {
     L.push(`\`${res.startup.command}\` (${res.startup.runs.length} runs):`, "");
     L.push("| Run | profile window ms | sampled ms | active ms | of which GC ms | idle ms | samples |", "|---|---|---|---|---|---|---|");
-    res.startup.runs.forEach((r, i) => L.push(`| ${i + 1} | ${f(r.windowMs)} | ${f(r.sampledMs)} | ${f(r.activeMs)} | ${f(r.gcMs)} | ${f(r.idleMs)} | ${r.samples ?? "n/a"} |`));
+    res.startup.runs.forEach((r, i) => {
+      L.push(
+        `| ${i + 1} | ${f(r.windowMs)} | ${f(r.sampledMs)} | ${f(r.activeMs)} | ${f(r.gcMs)} | ${f(r.idleMs)} | ${r.samples ?? "n/a"} |`,
+      );
+    });
     if (res.startupEmpty)
       L.push(
         "",
@@ -202,7 +238,12 @@ export function renderMarkdown(res) {
       );
     const top = res.startup.runs[0]?.top;
     if (top?.length)
-      L.push("", "Startup self time by origin (run 1, mapped through the bundle's source map): " + top.map((t) => `${t.what} ${f(t.ms)} ms`).join(", ") + ".");
+      L.push(
+        "",
+        "Startup self time by origin (run 1, mapped through the bundle's source map): " +
+          top.map((t) => `${t.what} ${f(t.ms)} ms`).join(", ") +
+          ".",
+      );
     L.push("", "What `wrangler check startup` printed (run 1):", "", "```", res.startup.runs[0]?.output ?? "", "```", "");
   }
   return L.join("\n");

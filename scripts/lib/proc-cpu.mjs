@@ -75,8 +75,7 @@ export function cpuProbe({ wranglerPgid, publicPort, postmasterPid }) {
     let c = classes.get(s.pid);
     if (!c) {
       const cmd = cmdline(s.pid);
-      if (/workerd/.test(s.comm) || /\/workerd serve/.test(cmd))
-        c = cmd.includes(`entry=127.0.0.1:${publicPort} `) ? "proxy" : "workerd";
+      if (/workerd/.test(s.comm) || /\/workerd serve/.test(cmd)) c = cmd.includes(`entry=127.0.0.1:${publicPort} `) ? "proxy" : "workerd";
       else c = "wrangler";
       classes.set(s.pid, c);
     }

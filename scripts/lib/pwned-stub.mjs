@@ -21,8 +21,10 @@ export function startPwnedServer({ port = 0, host = "127.0.0.1", breached = [], 
     list.push([h.slice(5), count]);
     known.set(h.slice(0, 5), list);
   };
-  breached.forEach((pw, i) => add(pw, 1000 + i * 37));
-  padded.forEach((pw) => add(pw, 0));
+  breached.forEach((pw, i) => {
+    add(pw, 1000 + i * 37);
+  });
+  for (const pw of padded) add(pw, 0);
   const requests = [];
 
   const server = http.createServer((req, res) => {

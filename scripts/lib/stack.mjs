@@ -9,7 +9,6 @@ import { ROOT, startWranglerDev } from "./wrangler-dev.mjs";
 
 export { ROOT };
 
-
 function b64url(buf) {
   return Buffer.from(buf).toString("base64url");
 }
@@ -62,7 +61,6 @@ export async function startStack({
   vars = {},
   config = "wrangler.toml",
   wranglerArgs = [],
-  log = console.log,
   inheritOutput = true,
 }) {
   fs.mkdirSync(dataDir, { recursive: true });
@@ -77,7 +75,11 @@ export async function startStack({
   try {
     const pidFile = path.join(dataDir, "wrangler.pgid");
     killLeftover(pidFile);
-    for (const [name, p] of [["PORT", port], ["MAIL_CAPTURE_PORT", mailPort], ["S3_PORT", s3Port]])
+    for (const [name, p] of [
+      ["PORT", port],
+      ["MAIL_CAPTURE_PORT", mailPort],
+      ["S3_PORT", s3Port],
+    ])
       if (await portInUse(p)) throw new Error(`port ${p} (${name}) is in use by another program; set ${name} to another port`);
 
     const pg = await startPostgres({ dataDir: path.join(dataDir, "postgres"), port: dbPort, persistent, database: "auth" });
@@ -122,7 +124,11 @@ export async function startStack({
       inheritOutput,
       // Recorded at once, so a crash during start-up still leaves a group the next run can stop.
       onSpawn: (child) => fs.writeFileSync(pidFile, String(child.pid)),
-      onStarting: (stopIt) => stops.push(async () => (await stopIt(), fs.rmSync(pidFile, { force: true }))),
+      onStarting: (stopIt) =>
+        stops.push(async () => {
+          await stopIt();
+          fs.rmSync(pidFile, { force: true });
+        }),
     });
     return { apiUrl, dbUrl: pg.url, mailUrl, s3Endpoint, wrangler, pg, stop };
   } catch (err) {

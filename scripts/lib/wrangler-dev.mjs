@@ -99,7 +99,10 @@ export async function startWranglerDev({
         } catch {}
         r();
       }, 5000);
-      child.once("exit", () => (clearTimeout(t), r()));
+      child.once("exit", () => {
+        clearTimeout(t);
+        r();
+      });
     });
   };
   onStarting(stop);

@@ -1,12 +1,12 @@
 import { and, eq, sql } from "drizzle-orm";
-import { throttles, users, type User } from "../db/schema";
+import { throttles, type User, users } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
 import { AppError, errors } from "../errors";
 import { registrationAttemptMessage } from "../mail/registration-attempt";
 import { audit } from "./audit";
 import { assertAcceptableNewPassword } from "./new-password";
 import { dummyHash, hashPassword, verifyPassword } from "./password";
-import { type TokenPair, startSession } from "./sessions";
+import { startSession, type TokenPair } from "./sessions";
 import { clearThrottle, loginGate, recordLoginFailure, type ThrottleState, throttleKey } from "./throttle";
 
 export type Role = "student" | "instructor" | "admin";

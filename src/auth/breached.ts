@@ -18,11 +18,7 @@ export function isCommonPassword(password: string): boolean {
   return commonPasswords().has(normalizePassword(password).toLowerCase());
 }
 
-export type BreachResult =
-  | { status: "breached"; count: number }
-  | { status: "clean" }
-  | { status: "skipped" }
-  | { status: "unavailable" };
+export type BreachResult = { status: "breached"; count: number } | { status: "clean" } | { status: "skipped" } | { status: "unavailable" };
 
 async function sha1Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));

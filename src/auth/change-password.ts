@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import { users, type User } from "../db/schema";
+import { type User, users } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
 import { AppError } from "../errors";
 import { audit } from "./audit";

@@ -66,7 +66,10 @@ async function importSet(jwks: { keys: (JsonWebKey & { kid?: string })[] }): Pro
 
 /** Generate a private JWK set (used by `scripts/dev.mjs` through the same code path, and by tests). */
 export async function generateKeySet(alg: AsymAlg = "EdDSA"): Promise<{ keys: (JsonWebKey & { kid: string })[] }> {
-  const pair = (await crypto.subtle.generateKey(ALGS[alg].import as Parameters<SubtleCrypto["generateKey"]>[0], true, ["sign", "verify"])) as CryptoKeyPair;
+  const pair = (await crypto.subtle.generateKey(ALGS[alg].import as Parameters<SubtleCrypto["generateKey"]>[0], true, [
+    "sign",
+    "verify",
+  ])) as CryptoKeyPair;
   const jwk = (await crypto.subtle.exportKey("jwk", pair.privateKey)) as JsonWebKey;
   const kid = `${alg.toLowerCase()}-${Date.now().toString(36)}-${Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, "0")).join("")}`;
   return { keys: [{ ...jwk, kid, alg }] };
@@ -77,10 +80,10 @@ function parseKeySet(source: string): { keys: (JsonWebKey & { kid?: string })[] 
   try {
     parsed = JSON.parse(source);
   } catch {
-    throw new Error("JWT_PRIVATE_KEYS is not valid JSON (expected a JWK set: {\"keys\":[...]})");
+    throw new Error('JWT_PRIVATE_KEYS is not valid JSON (expected a JWK set: {"keys":[...]})');
   }
   if (!parsed || typeof parsed !== "object" || !Array.isArray((parsed as { keys?: unknown }).keys))
-    throw new Error("JWT_PRIVATE_KEYS must be a JWK set: {\"keys\":[...]}");
+    throw new Error('JWT_PRIVATE_KEYS must be a JWK set: {"keys":[...]}');
   return parsed as { keys: (JsonWebKey & { kid?: string })[] };
 }
 
@@ -105,7 +108,9 @@ export function getKeyRing(config: Config): Promise<KeyRing> {
         source = await gen;
       }
       // Production in legacy mode may run without asymmetric keys: HS256 only, empty JWKS.
-      const set: Omit<KeyRing, "hmac"> = source ? await importSet(parseKeySet(source)) : { signer: null, verifiers: new Map(), jwks: { keys: [] } };
+      const set: Omit<KeyRing, "hmac"> = source
+        ? await importSet(parseKeySet(source))
+        : { signer: null, verifiers: new Map(), jwks: { keys: [] } };
       const hmac =
         config.jwt.legacyHs256 && config.jwt.legacySecret
           ? await crypto.subtle.importKey("raw", utf8(config.jwt.legacySecret), { name: "HMAC", hash: "SHA-256" }, false, [

@@ -64,9 +64,7 @@ export async function requestReset(deps: Deps, meta: RequestMeta, rawEmail: stri
   const email = normalizeEmail(rawEmail);
   const wait = await takeCooldown(deps, await throttleKey(deps, "otp", email), deps.config.otp.resendInterval);
   if (wait > 0) throw errors.tooMany(wait, "A code was sent recently. Please wait before requesting another one.");
-  deps.waitUntil(
-    issueAndSend(deps, meta, email).catch((err) => deps.log("error", "password reset code not issued", describeError(err))),
-  );
+  deps.waitUntil(issueAndSend(deps, meta, email).catch((err) => deps.log("error", "password reset code not issued", describeError(err))));
 }
 
 async function issueAndSend(deps: Deps, meta: RequestMeta, email: string): Promise<void> {
@@ -92,7 +90,10 @@ async function issueAndSend(deps: Deps, meta: RequestMeta, email: string): Promi
   });
 }
 
-type Redeemed = { kind: "ok"; sessionsEnded: number } | { kind: "wrong"; attempts: number | null } | { kind: "expired" | "used" | "exhausted" };
+type Redeemed =
+  | { kind: "ok"; sessionsEnded: number }
+  | { kind: "wrong"; attempts: number | null }
+  | { kind: "expired" | "used" | "exhausted" };
 
 /** Reset password: redeem the code, replace the password, end every session. */
 export async function resetPassword(
@@ -141,7 +142,11 @@ export async function resetPassword(
     const password = await hashPassword(input.newPassword, deps.config.scrypt);
     await tx
       .update(users)
-      .set({ password, passwordChangedAt: now, emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now.toISOString()}::timestamptz)` })
+      .set({
+        password,
+        passwordChangedAt: now,
+        emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now.toISOString()}::timestamptz)`,
+      })
       .where(eq(users.id, user.id));
     // The same session-ending rule as everywhere else, run on this transaction.
     const txDeps: Deps = Object.create(deps, { db: { value: tx as unknown as Db } });

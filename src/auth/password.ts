@@ -1,5 +1,5 @@
-import { scrypt as nobleScrypt, scryptAsync as nobleScryptAsync } from "@noble/hashes/scrypt.js";
 import * as nodeCrypto from "node:crypto";
+import { scrypt as nobleScrypt, scryptAsync as nobleScryptAsync } from "@noble/hashes/scrypt.js";
 import { describeError, log } from "../log";
 import { fromB64, randomBytes, timingSafeEqual, utf8 } from "./encoding";
 import { type LegacyOptions, verifyLegacyHash } from "./legacy-hashes";

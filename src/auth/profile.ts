@@ -4,9 +4,9 @@ import type { Deps, RequestMeta } from "../deps";
 import { AppError, errors } from "../errors";
 import { describeError } from "../log";
 import { sniffImage } from "../storage/sniff";
-import { hex, randomBytes } from "./encoding";
 import { normalizeEmail, type PublicUser } from "./accounts";
 import { audit } from "./audit";
+import { hex, randomBytes } from "./encoding";
 import type { Authenticated } from "./sessions";
 
 export interface ProfileInput {
@@ -19,7 +19,8 @@ export interface ProfileInput {
 export const tooLarge = (maxBytes: number) =>
   new AppError(413, "payload_too_large", `The avatar must be at most ${formatBytes(maxBytes)}.`);
 
-const formatBytes = (n: number) => (n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : n % 1024 === 0 ? `${n / 1024} KiB` : `${n} bytes`);
+const formatBytes = (n: number) =>
+  n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : n % 1024 === 0 ? `${n / 1024} KiB` : `${n} bytes`;
 
 /** `avatars/<user id>/<random 128-bit hex>.<ext>`: unique per upload, unguessable. */
 export const avatarKey = (userId: string, ext: string) => `avatars/${userId}/${hex(randomBytes(16))}.${ext}`;
@@ -38,8 +39,7 @@ export async function updateProfile(deps: Deps, meta: RequestMeta, auth: Authent
   const fullName = input.fullName?.trim();
   if (fullName !== undefined && (fullName.length < 1 || fullName.length > 100))
     throw errors.validation([{ path: "full_name", message: "Full name must be 1 to 100 characters." }]);
-  if (fullName === undefined && !input.avatar)
-    throw errors.validation([{ path: "(body)", message: "Send full_name, avatar or both." }]);
+  if (fullName === undefined && !input.avatar) throw errors.validation([{ path: "(body)", message: "Send full_name, avatar or both." }]);
 
   let newKey: string | undefined;
   let avatarUrl: string | undefined;
@@ -48,8 +48,7 @@ export async function updateProfile(deps: Deps, meta: RequestMeta, auth: Authent
     const max = deps.config.s3.avatarMaxBytes;
     if (bytes.byteLength > max) throw tooLarge(max);
     const type = sniffImage(bytes);
-    if (!type)
-      throw new AppError(415, "unsupported_image_type", "The avatar must be a complete PNG, JPEG or WebP image.");
+    if (!type) throw new AppError(415, "unsupported_image_type", "The avatar must be a complete PNG, JPEG or WebP image.");
     newKey = avatarKey(me.id, type.ext);
     await deps.storage.put(newKey, bytes, type.mime);
     avatarUrl = deps.storage.publicUrl(newKey);

@@ -1,6 +1,6 @@
 import { and, desc, eq, gt, isNull, ne, sql } from "drizzle-orm";
 import { authSecret } from "../config";
-import { refreshTokens, sessions, users, type User } from "../db/schema";
+import { refreshTokens, sessions, type User, users } from "../db/schema";
 import { type Deps, type RequestMeta, seconds } from "../deps";
 import { AppError, errors } from "../errors";
 import { audit } from "./audit";
@@ -74,7 +74,10 @@ export async function startSession(deps: Deps, meta: RequestMeta, user: User): P
 
 const invalidRefresh = () => new AppError(401, "invalid_refresh_token", "Your session has ended. Please log in again.");
 
-type RefreshOutcome = { kind: "ok"; user: User; sessionId: string; token: string } | { kind: "reuse"; userId: string; sessionId: string } | { kind: "invalid" };
+type RefreshOutcome =
+  | { kind: "ok"; user: User; sessionId: string; token: string }
+  | { kind: "reuse"; userId: string; sessionId: string }
+  | { kind: "invalid" };
 
 /** Rotate a refresh token: consume it and issue its successor with a new access token. */
 export async function refresh(deps: Deps, meta: RequestMeta, presented: string): Promise<TokenPair> {

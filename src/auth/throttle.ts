@@ -70,7 +70,11 @@ export async function takeCooldown(deps: Deps, key: string, intervalSeconds: num
   const taken = await deps.db
     .insert(throttles)
     .values({ key, failures: 0, lastAt: now })
-    .onConflictDoUpdate({ target: throttles.key, set: { lastAt: now }, setWhere: sql`${throttles.lastAt} <= ${cutoff.toISOString()}::timestamptz` })
+    .onConflictDoUpdate({
+      target: throttles.key,
+      set: { lastAt: now },
+      setWhere: sql`${throttles.lastAt} <= ${cutoff.toISOString()}::timestamptz`,
+    })
     .returning({ key: throttles.key });
   if (taken.length > 0) return 0;
   const [row] = await deps.db.select({ lastAt: throttles.lastAt }).from(throttles).where(eq(throttles.key, key)).limit(1);

@@ -80,7 +80,11 @@ export function createMailer(mail: Config["mail"], log: Log): Mailer {
           result = await client.emails.send(payload, { idempotencyKey, signal: AbortSignal.timeout(mail.timeoutMs) });
         } catch (err) {
           // The SDK reports HTTP and network failures as values; anything thrown is unexpected.
-          result = { data: null, error: { name: "application_error", message: String((err as Error)?.message ?? err), statusCode: null }, headers: null } as never;
+          result = {
+            data: null,
+            error: { name: "application_error", message: String((err as Error)?.message ?? err), statusCode: null },
+            headers: null,
+          } as never;
         }
         if (result.data && !result.error) {
           if (attempt > 0) log("info", "mail sent after retry", { tag, attempts: attempt + 1 });

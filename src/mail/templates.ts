@@ -26,13 +26,7 @@ const utcTime = (d: Date) =>
  * The password-reset mail: the code and when it expires, in a plain-text and an HTML body.
  * The subject says what it is but does not carry the code (lock-screen previews).
  */
-export function resetCodeMessage(input: {
-  appName: string;
-  to: string;
-  code: string;
-  ttlSeconds: number;
-  expiresAt: Date;
-}): MailMessage {
+export function resetCodeMessage(input: { appName: string; to: string; code: string; ttlSeconds: number; expiresAt: Date }): MailMessage {
   const { appName, code } = input;
   const validFor = minutes(input.ttlSeconds);
   const until = utcTime(input.expiresAt);

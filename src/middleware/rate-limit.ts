@@ -37,10 +37,10 @@ export function ipKey(ip: string): string {
   const t = tail ? tail.split(":") : [];
   if (t.length && t[t.length - 1].includes(".")) t.splice(t.length - 1, 1, "0", "0");
   const full = ip.includes("::") ? [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t] : h;
-  return full
+  return `${full
     .slice(0, 4)
     .map((g) => (parseInt(g || "0", 16) || 0).toString(16))
-    .join(":") + "::/64";
+    .join(":")}::/64`;
 }
 
 let warnedNoIp = false;

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../context";
 import { authenticate } from "../auth/sessions";
+import type { AppEnv } from "../context";
 import { errors } from "../errors";
 
 /** Bearer authentication: verifies the access token and loads the live session and user. */

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
 import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { login, publicUser, register } from "../auth/accounts";
 import { audit } from "../auth/audit";
 import { changePassword } from "../auth/change-password";
@@ -12,6 +12,8 @@ import { requireAuth } from "../middleware/require-auth";
 import {
   AuthResponseSchema,
   anyPasswordField,
+  EXAMPLE_TOKENS,
+  EXAMPLE_USER,
   errorResponses,
   json,
   jsonBody,
@@ -22,8 +24,6 @@ import {
   RegisterBody,
   TokenPairSchema,
   UserSchema,
-  EXAMPLE_TOKENS,
-  EXAMPLE_USER,
 } from "./schemas";
 
 /** JSON bodies are small: refuse anything over JSON_BODY_LIMIT before parsing it. */
@@ -79,7 +79,12 @@ const meRoute = createRoute({
   security: bearer,
   middleware: [rateLimit("RL_DEFAULT"), requireAuth] as const,
   responses: {
-    200: json(z.object({ status: z.literal("success"), user: UserSchema }).openapi("MeResponse", { example: { status: "success", user: EXAMPLE_USER } }), "The caller"),
+    200: json(
+      z
+        .object({ status: z.literal("success"), user: UserSchema })
+        .openapi("MeResponse", { example: { status: "success", user: EXAMPLE_USER } }),
+      "The caller",
+    ),
     ...errorResponses(401, 429, 503),
   },
 });
@@ -93,7 +98,9 @@ const refreshRoute = createRoute({
   request: { body: jsonBody(RefreshBody, "The current refresh token") },
   responses: {
     200: json(
-      z.object({ status: z.literal("success"), message: z.string() }).merge(TokenPairSchema)
+      z
+        .object({ status: z.literal("success"), message: z.string() })
+        .merge(TokenPairSchema)
         .openapi("RefreshResponse", { example: { status: "success", message: "Tokens refreshed.", ...EXAMPLE_TOKENS } }),
       "A new pair; the presented refresh token is consumed",
     ),
@@ -171,15 +178,20 @@ const endSessionRoute = createRoute({
   summary: "End one of the caller's sessions",
   security: bearer,
   middleware: [rateLimit("RL_DEFAULT"), requireAuth] as const,
-  request: { params: z.object({ id: z.string().uuid("Session id must be a UUID.").openapi({ param: { name: "id", in: "path" } }) }) },
+  request: {
+    params: z.object({
+      id: z
+        .string()
+        .uuid("Session id must be a UUID.")
+        .openapi({ param: { name: "id", in: "path" } }),
+    }),
+  },
   responses: { 200: json(MessageSchema, "Session ended"), ...errorResponses(400, 401, 404, 429, 503) },
 });
 
-const ChangePasswordBody = z
-  .object({ current_password: anyPasswordField, new_password: newPassword })
-  .openapi("ChangePasswordRequest", {
-    example: { current_password: "correct horse battery staple", new_password: "a much longer and newer passphrase" },
-  });
+const ChangePasswordBody = z.object({ current_password: anyPasswordField, new_password: newPassword }).openapi("ChangePasswordRequest", {
+  example: { current_password: "correct horse battery staple", new_password: "a much longer and newer passphrase" },
+});
 
 const changePasswordRoute = createRoute({
   method: "post",
@@ -205,8 +217,7 @@ export function authRoutes() {
         password: body.password,
         role: body.role,
       });
-      if (outcome.kind === "accepted")
-        return c.json({ status: "success" as const, message: REGISTER_ACCEPTED }, 202);
+      if (outcome.kind === "accepted") return c.json({ status: "success" as const, message: REGISTER_ACCEPTED }, 202);
       const { user, tokens } = outcome;
       return c.json({ status: "success" as const, message: "Account created.", user: publicUser(user), ...tokens }, 201);
     })

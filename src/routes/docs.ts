@@ -1,8 +1,8 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { Hono } from "hono";
-import type { AppEnv } from "../context";
 import { b64url, randomBytes } from "../auth/encoding";
+import type { AppEnv } from "../context";
 import { errorResponse } from "./schemas";
 
 /**

@@ -3,24 +3,29 @@ import { requestReset, resetPassword } from "../auth/password-reset";
 import type { AppEnv } from "../context";
 import { rateLimit } from "../middleware/rate-limit";
 import { jsonLimit } from "./auth";
-import { emailField, ErrorSchema, errorResponses, json, jsonBody, MessageSchema, newPassword } from "./schemas";
+import { ErrorSchema, emailField, errorResponses, json, jsonBody, MessageSchema, newPassword } from "./schemas";
 
-const ForgotPasswordBody = z
-  .object({ email: emailField })
-  .openapi("ForgotPasswordRequest", { example: { email: "ada@example.com" } });
+const ForgotPasswordBody = z.object({ email: emailField }).openapi("ForgotPasswordRequest", { example: { email: "ada@example.com" } });
 
 const CODE_MESSAGE = "Enter the 6-digit code from the email.";
 
 /** The code as typed (a string keeps leading zeros); a number from older clients is accepted and zero-padded. */
 const otp = z
-  .union([z.string().trim().regex(/^\d{6}$/, CODE_MESSAGE), z.number().int().min(0).max(999_999)], { error: CODE_MESSAGE })
+  .union(
+    [
+      z
+        .string()
+        .trim()
+        .regex(/^\d{6}$/, CODE_MESSAGE),
+      z.number().int().min(0).max(999_999),
+    ],
+    { error: CODE_MESSAGE },
+  )
   .openapi({ example: "042917", description: "The 6-digit code from the email" });
 
-const ResetPasswordBody = z
-  .object({ email: emailField, otp, new_password: newPassword })
-  .openapi("ResetPasswordRequest", {
-    example: { email: "ada@example.com", otp: "042917", new_password: "a new long passphrase" },
-  });
+const ResetPasswordBody = z.object({ email: emailField, otp, new_password: newPassword }).openapi("ResetPasswordRequest", {
+  example: { email: "ada@example.com", otp: "042917", new_password: "a new long passphrase" },
+});
 
 const FORGOT_MESSAGE = "If an account exists for this email, we have sent it a code to reset the password.";
 const RESET_MESSAGE = "Your password has been reset. Log in with your new password.";
@@ -47,7 +52,8 @@ const forgotRoute = createRoute({
     },
     ...errorResponses(400, 413, 415, 429, 503),
     429: {
-      description: "A code was requested for this email less than OTP_RESEND_INTERVAL ago, or too many requests from this client (see Retry-After)",
+      description:
+        "A code was requested for this email less than OTP_RESEND_INTERVAL ago, or too many requests from this client (see Retry-After)",
       headers: { "Retry-After": { schema: { type: "integer" }, description: "Seconds to wait" } },
       ...errorExample("too_many_requests", "A code was sent recently. Please wait before requesting another one."),
     },

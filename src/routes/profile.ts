@@ -47,38 +47,32 @@ export const UpdateProfileForm = z
       .max(100, "Full name must be at most 100 characters.")
       .optional()
       .openapi({ example: "Ada Lovelace", description: "1 to 100 characters after trimming" }),
-    avatar: z
-      .preprocess(noFileChosen, z.instanceof(File, { message: "avatar must be a file." }).optional())
-      .openapi({
-        type: "string",
-        format: "binary",
-        description: "PNG, JPEG or WebP, at most AVATAR_MAX_BYTES (5 MiB); the type is read from the bytes",
-      }),
-    email: z
-      .preprocess(blankAsMissing, z.string({ error: "email must be a text field." }).max(255).optional())
-      .openapi({
-        type: "string",
-        example: "ada@example.com",
-        description: "Optional; must be the logged-in user's email (it never selects the user)",
-      }),
+    avatar: z.preprocess(noFileChosen, z.instanceof(File, { message: "avatar must be a file." }).optional()).openapi({
+      type: "string",
+      format: "binary",
+      description: "PNG, JPEG or WebP, at most AVATAR_MAX_BYTES (5 MiB); the type is read from the bytes",
+    }),
+    email: z.preprocess(blankAsMissing, z.string({ error: "email must be a text field." }).max(255).optional()).openapi({
+      type: "string",
+      example: "ada@example.com",
+      description: "Optional; must be the logged-in user's email (it never selects the user)",
+    }),
   })
   .openapi("UpdateProfileRequest");
 
-const ProfileResponseSchema = z
-  .object({ status: z.literal("success"), message: z.string(), user: UserSchema })
-  .openapi("ProfileResponse", {
-    example: {
-      status: "success",
-      message: "Profile updated.",
-      user: {
-        id: "3f1c2a3e-8a4b-4c1e-9f0a-2b7d5c6e8f90",
-        full_name: "Ada Lovelace",
-        email: "ada@example.com",
-        role: "student",
-        avatar: "https://avatars.example.com/avatars/3f1c2a3e-8a4b-4c1e-9f0a-2b7d5c6e8f90/9b2e4f0c6a1d47e8b3c5d7f9a1b2c3d4.jpg",
-      },
+const ProfileResponseSchema = z.object({ status: z.literal("success"), message: z.string(), user: UserSchema }).openapi("ProfileResponse", {
+  example: {
+    status: "success",
+    message: "Profile updated.",
+    user: {
+      id: "3f1c2a3e-8a4b-4c1e-9f0a-2b7d5c6e8f90",
+      full_name: "Ada Lovelace",
+      email: "ada@example.com",
+      role: "student",
+      avatar: "https://avatars.example.com/avatars/3f1c2a3e-8a4b-4c1e-9f0a-2b7d5c6e8f90/9b2e4f0c6a1d47e8b3c5d7f9a1b2c3d4.jpg",
     },
-  });
+  },
+});
 
 const updateProfileRoute = createRoute({
   method: "post",

@@ -31,8 +31,7 @@ export const UserSchema = z
     },
   });
 
-const EXAMPLE_ACCESS =
-  "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCIsImtpZCI6ImVkZHNhLWV4YW1wbGUifQ.eyJzdWIiOiIzZjFjMmEzZSJ9.c2lnbmF0dXJl";
+const EXAMPLE_ACCESS = "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCIsImtpZCI6ImVkZHNhLWV4YW1wbGUifQ.eyJzdWIiOiIzZjFjMmEzZSJ9.c2lnbmF0dXJl";
 
 export const TokenPairSchema = z.object({
   access_token: z.string().openapi({ example: EXAMPLE_ACCESS }),
@@ -128,8 +127,7 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({
 });
 
 /** Error responses for the given statuses, each with a typical body as its documented example. */
-export const errorResponses = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [s, errorResponse(s)]));
+export const errorResponses = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, errorResponse(s)]));
 
 export const errorResponse = (status: number, description = ERROR_DESCRIPTIONS[status] ?? "Error") => {
   const [code, message] = ERROR_EXAMPLES[status] ?? ["error", "Request failed."];

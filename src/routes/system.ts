@@ -38,7 +38,11 @@ const jwksRoute = createRoute({
   responses: {
     200: json(
       z.object({ keys: z.array(JwkSchema) }).openapi("Jwks", {
-        example: { keys: [{ kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", kid: "eddsa-1", alg: "EdDSA", use: "sig" }] },
+        example: {
+          keys: [
+            { kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", kid: "eddsa-1", alg: "EdDSA", use: "sig" },
+          ],
+        },
       }),
       "The JWK set",
     ),

@@ -22,8 +22,7 @@ export const AVATAR_CACHE_CONTROL = "public, max-age=31536000, immutable";
 
 export const storageUnavailable = (message = "Avatar storage is unreachable. Please try again shortly.") =>
   new AppError(503, "storage_unavailable", message, { retryAfter: 5 });
-export const storageFailed = () =>
-  new AppError(502, "storage_error", "Avatar storage refused the request. Please try again later.");
+export const storageFailed = () => new AppError(502, "storage_error", "Avatar storage refused the request. Please try again later.");
 
 /** An error the S3 service answered (it has an HTTP status) versus one where it could not be reached. */
 function toAppError(err: unknown, op: string, key: string): AppError {
@@ -33,7 +32,7 @@ function toAppError(err: unknown, op: string, key: string): AppError {
 }
 
 const encodeKey = (key: string) => key.split("/").map(encodeURIComponent).join("/");
-const withSlash = (base: string) => (base.endsWith("/") ? base : base + "/");
+const withSlash = (base: string) => (base.endsWith("/") ? base : `${base}/`);
 
 /** Where objects of the bucket live at the endpoint (path-style or virtual-hosted). */
 function endpointBases(s3: S3Settings & { bucket: string }): string[] {

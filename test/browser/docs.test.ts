@@ -56,13 +56,20 @@ beforeAll(async () => {
   wrangler = spawn(
     "npx",
     [
-      "wrangler", "dev",
-      "--ip", "127.0.0.1",
-      "--port", String(port),
-      "--inspector-port", String(inspector),
-      "--persist-to", stateDir,
-      "--var", "ENVIRONMENT:development",
-      "--log-level", "warn",
+      "wrangler",
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--inspector-port",
+      String(inspector),
+      "--persist-to",
+      stateDir,
+      "--var",
+      "ENVIRONMENT:development",
+      "--log-level",
+      "warn",
     ],
     {
       cwd: ROOT,
@@ -168,7 +175,10 @@ describe.runIf(haveChromium)("GET /docs in Chromium", () => {
         { timeout: 30_000 },
       );
       // "Try it": Scalar's request button.
-      await page.getByRole("button", { name: /test request/i }).first().waitFor({ timeout: 30_000 });
+      await page
+        .getByRole("button", { name: /test request/i })
+        .first()
+        .waitFor({ timeout: 30_000 });
 
       fs.mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: path.join(ARTIFACTS, "docs.png") });
@@ -177,7 +187,10 @@ describe.runIf(haveChromium)("GET /docs in Chromium", () => {
       // "Try it" really sends: open the client on GET /health/live and send the request.
       await page.goto(`${base}/docs#tag/system/GET/health/live`);
       const live = page.locator('[id$="tag/system/GET/health/live"]');
-      await live.getByRole("button", { name: /test request/i }).first().click();
+      await live
+        .getByRole("button", { name: /test request/i })
+        .first()
+        .click();
       const sent = page.waitForResponse((r) => r.url() === `${base}/health/live`);
       await page.getByRole("button", { name: /^send/i }).first().click();
       expect((await sent).status()).toBe(200);

@@ -60,7 +60,11 @@ function expectNoSecrets(out: string, rows: Array<Record<string, unknown>>) {
     const hash = String(r.password ?? "");
     if (hash.length > 12) expect(out).not.toContain(hash.slice(-12));
     if (hash) expect(out).not.toContain(hash);
-    expect(out).not.toContain(String(r.email ?? "").trim().toLowerCase() || "\u0000");
+    expect(out).not.toContain(
+      String(r.email ?? "")
+        .trim()
+        .toLowerCase() || "\u0000",
+    );
   }
 }
 

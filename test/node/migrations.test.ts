@@ -7,8 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres } from "../../scripts/lib/postgres.mjs";
 
 const ROOT = path.resolve(__dirname, "../..");
-const migrate = (url: string) =>
-  execFileSync(process.execPath, [path.join(ROOT, "scripts/migrate.mjs"), url], { encoding: "utf8" });
+const migrate = (url: string) => execFileSync(process.execPath, [path.join(ROOT, "scripts/migrate.mjs"), url], { encoding: "utf8" });
 
 let pg: Awaited<ReturnType<typeof startPostgres>>;
 let dir: string;
@@ -36,10 +35,18 @@ describe("migrations", () => {
     migrate(url);
     const sql = postgres(url, { max: 1, onnotice: () => {} });
     const tables = await sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`;
-    const cols = await sql`select column_name, data_type, is_nullable from information_schema.columns where table_name = 'users' order by ordinal_position`;
+    const cols =
+      await sql`select column_name, data_type, is_nullable from information_schema.columns where table_name = 'users' order by ordinal_position`;
     await sql.end();
     expect(tables.map((t) => t.table_name)).toEqual(
-      expect.arrayContaining(["users", "auth_sessions", "auth_refresh_tokens", "auth_password_reset_codes", "auth_throttles", "auth_audit_events"]),
+      expect.arrayContaining([
+        "users",
+        "auth_sessions",
+        "auth_refresh_tokens",
+        "auth_password_reset_codes",
+        "auth_throttles",
+        "auth_audit_events",
+      ]),
     );
     expect(cols.slice(0, 7).map((c) => c.column_name)).toEqual(["id", "full_name", "email", "password", "role", "avatar", "created_at"]);
   });
@@ -77,7 +84,9 @@ describe("migrations", () => {
     const added = await sql`select email_verified_at, password_changed_at from users limit 1`;
     expect(added[0]).toEqual({ email_verified_at: null, password_changed_at: null });
     // the case-insensitive unique index now guards the existing rows
-    await expect(sql`insert into users (id, full_name, email, password, role) values (${crypto.randomUUID()}, 'Dup', 'legacy.1@example.com', 'x', 'student')`).rejects.toThrow(/users_email_lower_key/);
+    await expect(
+      sql`insert into users (id, full_name, email, password, role) values (${crypto.randomUUID()}, 'Dup', 'legacy.1@example.com', 'x', 'student')`,
+    ).rejects.toThrow(/users_email_lower_key/);
     migrate(url); // idempotent
     expect((await sql`select count(*)::int as n from users`)[0].n).toBe(25);
     await sql.end();
