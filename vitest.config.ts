@@ -18,7 +18,7 @@ const onUnhandledError = (error: unknown) => {
 
 // Two projects, both run by `npm test`:
 // - "workers": tests inside workerd (the Workers runtime) against real local services that
-//   test/global-setup.ts starts in Node (PostgreSQL, mail capture, S3, Pwned Passwords stand-in).
+//   test/support/global-setup.ts starts in Node (PostgreSQL, mail capture, S3, Pwned Passwords stand-in).
 // - "node": tests of the Node-side tools (migrations, import command, the docs page in a browser).
 export default defineConfig({
   test: {
@@ -38,8 +38,9 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
-          include: ["test/*.test.ts"],
-          globalSetup: ["./test/global-setup.ts"],
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/node/**", "test/browser/**"],
+          globalSetup: ["./test/support/global-setup.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
           fileParallelism: false,

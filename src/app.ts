@@ -1,34 +1,33 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { methodNotAllowed } from "hono/method-not-allowed";
-import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "./context";
 import type { Overrides } from "./deps";
-import { errors } from "./errors";
-import { errorBody, onError, onNotFound } from "./middleware/errors";
+import { apiError, validationError } from "./errors";
+import { errorResponse, onError, onNotFound } from "./middleware/errors";
 import { requestContext, requireContentType } from "./middleware/request";
-import { authRoutes } from "./routes/auth";
+import { accountRoutes } from "./routes/accounts";
 import { docsRoutes, documentCommonErrors } from "./routes/docs";
 import { passwordResetRoutes } from "./routes/password-reset";
 import { profileRoutes } from "./routes/profile";
+import { sessionRoutes } from "./routes/sessions";
 import { systemRoutes } from "./routes/system";
 
 /**
  * Builds the Hono app: middleware chain, routes under the base path, one error handler.
- * `overrides` replaces infrastructure (the clock, outbound fetch) in tests.
+ * `overrides` replaces infrastructure (the clock, outbound fetch, the database client).
  */
 export function createApp<const B extends string = "/auth">(basePath: B = "/auth" as B, overrides: Overrides = {}) {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success)
-        throw errors.validation(result.error.issues.map((i) => ({ path: i.path.join(".") || "(body)", message: i.message })));
+        throw validationError(result.error.issues.map((i) => ({ path: i.path.join(".") || "(body)", message: i.message })));
     },
   });
 
   app.use(
     "*",
-    requestId({ headerName: "X-Request-Id", generator: () => crypto.randomUUID() }),
     requestContext(overrides),
     secureHeaders({
       referrerPolicy: "no-referrer",
@@ -43,7 +42,7 @@ export function createApp<const B extends string = "/auth">(basePath: B = "/auth
       if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
     },
     (c, next) => {
-      const origins = c.get("deps").config.corsOrigins;
+      const origins = c.get("deps").config.CORS_ORIGINS;
       return cors({
         origin: (origin) => (origins?.includes(origin) ? origin : null),
         allowHeaders: ["Authorization", "Content-Type"],
@@ -55,15 +54,20 @@ export function createApp<const B extends string = "/auth">(basePath: B = "/auth
     methodNotAllowed({
       app,
       onMethodNotAllowed: (c, methods) =>
-        c.json(errorBody("method_not_allowed", `Method ${c.req.method} is not allowed here. Use ${methods.join(", ")}.`), 405, {
-          Allow: methods.join(", "),
-        }),
+        errorResponse(
+          c,
+          apiError("method_not_allowed", {
+            message: `Method ${c.req.method} is not allowed here. Use ${methods.join(", ")}.`,
+            headers: { Allow: methods.join(", ") },
+          }),
+        ),
     }),
     requireContentType,
   );
 
   const routes = app
-    .route(basePath, authRoutes())
+    .route(basePath, accountRoutes())
+    .route(basePath, sessionRoutes())
     .route(basePath, passwordResetRoutes())
     .route(basePath, profileRoutes())
     .route("/", systemRoutes());

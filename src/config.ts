@@ -1,8 +1,12 @@
 import { z } from "zod";
 
 /**
- * Bindings and vars, parsed once per env object into a typed Config.
- * Every setting is documented in README.md ("Settings").
+ * Every setting of the Worker, declared once: its parser, default, bounds and a one-line
+ * description (`.describe`). The Config type is inferred from this schema; cross-field rules
+ * are in `superRefine` below. docs/settings.md documents every key (a test checks both ways).
+ *
+ * Settings come from wrangler.toml [vars], secrets (`wrangler secret put`) and, for
+ * `npm run dev`, .dev.vars.
  */
 export interface Env {
   HYPERDRIVE: Hyperdrive;
@@ -19,228 +23,189 @@ export function parseDuration(value: string): number {
   return Math.floor(Number(m[1]) * UNIT_SECONDS[m[2] ?? "s"]);
 }
 
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((v, ctx) => {
-      try {
-        return parseDuration(v);
-      } catch {
-        ctx.addIssue({ code: "custom", message: `expected a duration such as 900, 15m, 7d; got "${v}"` });
-        return z.NEVER;
-      }
-    });
-const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(fallback);
-const bool = (fallback: boolean) =>
-  z
-    .union([z.boolean(), z.string()])
-    .default(fallback)
-    .transform((v) => (typeof v === "boolean" ? v : ["1", "true", "yes", "on"].includes(v.toLowerCase())));
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v && v.trim() !== "" ? v.trim() : undefined));
-const list = z
-  .string()
-  .default("")
-  .transform((v) =>
-    v
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean),
+/** An unset or blank value means "use the default". */
+const blank = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+
+/** A duration in seconds ("900", "15m", "7d"), between `min` and `max` seconds. */
+const duration = (fallback: string, min = 0, max = 10 * 365 * 86400) =>
+  z.preprocess(
+    blank,
+    z
+      .string()
+      .default(fallback)
+      .transform((v, ctx) => {
+        try {
+          return parseDuration(v);
+        } catch {
+          ctx.addIssue({ code: "custom", message: `expected a duration such as 900, 15m, 7d; got "${v}"` });
+          return z.NEVER;
+        }
+      })
+      .pipe(z.number().int().min(min, `must be at least ${min} s`).max(max, `must be at most ${max} s`)),
   );
-
-const schema = z.object({
-  ENVIRONMENT: z.enum(["production", "development", "test"]).default("production"),
-  BASE_PATH: z
+const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(blank, z.coerce.number().int().min(min).max(max).default(fallback));
+const bool = (fallback: boolean) =>
+  z.preprocess(
+    blank,
+    z
+      .union([z.boolean(), z.string()])
+      .default(fallback)
+      .transform((v) => (typeof v === "boolean" ? v : ["1", "true", "yes", "on"].includes(v.toLowerCase()))),
+  );
+const optionalString = z.preprocess(blank, z.string().trim().optional());
+const text = (fallback: string) => z.preprocess(blank, z.string().trim().min(1).default(fallback));
+const list = z.preprocess(
+  blank,
+  z
     .string()
-    .default("/auth")
-    .transform((v) => `/${v.replace(/^\/+|\/+$/g, "")}`),
-  // Secrets
-  AUTH_SECRET: optionalString,
-  JWT_PRIVATE_KEYS: optionalString,
-  JWT_SECRET: optionalString,
-  LEGACY_HS256: bool(false),
-  JWT_ALG: z.enum(["EdDSA", "ES256"]).default("EdDSA"),
-  JWT_ISSUER: z.string().min(1).default("edge-auth-api"),
-  JWT_AUDIENCE: z.string().min(1).default("platform"),
-  JWT_CLOCK_SKEW: duration("30s"),
-  ACCESS_TOKEN_TTL: duration("15m"),
-  REFRESH_TOKEN_TTL: duration("30d"),
-  REFRESH_IDLE_TTL: duration("7d"),
-  REFRESH_REUSE_GRACE: duration("10s"),
-  // Passwords
-  SCRYPT_LOG_N: int(14, 10, 20),
-  SCRYPT_R: int(8, 1, 32),
-  SCRYPT_P: int(5, 1, 16),
-  // Legacy hashes (Django PBKDF2): above this many iterations skip Web Crypto for pure-JS noble.
-  PBKDF2_WEBCRYPTO_MAX_ITERATIONS: z.preprocess((v) => (v === "" ? undefined : v), z.coerce.number().int().min(1).optional()),
-  // Requests
-  JSON_BODY_LIMIT: int(16 * 1024, 256, 1024 * 1024),
-  CORS_ORIGINS: list,
-  // Password reset
-  OTP_TTL: duration("10m").pipe(z.number().int().min(60).max(600)),
-  OTP_RESEND_INTERVAL: duration("60s"),
-  OTP_MAX_ATTEMPTS: int(5, 1, 10),
-  // Mail
-  RESEND_API_KEY: optionalString,
-  RESEND_BASE_URL: optionalString,
-  MAIL_FROM: z.string().default("Edge Auth <no-reply@example.com>"),
-  MAIL_TIMEOUT_MS: int(5000, 100, 30000),
-  MAIL_RETRIES: int(2, 0, 5),
-  APP_NAME: z.string().default("Edge Auth"),
-  // Storage
-  S3_ENDPOINT: optionalString,
-  S3_REGION: optionalString,
-  S3_BUCKET: optionalString,
-  S3_ACCESS_KEY_ID: optionalString,
-  S3_SECRET_ACCESS_KEY: optionalString,
-  S3_FORCE_PATH_STYLE: bool(false),
-  AWS_ACCESS_KEY_ID: optionalString,
-  AWS_SECRET_ACCESS_KEY: optionalString,
-  AWS_STORAGE_BUCKET_NAME: optionalString,
-  AWS_S3_REGION_NAME: optionalString,
-  AVATAR_MAX_BYTES: int(5 * 1024 * 1024, 1024, 50 * 1024 * 1024),
-  AVATAR_PUBLIC_BASE_URL: optionalString,
-  // Abuse resistance
-  LOGIN_THROTTLE_FREE_FAILURES: int(4, 1, 100),
-  LOGIN_THROTTLE_BASE_DELAY: duration("1s"),
-  LOGIN_THROTTLE_MAX_DELAY: duration("15m"),
-  LOGIN_LOCKOUT_FAILURES: int(100, 10, 10000),
-  REGISTER_ENUMERATION_SAFE: bool(false),
-  BREACHED_PASSWORD_CHECK: z.enum(["off", "fail-open", "fail-closed"]).default("fail-open"),
-  PWNED_PASSWORDS_URL: z.string().url().default("https://api.pwnedpasswords.com"),
-  PWNED_PASSWORDS_TIMEOUT_MS: int(1500, 50, 10000),
-});
+    .default("")
+    .transform((v) =>
+      v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+);
+const choice = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
+  z.preprocess(blank, z.enum(values).default(fallback));
 
-type Raw = z.output<typeof schema>;
+export const settingsSchema = z
+  .object({
+    ENVIRONMENT: choice(["production", "development", "test"], "production").describe(
+      "`production` refuses to start without AUTH_SECRET and signing keys; `development`/`test` generate throwaway ones.",
+    ),
+    BASE_PATH: z
+      .preprocess(blank, z.string().default("/auth"))
+      .transform((v) => `/${v.replace(/^\/+|\/+$/g, "")}`)
+      .describe("Path prefix of the API routes (health, JWKS and docs stay at the root)."),
 
-export interface Config {
-  environment: Raw["ENVIRONMENT"];
-  basePath: string;
-  authSecret: string | undefined;
-  jwt: {
-    alg: "EdDSA" | "ES256";
-    privateKeys: string | undefined;
-    legacySecret: string | undefined;
-    legacyHs256: boolean;
-    issuer: string;
-    audience: string;
-    clockSkew: number;
-    accessTtl: number;
-  };
-  refresh: { ttl: number; idleTtl: number; reuseGrace: number };
-  scrypt: { logN: number; r: number; p: number };
-  legacy: { pbkdf2WebCryptoMaxIterations: number | undefined };
-  jsonBodyLimit: number;
-  corsOrigins: string[];
-  otp: { ttl: number; resendInterval: number; maxAttempts: number };
-  mail: {
-    apiKey: string | undefined;
-    baseUrl: string | undefined;
-    from: string;
-    timeoutMs: number;
-    retries: number;
-    appName: string;
-  };
-  s3: {
-    endpoint: string | undefined;
-    region: string;
-    bucket: string | undefined;
-    accessKeyId: string | undefined;
-    secretAccessKey: string | undefined;
-    forcePathStyle: boolean;
-    publicBaseUrl: string | undefined;
-    avatarMaxBytes: number;
-  };
-  throttle: { freeFailures: number; baseDelay: number; maxDelay: number; lockoutFailures: number };
-  registerEnumerationSafe: boolean;
-  breached: { mode: "off" | "fail-open" | "fail-closed"; baseUrl: string; timeoutMs: number };
-}
+    // Secrets
+    AUTH_SECRET: optionalString.describe(
+      "Secret (32+ characters) keying code hashes, throttle keys and refresh-token successors. Required in production.",
+    ),
+    JWT_PRIVATE_KEYS: optionalString.describe(
+      'Secret: private JWK set `{"keys":[...]}` (EdDSA or ES256, each with kid); the first signs, all verify.',
+    ),
+    JWT_SECRET: optionalString.describe("Secret (32+ characters) for legacy HS256 tokens (LEGACY_HS256=true)."),
+    LEGACY_HS256: bool(false).describe("Sign access tokens with HS256 and JWT_SECRET, for services that verify with a shared secret."),
+
+    // Tokens and sessions
+    JWT_ALG: choice(["EdDSA", "ES256"], "EdDSA").describe("Algorithm of the keys generated for development and tests."),
+    JWT_ISSUER: text("edge-auth-api").describe("`iss` of access tokens."),
+    JWT_AUDIENCE: text("platform").describe("`aud` of access tokens."),
+    JWT_CLOCK_SKEW: duration("30s", 0, 300).describe("Clock skew tolerated when checking `exp` and `nbf`."),
+    ACCESS_TOKEN_TTL: duration("15m", 60, 90 * 86400).describe("Lifetime of access tokens (30d for clients that never refresh)."),
+    REFRESH_TOKEN_TTL: duration("30d", 3600, 400 * 86400).describe("Absolute lifetime of a session (refresh-token family)."),
+    REFRESH_IDLE_TTL: duration("7d", 60, 400 * 86400).describe("A session unused for this long ends."),
+    REFRESH_REUSE_GRACE: duration("10s", 0, 120).describe(
+      "A just-rotated refresh token presented again within this window gets the same successor instead of counting as reuse.",
+    ),
+
+    // Passwords
+    SCRYPT_LOG_N: int(14, 10, 20).describe("scrypt cost: N = 2^SCRYPT_LOG_N."),
+    SCRYPT_R: int(8, 1, 32).describe("scrypt block size r."),
+    SCRYPT_P: int(5, 1, 16).describe("scrypt parallelism p."),
+    PBKDF2_WEBCRYPTO_MAX_ITERATIONS: z
+      .preprocess(blank, z.coerce.number().int().min(1).optional())
+      .describe("Legacy Django hashes above this many iterations use pure-JS PBKDF2 (deployed Workers cap Web Crypto at 100,000)."),
+    BREACHED_PASSWORD_CHECK: choice(["off", "fail-open", "fail-closed"], "fail-open").describe(
+      "Check new passwords against Pwned Passwords (k-anonymity); fail-closed refuses when the service is unreachable.",
+    ),
+    PWNED_PASSWORDS_URL: z
+      .preprocess(blank, z.string().url().default("https://api.pwnedpasswords.com"))
+      .describe("Base URL of the Pwned Passwords range API."),
+    PWNED_PASSWORDS_TIMEOUT_MS: int(1500, 50, 10000).describe("Timeout of one Pwned Passwords request."),
+
+    // Requests
+    JSON_BODY_LIMIT: int(16 * 1024, 256, 1024 * 1024).describe("Largest JSON request body in bytes."),
+    CORS_ORIGINS: list.describe("Comma-separated browser origins allowed by CORS (none by default)."),
+
+    // Abuse resistance
+    LOGIN_THROTTLE_FREE_FAILURES: int(4, 1, 100).describe("Consecutive failed logins per account before delays start."),
+    LOGIN_THROTTLE_BASE_DELAY: duration("1s", 1, 3600).describe("First delay after the free failures; doubles per failure."),
+    LOGIN_THROTTLE_MAX_DELAY: duration("15m", 1, 86400).describe("Cap of the login delay."),
+    LOGIN_LOCKOUT_FAILURES: int(100, 10, 10000).describe("Consecutive failures after which only a password reset unlocks the account."),
+    REGISTER_ENUMERATION_SAFE: bool(false).describe(
+      "Register answers 202 alike for new and taken emails (the owner is mailed); off keeps the 409 existing clients expect.",
+    ),
+
+    // One-time codes (password reset and every other emailed code)
+    OTP_TTL: duration("10m", 60, 600).describe("Lifetime of a password-reset code (1 to 10 minutes)."),
+    OTP_RESEND_INTERVAL: duration("60s", 10, 3600).describe(
+      "Wait between two codes for one account; doubles with each further code, up to OTP_RESEND_MAX_INTERVAL.",
+    ),
+    OTP_RESEND_MAX_INTERVAL: duration("1h", 10, 86400).describe("Cap of the growing wait between codes."),
+    OTP_DAILY_LIMIT: int(10, 1, 100).describe("Codes mailed per account and purpose in 24 hours."),
+    OTP_MAX_ATTEMPTS: int(5, 1, 10).describe("Wrong guesses that end one code."),
+    OTP_FREE_FAILURES: int(5, 1, 50).describe("Wrong guesses per account (all codes, rolling 24 h) before each guess is delayed."),
+    OTP_BASE_DELAY: duration("1s", 1, 3600).describe("First delay between guesses after the free failures; doubles per failure."),
+    OTP_MAX_DELAY: duration("15m", 1, 86400).describe("Cap of the delay between guesses."),
+
+    // Mail
+    RESEND_API_KEY: optionalString.describe("Secret: Resend API key."),
+    RESEND_BASE_URL: optionalString.describe("Resend API base URL (the local mail capture in dev and tests)."),
+    MAIL_FROM: text("Edge Auth <no-reply@example.com>").describe("Sender of every mail."),
+    MAIL_TIMEOUT_MS: int(5000, 100, 30000).describe("Timeout of one mail send attempt."),
+    MAIL_RETRIES: int(2, 0, 5).describe("Retries of a mail send after 429, 5xx or a network error."),
+    APP_NAME: text("Edge Auth").describe("Product name used in mails."),
+
+    // Storage
+    S3_ENDPOINT: optionalString.describe("S3-compatible endpoint (R2, MinIO); unset for AWS S3."),
+    S3_REGION: optionalString.describe("S3 region (default: AWS_S3_REGION_NAME, else us-east-1)."),
+    S3_BUCKET: optionalString.describe("Avatar bucket (default: AWS_STORAGE_BUCKET_NAME)."),
+    S3_ACCESS_KEY_ID: optionalString.describe("Secret: S3 access key id (default: AWS_ACCESS_KEY_ID)."),
+    S3_SECRET_ACCESS_KEY: optionalString.describe("Secret: S3 secret access key (default: AWS_SECRET_ACCESS_KEY)."),
+    S3_FORCE_PATH_STYLE: bool(false).describe("Path-style bucket URLs (MinIO, s3rver)."),
+    AWS_ACCESS_KEY_ID: optionalString.describe("The Django service's name for S3_ACCESS_KEY_ID (accepted as a fallback)."),
+    AWS_SECRET_ACCESS_KEY: optionalString.describe("The Django service's name for S3_SECRET_ACCESS_KEY (accepted as a fallback)."),
+    AWS_STORAGE_BUCKET_NAME: optionalString.describe("The Django service's name for S3_BUCKET (accepted as a fallback)."),
+    AWS_S3_REGION_NAME: optionalString.describe("The Django service's name for S3_REGION (accepted as a fallback)."),
+    AVATAR_MAX_BYTES: int(5 * 1024 * 1024, 1024, 50 * 1024 * 1024).describe("Largest avatar upload in bytes."),
+    AVATAR_PUBLIC_BASE_URL: optionalString.describe("Public base URL of avatar objects (a CDN); default: the bucket's URL."),
+  })
+  .superRefine((s, ctx) => {
+    const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (s.ENVIRONMENT === "production") {
+      if (!s.AUTH_SECRET || s.AUTH_SECRET.length < 32) problem("AUTH_SECRET", "must be set (32+ characters) in production");
+      if (!s.JWT_PRIVATE_KEYS && !(s.LEGACY_HS256 && s.JWT_SECRET))
+        problem("JWT_PRIVATE_KEYS", "must be set in production (or LEGACY_HS256=true with JWT_SECRET)");
+    }
+    if (s.LEGACY_HS256 && (!s.JWT_SECRET || s.JWT_SECRET.length < 32)) problem("JWT_SECRET", "LEGACY_HS256=true needs 32+ characters");
+    // scrypt needs 128 * N * r bytes; a Worker has 128 MB in all.
+    if (128 * 2 ** s.SCRYPT_LOG_N * s.SCRYPT_R > 64 * 1024 * 1024)
+      problem("SCRYPT_LOG_N", "with SCRYPT_R needs more than 64 MiB (128 * N * r): too much for a Worker");
+    if (s.LOGIN_THROTTLE_MAX_DELAY < s.LOGIN_THROTTLE_BASE_DELAY)
+      problem("LOGIN_THROTTLE_MAX_DELAY", "must be at least LOGIN_THROTTLE_BASE_DELAY");
+    if (s.OTP_MAX_DELAY < s.OTP_BASE_DELAY) problem("OTP_MAX_DELAY", "must be at least OTP_BASE_DELAY");
+    if (s.OTP_RESEND_MAX_INTERVAL < s.OTP_RESEND_INTERVAL) problem("OTP_RESEND_MAX_INTERVAL", "must be at least OTP_RESEND_INTERVAL");
+    // A new code may be requested before the last one expires, never only long after it.
+    if (s.OTP_RESEND_INTERVAL > s.OTP_TTL) problem("OTP_RESEND_INTERVAL", "must not be longer than OTP_TTL");
+  });
+
+export type Config = z.output<typeof settingsSchema>;
 
 export class ConfigError extends Error {}
 
 const cache = new WeakMap<object, Config>();
 
+/** The env's settings, parsed once per env object (one per isolate in production). */
 export function getConfig(env: Env): Config {
   const hit = cache.get(env);
   if (hit) return hit;
-  const parsed = schema.safeParse(env);
+  const parsed = settingsSchema.safeParse(env);
   if (!parsed.success) {
     const detail = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new ConfigError(`invalid configuration: ${detail}`);
   }
-  const r = parsed.data;
-  const config: Config = {
-    environment: r.ENVIRONMENT,
-    basePath: r.BASE_PATH,
-    authSecret: r.AUTH_SECRET,
-    jwt: {
-      alg: r.JWT_ALG,
-      privateKeys: r.JWT_PRIVATE_KEYS,
-      legacySecret: r.JWT_SECRET,
-      legacyHs256: r.LEGACY_HS256,
-      issuer: r.JWT_ISSUER,
-      audience: r.JWT_AUDIENCE,
-      clockSkew: r.JWT_CLOCK_SKEW,
-      accessTtl: r.ACCESS_TOKEN_TTL,
-    },
-    refresh: { ttl: r.REFRESH_TOKEN_TTL, idleTtl: r.REFRESH_IDLE_TTL, reuseGrace: r.REFRESH_REUSE_GRACE },
-    scrypt: { logN: r.SCRYPT_LOG_N, r: r.SCRYPT_R, p: r.SCRYPT_P },
-    legacy: { pbkdf2WebCryptoMaxIterations: r.PBKDF2_WEBCRYPTO_MAX_ITERATIONS },
-    jsonBodyLimit: r.JSON_BODY_LIMIT,
-    corsOrigins: r.CORS_ORIGINS,
-    otp: { ttl: r.OTP_TTL, resendInterval: r.OTP_RESEND_INTERVAL, maxAttempts: r.OTP_MAX_ATTEMPTS },
-    mail: {
-      apiKey: r.RESEND_API_KEY,
-      baseUrl: r.RESEND_BASE_URL,
-      from: r.MAIL_FROM,
-      timeoutMs: r.MAIL_TIMEOUT_MS,
-      retries: r.MAIL_RETRIES,
-      appName: r.APP_NAME,
-    },
-    s3: {
-      endpoint: r.S3_ENDPOINT,
-      region: r.S3_REGION ?? r.AWS_S3_REGION_NAME ?? "us-east-1",
-      bucket: r.S3_BUCKET ?? r.AWS_STORAGE_BUCKET_NAME,
-      accessKeyId: r.S3_ACCESS_KEY_ID ?? r.AWS_ACCESS_KEY_ID,
-      secretAccessKey: r.S3_SECRET_ACCESS_KEY ?? r.AWS_SECRET_ACCESS_KEY,
-      forcePathStyle: r.S3_FORCE_PATH_STYLE,
-      publicBaseUrl: r.AVATAR_PUBLIC_BASE_URL,
-      avatarMaxBytes: r.AVATAR_MAX_BYTES,
-    },
-    throttle: {
-      freeFailures: r.LOGIN_THROTTLE_FREE_FAILURES,
-      baseDelay: r.LOGIN_THROTTLE_BASE_DELAY,
-      maxDelay: r.LOGIN_THROTTLE_MAX_DELAY,
-      lockoutFailures: r.LOGIN_LOCKOUT_FAILURES,
-    },
-    registerEnumerationSafe: r.REGISTER_ENUMERATION_SAFE,
-    breached: { mode: r.BREACHED_PASSWORD_CHECK, baseUrl: r.PWNED_PASSWORDS_URL, timeoutMs: r.PWNED_PASSWORDS_TIMEOUT_MS },
-  };
-  if (config.environment === "production") {
-    if (!config.authSecret || config.authSecret.length < 32)
-      throw new ConfigError("AUTH_SECRET must be set (32+ characters) in production");
-    if (!config.jwt.privateKeys && !(config.jwt.legacyHs256 && config.jwt.legacySecret))
-      throw new ConfigError("JWT_PRIVATE_KEYS must be set in production (or LEGACY_HS256=true with JWT_SECRET)");
-  }
-  // scrypt needs 128 * N * r bytes; a Worker has 128 MB in all, so keep it at 64 MiB or less.
-  if (128 * 2 ** config.scrypt.logN * config.scrypt.r > 64 * 1024 * 1024)
-    throw new ConfigError("SCRYPT_LOG_N/SCRYPT_R need more than 64 MiB (128 * N * r): too much for a Worker");
-  if (config.jwt.legacyHs256 && (!config.jwt.legacySecret || config.jwt.legacySecret.length < 32))
-    throw new ConfigError("LEGACY_HS256=true needs JWT_SECRET of 32+ characters");
-  cache.set(env, config);
-  return config;
+  cache.set(env, parsed.data);
+  return parsed.data;
 }
 
 /** A per-isolate secret for development and tests when AUTH_SECRET is unset (never in production). */
 let devSecret: string | undefined;
 export function authSecret(config: Config): string {
-  if (config.authSecret) return config.authSecret;
-  if (!devSecret) {
-    const bytes = crypto.getRandomValues(new Uint8Array(32));
-    devSecret = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  }
+  if (config.AUTH_SECRET) return config.AUTH_SECRET;
+  devSecret ??= Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");
   return devSecret;
 }

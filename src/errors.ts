@@ -1,30 +1,123 @@
-/** The one error type of the API. Its status, code and message become the JSON error body. */
-export class AppError extends Error {
-  constructor(
-    readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 502 | 503,
-    readonly code: string,
-    message: string,
-    readonly extra: { issues?: Issue[]; retryAfter?: number; headers?: Record<string, string> } = {},
-  ) {
-    super(message);
-  }
-}
+/**
+ * The error catalog: every code the API can answer, declared once with its HTTP status and
+ * default message. Code raises errors by name (`throw apiError("invalid_credentials")`); routes
+ * list the codes they can answer and their OpenAPI responses are derived from this table
+ * (src/routes/route.ts); docs/errors.md is checked against it by a test.
+ *
+ * A new feature adds its codes here, in its own group.
+ */
+export const ERROR_CATALOG = {
+  // Requests (answered by the app-wide middleware as well as by routes)
+  validation_failed: { status: 400, message: "Some fields are invalid." },
+  malformed_json: { status: 400, message: "The request body is not valid JSON." },
+  malformed_form: { status: 400, message: "The request body is not valid multipart form data." },
+  unauthorized: { status: 401, message: "Authentication required: send Authorization: Bearer <token>." },
+  not_found: { status: 404, message: "Not found." },
+  method_not_allowed: { status: 405, message: "Method not allowed." },
+  payload_too_large: { status: 413, message: "The request body is too large." },
+  unsupported_media_type: { status: 415, message: "Unsupported content type: send application/json." },
+  // Every 429 (per-client rate limits, login throttle, code resend and guess delays): the message
+  // says which; Retry-After says how long.
+  too_many_requests: { status: 429, message: "Too many requests. Please slow down and try again shortly." },
+  internal_error: { status: 500, message: "Something went wrong on our side. Please try again." },
+  service_unavailable: { status: 503, message: "The service is temporarily unavailable. Please try again shortly." },
+
+  // Accounts and login
+  email_taken: { status: 409, message: "An account with this email already exists." },
+  invalid_credentials: { status: 401, message: "Invalid email or password." },
+  password_reset_required: {
+    status: 403,
+    message: "This account is locked after too many failed attempts. Reset your password to log in again.",
+  },
+  account_suspended: { status: 403, message: "This account is suspended. Contact support if you think this is a mistake." },
+
+  // New passwords
+  password_too_common: {
+    status: 400,
+    message: "This password is one of the most common passwords and is easy to guess. Choose another one.",
+  },
+  password_breached: {
+    status: 400,
+    message: "This password has appeared in a known data breach, so attackers try it first. Choose a password you have not used elsewhere.",
+  },
+  password_check_unavailable: {
+    status: 503,
+    message: "We could not check this password against known breaches right now. Please try again shortly.",
+  },
+  invalid_current_password: { status: 401, message: "Your current password is incorrect." },
+  password_change_conflict: {
+    status: 409,
+    message: "Your password was changed by another request at the same time. Log in again with the current password.",
+  },
+
+  // Tokens and sessions
+  invalid_token: { status: 401, message: "Your session is invalid. Please log in again." },
+  token_expired: { status: 401, message: "Your session has expired. Please log in again." },
+  invalid_refresh_token: { status: 401, message: "Your session has ended. Please log in again." },
+  session_not_found: { status: 404, message: "No active session with this id." },
+
+  // One-time codes (every purpose: password reset, email verification, ...)
+  invalid_otp: { status: 400, message: "The code is incorrect. Check the code in the email or request a new one." },
+  otp_expired: { status: 400, message: "This code has expired. Request a new code." },
+  otp_used: { status: 400, message: "This code has already been used. Request a new code." },
+  otp_attempts_exceeded: {
+    status: 400,
+    message: "Too many wrong codes were entered, so this code no longer works. Request a new code.",
+  },
+
+  // Profile and avatars
+  email_mismatch: {
+    status: 403,
+    message: "The email does not match the logged-in account. You can only update your own profile.",
+  },
+  unsupported_image_type: { status: 415, message: "The avatar must be a complete PNG, JPEG or WebP image." },
+  storage_error: { status: 502, message: "Avatar storage refused the request. Please try again later." },
+  storage_unavailable: { status: 503, message: "Avatar storage is unreachable. Please try again shortly." },
+} as const satisfies Record<string, { status: ErrorStatus; message: string }>;
+
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 410 | 413 | 415 | 422 | 429 | 500 | 502 | 503;
+export type ErrorCode = keyof typeof ERROR_CATALOG;
 
 export interface Issue {
   path: string;
   message: string;
 }
 
-export const errors = {
-  validation: (issues: Issue[]) =>
-    new AppError(400, "validation_failed", issues.length === 1 ? issues[0].message : "Some fields are invalid.", {
-      issues,
-    }),
-  unauthorized: (message = "Authentication required.") => new AppError(401, "unauthorized", message),
-  invalidToken: () => new AppError(401, "invalid_token", "Your session is invalid. Please log in again."),
-  tokenExpired: () => new AppError(401, "token_expired", "Your session has expired. Please log in again."),
-  invalidCredentials: () => new AppError(401, "invalid_credentials", "Invalid email or password."),
-  tooMany: (retryAfter: number, message = "Too many attempts. Please wait and try again.") =>
-    new AppError(429, "too_many_requests", message, { retryAfter: Math.max(1, Math.ceil(retryAfter)) }),
-  dbUnavailable: () => new AppError(503, "service_unavailable", "The service is temporarily unavailable. Please try again shortly."),
-};
+export interface ErrorOptions {
+  /** Replaces the catalog's message (a more specific sentence for the same code). */
+  message?: string;
+  issues?: Issue[];
+  /** Seconds; sent as Retry-After (rounded up, at least 1). */
+  retryAfter?: number;
+  headers?: Record<string, string>;
+}
+
+/** The one error type of the API. Its status, code and message become the JSON error body. */
+export class AppError extends Error {
+  readonly status: ErrorStatus;
+  readonly retryAfter: number | undefined;
+  constructor(
+    readonly code: ErrorCode,
+    readonly options: ErrorOptions = {},
+  ) {
+    super(options.message ?? ERROR_CATALOG[code].message);
+    this.status = ERROR_CATALOG[code].status;
+    this.retryAfter = options.retryAfter === undefined ? undefined : Math.max(1, Math.ceil(options.retryAfter));
+  }
+}
+
+/** `throw apiError("invalid_credentials")`: an AppError by its catalog name. */
+export const apiError = (code: ErrorCode, options?: ErrorOptions) => new AppError(code, options);
+
+/** 400 validation_failed with the field issues; one issue's message becomes the message. */
+export const validationError = (issues: Issue[]) =>
+  new AppError("validation_failed", { issues, message: issues.length === 1 ? issues[0].message : undefined });
+
+/** A problem with one field, as validation_failed or another 400 code (the field is named in `issues`). */
+export const fieldError = (code: ErrorCode, path: string, message: string = ERROR_CATALOG[code].message) =>
+  new AppError(code, { message, issues: [{ path, message }] });
+
+/** The one JSON error shape: {status:"error", message, code, issues?}. */
+export function errorBody(code: ErrorCode, message: string = ERROR_CATALOG[code].message, issues?: Issue[]) {
+  return { status: "error" as const, message, code, ...(issues ? { issues } : {}) };
+}

@@ -1,55 +1,59 @@
 import { createApp } from "./app";
 import { purgeExpired } from "./auth/purge";
 import { type Env, getConfig } from "./config";
-import { createDeps } from "./deps";
+import { createDeps, type Overrides } from "./deps";
 import { describeError, log } from "./log";
 
-const apps = new Map<string, ReturnType<typeof createApp>>();
+/** The same hardening as every other response (app.ts secureHeaders), for the one answer made without the app. */
+const HARDENING = {
+  "Cache-Control": "no-store",
+  "X-Content-Type-Options": "nosniff",
+  "Referrer-Policy": "no-referrer",
+  "X-Frame-Options": "DENY",
+  "Cross-Origin-Resource-Policy": "same-site",
+  "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+};
 
-/** One app per base path (normally one per isolate), built on first use. */
-export function appFor(env: Env) {
-  const basePath = getConfig(env).basePath;
-  let app = apps.get(basePath);
-  if (!app) {
-    app = createApp(basePath);
-    apps.set(basePath, app);
-  }
-  return app;
+/**
+ * The Worker: fetch (one app per base path, normally one per isolate, built on first use) and
+ * the scheduled purge. `overrides` supplies infrastructure (tests pass a controlled clock and a
+ * database client they can close); production uses the defaults.
+ */
+export function createWorker(overrides: Overrides = {}) {
+  const apps = new Map<string, ReturnType<typeof createApp>>();
+  const appFor = (env: Env) => {
+    const basePath = getConfig(env).BASE_PATH;
+    let app = apps.get(basePath);
+    if (!app) {
+      app = createApp(basePath, overrides);
+      apps.set(basePath, app);
+    }
+    return app;
+  };
+  return {
+    fetch(request, env, ctx) {
+      try {
+        return appFor(env).fetch(request, env, ctx);
+      } catch (err) {
+        const requestId = crypto.randomUUID();
+        log("error", "cannot start: configuration error", { requestId, ...describeError(err) });
+        return Response.json(
+          { status: "error", message: "The service is misconfigured. Please try again later.", code: "internal_error" },
+          { status: 500, headers: { ...HARDENING, "X-Request-Id": requestId } },
+        );
+      }
+    },
+    async scheduled(_controller, env, ctx) {
+      const deps = createDeps(env, `cron-${crypto.randomUUID()}`, (p) => ctx.waitUntil(p), overrides);
+      try {
+        const counts = await purgeExpired(deps);
+        log("info", "purge done", counts);
+      } catch (err) {
+        log("error", "purge failed", describeError(err));
+        throw err;
+      }
+    },
+  } satisfies ExportedHandler<Env>;
 }
 
-export default {
-  fetch(request, env, ctx) {
-    try {
-      return appFor(env).fetch(request, env, ctx);
-    } catch (err) {
-      const requestId = crypto.randomUUID();
-      log("error", "cannot start: configuration error", { requestId, ...describeError(err) });
-      return Response.json(
-        { status: "error", message: "The service is misconfigured. Please try again later.", code: "internal_error" },
-        {
-          status: 500,
-          // The same hardening as every other response (app.ts secureHeaders), without the app.
-          headers: {
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-            "X-Frame-Options": "DENY",
-            "Cross-Origin-Resource-Policy": "same-site",
-            "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
-            "X-Request-Id": requestId,
-          },
-        },
-      );
-    }
-  },
-  async scheduled(_controller, env, ctx) {
-    const deps = createDeps(env, `cron-${crypto.randomUUID()}`, (p) => ctx.waitUntil(p));
-    try {
-      const counts = await purgeExpired(deps);
-      log("info", "purge done", counts);
-    } catch (err) {
-      log("error", "purge failed", describeError(err));
-      throw err;
-    }
-  },
-} satisfies ExportedHandler<Env>;
+export default createWorker();

@@ -7,6 +7,7 @@ export type AuditEvent =
   | "login_succeeded"
   | "login_failed"
   | "login_throttled"
+  | "login_refused"
   | "refreshed"
   | "refresh_reuse_detected"
   | "logged_out"
@@ -20,6 +21,9 @@ export type AuditEvent =
   | "profile_updated";
 
 /**
+ * The audit event types: one list, so a reader of the audit table knows every value `event` can
+ * hold (docs/abuse.md). A new feature adds its events here.
+ *
  * Record an auth event. Never pass a password, code or token in `detail`. A failed write is
  * logged and does not fail the request.
  */

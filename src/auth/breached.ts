@@ -41,7 +41,7 @@ export function countInRange(body: string, suffix: string): number {
 
 /** Ask the range API how often the password appears in known breaches. Never throws. */
 export async function checkBreached(deps: Deps, password: string): Promise<BreachResult> {
-  const { mode, baseUrl, timeoutMs } = deps.config.breached;
+  const { BREACHED_PASSWORD_CHECK: mode, PWNED_PASSWORDS_URL: baseUrl, PWNED_PASSWORDS_TIMEOUT_MS: timeoutMs } = deps.config;
   if (mode === "off") return { status: "skipped" };
   const hash = await sha1Hex(normalizePassword(password));
   const prefix = hash.slice(0, 5);

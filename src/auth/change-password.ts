@@ -1,15 +1,22 @@
-import { eq } from "drizzle-orm";
-import { type User, users } from "../db/schema";
-import type { Deps, RequestMeta } from "../deps";
-import { AppError } from "../errors";
+import { and, eq } from "drizzle-orm";
+import type { User } from "../db/schema";
+import { users } from "../db/schema";
+import { type Deps, type RequestMeta, withDb } from "../deps";
+import { apiError } from "../errors";
 import { audit } from "./audit";
+import { checkPassword } from "./login";
 import { assertAcceptableNewPassword } from "./new-password";
-import { hashPassword, verifyPassword } from "./password";
+import { hashPassword, scryptParams } from "./password";
+import { notifyPasswordChanged } from "./password-reset";
 import { type Authenticated, endAllSessions, startSession, type TokenPair } from "./sessions";
+import { clearThrottle } from "./throttle";
 
 /**
- * Change password while logged in: needs the current password; ends every session (the
- * current one included) and starts a fresh one, whose pair is returned.
+ * Change password while logged in. The current password goes through the same per-account
+ * throttle as login (a stolen access token must not become a password oracle). The update is
+ * conditional on the hash that was verified, so of two concurrent changes with the same current
+ * password exactly one wins; the other is refused. Every session ends (the current one too) and
+ * a fresh one starts; the address is told.
  */
 export async function changePassword(
   deps: Deps,
@@ -18,19 +25,32 @@ export async function changePassword(
   currentPassword: string,
   newPassword: string,
 ): Promise<{ user: User; tokens: TokenPair }> {
-  const check = await verifyPassword(currentPassword, auth.user.password, deps.config.scrypt);
-  if (!check.ok) {
+  let checked: Awaited<ReturnType<typeof checkPassword>>;
+  try {
+    checked = await checkPassword(deps, meta, auth.user.email, currentPassword);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "invalid_credentials") throw err;
     await audit(deps, meta, "password_changed", "failure", auth.user.id, { reason: "wrong_current_password" });
-    throw new AppError(401, "invalid_current_password", "Your current password is incorrect.");
+    throw apiError("invalid_current_password");
   }
+  if (checked.user.id !== auth.user.id) throw apiError("invalid_token");
+  await clearThrottle(deps, checked.key);
   await assertAcceptableNewPassword(deps, newPassword, "new_password");
-  const hash = await hashPassword(newPassword, deps.config.scrypt);
-  const [user] = await deps.db
-    .update(users)
-    .set({ password: hash, passwordChangedAt: deps.now() })
-    .where(eq(users.id, auth.user.id))
-    .returning();
-  await endAllSessions(deps, user.id, "password_changed");
+  const hash = await hashPassword(newPassword, scryptParams(deps.config));
+  const user = await deps.db.transaction(async (tx) => {
+    const [updated] = await tx
+      .update(users)
+      .set({ password: hash, passwordChangedAt: deps.now() })
+      .where(and(eq(users.id, auth.user.id), eq(users.password, checked.user.password)))
+      .returning();
+    if (updated) await endAllSessions(withDb(deps, tx), updated.id, "password_changed");
+    return updated;
+  });
+  if (!user) {
+    await audit(deps, meta, "password_changed", "failure", auth.user.id, { reason: "concurrent_change" });
+    throw apiError("password_change_conflict");
+  }
   await audit(deps, meta, "password_changed", "success", user.id);
-  return { user, tokens: await startSession(deps, meta, user) };
+  notifyPasswordChanged(deps, user.email, "change");
+  return { user, tokens: await startSession(deps, meta, user, { passwordChangedAt: user.passwordChangedAt }) };
 }

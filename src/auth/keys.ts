@@ -92,18 +92,18 @@ const rings = new Map<string, Promise<KeyRing>>();
 const generated = new Map<AsymAlg, Promise<string>>();
 
 export function getKeyRing(config: Config): Promise<KeyRing> {
-  const cacheKey = `${config.jwt.privateKeys ?? ""}|${config.jwt.alg}|${config.jwt.legacyHs256 ? config.jwt.legacySecret : ""}`;
+  const cacheKey = `${config.JWT_PRIVATE_KEYS ?? ""}|${config.JWT_ALG}|${config.LEGACY_HS256 ? config.JWT_SECRET : ""}`;
   let ring = rings.get(cacheKey);
   if (!ring) {
     ring = (async () => {
-      const legacy = config.jwt.legacyHs256 && !!config.jwt.legacySecret;
-      let source = config.jwt.privateKeys;
-      if (!source && !(legacy && config.environment === "production")) {
-        if (config.environment === "production") throw new Error("JWT_PRIVATE_KEYS is not set");
-        let gen = generated.get(config.jwt.alg);
+      const legacy = config.LEGACY_HS256 && !!config.JWT_SECRET;
+      let source = config.JWT_PRIVATE_KEYS;
+      if (!source && !(legacy && config.ENVIRONMENT === "production")) {
+        if (config.ENVIRONMENT === "production") throw new Error("JWT_PRIVATE_KEYS is not set");
+        let gen = generated.get(config.JWT_ALG);
         if (!gen) {
-          gen = generateKeySet(config.jwt.alg).then((s) => JSON.stringify(s));
-          generated.set(config.jwt.alg, gen);
+          gen = generateKeySet(config.JWT_ALG).then((s) => JSON.stringify(s));
+          generated.set(config.JWT_ALG, gen);
         }
         source = await gen;
       }
@@ -112,11 +112,8 @@ export function getKeyRing(config: Config): Promise<KeyRing> {
         ? await importSet(parseKeySet(source))
         : { signer: null, verifiers: new Map(), jwks: { keys: [] } };
       const hmac =
-        config.jwt.legacyHs256 && config.jwt.legacySecret
-          ? await crypto.subtle.importKey("raw", utf8(config.jwt.legacySecret), { name: "HMAC", hash: "SHA-256" }, false, [
-              "sign",
-              "verify",
-            ])
+        config.LEGACY_HS256 && config.JWT_SECRET
+          ? await crypto.subtle.importKey("raw", utf8(config.JWT_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"])
           : null;
       return { ...set, hmac };
     })();

@@ -1,5 +1,5 @@
 import type { Deps } from "../deps";
-import { AppError } from "../errors";
+import { apiError, fieldError } from "../errors";
 import { checkBreached, isCommonPassword } from "./breached";
 import { passwordPolicyProblem } from "./password";
 
@@ -10,24 +10,10 @@ import { passwordPolicyProblem } from "./password";
  */
 export async function assertAcceptableNewPassword(deps: Deps, password: string, field = "password"): Promise<void> {
   const problem = passwordPolicyProblem(password);
-  if (problem) throw new AppError(400, "validation_failed", problem, { issues: [{ path: field, message: problem }] });
-
-  if (isCommonPassword(password)) {
-    const message = "This password is one of the most common passwords and is easy to guess. Choose another one.";
-    throw new AppError(400, "password_too_common", message, { issues: [{ path: field, message }] });
-  }
-
+  if (problem) throw fieldError("validation_failed", field, problem);
+  if (isCommonPassword(password)) throw fieldError("password_too_common", field);
   const result = await checkBreached(deps, password);
-  if (result.status === "breached") {
-    const message =
-      "This password has appeared in a known data breach, so attackers try it first. Choose a password you have not used elsewhere.";
-    throw new AppError(400, "password_breached", message, { issues: [{ path: field, message }] });
-  }
-  if (result.status === "unavailable" && deps.config.breached.mode === "fail-closed")
-    throw new AppError(
-      503,
-      "password_check_unavailable",
-      "We could not check this password against known breaches right now. Please try again shortly.",
-      { retryAfter: 5 },
-    );
+  if (result.status === "breached") throw fieldError("password_breached", field);
+  if (result.status === "unavailable" && deps.config.BREACHED_PASSWORD_CHECK === "fail-closed")
+    throw apiError("password_check_unavailable", { retryAfter: 5 });
 }

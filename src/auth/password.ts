@@ -1,5 +1,6 @@
 import * as nodeCrypto from "node:crypto";
 import { scrypt as nobleScrypt, scryptAsync as nobleScryptAsync } from "@noble/hashes/scrypt.js";
+import type { Config } from "../config";
 import { describeError, log } from "../log";
 import { fromB64, randomBytes, timingSafeEqual, utf8 } from "./encoding";
 import { type LegacyOptions, verifyLegacyHash } from "./legacy-hashes";
@@ -14,6 +15,13 @@ export interface ScryptParams {
   r: number;
   p: number;
 }
+
+/** The configured parameters for new hashes. */
+export const scryptParams = (c: Pick<Config, "SCRYPT_LOG_N" | "SCRYPT_R" | "SCRYPT_P">): ScryptParams => ({
+  logN: c.SCRYPT_LOG_N,
+  r: c.SCRYPT_R,
+  p: c.SCRYPT_P,
+});
 
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 256;

@@ -1,13 +1,13 @@
 import { eq, sql } from "drizzle-orm";
 import { users } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
-import { AppError, errors } from "../errors";
+import { apiError, validationError } from "../errors";
 import { describeError } from "../log";
 import { sniffImage } from "../storage/sniff";
-import { normalizeEmail, type PublicUser } from "./accounts";
 import { audit } from "./audit";
 import { hex, randomBytes } from "./encoding";
 import type { Authenticated } from "./sessions";
+import { normalizeEmail, type PublicUser } from "./users";
 
 export interface ProfileInput {
   fullName?: string;
@@ -17,7 +17,7 @@ export interface ProfileInput {
 }
 
 export const tooLarge = (maxBytes: number) =>
-  new AppError(413, "payload_too_large", `The avatar must be at most ${formatBytes(maxBytes)}.`);
+  apiError("payload_too_large", { message: `The avatar must be at most ${formatBytes(maxBytes)}.` });
 
 const formatBytes = (n: number) =>
   n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : n % 1024 === 0 ? `${n / 1024} KiB` : `${n} bytes`;
@@ -34,21 +34,21 @@ export async function updateProfile(deps: Deps, meta: RequestMeta, auth: Authent
   const me = auth.user;
   if (input.email !== undefined && normalizeEmail(input.email) !== normalizeEmail(me.email)) {
     await audit(deps, meta, "profile_updated", "blocked", me.id, { reason: "email_mismatch" });
-    throw new AppError(403, "email_mismatch", "The email does not match the logged-in account. You can only update your own profile.");
+    throw apiError("email_mismatch");
   }
   const fullName = input.fullName?.trim();
   if (fullName !== undefined && (fullName.length < 1 || fullName.length > 100))
-    throw errors.validation([{ path: "full_name", message: "Full name must be 1 to 100 characters." }]);
-  if (fullName === undefined && !input.avatar) throw errors.validation([{ path: "(body)", message: "Send full_name, avatar or both." }]);
+    throw validationError([{ path: "full_name", message: "Full name must be 1 to 100 characters." }]);
+  if (fullName === undefined && !input.avatar) throw validationError([{ path: "(body)", message: "Send full_name, avatar or both." }]);
 
   let newKey: string | undefined;
   let avatarUrl: string | undefined;
   if (input.avatar) {
     const { bytes } = input.avatar;
-    const max = deps.config.s3.avatarMaxBytes;
+    const max = deps.config.AVATAR_MAX_BYTES;
     if (bytes.byteLength > max) throw tooLarge(max);
     const type = sniffImage(bytes);
-    if (!type) throw new AppError(415, "unsupported_image_type", "The avatar must be a complete PNG, JPEG or WebP image.");
+    if (!type) throw apiError("unsupported_image_type");
     newKey = avatarKey(me.id, type.ext);
     await deps.storage.put(newKey, bytes, type.mime);
     avatarUrl = deps.storage.publicUrl(newKey);
@@ -63,7 +63,7 @@ export async function updateProfile(deps: Deps, meta: RequestMeta, auth: Authent
   }
   if (!row) {
     if (newKey) await removeQuietly(deps, newKey, "new avatar of a deleted user");
-    throw errors.invalidToken();
+    throw apiError("invalid_token");
   }
 
   if (newKey && row.previousAvatar && row.previousAvatar !== avatarUrl) {

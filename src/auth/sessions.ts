@@ -1,8 +1,9 @@
 import { and, desc, eq, gt, isNull, ne, sql } from "drizzle-orm";
 import { authSecret } from "../config";
+import { UNCACHED } from "../db/client";
 import { refreshTokens, sessions, type User, users } from "../db/schema";
 import { type Deps, type RequestMeta, seconds } from "../deps";
-import { AppError, errors } from "../errors";
+import { apiError } from "../errors";
 import { audit } from "./audit";
 import { b64url, hmac, randomBytes, sha256Hex } from "./encoding";
 import { signAccessToken, verifyAccessToken } from "./tokens";
@@ -47,32 +48,59 @@ async function pair(deps: Deps, user: User, sessionId: string, refreshToken: str
  * past the absolute expiry.
  */
 function idleDeadline(deps: Deps, now: Date, expiresAt: Date): Date {
-  const { idleTtl } = deps.config.refresh;
-  const window = Math.max(idleTtl, deps.config.jwt.accessTtl) * 1000;
+  const window = Math.max(deps.config.REFRESH_IDLE_TTL, deps.config.ACCESS_TOKEN_TTL) * 1000;
   return new Date(Math.min(now.getTime() + window, expiresAt.getTime()));
 }
 
-/** Start a session for a user who just proved who they are. */
-export async function startSession(deps: Deps, meta: RequestMeta, user: User): Promise<TokenPair> {
+/**
+ * What the new session rests on: the account must still be active and, after a password check,
+ * its password must not have been changed since the row that was verified was read. A change is
+ * recognised by `password_changed_at`, which every reset and change sets and a rehash (same
+ * password, new parameters) does not, so two concurrent logins of a legacy user both succeed.
+ */
+export interface SessionGrounds {
+  /** `password_changed_at` of the row whose password was verified. */
+  passwordChangedAt?: Date | null;
+}
+
+/**
+ * Start a session for a user who just proved who they are. One statement inserts the session and
+ * its first refresh token only if the grounds still hold, reading the users row FOR SHARE: a
+ * password reset or change that is updating the row makes this wait for its commit and then see
+ * the change, so a login that verified the old password gets no session (401), however the two
+ * requests interleave. (A reset that committed first is seen directly; one that commits after
+ * this statement ends this session along with the others.)
+ */
+export async function startSession(deps: Deps, meta: RequestMeta, user: User, grounds: SessionGrounds = {}): Promise<TokenPair> {
   const now = deps.now();
   const id = crypto.randomUUID();
   const refresh = newRefreshToken();
-  const expiresAt = new Date(now.getTime() + deps.config.refresh.ttl * 1000);
+  const expiresAt = new Date(now.getTime() + deps.config.REFRESH_TOKEN_TTL * 1000);
   const idle = idleDeadline(deps, now, expiresAt);
   const at = (d: Date) => sql`${d.toISOString()}::timestamptz`;
-  // The session and its first refresh token in one statement (one round trip, atomic).
-  await deps.db.execute(sql`
-    with s as (
+  const samePassword =
+    grounds.passwordChangedAt === undefined
+      ? sql`true`
+      : sql`date_trunc('milliseconds', ${users.passwordChangedAt}) is not distinct from ${grounds.passwordChangedAt?.toISOString() ?? null}::timestamptz`;
+  const rows = await deps.db.execute(sql`
+    with u as (
+      select ${users.id} as id from ${users}
+       where ${users.id} = ${user.id}::uuid and ${users.status} = 'active' and ${samePassword}
+       for share
+    ), s as (
       insert into ${sessions} (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip)
-      values (${id}::uuid, ${user.id}::uuid, ${at(now)}, ${at(now)}, ${at(expiresAt)}, ${at(idle)}, ${meta.userAgent?.slice(0, 512) ?? null}, ${meta.ip})
+      select ${id}::uuid, u.id, ${at(now)}, ${at(now)}, ${at(expiresAt)}, ${at(idle)}, ${meta.userAgent?.slice(0, 512) ?? null}, ${meta.ip}
+        from u
       returning id
     )
     insert into ${refreshTokens} (id, session_id, token_hash, created_at)
-    select ${crypto.randomUUID()}::uuid, s.id, ${await sha256Hex(refresh)}, ${at(now)} from s`);
+    select ${crypto.randomUUID()}::uuid, s.id, ${await sha256Hex(refresh)}, ${at(now)} from s
+    returning session_id`);
+  if (rows.length === 0) throw apiError("invalid_credentials");
   return pair(deps, user, id, refresh);
 }
 
-const invalidRefresh = () => new AppError(401, "invalid_refresh_token", "Your session has ended. Please log in again.");
+const invalidRefresh = () => apiError("invalid_refresh_token");
 
 type RefreshOutcome =
   | { kind: "ok"; user: User; sessionId: string; token: string }
@@ -85,11 +113,11 @@ export async function refresh(deps: Deps, meta: RequestMeta, presented: string):
   const hash = await sha256Hex(presented);
   const successor = await successorOf(deps, presented);
   const successorHash = await sha256Hex(successor);
-  const { reuseGrace } = deps.config.refresh;
+  const reuseGrace = deps.config.REFRESH_REUSE_GRACE;
 
   const outcome = await deps.db.transaction(async (tx): Promise<RefreshOutcome> => {
     const [row] = await tx
-      .select({ rt: refreshTokens, s: sessions, u: users })
+      .select({ rt: refreshTokens, s: sessions, u: users, fresh: UNCACHED })
       .from(refreshTokens)
       .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
       .innerJoin(users, eq(users.id, sessions.userId))
@@ -98,7 +126,7 @@ export async function refresh(deps: Deps, meta: RequestMeta, presented: string):
       .limit(1);
     if (!row) return { kind: "invalid" };
     const { rt, s, u } = row;
-    if (s.revokedAt || s.expiresAt <= now || s.idleExpiresAt <= now) return { kind: "invalid" };
+    if (s.revokedAt || s.expiresAt <= now || s.idleExpiresAt <= now || u.status !== "active") return { kind: "invalid" };
     const touch = () =>
       tx
         .update(sessions)
@@ -153,22 +181,23 @@ export interface Authenticated {
 export async function authenticate(deps: Deps, token: string): Promise<Authenticated> {
   const now = deps.now();
   const claims = await verifyAccessToken(deps.config, token, seconds(now));
-  if (!/^[0-9a-f-]{36}$/i.test(claims.sid) || !/^[0-9a-f-]{36}$/i.test(claims.sub)) throw errors.invalidToken();
+  if (!/^[0-9a-f-]{36}$/i.test(claims.sid) || !/^[0-9a-f-]{36}$/i.test(claims.sub)) throw apiError("invalid_token");
   const [row] = await deps.db
-    .select({ u: users })
+    .select({ u: users, fresh: UNCACHED })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(
       and(
         eq(sessions.id, claims.sid),
         eq(sessions.userId, claims.sub),
+        eq(users.status, "active"),
         isNull(sessions.revokedAt),
         gt(sessions.expiresAt, now),
         gt(sessions.idleExpiresAt, now),
       ),
     )
     .limit(1);
-  if (!row) throw errors.invalidToken();
+  if (!row) throw apiError("invalid_token");
   return { user: row.u, sessionId: claims.sid, claims: { iat: claims.iat, exp: claims.exp } };
 }
 

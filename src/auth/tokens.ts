@@ -1,5 +1,5 @@
 import type { Config } from "../config";
-import { errors } from "../errors";
+import { apiError } from "../errors";
 import { b64url, fromB64url, utf8 } from "./encoding";
 import { ALGS, getKeyRing, type SignParams } from "./keys";
 
@@ -40,7 +40,7 @@ export async function signAccessToken(
   nowSeconds: number,
 ): Promise<{ token: string; expiresIn: number }> {
   const ring = await getKeyRing(config);
-  const expiresIn = config.jwt.accessTtl;
+  const expiresIn = config.ACCESS_TOKEN_TTL;
   const claims: AccessClaims = {
     sub: user.id,
     id: user.id,
@@ -49,8 +49,8 @@ export async function signAccessToken(
     role: user.role,
     full_name: user.fullName,
     token_use: "access",
-    iss: config.jwt.issuer,
-    aud: config.jwt.audience,
+    iss: config.JWT_ISSUER,
+    aud: config.JWT_AUDIENCE,
     iat: nowSeconds,
     nbf: nowSeconds,
     exp: nowSeconds + expiresIn,
@@ -82,18 +82,19 @@ export async function signAccessToken(
  */
 export async function verifyAccessToken(config: Config, token: string, nowSeconds: number): Promise<AccessClaims> {
   const parts = token.split(".");
-  if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]*$/.test(p)) || !parts[2]) throw errors.invalidToken();
+  if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]*$/.test(p)) || !parts[2]) throw apiError("invalid_token");
   let header: { alg?: unknown; kid?: unknown; crit?: unknown };
   let claims: Partial<AccessClaims> & Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder().decode(fromB64url(parts[0])));
     claims = JSON.parse(new TextDecoder().decode(fromB64url(parts[1])));
   } catch {
-    throw errors.invalidToken();
+    throw apiError("invalid_token");
   }
-  if (!header || typeof header !== "object" || !claims || typeof claims !== "object" || Array.isArray(claims)) throw errors.invalidToken();
+  if (!header || typeof header !== "object" || !claims || typeof claims !== "object" || Array.isArray(claims))
+    throw apiError("invalid_token");
   // No extension we understand may be marked critical (RFC 7515 4.1.11), e.g. `b64: false`.
-  if ("crit" in header) throw errors.invalidToken();
+  if ("crit" in header) throw apiError("invalid_token");
   const ring = await getKeyRing(config);
   let key: CryptoKey;
   let params: SignParams;
@@ -102,11 +103,11 @@ export async function verifyAccessToken(config: Config, token: string, nowSecond
     params = { name: "HMAC" };
   } else if (header.alg === "EdDSA" || header.alg === "ES256") {
     const vk = typeof header.kid === "string" ? ring.verifiers.get(header.kid) : undefined;
-    if (!vk || vk.alg !== header.alg) throw errors.invalidToken();
+    if (!vk || vk.alg !== header.alg) throw apiError("invalid_token");
     key = vk.key;
     params = ALGS[vk.alg].sign;
   } else {
-    throw errors.invalidToken();
+    throw apiError("invalid_token");
   }
   let valid = false;
   try {
@@ -114,15 +115,15 @@ export async function verifyAccessToken(config: Config, token: string, nowSecond
   } catch {
     valid = false;
   }
-  if (!valid) throw errors.invalidToken();
-  const skew = config.jwt.clockSkew;
-  if (claims.token_use !== "access") throw errors.invalidToken();
-  if (claims.iss !== config.jwt.issuer) throw errors.invalidToken();
+  if (!valid) throw apiError("invalid_token");
+  const skew = config.JWT_CLOCK_SKEW;
+  if (claims.token_use !== "access") throw apiError("invalid_token");
+  if (claims.iss !== config.JWT_ISSUER) throw apiError("invalid_token");
   const aud = claims.aud as unknown;
-  if (!(aud === config.jwt.audience || (Array.isArray(aud) && aud.includes(config.jwt.audience)))) throw errors.invalidToken();
-  if (typeof claims.sub !== "string" || typeof claims.sid !== "string") throw errors.invalidToken();
-  if (typeof claims.exp !== "number") throw errors.invalidToken();
-  if (typeof claims.nbf === "number" && claims.nbf > nowSeconds + skew) throw errors.invalidToken();
-  if (claims.exp + skew <= nowSeconds) throw errors.tokenExpired();
+  if (!(aud === config.JWT_AUDIENCE || (Array.isArray(aud) && aud.includes(config.JWT_AUDIENCE)))) throw apiError("invalid_token");
+  if (typeof claims.sub !== "string" || typeof claims.sid !== "string") throw apiError("invalid_token");
+  if (typeof claims.exp !== "number") throw apiError("invalid_token");
+  if (typeof claims.nbf === "number" && claims.nbf > nowSeconds + skew) throw apiError("invalid_token");
+  if (claims.exp + skew <= nowSeconds) throw apiError("token_expired");
   return claims as AccessClaims;
 }

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import * as schema from "./schema";
@@ -5,31 +6,42 @@ import * as schema from "./schema";
 export type Db = PostgresJsDatabase<typeof schema>;
 
 /**
- * A Drizzle client over a per-request postgres.js client. Hyperdrive pools the real
- * connections, so the Worker opens a cheap connection per request and does not end it
- * (ending it inside workerd raises porsager/postgres#1202; the socket closes with the request).
- * One connection: queries issued together (Promise.all) are pipelined on it in one round trip,
- * where a larger pool would open a second connection (another handshake) for them. Code inside
- * a transaction must use the transaction's handle only (it holds the connection).
+ * postgres.js options for a per-request client. Hyperdrive pools the real connections, so the
+ * Worker opens a cheap connection per request and does not end it (ending it inside workerd
+ * raises porsager/postgres#1202; the socket closes with the request). One connection: queries
+ * issued together (Promise.all) are pipelined on it in one round trip, where a larger pool would
+ * open a second connection (another handshake) for them. Code inside a transaction must use the
+ * transaction's handle only (it holds the connection).
  */
+export const CLIENT_OPTIONS = {
+  max: 1,
+  fetch_types: false,
+  // Generous: a connect is only started once the request's own work (e.g. a password hash) is
+  // done, and the timer must not fire because other requests kept the isolate busy meanwhile.
+  connect_timeout: 15,
+  idle_timeout: 0,
+  onnotice: () => {},
+} satisfies postgres.Options<Record<string, never>>;
+
+/** Drizzle over a postgres.js client. */
+export const drizzleOver = (client: postgres.Sql): Db => drizzle(client, { schema });
+
+/** The production database of a request: Drizzle over a fresh postgres.js client. */
 export function createDb(connectionString: string): Db {
-  const client = postgres(connectionString, {
-    max: 1,
-    fetch_types: false,
-    connect_timeout: 5,
-    idle_timeout: 0,
-    onnotice: () => {},
-  });
-  clientHooks.created?.(client);
-  return drizzle(client, { schema });
+  return drizzleOver(postgres(connectionString, CLIENT_OPTIONS));
 }
 
 /**
- * Tests only (unset in production): told about every client created. A test harness that
- * calls the Worker's fetch directly runs outside a real request context, so sockets do not
- * close with the request; test/helpers.ts uses this to end them after each call.
+ * A read that decides access (login state, sessions, codes, throttles, account status) must never
+ * be answered from Hyperdrive's query cache, which serves read-only queries for up to 60 s + 15 s
+ * stale by default. Cloudflare's documentation (Hyperdrive, "Query caching") states that mutating
+ * queries and "queries that use functions designated as volatile or stable by PostgreSQL are not
+ * cached". clock_timestamp() is volatile (pg_proc.provolatile = 'v'), so selecting it makes any
+ * such read uncacheable whatever the Hyperdrive configuration. Prefer a write (the throttle
+ * reservation) where the read is followed by one anyway. test/db/uncached.test.ts records every
+ * statement the Worker sends and checks this holds.
  */
-export const clientHooks: { created?: (client: postgres.Sql) => void } = {};
+export const UNCACHED = sql<string>`clock_timestamp()`;
 
 const UNAVAILABLE_CODES = new Set([
   "ECONNREFUSED",

@@ -20,6 +20,8 @@ export const users = pgTable(
     // added by this service
     emailVerifiedAt: timestamp("email_verified_at", tz),
     passwordChangedAt: timestamp("password_changed_at", tz),
+    /** `active`, or a state that refuses sign-in (see src/auth/account-status.ts). */
+    status: text("status").notNull().default("active"),
   },
   (t) => [uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`)],
 );
@@ -60,21 +62,30 @@ export const refreshTokens = pgTable(
   (t) => [index("auth_refresh_tokens_session_idx").on(t.sessionId)],
 );
 
-/** Password-reset codes, stored only as HMAC-SHA-256. At most one live code per user. */
-export const passwordResetCodes = pgTable(
-  "auth_password_reset_codes",
+/**
+ * Emailed one-time codes of every purpose (src/auth/one-time-codes.ts), stored only as
+ * HMAC-SHA-256. At most one live code per user and purpose. `target` carries what the code is
+ * about when that is not the account itself (the new address of an email change).
+ */
+export const oneTimeCodes = pgTable(
+  "auth_one_time_codes",
   {
     id: uuid("id").primaryKey(),
     userId: uuid("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
+    purpose: text("purpose").notNull(),
     codeHash: text("code_hash").notNull(),
+    target: text("target"),
     createdAt: timestamp("created_at", tz).notNull(),
     expiresAt: timestamp("expires_at", tz).notNull(),
     attempts: integer("attempts").notNull().default(0),
     consumedAt: timestamp("consumed_at", tz),
   },
-  (t) => [index("auth_password_reset_codes_user_idx").on(t.userId)],
+  (t) => [
+    index("auth_one_time_codes_user_purpose_idx").on(t.userId, t.purpose, t.createdAt),
+    index("auth_one_time_codes_expires_idx").on(t.expiresAt),
+  ],
 );
 
 /**
@@ -85,8 +96,11 @@ export const throttles = pgTable(
   "auth_throttles",
   {
     key: text("key").primaryKey(),
+    /** Attempts (or codes sent) counted so far: reserved before the work they gate, see throttle.ts. */
     failures: integer("failures").notNull().default(0),
     lastAt: timestamp("last_at", tz).notNull(),
+    /** Start of the counting window, for policies whose count restarts after a while (codes). */
+    windowStartedAt: timestamp("window_started_at", tz),
     blockedUntil: timestamp("blocked_until", tz),
   },
   (t) => [index("auth_throttles_last_at_idx").on(t.lastAt)],

@@ -53,7 +53,14 @@ function backoffMs(attempt: number, headers: Record<string, string> | null): num
  * Idempotency-Key so a retry after a lost answer cannot deliver twice. A final failure is
  * logged (kind of message and reason, never its content or recipient) and returned.
  */
-export function createMailer(mail: Config["mail"], log: Log): Mailer {
+export function createMailer(config: Config, log: Log): Mailer {
+  const mail = {
+    apiKey: config.RESEND_API_KEY,
+    baseUrl: config.RESEND_BASE_URL,
+    from: config.MAIL_FROM,
+    retries: config.MAIL_RETRIES,
+    timeoutMs: config.MAIL_TIMEOUT_MS,
+  };
   let client: Resend | undefined;
   return {
     async send(message) {

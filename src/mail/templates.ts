@@ -52,3 +52,29 @@ export function resetCodeMessage(input: { appName: string; to: string; code: str
   );
   return { to: input.to, subject, text, html, tag: "password_reset" };
 }
+
+/**
+ * "Your password was changed": after a reset and after a change, so an owner who did not do it
+ * learns at once. Never carries the password or a code; tells the owner how to take the account
+ * back (a reset, which ends every session).
+ */
+export function passwordChangedMessage(input: { appName: string; to: string; at: Date; how: "reset" | "change" }): MailMessage {
+  const { appName } = input;
+  const when = utcTime(input.at);
+  const what = input.how === "reset" ? "reset with a code sent to this address" : "changed from a signed-in session";
+  const subject = `Your ${appName} password was changed`;
+  const text = [
+    `The password of your ${appName} account was ${what} at ${when}. Every session that was signed in before has been signed out.`,
+    "",
+    "If this was you, there is nothing more to do.",
+    'If this wasn\'t you, reset your password now with "Forgot password" on the sign-in screen: that signs everyone else out again.',
+  ].join("\n");
+  const a = escapeHtml(appName);
+  const html = htmlDocument(
+    subject,
+    `<p>The password of your ${a} account was ${escapeHtml(what)} at ${escapeHtml(when)}. Every session that was signed in before has been signed out.</p>
+<p>If this was you, there is nothing more to do.</p>
+<p><strong>If this wasn't you</strong>, reset your password now with “Forgot password” on the sign-in screen: that signs everyone else out again.</p>`,
+  );
+  return { to: input.to, subject, text, html, tag: "password_changed" };
+}

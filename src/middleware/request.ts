@@ -2,17 +2,22 @@ import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import type { AppEnv } from "../context";
 import { createDeps, type Overrides } from "../deps";
-import { AppError } from "../errors";
+import { apiError } from "../errors";
 import { log } from "../log";
 import { clientIp } from "./rate-limit";
 
+/** A client's own X-Request-Id, kept only as a log field: printable ASCII, at most 64 characters. */
+const clientRequestId = (v: string | undefined) => (v && /^[\x21-\x7e]{1,64}$/.test(v) ? v : undefined);
+
 /**
- * Per-request setup: infrastructure (deps), who is asking (meta), and one JSON log line per
- * request with method, route, status, duration and request id (never bodies or headers).
+ * Per-request setup: the request id (always generated here: audit rows and logs must not carry a
+ * value a client chose), infrastructure (deps), who is asking (meta), and one JSON log line per
+ * request with method, route, status and duration (never bodies or headers).
  */
 export function requestContext(overrides: Overrides): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const requestId = c.get("requestId");
+    const requestId = crypto.randomUUID();
+    c.set("requestId", requestId);
     let ctx: { waitUntil(p: Promise<unknown>): void } | undefined;
     try {
       ctx = c.executionCtx;
@@ -24,8 +29,10 @@ export function requestContext(overrides: Overrides): MiddlewareHandler<AppEnv> 
     c.set("meta", { ip: clientIp(c.req.raw), userAgent: c.req.header("user-agent") ?? null, requestId });
     const started = performance.now();
     await next();
+    c.header("X-Request-Id", requestId);
     log("info", "request", {
       requestId,
+      clientRequestId: clientRequestId(c.req.header("x-request-id")),
       method: c.req.method,
       route: routePath(c, -1),
       status: c.res.status,
@@ -39,8 +46,7 @@ export const requireContentType: MiddlewareHandler<AppEnv> = async (c, next) => 
   const m = c.req.method;
   if ((m === "POST" || m === "PUT" || m === "PATCH") && !c.req.header("content-type")) {
     const length = c.req.header("content-length");
-    if (c.req.raw.body && length !== "0")
-      throw new AppError(415, "unsupported_media_type", "Unsupported content type: send application/json.");
+    if (c.req.raw.body && length !== "0") throw apiError("unsupported_media_type");
   }
   await next();
 };

@@ -1,38 +1,9 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { SESSION } from "../auth/access";
 import { tooLarge, updateProfile } from "../auth/profile";
 import type { AppEnv } from "../context";
-import { AppError } from "../errors";
-import { rateLimit } from "../middleware/rate-limit";
-import { requireAuth } from "../middleware/require-auth";
-import { errorResponses, json, UserSchema } from "./schemas";
-
-/** Room for the multipart framing and the text fields around an avatar of the maximum size. */
-export const MULTIPART_OVERHEAD = 64 * 1024;
-
-/** Only multipart/form-data, refused before anything is read. */
-const multipartOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const type = c.req.header("content-type") ?? "";
-  if (!/^multipart\/form-data\s*;/i.test(type))
-    throw new AppError(415, "unsupported_media_type", "Unsupported content type: send multipart/form-data.");
-  await next();
-};
-
-/**
- * AVATAR_MAX_BYTES plus the multipart overhead: a Content-Length above it is refused before
- * reading; a body without one (streamed, chunked) is counted while read and refused as soon
- * as it passes the limit (hono/body-limit). The file itself is checked against the exact limit.
- */
-const avatarBodyLimit: MiddlewareHandler<AppEnv> = (c, next) => {
-  const max = c.get("deps").config.s3.avatarMaxBytes;
-  return bodyLimit({
-    maxSize: max + MULTIPART_OVERHEAD,
-    onError: () => {
-      throw tooLarge(max);
-    },
-  })(c, next);
-};
+import { route } from "./route";
+import { json, UserSchema } from "./schemas";
 
 /** A browser form with no file chosen sends an empty, unnamed file part: that means "no avatar". */
 const noFileChosen = (v: unknown) => (v instanceof File && v.size === 0 && v.name === "" ? undefined : v);
@@ -74,29 +45,28 @@ const ProfileResponseSchema = z.object({ status: z.literal("success"), message: 
   },
 });
 
-const updateProfileRoute = createRoute({
+const updateProfileRoute = route({
   method: "post",
   path: "/update-profile",
   tags: ["Profile"],
   summary: "Change the caller's name and/or avatar",
   description:
     "At least one of full_name and avatar. The avatar's type is decided by its bytes (PNG, JPEG, WebP); it is stored in S3-compatible storage and `user.avatar` becomes its public URL.",
-  security: [{ bearerAuth: [] }],
-  middleware: [rateLimit("RL_DEFAULT"), requireAuth, multipartOnly, avatarBodyLimit] as const,
+  limit: "RL_DEFAULT",
+  auth: SESSION,
+  multipart: { maxFileBytes: (c) => c.AVATAR_MAX_BYTES, tooLarge },
+  errors: ["email_mismatch", "unsupported_image_type", "storage_error", "storage_unavailable"],
   request: {
     body: { content: { "multipart/form-data": { schema: UpdateProfileForm } }, required: true, description: "The changes" },
   },
-  responses: {
-    200: json(ProfileResponseSchema, "Profile updated"),
-    ...errorResponses(400, 401, 403, 413, 415, 429, 502, 503),
-  },
+  responses: { 200: json(ProfileResponseSchema, "Profile updated") },
 });
 
 export function profileRoutes() {
   return new OpenAPIHono<AppEnv>().openapi(updateProfileRoute, async (c) => {
     const form = c.req.valid("form");
     const deps = c.get("deps");
-    const max = deps.config.s3.avatarMaxBytes;
+    const max = deps.config.AVATAR_MAX_BYTES;
     if (form.avatar && form.avatar.size > max) throw tooLarge(max);
     const avatar = form.avatar ? { bytes: new Uint8Array(await form.avatar.arrayBuffer()) } : undefined;
     const user = await updateProfile(deps, c.get("meta"), c.get("auth"), { fullName: form.full_name, avatar, email: form.email });

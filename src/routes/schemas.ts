@@ -1,15 +1,21 @@
 import { z } from "@hono/zod-openapi";
+import { ERROR_CATALOG, type ErrorCode } from "../errors";
 
 /**
  * The zod schemas that validate requests and shape responses. The OpenAPI document at
  * /openapi.json is generated from these same objects.
  */
+const ERROR_CODES = Object.keys(ERROR_CATALOG) as [ErrorCode, ...ErrorCode[]];
+
 export const ErrorSchema = z
   .object({
     status: z.literal("error"),
-    message: z.string(),
-    code: z.string(),
-    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    message: z.string().max(500),
+    code: z.enum(ERROR_CODES).openapi({ description: "Stable machine-readable code (docs/errors.md)" }),
+    issues: z
+      .array(z.object({ path: z.string().max(200), message: z.string().max(500) }))
+      .max(50)
+      .optional(),
   })
   .openapi("Error", { example: { status: "error", message: "Invalid email or password.", code: "invalid_credentials" } });
 
@@ -125,44 +131,3 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
   description,
 });
-
-/** Error responses for the given statuses, each with a typical body as its documented example. */
-export const errorResponses = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, errorResponse(s)]));
-
-export const errorResponse = (status: number, description = ERROR_DESCRIPTIONS[status] ?? "Error") => {
-  const [code, message] = ERROR_EXAMPLES[status] ?? ["error", "Request failed."];
-  return {
-    description,
-    content: { "application/json": { schema: ErrorSchema, example: { status: "error" as const, code, message } } },
-  };
-};
-
-const ERROR_EXAMPLES: Record<number, [code: string, message: string]> = {
-  400: ["validation_failed", "Enter a valid email address."],
-  401: ["invalid_token", "Your session is invalid. Please log in again."],
-  403: ["forbidden", "You are not allowed to do this."],
-  404: ["not_found", "Not found."],
-  405: ["method_not_allowed", "Method GET is not allowed here. Use POST."],
-  409: ["email_taken", "An account with this email already exists."],
-  413: ["payload_too_large", "The request body is too large."],
-  415: ["unsupported_media_type", "Unsupported content type: send application/json."],
-  429: ["too_many_requests", "Too many attempts. Please wait and try again."],
-  500: ["internal_error", "Something went wrong on our side. Please try again."],
-  502: ["upstream_error", "An upstream service failed. Please try again."],
-  503: ["service_unavailable", "The service is temporarily unavailable. Please try again shortly."],
-};
-
-const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: "Malformed JSON or failed validation",
-  401: "Missing, invalid or expired credentials",
-  403: "Forbidden",
-  404: "Not found",
-  405: "Method not allowed (see Allow)",
-  409: "Conflict",
-  413: "Body too large",
-  415: "Unsupported content type",
-  429: "Too many requests (see Retry-After)",
-  500: "Internal error",
-  502: "Upstream failure",
-  503: "Service unavailable",
-};

@@ -1,28 +1,35 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
 import { getKeyRing } from "../auth/keys";
 import type { AppEnv } from "../context";
 import { isDbUnavailable } from "../db/client";
 import { describeError } from "../log";
-import { errorResponses, json } from "./schemas";
+import { route } from "./route";
+import { json } from "./schemas";
 
 const HealthSchema = z
   .object({ status: z.enum(["ok", "error"]), database: z.enum(["up", "down"]) })
   .openapi("Health", { example: { status: "ok", database: "up" } });
 
-const healthRoute = createRoute({
+const healthRoute = route({
   method: "get",
   path: "/health",
   tags: ["System"],
   summary: "Readiness: 200 when the database answers, 503 otherwise",
+  limit: false,
+  errors: [],
+  noDatabase: true,
   responses: { 200: json(HealthSchema, "Database reachable"), 503: json(HealthSchema, "Database unreachable") },
 });
 
-const liveRoute = createRoute({
+const liveRoute = route({
   method: "get",
   path: "/health/live",
   tags: ["System"],
   summary: "Liveness: answers a constant without touching the database",
+  limit: false,
+  errors: [],
+  noDatabase: true,
   responses: { 200: json(z.object({ status: z.literal("ok") }).openapi("Live", { example: { status: "ok" } }), "The Worker is running") },
 });
 
@@ -30,11 +37,14 @@ const JwkSchema = z
   .object({ kty: z.string(), crv: z.string(), x: z.string(), y: z.string().optional(), kid: z.string(), alg: z.string(), use: z.string() })
   .openapi("Jwk");
 
-const jwksRoute = createRoute({
+const jwksRoute = route({
   method: "get",
   path: "/.well-known/jwks.json",
   tags: ["System"],
   summary: "Public keys that verify access tokens (JWKS)",
+  limit: false,
+  errors: [],
+  noDatabase: true,
   responses: {
     200: json(
       z.object({ keys: z.array(JwkSchema) }).openapi("Jwks", {
@@ -46,7 +56,6 @@ const jwksRoute = createRoute({
       }),
       "The JWK set",
     ),
-    ...errorResponses(500),
   },
 });
 

@@ -1,6 +1,6 @@
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { Config } from "../config";
-import { AppError } from "../errors";
+import { type AppError, apiError } from "../errors";
 import { describeError, log } from "../log";
 
 /**
@@ -16,13 +16,31 @@ export interface AvatarStore {
   keyFromUrl(url: string): string | null;
 }
 
-export type S3Settings = Config["s3"];
+export interface S3Settings {
+  endpoint: string | undefined;
+  region: string;
+  bucket: string | undefined;
+  accessKeyId: string | undefined;
+  secretAccessKey: string | undefined;
+  forcePathStyle: boolean;
+  publicBaseUrl: string | undefined;
+}
+
+/** The S3 settings, with the Django service's AWS_* names accepted as fallbacks. */
+export const s3Settings = (c: Config): S3Settings => ({
+  endpoint: c.S3_ENDPOINT,
+  region: c.S3_REGION ?? c.AWS_S3_REGION_NAME ?? "us-east-1",
+  bucket: c.S3_BUCKET ?? c.AWS_STORAGE_BUCKET_NAME,
+  accessKeyId: c.S3_ACCESS_KEY_ID ?? c.AWS_ACCESS_KEY_ID,
+  secretAccessKey: c.S3_SECRET_ACCESS_KEY ?? c.AWS_SECRET_ACCESS_KEY,
+  forcePathStyle: c.S3_FORCE_PATH_STYLE,
+  publicBaseUrl: c.AVATAR_PUBLIC_BASE_URL,
+});
 
 export const AVATAR_CACHE_CONTROL = "public, max-age=31536000, immutable";
 
-export const storageUnavailable = (message = "Avatar storage is unreachable. Please try again shortly.") =>
-  new AppError(503, "storage_unavailable", message, { retryAfter: 5 });
-export const storageFailed = () => new AppError(502, "storage_error", "Avatar storage refused the request. Please try again later.");
+export const storageUnavailable = (message?: string) => apiError("storage_unavailable", { message, retryAfter: 5 });
+export const storageFailed = () => apiError("storage_error");
 
 /** An error the S3 service answered (it has an HTTP status) versus one where it could not be reached. */
 function toAppError(err: unknown, op: string, key: string): AppError {
@@ -83,7 +101,8 @@ function unconfiguredStore(): AvatarStore {
 }
 
 /** The store for these settings. Building it does no I/O. */
-export function createAvatarStore(s3: S3Settings): AvatarStore {
+export function createAvatarStore(config: Config): AvatarStore {
+  const s3 = s3Settings(config);
   const { bucket, accessKeyId, secretAccessKey } = s3;
   if (!bucket || !accessKeyId || !secretAccessKey) return unconfiguredStore();
   const settings = { ...s3, bucket, accessKeyId, secretAccessKey };

@@ -43,7 +43,7 @@ describe("migrations", () => {
         "users",
         "auth_sessions",
         "auth_refresh_tokens",
-        "auth_password_reset_codes",
+        "auth_one_time_codes",
         "auth_throttles",
         "auth_audit_events",
       ]),

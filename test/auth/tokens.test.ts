@@ -1,8 +1,10 @@
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeProtectedHeader, jwtVerify } from "jose";
 import jsonwebtoken from "jsonwebtoken";
 import { describe, expect, it } from "vitest";
-import { generateKeySet } from "../src/auth/keys";
-import { call, fakeClock, json, PASSWORD, uniqueEmail } from "./helpers";
+import { generateKeySet } from "../../src/auth/keys";
+import { PASSWORD, uniqueEmail } from "../support/accounts";
+import { fakeClock } from "../support/clock";
+import { call, json } from "../support/worker";
 
 const MIN = 60_000;
 const DAY = 24 * 3600_000;

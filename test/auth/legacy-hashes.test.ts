@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { utf8 } from "../src/auth/encoding";
-import { cappedWebCryptoPbkdf2, type Pbkdf2Derive, pbkdf2Sha256, verifyLegacyHash, webCryptoPbkdf2 } from "../src/auth/legacy-hashes";
-import fixtures from "./fixtures/legacy-hashes.json";
-import { call, db, json, uniqueEmail } from "./helpers";
+import { utf8 } from "../../src/auth/encoding";
+import { cappedWebCryptoPbkdf2, type Pbkdf2Derive, pbkdf2Sha256, verifyLegacyHash, webCryptoPbkdf2 } from "../../src/auth/legacy-hashes";
+import fixtures from "../fixtures/legacy-hashes.json";
+import { uniqueEmail } from "../support/accounts";
+import { db } from "../support/db";
+import { call, json } from "../support/worker";
 
 // Hashes made by independent reference implementations (scripts/fixtures/make-legacy-hashes.py):
 // Django's format with Python's hashlib.pbkdf2_hmac, published bcrypt vectors and pyca/bcrypt.

@@ -1,6 +1,6 @@
 import { scrypt as nodeScryptCallback } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { fromB64, utf8 } from "../src/auth/encoding";
+import { fromB64, utf8 } from "../../src/auth/encoding";
 import {
   hashPassword,
   nativeScrypt,
@@ -9,7 +9,7 @@ import {
   type ScryptParams,
   scrypt,
   verifyPassword,
-} from "../src/auth/password";
+} from "../../src/auth/password";
 
 // Runs inside workerd (nodejs_compat), where `nativeScrypt` is node:crypto's scrypt.
 // No timing here: speed is measured by `npm run bench` (BENCHMARKS.md), never in the tests.

@@ -1,62 +1,19 @@
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { generateCode } from "../src/auth/password-reset";
-import { call, db, fakeClock, json, PASSWORD, registerUser, uniqueEmail } from "./helpers";
+import { generateCode } from "../../src/auth/one-time-codes";
+import { loginAs as login, PASSWORD, registerUser, uniqueEmail, wrongCode as wrong } from "../support/accounts";
+import { fakeClock } from "../support/clock";
+import { db } from "../support/db";
+import { captureStats, codeIn, failNextSends, latestCode, mailsTo } from "../support/mail";
+import { call, json } from "../support/worker";
 
 // Password reset through the real Worker, the real `resend` SDK and the local capture server
 // (scripts/lib/mail-capture.mjs) that test/global-setup.ts starts and points RESEND_BASE_URL at.
 
-const mailUrl = () => inject("mailUrl");
 const NEW_PASSWORD = "Brand-New-Passw0rd!";
-
-interface Mail {
-  id: string;
-  from: string;
-  to: string[];
-  subject: string;
-  text: string;
-  html: string;
-  created_at: string;
-}
-
-/** Messages captured for one address, newest first. */
-async function mailsTo(email: string): Promise<Mail[]> {
-  const res = await fetch(`${mailUrl()}/emails?to=${encodeURIComponent(email)}`);
-  expect(res.status).toBe(200);
-  return (await res.json<{ data: Mail[] }>()).data;
-}
-
-function codeIn(mail: Mail): string {
-  const m = /reset code is: (\d+)/.exec(mail.text);
-  if (!m) throw new Error(`no code in mail: ${mail.text}`);
-  return m[1];
-}
-
-/** The code from the newest mail to `email`. */
-async function latestCode(email: string): Promise<string> {
-  const [mail] = await mailsTo(email);
-  expect(mail, `a mail to ${email}`).toBeDefined();
-  return codeIn(mail);
-}
-
-/** The next `count` sends fail with `status` (or are stored and answered after `delayMs`). */
-async function failNextSends(count: number, status = 500, delayMs = 0) {
-  const res = await fetch(`${mailUrl()}/_control/fail`, { method: "POST", body: JSON.stringify({ count, status, delayMs }) });
-  expect(res.status).toBe(200);
-}
-
-async function captureStats(): Promise<{ received: number; failRemaining: number }> {
-  return (await fetch(`${mailUrl()}/_control`)).json();
-}
 
 const forgot = (email: string, opts: Parameters<typeof call>[1] = {}) => call("/auth/forgot-password", { body: { email }, ...opts });
 const reset = (email: string, otp: string | number, newPassword = NEW_PASSWORD, opts: Parameters<typeof call>[1] = {}) =>
   call("/auth/reset-password", { body: { email, otp, new_password: newPassword }, ...opts });
-const login = (email: string, password: string, opts: Parameters<typeof call>[1] = {}) =>
-  call("/auth/login", { body: { email, password }, ...opts });
-
-/** A code that is surely not `code`. */
-const wrong = (code: string, k = 1) => String((Number(code) + k) % 1_000_000).padStart(6, "0");
-
 async function hmacHex(secret: string, message: string) {
   const enc = new TextEncoder();
   const key = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
@@ -168,11 +125,12 @@ describe("forgot password → mailed code → reset", () => {
 
 describe("codes are single-use, guess-limited and short-lived", () => {
   it("refuses the right code after 5 wrong ones, and the password stays", async () => {
+    const clock = fakeClock();
     const u = await registerUser();
-    await forgot(u.email);
+    await forgot(u.email, { now: clock.now });
     const code = await latestCode(u.email);
     for (let k = 1; k <= 5; k++) {
-      const res = await reset(u.email, wrong(code, k));
+      const res = await reset(u.email, wrong(code, k), NEW_PASSWORD, { now: clock.now });
       expect(res.status).toBe(400);
       expect(await json(res)).toEqual({
         status: "error",
@@ -180,13 +138,16 @@ describe("codes are single-use, guess-limited and short-lived", () => {
         message: "The code is incorrect. Check the code in the email or request a new one.",
       });
     }
-    const right = await reset(u.email, code);
+    // After 5 wrong guesses the account's next guess waits 1 s (one-time-codes.test.ts); wait it
+    // out, so what answers is the code's own limit.
+    clock.advance(1000);
+    const right = await reset(u.email, code, NEW_PASSWORD, { now: clock.now });
     expect(right.status).toBe(400);
     expect(await json(right)).toMatchObject({ code: "otp_attempts_exceeded" });
     expect((await login(u.email, PASSWORD)).status).toBe(200);
     expect((await login(u.email, NEW_PASSWORD)).status).toBe(401);
     const sql = db();
-    const [row] = await sql`select attempts, consumed_at from auth_password_reset_codes where user_id = ${u.user.id}`;
+    const [row] = await sql`select attempts, consumed_at from auth_one_time_codes where user_id = ${u.user.id}`;
     await sql.end();
     expect(row).toEqual({ attempts: 5, consumed_at: null });
   });
@@ -264,7 +225,7 @@ describe("codes are single-use, guess-limited and short-lived", () => {
     expect((await json(old)).code).toBe("invalid_otp");
     expect((await reset(u.email, second, NEW_PASSWORD, { now: clock.now })).status).toBe(200);
     const sql = db();
-    const rows = await sql`select consumed_at from auth_password_reset_codes where user_id = ${u.user.id}`;
+    const rows = await sql`select consumed_at from auth_one_time_codes where user_id = ${u.user.id}`;
     await sql.end();
     expect(rows).toHaveLength(1);
   });
@@ -309,14 +270,14 @@ describe("throttling and storage", () => {
     await forgot(u.email);
     const code = await latestCode(u.email);
     const sql = db();
-    const rows = await sql`select t::text as row, code_hash from auth_password_reset_codes t where user_id = ${u.user.id}`;
+    const rows = await sql`select t::text as row, code_hash from auth_one_time_codes t where user_id = ${u.user.id}`;
     const audits = await sql`select coalesce(detail::text, '') as detail from auth_audit_events where user_id = ${u.user.id}`;
     const throttles = await sql`select key from auth_throttles where key like 'otp:%'`;
     await sql.end();
     expect(rows).toHaveLength(1);
     expect(rows[0].row).not.toContain(code);
     const secret = inject("workerBindings").AUTH_SECRET;
-    expect(rows[0].code_hash).toBe(await hmacHex(secret, `otp:${u.user.id}:${code}`));
+    expect(rows[0].code_hash).toBe(await hmacHex(secret, `otp:password_reset:${u.user.id}:${code}`));
     for (const a of audits) expect(a.detail).not.toContain(code);
     for (const t of throttles) expect(t.key).not.toContain(u.email);
   });
@@ -357,7 +318,7 @@ describe("throttling and storage", () => {
     const sql = db();
     const [event] = await sql`select outcome, detail from auth_audit_events where user_id = ${u.user.id} and event = 'reset_requested'`;
     await sql.end();
-    expect(event).toEqual({ outcome: "failure", detail: { mail: "internal_server_error", mail_attempts: 3 } });
+    expect(event).toEqual({ outcome: "failure", detail: { purpose: "password_reset", mail: "internal_server_error", mail_attempts: 3 } });
   });
 
   it("a reset lets a locked-out owner log in again", async () => {

@@ -3,10 +3,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
-import { startMailCapture } from "../scripts/lib/mail-capture.mjs";
-import { startPostgres } from "../scripts/lib/postgres.mjs";
-import { startPwnedServer } from "../scripts/lib/pwned-stub.mjs";
-import { startS3 } from "../scripts/lib/s3.mjs";
+import { startMailCapture } from "../../scripts/lib/mail-capture.mjs";
+import { startPostgres } from "../../scripts/lib/postgres.mjs";
+import { startPwnedServer } from "../../scripts/lib/pwned-stub.mjs";
+import { startS3 } from "../../scripts/lib/s3.mjs";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -28,7 +28,7 @@ declare module "vitest" {
 
 /** Parse the [[ratelimits]] blocks of wrangler.toml, so tests use the configured numbers. */
 function readRateLimits(): Record<string, { limit: number; period: number }> {
-  const toml = fs.readFileSync(path.resolve(__dirname, "../wrangler.toml"), "utf8");
+  const toml = fs.readFileSync(path.resolve(__dirname, "../../wrangler.toml"), "utf8");
   const out: Record<string, { limit: number; period: number }> = {};
   const re = /name\s*=\s*"(RL_[A-Z_]+)"[\s\S]*?simple\s*=\s*\{\s*limit\s*=\s*(\d+)\s*,\s*period\s*=\s*(\d+)\s*\}/g;
   for (const m of toml.matchAll(re)) out[m[1]] = { limit: Number(m[2]), period: Number(m[3]) };
@@ -40,7 +40,7 @@ export default async function setup(project: TestProject) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "auth-test-pg-"));
   const pg = await startPostgres({ dataDir: path.join(dataDir, "data"), persistent: false, database: "auth_test" });
   // In a child Node process: inside Vite's module runner, postgres.js resolves to its workerd build.
-  execFileSync(process.execPath, [path.resolve(__dirname, "../scripts/migrate.mjs"), pg.url], { stdio: "inherit" });
+  execFileSync(process.execPath, [path.resolve(__dirname, "../../scripts/migrate.mjs"), pg.url], { stdio: "inherit" });
   process.env.CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE = pg.url;
   project.provide("dbUrl", pg.url);
   project.provide("adminDbUrl", pg.url.replace(/\/auth_test$/, "/postgres"));

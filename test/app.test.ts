@@ -1,7 +1,39 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, inject, it, vi } from "vitest";
 import { b64url, utf8 } from "../src/auth/encoding";
 import { generateKeySet } from "../src/auth/keys";
-import { call, fakeClock, json, registerUser, testEnv } from "./helpers";
+import { loginAs, PASSWORD, registerUser, uniqueEmail } from "./support/accounts";
+import { fakeClock } from "./support/clock";
+import { call, freshIp, json, testEnv } from "./support/worker";
+
+/**
+ * Issue 6: abuse resistance. Per-client rate limits (Workers Rate Limiting binding, simulated by
+ * the test runtime with the numbers in wrangler.toml), per-account throttling in Postgres,
+ * breached and common passwords, REGISTER_ENUMERATION_SAFE, the audit log, hardened responses.
+ */
+
+const limits = inject("rateLimits");
+const [_BREACHED, _BREACHED_ACCENTED] = inject("breachedPasswords");
+const [_PADDING_ONLY] = inject("paddedPasswords");
+
+const WRONG = "Wrong-Password-42x";
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/**
+ * The simulated limiter counts in wall-clock windows (like the real one, approximately). A burst
+ * that straddles a window boundary would see a reset counter, so it is run again, once, with
+ * fresh keys: two boundaries cannot fall inside one burst.
+ */
+async function inOneWindow<T>(period: number, burst: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const before = Math.floor(Date.now() / (period * 1000));
+    const result = await burst();
+    const after = Math.floor(Date.now() / (period * 1000));
+    if (before === after || attempt === 1) return result;
+  }
+}
 
 const isErrorShape = (body: any, code: string) => {
   expect(body.status).toBe("error");
@@ -168,5 +200,89 @@ describe("health", () => {
     const down = { HYPERDRIVE: { connectionString: "postgres://postgres:postgres@127.0.0.1:1/nope" } };
     const res = await call("/health/live", { env: down });
     expect(res.status).toBe(200);
+  });
+});
+
+describe("hardened responses", () => {
+  const origins = { CORS_ORIGINS: "https://app.example.com, https://admin.example.com" };
+
+  it("CORS allows a listed origin and refuses another", async () => {
+    const preflight = (origin: string) =>
+      call("/auth/login", {
+        method: "OPTIONS",
+        env: origins,
+        headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type" },
+      });
+    const ok = await preflight("https://app.example.com");
+    expect(ok.status).toBe(204);
+    expect(ok.headers.get("Access-Control-Allow-Origin")).toBe("https://app.example.com");
+    expect(ok.headers.get("Access-Control-Allow-Methods")).toContain("POST");
+    expect(ok.headers.get("Vary")).toMatch(/Origin/i);
+    const bad = await preflight("https://evil.example.net");
+    expect(bad.headers.get("Access-Control-Allow-Origin")).toBeNull();
+
+    const simple = await call("/auth/login", {
+      body: { email: uniqueEmail(), password: WRONG },
+      env: origins,
+      headers: { origin: "https://admin.example.com" },
+    });
+    expect(simple.headers.get("Access-Control-Allow-Origin")).toBe("https://admin.example.com");
+    expect(simple.headers.get("Access-Control-Expose-Headers")).toMatch(/Retry-After/);
+    const other = await call("/auth/login", {
+      body: { email: uniqueEmail(), password: WRONG },
+      env: origins,
+      headers: { origin: "https://evil.example.net" },
+    });
+    expect(other.headers.get("Access-Control-Allow-Origin")).toBeNull();
+    // With no CORS_ORIGINS, no origin is allowed.
+    const none = await call("/auth/login", { body: {}, headers: { origin: "https://app.example.com" } });
+    expect(none.headers.get("Access-Control-Allow-Origin")).toBeNull();
+  });
+
+  it("security headers, no-store and X-Request-Id on every response, including errors", async () => {
+    const u = await registerUser();
+    const rl = limits.RL_REGISTER;
+    const cases: [string, Promise<Response>][] = [
+      ["200 login", loginAs(u.email, u.password)],
+      ["201 register", call("/auth/register", { body: { full_name: "H", email: uniqueEmail(), password: PASSWORD, role: "student" } })],
+      ["200 health", call("/health")],
+      ["400 validation", call("/auth/login", { body: {} })],
+      ["400 malformed json", call("/auth/login", { body: "{not json", headers: { "content-type": "application/json" } })],
+      ["401 credentials", loginAs(u.email, WRONG)],
+      ["401 no token", call("/auth/me")],
+      ["404 route", call("/auth/nope")],
+      ["405 method", call("/auth/login", { method: "GET" })],
+      ["415 content type", call("/auth/login", { body: "x", headers: { "content-type": "text/plain" } })],
+      [
+        "503 breach check",
+        call("/auth/register", {
+          body: { full_name: "H", email: uniqueEmail(), password: "Unlisted-Long-Passphrase-9", role: "student" },
+          env: { PWNED_PASSWORDS_URL: "http://127.0.0.1:1", BREACHED_PASSWORD_CHECK: "fail-closed" },
+        }),
+      ],
+      ["500 misconfigured", call("/auth/login", { body: {}, env: { ENVIRONMENT: "production", AUTH_SECRET: "" } })],
+    ];
+    const tooMany = await inOneWindow(rl.period, async () => {
+      const ip = freshIp();
+      let last: Response | undefined;
+      for (let i = 0; i <= rl.limit; i++) last = await call("/auth/register", { body: {}, ip });
+      return last!;
+    });
+    const all: [string, Response][] = [
+      ...(await Promise.all(cases.map(async ([n, p]) => [n, await p] as [string, Response]))),
+      ["429 rate limit", tooMany],
+    ];
+    for (const [name, res] of all) {
+      expect(String(res.status), name).toBe(name.slice(0, 3));
+      expect(res.headers.get("X-Content-Type-Options"), name).toBe("nosniff");
+      expect(res.headers.get("Referrer-Policy"), name).toBe("no-referrer");
+      expect(res.headers.get("X-Frame-Options"), name).toBe("DENY");
+      expect(res.headers.get("Strict-Transport-Security"), name).toMatch(/max-age=\d+/);
+      expect(res.headers.get("Cache-Control"), name).toBe("no-store");
+      expect(res.headers.get("X-Request-Id"), name).toMatch(/^[0-9a-f-]{36}$/);
+      expect(res.headers.get("Content-Type"), name).toMatch(/^application\/json/);
+      const body = await json(res);
+      if (res.status >= 400) expect(body, name).toMatchObject({ status: "error", code: expect.any(String), message: expect.any(String) });
+    }
   });
 });

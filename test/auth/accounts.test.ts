@@ -1,5 +1,21 @@
-import { describe, expect, it } from "vitest";
-import { call, db, json, PASSWORD, registerUser, uniqueEmail } from "./helpers";
+import { afterEach, describe, expect, inject, it, vi } from "vitest";
+import { loginAs, PASSWORD, registerUser, uniqueEmail } from "../support/accounts";
+import { auditRows, db } from "../support/db";
+import { mailsTo } from "../support/mail";
+import { call, json } from "../support/worker";
+
+/**
+ * Issue 6: abuse resistance. Per-client rate limits (Workers Rate Limiting binding, simulated by
+ * the test runtime with the numbers in wrangler.toml), per-account throttling in Postgres,
+ * breached and common passwords, REGISTER_ENUMERATION_SAFE, the audit log, hardened responses.
+ */
+
+const [_BREACHED, _BREACHED_ACCENTED] = inject("breachedPasswords");
+const [_PADDING_ONLY] = inject("paddedPasswords");
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe("register, login, me", () => {
   it("registers, logs in and answers /auth/me", async () => {
@@ -103,5 +119,49 @@ describe("register, login, me", () => {
     const u = await registerUser({ password: "  spaced password  " });
     expect((await call("/auth/login", { body: { email: u.email, password: "spaced password" } })).status).toBe(401);
     expect((await call("/auth/login", { body: { email: u.email, password: "  spaced password  " } })).status).toBe(200);
+  });
+});
+
+describe("REGISTER_ENUMERATION_SAFE", () => {
+  const safe = { REGISTER_ENUMERATION_SAFE: "true" };
+
+  it("off (default): a taken email answers 409", async () => {
+    const u = await registerUser();
+    const res = await call("/auth/register", { body: { full_name: "X", email: u.email, password: PASSWORD, role: "student" } });
+    expect(res.status).toBe(409);
+    expect((await json(res)).code).toBe("email_taken");
+  });
+
+  it("on: a new and a taken email get byte-identical 202 answers without tokens; the owner is emailed; the new account logs in", async () => {
+    const owner = await registerUser();
+    const fresh = uniqueEmail("safe");
+    const attackerPassword = "Attacker-Chosen-Passw0rd";
+    const taken = await call("/auth/register", {
+      body: { full_name: "Mallory", email: owner.email, password: attackerPassword, role: "student" },
+      env: safe,
+    });
+    const created = await call("/auth/register", {
+      body: { full_name: "Newcomer", email: fresh, password: attackerPassword, role: "student" },
+      env: safe,
+    });
+    expect(taken.status).toBe(202);
+    expect(created.status).toBe(202);
+    const [a, b] = [await taken.text(), await created.text()];
+    expect(a).toBe(b);
+    expect(JSON.parse(a)).toEqual({ status: "success", message: expect.stringMatching(/log in/) });
+    expect(a).not.toMatch(/token/);
+
+    // The owner is told by mail; the newcomer is not mailed about a taken address.
+    const mails = await mailsTo(owner.email);
+    expect(mails.some((m) => /tried to create/.test(m.subject))).toBe(true);
+    expect((await mailsTo(fresh)).length).toBe(0);
+
+    // The owner's account is untouched; the new account works with POST /login.
+    expect((await loginAs(owner.email, owner.password)).status).toBe(200);
+    expect((await loginAs(owner.email, attackerPassword)).status).toBe(401);
+    expect((await loginAs(fresh, attackerPassword)).status).toBe(200);
+
+    const rows = await auditRows(owner.user.id);
+    expect(rows.map((r) => `${r.event}:${r.outcome}:${r.detail?.reason ?? ""}`)).toContain("registered:failure:email_taken");
   });
 });

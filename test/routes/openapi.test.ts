@@ -1,11 +1,12 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import type { z } from "@hono/zod-openapi";
 import { describe, expect, it } from "vitest";
-import { createApp } from "../src/app";
-import { createClient } from "../src/client";
-import worker from "../src/index";
-import { ErrorSchema } from "../src/routes/schemas";
-import { call, freshIp, json, PASSWORD, testEnv, uniqueEmail } from "./helpers";
+import { createApp } from "../../src/app";
+import { createClient } from "../../src/client";
+import worker from "../../src/index";
+import { ErrorSchema } from "../../src/routes/schemas";
+import { PASSWORD, uniqueEmail } from "../support/accounts";
+import { call, freshIp, json, testEnv } from "../support/worker";
 
 /** The document and the page that renders it are not part of the document. */
 const NOT_DOCUMENTED = new Set(["/openapi.json", "/docs"]);

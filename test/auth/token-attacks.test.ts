@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { generateKeySet } from "../src/auth/keys";
-import { call, fakeClock, json, PASSWORD, uniqueEmail } from "./helpers";
+import { generateKeySet } from "../../src/auth/keys";
+import { PASSWORD, uniqueEmail } from "../support/accounts";
+import { fakeClock } from "../support/clock";
+import { call, json } from "../support/worker";
 
 /**
  * Forged and tampered access tokens. The Worker runs with a key set generated here, so the tests

@@ -1,8 +1,9 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { sha256Hex } from "../src/auth/encoding";
-import worker from "../src/index";
-import { DAY, db, MIN, me, registerUser, testEnv } from "./helpers";
+import { sha256Hex } from "../../src/auth/encoding";
+import { me, registerUser } from "../support/accounts";
+import { DAY, MIN } from "../support/clock";
+import { db } from "../support/db";
+import { runScheduled } from "../support/worker";
 
 describe("purge (scheduled handler)", () => {
   it("removes ended sessions, old consumed refresh tokens, dead reset codes and stale throttles, and nothing else", async () => {
@@ -42,13 +43,14 @@ describe("purge (scheduled handler)", () => {
 
     const code = async (name: string, expires: number, consumed: number | null) => {
       const id = crypto.randomUUID();
-      await sql`insert into auth_password_reset_codes (id, user_id, code_hash, created_at, expires_at, consumed_at)
-        values (${id}, ${uid}, ${`h-${id}`}, ${at(-5 * MIN)}, ${at(expires)}, ${consumed === null ? null : at(consumed)})`;
+      await sql`insert into auth_one_time_codes (id, user_id, purpose, code_hash, created_at, expires_at, consumed_at)
+        values (${id}, ${uid}, 'password_reset', ${`h-${id}`}, ${at(-5 * MIN)}, ${at(expires)}, ${consumed === null ? null : at(consumed)})`;
       return { name, id };
     };
     const codes = [await code("live", 5 * MIN, null), await code("expired", -MIN, null), await code("consumed", 5 * MIN, -MIN)];
 
-    const prefix = `purgetest-${crypto.randomUUID()}`;
+    // Login throttle keys: a locked one stays until a reset clears it. Other keys only expire.
+    const prefix = `login:purgetest-${crypto.randomUUID()}`;
     const throttle = async (name: string, o: { failures: number; last: number; blocked?: number }) => {
       await sql`insert into auth_throttles (key, failures, last_at, blocked_until)
         values (${`${prefix}:${name}`}, ${o.failures}, ${at(o.last)}, ${o.blocked === undefined ? null : at(o.blocked)})`;
@@ -58,6 +60,8 @@ describe("purge (scheduled handler)", () => {
     await throttle("recent", { failures: 3, last: -3600_000 });
     await throttle("stale-but-blocked", { failures: 12, last: -25 * 3600_000, blocked: 3600_000 });
     await throttle("stale-locked", { failures: 100, last: -25 * 3600_000 });
+    const otherKey = `otp-guess:purgetest-${crypto.randomUUID()}`;
+    await sql`insert into auth_throttles (key, failures, last_at) values (${otherKey}, ${100}, ${at(-25 * 3600_000)})`;
 
     const registerSession = (
       await sql`select id from auth_sessions where user_id = ${uid} and id not in ${sql([live.id, revoked.id, expired.id, idle.id])}`
@@ -68,19 +72,18 @@ describe("purge (scheduled handler)", () => {
       ).map((r) => r.id),
     };
 
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ cron: "17 * * * *", scheduledTime: new Date() }), testEnv, ctx);
-    await waitOnExecutionContext(ctx);
+    await runScheduled();
 
     const sessionsAfter = (await sql`select id from auth_sessions where user_id = ${uid}`).map((r) => r.id).sort();
     const tokenIds = (
       await sql`select t.id from auth_refresh_tokens t join auth_sessions s on s.id = t.session_id where s.user_id = ${uid}`
     ).map((r) => r.id);
-    const codeIds = (await sql`select id from auth_password_reset_codes where user_id = ${uid}`).map((r) => r.id);
+    const codeIds = (await sql`select id from auth_one_time_codes where user_id = ${uid}`).map((r) => r.id);
     const throttleKeys = (await sql`select key from auth_throttles where key like ${`${prefix}:%`}`)
       .map((r) => r.key.slice(prefix.length + 1))
       .sort();
     const liveAfter = (await sql`select id from auth_sessions where id in ${sql(liveRowsBefore.sessions)}`).map((r) => r.id);
+    const otherAfter = await sql`select key from auth_throttles where key = ${otherKey}`;
     await sql.end();
 
     expect(sessionsAfter).toEqual([live.id, registerSession].sort());
@@ -94,6 +97,7 @@ describe("purge (scheduled handler)", () => {
     expect(name(tokenIds, tokens)).toEqual(["live-consumed-recently", "live-unconsumed"]);
     expect(name(codeIds, codes)).toEqual(["live"]);
     expect(throttleKeys).toEqual(["recent", "stale-but-blocked", "stale-locked"]);
+    expect(otherAfter).toEqual([]);
     // no live session anywhere in the database was touched
     expect(liveAfter.sort()).toEqual([...liveRowsBefore.sessions].sort());
     // the user's live session still works

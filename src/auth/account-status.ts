@@ -1,0 +1,25 @@
+import type { User } from "../db/schema";
+import type { Deps, RequestMeta } from "../deps";
+import { apiError } from "../errors";
+import { audit } from "./audit";
+
+/**
+ * Account states that refuse sign-in. `users.status` is `active` for every account that may
+ * sign in; any other value ends its sessions' access at once (authenticate() and refresh() only
+ * accept active accounts) and refuses new ones here, after the credentials were checked, so the
+ * answer never confirms an account to someone without them.
+ */
+export const ACCOUNT_STATUSES = {
+  active: null,
+  suspended: "account_suspended",
+} as const;
+
+export type AccountStatus = keyof typeof ACCOUNT_STATUSES;
+
+export async function assertMaySignIn(deps: Deps, meta: RequestMeta, user: User): Promise<void> {
+  if (user.status === "active") return;
+  // An unknown value (written by another service) refuses like a suspension.
+  const refusal = ACCOUNT_STATUSES[user.status as AccountStatus] ?? "account_suspended";
+  await audit(deps, meta, "login_refused", "blocked", user.id, { status: user.status });
+  throw apiError(refusal);
+}

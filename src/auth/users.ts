@@ -1,0 +1,36 @@
+import { sql } from "drizzle-orm";
+import { UNCACHED } from "../db/client";
+import { type User, users } from "../db/schema";
+import type { Deps } from "../deps";
+
+export type Role = "student" | "instructor" | "admin";
+
+/** The user object every answer carries (login, register, /me, profile). */
+export interface PublicUser {
+  id: string;
+  full_name: string;
+  email: string;
+  role: string;
+  avatar: string | null;
+}
+
+export const publicUser = (u: Pick<User, "id" | "fullName" | "email" | "role" | "avatar">): PublicUser => ({
+  id: u.id,
+  full_name: u.fullName,
+  email: u.email,
+  role: u.role,
+  avatar: u.avatar,
+});
+
+/** Emails are stored trimmed and lower-cased; lookups compare lower(email). */
+export const normalizeEmail = (email: string) => email.trim().toLowerCase();
+
+/** The account with this email, read fresh (never from Hyperdrive's cache). */
+export async function findUserByEmail(deps: Deps, email: string): Promise<User | undefined> {
+  const [row] = await deps.db
+    .select({ user: users, fresh: UNCACHED })
+    .from(users)
+    .where(sql`lower(${users.email}) = ${normalizeEmail(email)}`)
+    .limit(1);
+  return row?.user;
+}

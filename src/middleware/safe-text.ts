@@ -1,0 +1,57 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../context";
+import { apiError, type Issue, validationError } from "../errors";
+
+/**
+ * Text PostgreSQL cannot store, refused before it reaches the domain: a NUL character (U+0000,
+ * never valid in a text value) or a lone UTF-16 surrogate (not encodable as UTF-8). Both answer
+ * 400 validation_failed naming the field, instead of a 500 from the database.
+ */
+const UNSAFE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const MESSAGE = "Text may not contain NUL characters or unpaired UTF-16 surrogates.";
+
+function scan(value: unknown, path: string, issues: Issue[], depth = 0): void {
+  if (issues.length >= 10 || depth > 32) return;
+  if (typeof value === "string") {
+    if (UNSAFE.test(value)) issues.push({ path: path || "(body)", message: MESSAGE });
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => {
+      scan(v, `${path}.${i}`, issues, depth + 1);
+    });
+  } else if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      if (UNSAFE.test(k)) issues.push({ path: path || "(body)", message: MESSAGE });
+      scan(v, path ? `${path}.${k}` : k, issues, depth + 1);
+    }
+  }
+}
+
+/**
+ * Scans every string a route receives: JSON bodies (keys and values), multipart field names,
+ * values and file names, query parameters and path parameters. Runs after the body limit, and
+ * parses the body once: Hono's validator reuses the parsed body.
+ */
+export const safeText: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const issues: Issue[] = [];
+  scan(c.req.param(), "", issues);
+  scan(c.req.queries(), "", issues);
+  const type = (c.req.header("content-type") ?? "").toLowerCase();
+  if (/^application\/([\w.-]+\+)?json/.test(type)) {
+    // A malformed body is left for the validator, which answers malformed_json.
+    const body = await c.req.json().catch(() => undefined);
+    scan(body, "", issues);
+  } else if (type.startsWith("multipart/form-data") || type.startsWith("application/x-www-form-urlencoded")) {
+    let form: FormData;
+    try {
+      form = await c.req.formData();
+    } catch {
+      throw apiError("malformed_form");
+    }
+    form.forEach((v, k) => {
+      scan(k, k, issues);
+      scan(typeof v === "string" ? v : v.name, k, issues);
+    });
+  }
+  if (issues.length) throw validationError(issues);
+  await next();
+};

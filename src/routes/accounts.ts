@@ -1,0 +1,122 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { SESSION } from "../auth/access";
+import { register } from "../auth/accounts";
+import { changePassword } from "../auth/change-password";
+import { login } from "../auth/login";
+import { publicUser } from "../auth/users";
+import type { AppEnv } from "../context";
+import { route } from "./route";
+import {
+  AuthResponseSchema,
+  anyPasswordField,
+  EXAMPLE_USER,
+  json,
+  jsonBody,
+  LoginBody,
+  MessageSchema,
+  newPassword,
+  RegisterBody,
+  UserSchema,
+} from "./schemas";
+
+/** REGISTER_ENUMERATION_SAFE: one answer for a new and a taken email. */
+export const REGISTER_ACCEPTED =
+  "Registration received. If this email is new, your account is ready: log in with your email and password. If it already has an account, we have emailed its owner.";
+
+const registerRoute = route({
+  method: "post",
+  path: "/register",
+  tags: ["Auth"],
+  summary: "Create an account and start a session",
+  limit: "RL_REGISTER",
+  errors: ["email_taken", "password_too_common", "password_breached", "password_check_unavailable"],
+  request: { body: jsonBody(RegisterBody, "The new account") },
+  responses: {
+    201: json(AuthResponseSchema, "Account created; a session is started"),
+    202: json(
+      MessageSchema,
+      "REGISTER_ENUMERATION_SAFE=true only: the same answer whether the email was free or taken; no tokens (log in next)",
+    ),
+  },
+});
+
+const loginRoute = route({
+  method: "post",
+  path: "/login",
+  tags: ["Auth"],
+  summary: "Log in with email and password",
+  limit: "RL_LOGIN",
+  errors: ["invalid_credentials", "password_reset_required", "account_suspended"],
+  request: { body: jsonBody(LoginBody, "Credentials") },
+  responses: { 200: json(AuthResponseSchema, "Logged in; a session is started") },
+});
+
+const meRoute = route({
+  method: "get",
+  path: "/me",
+  tags: ["Auth"],
+  summary: "The authenticated user",
+  limit: "RL_DEFAULT",
+  auth: SESSION,
+  errors: [],
+  responses: {
+    200: json(
+      z
+        .object({ status: z.literal("success"), user: UserSchema })
+        .openapi("MeResponse", { example: { status: "success", user: EXAMPLE_USER } }),
+      "The caller",
+    ),
+  },
+});
+
+const ChangePasswordBody = z.object({ current_password: anyPasswordField, new_password: newPassword }).openapi("ChangePasswordRequest", {
+  example: { current_password: "correct horse battery staple", new_password: "a much longer and newer passphrase" },
+});
+
+const changePasswordRoute = route({
+  method: "post",
+  path: "/change-password",
+  tags: ["Auth"],
+  summary: "Change password; ends every session and returns a new pair",
+  description:
+    "The current password is checked through the same per-account throttle as login. Every session ends (this one too); " +
+    "the answer carries a fresh pair, and the account's address is told that its password changed.",
+  limit: "RL_LOGIN",
+  auth: SESSION,
+  errors: [
+    "invalid_current_password",
+    "password_reset_required",
+    "password_change_conflict",
+    "password_too_common",
+    "password_breached",
+    "password_check_unavailable",
+  ],
+  request: { body: jsonBody(ChangePasswordBody, "Current and new password") },
+  responses: { 200: json(AuthResponseSchema, "Password changed; other sessions ended") },
+});
+
+export function accountRoutes() {
+  return new OpenAPIHono<AppEnv>()
+    .openapi(registerRoute, async (c) => {
+      const body = c.req.valid("json");
+      const outcome = await register(c.get("deps"), c.get("meta"), {
+        fullName: body.full_name,
+        email: body.email,
+        password: body.password,
+        role: body.role,
+      });
+      if (outcome.kind === "accepted") return c.json({ status: "success" as const, message: REGISTER_ACCEPTED }, 202);
+      const { user, tokens } = outcome;
+      return c.json({ status: "success" as const, message: "Account created.", user: publicUser(user), ...tokens }, 201);
+    })
+    .openapi(loginRoute, async (c) => {
+      const { user, tokens } = await login(c.get("deps"), c.get("meta"), c.req.valid("json"));
+      return c.json({ status: "success" as const, message: "Logged in.", user: publicUser(user), ...tokens }, 200);
+    })
+    .openapi(meRoute, (c) => c.json({ status: "success" as const, user: publicUser(c.get("auth").user) }, 200))
+    .openapi(changePasswordRoute, async (c) => {
+      const body = c.req.valid("json");
+      const { user, tokens } = await changePassword(c.get("deps"), c.get("meta"), c.get("auth"), body.current_password, body.new_password);
+      return c.json({ status: "success" as const, message: "Password changed.", user: publicUser(user), ...tokens }, 200);
+    });
+}

@@ -1,0 +1,145 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { SESSION } from "../auth/access";
+import { audit } from "../auth/audit";
+import { endAllSessions, endSession, listSessions, refresh } from "../auth/sessions";
+import type { AppEnv } from "../context";
+import { apiError } from "../errors";
+import { route } from "./route";
+import { EXAMPLE_TOKENS, json, jsonBody, MessageSchema, RefreshBody, TokenPairSchema } from "./schemas";
+
+const refreshRoute = route({
+  method: "post",
+  path: "/refresh",
+  tags: ["Sessions"],
+  summary: "Exchange a refresh token for a new token pair (rotation)",
+  limit: "RL_REFRESH",
+  errors: ["invalid_refresh_token"],
+  request: { body: jsonBody(RefreshBody, "The current refresh token") },
+  responses: {
+    200: json(
+      z
+        .object({ status: z.literal("success"), message: z.string().max(200) })
+        .merge(TokenPairSchema)
+        .openapi("RefreshResponse", { example: { status: "success", message: "Tokens refreshed.", ...EXAMPLE_TOKENS } }),
+      "A new pair; the presented refresh token is consumed",
+    ),
+  },
+});
+
+const logoutRoute = route({
+  method: "post",
+  path: "/logout",
+  tags: ["Sessions"],
+  summary: "End the current session",
+  limit: "RL_DEFAULT",
+  auth: SESSION,
+  errors: [],
+  responses: { 200: json(MessageSchema, "Session ended") },
+});
+
+const logoutAllRoute = route({
+  method: "post",
+  path: "/logout-all",
+  tags: ["Sessions"],
+  summary: "End every session of the caller",
+  limit: "RL_DEFAULT",
+  auth: SESSION,
+  errors: [],
+  responses: { 200: json(MessageSchema, "All sessions ended") },
+});
+
+const SessionSchema = z
+  .object({
+    id: z.string().uuid(),
+    created_at: z.string().datetime(),
+    last_used_at: z.string().datetime(),
+    expires_at: z.string().datetime(),
+    user_agent: z.string().max(512).nullable(),
+    ip: z.string().max(64).nullable(),
+    current: z.boolean(),
+  })
+  .openapi("Session");
+
+const sessionsRoute = route({
+  method: "get",
+  path: "/sessions",
+  tags: ["Sessions"],
+  summary: "List the caller's active sessions",
+  limit: "RL_DEFAULT",
+  auth: SESSION,
+  errors: [],
+  responses: {
+    200: json(
+      z.object({ status: z.literal("success"), sessions: z.array(SessionSchema).max(1000) }).openapi("SessionList", {
+        example: {
+          status: "success",
+          sessions: [
+            {
+              id: "8b0f6a52-5c1d-4e7a-9d3b-1f2e3a4b5c6d",
+              created_at: "2026-01-05T09:30:00.000Z",
+              last_used_at: "2026-01-05T10:12:41.000Z",
+              expires_at: "2026-02-04T09:30:00.000Z",
+              user_agent: "Mozilla/5.0 (X11; Linux x86_64)",
+              ip: "203.0.113.7",
+              current: true,
+            },
+          ],
+        },
+      }),
+      "Active sessions",
+    ),
+  },
+});
+
+const endSessionRoute = route({
+  method: "delete",
+  path: "/sessions/{id}",
+  tags: ["Sessions"],
+  summary: "End one of the caller's sessions",
+  limit: "RL_DEFAULT",
+  auth: SESSION,
+  errors: ["session_not_found"],
+  request: {
+    params: z.object({
+      id: z
+        .string()
+        .uuid("Session id must be a UUID.")
+        .openapi({ param: { name: "id", in: "path" } }),
+    }),
+  },
+  responses: { 200: json(MessageSchema, "Session ended") },
+});
+
+export function sessionRoutes() {
+  return new OpenAPIHono<AppEnv>()
+    .openapi(refreshRoute, async (c) => {
+      const tokens = await refresh(c.get("deps"), c.get("meta"), c.req.valid("json").refresh_token);
+      return c.json({ status: "success" as const, message: "Tokens refreshed.", ...tokens }, 200);
+    })
+    .openapi(logoutRoute, async (c) => {
+      const { user, sessionId } = c.get("auth");
+      const deps = c.get("deps");
+      await endSession(deps, user.id, sessionId, "logout");
+      await audit(deps, c.get("meta"), "logged_out", "success", user.id, { session: sessionId });
+      return c.json({ status: "success" as const, message: "Logged out." }, 200);
+    })
+    .openapi(logoutAllRoute, async (c) => {
+      const { user } = c.get("auth");
+      const deps = c.get("deps");
+      const ended = await endAllSessions(deps, user.id, "logout_all");
+      await audit(deps, c.get("meta"), "logged_out_all", "success", user.id, { sessions: ended });
+      return c.json({ status: "success" as const, message: "Logged out of every session." }, 200);
+    })
+    .openapi(sessionsRoute, async (c) => {
+      const { user, sessionId } = c.get("auth");
+      return c.json({ status: "success" as const, sessions: await listSessions(c.get("deps"), user.id, sessionId) }, 200);
+    })
+    .openapi(endSessionRoute, async (c) => {
+      const { user } = c.get("auth");
+      const id = c.req.valid("param").id;
+      const deps = c.get("deps");
+      if (!(await endSession(deps, user.id, id, "ended_by_user"))) throw apiError("session_not_found");
+      await audit(deps, c.get("meta"), "session_ended", "success", user.id, { session: id });
+      return c.json({ status: "success" as const, message: "Session ended." }, 200);
+    });
+}

@@ -1,0 +1,51 @@
+import { type CallOptions, call, json } from "./worker";
+
+let counter = 0;
+export const uniqueEmail = (prefix = "user") =>
+  `${prefix}-${Date.now().toString(36)}-${++counter}-${Math.random().toString(36).slice(2, 7)}@example.com`;
+
+export const PASSWORD = "Correct-Horse-Battery-9";
+
+/** A code that is surely not `code`. */
+export const wrongCode = (code: string, k = 1) => String((Number(code) + k) % 1_000_000).padStart(6, "0");
+
+export type Pair = { access_token: string; refresh_token: string; token_type: string; expires_in: number };
+
+export interface Registered extends Pair {
+  user: { id: string; email: string; full_name: string; role: string; avatar: string | null };
+  email: string;
+  password: string;
+}
+
+export async function registerUser(
+  overrides: Partial<{ full_name: string; email: string; password: string; role: string }> = {},
+  opts: CallOptions = {},
+): Promise<Registered> {
+  const body = { full_name: "Test User", email: uniqueEmail(), password: PASSWORD, role: "student", ...overrides };
+  const res = await call("/auth/register", { body, ...opts });
+  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${await res.text()}`);
+  const data = await json(res);
+  return { ...data, email: body.email, password: body.password };
+}
+
+/** POST /auth/login, any outcome. */
+export const loginAs = (email: string, password: string, opts: CallOptions = {}) =>
+  call("/auth/login", { body: { email, password }, ...opts });
+
+/** POST /auth/login that must succeed: the pair and the user. */
+export async function login(email: string, password = PASSWORD, opts: CallOptions = {}) {
+  const res = await loginAs(email, password, opts);
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+  return (await json(res)) as Pair & { user: { id: string } };
+}
+
+/** POST /auth/refresh: status and body. */
+export async function refresh(refresh_token: string, opts: CallOptions = {}) {
+  const res = await call("/auth/refresh", { body: { refresh_token }, ...opts });
+  return { status: res.status, body: await json(res) };
+}
+
+/** GET /auth/me: just the status. */
+export async function me(token: string, opts: CallOptions = {}) {
+  return (await call("/auth/me", { token, ...opts })).status;
+}

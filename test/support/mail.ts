@@ -1,0 +1,46 @@
+import { expect, inject } from "vitest";
+
+/** The local mail capture server (scripts/lib/mail-capture.mjs) the real `resend` SDK sends to. */
+export const mailUrl = () => inject("mailUrl");
+
+export interface Mail {
+  id: string;
+  from: string;
+  to: string[];
+  subject: string;
+  text: string;
+  html: string;
+  tags?: { name: string; value: string }[];
+  created_at: string;
+}
+
+/** Messages captured for one address, newest first. */
+export async function mailsTo(email: string): Promise<Mail[]> {
+  const res = await fetch(`${mailUrl()}/emails?to=${encodeURIComponent(email)}`);
+  expect(res.status).toBe(200);
+  return (await res.json<{ data: Mail[] }>()).data;
+}
+
+/** The 6-digit code in a mail's text. */
+export function codeIn(mail: Mail): string {
+  const m = /code is: (\d{6})/.exec(mail.text);
+  if (!m) throw new Error(`no code in mail: ${mail.subject}`);
+  return m[1];
+}
+
+/** The code from the newest mail to `email` whose subject matches. */
+export async function latestCode(email: string, subject: RegExp = /code/i): Promise<string> {
+  const mail = (await mailsTo(email)).find((m) => subject.test(m.subject));
+  expect(mail, `a mail to ${email} matching ${subject}`).toBeDefined();
+  return codeIn(mail!);
+}
+
+/** The next `count` sends fail with `status` (or are stored and answered after `delayMs`). */
+export async function failNextSends(count: number, status = 500, delayMs = 0) {
+  const res = await fetch(`${mailUrl()}/_control/fail`, { method: "POST", body: JSON.stringify({ count, status, delayMs }) });
+  expect(res.status).toBe(200);
+}
+
+export async function captureStats(): Promise<{ received: number; failRemaining: number }> {
+  return (await fetch(`${mailUrl()}/_control`)).json();
+}
