@@ -1,3 +1,4 @@
+import { base64url } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { generateKeySet } from "../src/auth/keys";
 import { call, json, PASSWORD, uniqueEmail } from "./helpers";
@@ -8,11 +9,7 @@ import { call, json, PASSWORD, uniqueEmail } from "./helpers";
  * Each token is signed with the Worker's real key and changes one thing.
  */
 const enc = new TextEncoder();
-const b64url = (bytes: Uint8Array | ArrayBuffer) =>
-  btoa(String.fromCharCode(...new Uint8Array(bytes)))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
+const b64url = (bytes: Uint8Array | ArrayBuffer) => base64url.encode(new Uint8Array(bytes));
 const part = (v: unknown) => b64url(enc.encode(JSON.stringify(v)));
 
 let env: Record<string, unknown>;
@@ -42,7 +39,7 @@ beforeAll(async () => {
     env,
   });
   expect(res.status).toBe(201);
-  claims = JSON.parse(atob((await json(res)).access_token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+  claims = JSON.parse(new TextDecoder().decode(base64url.decode((await json(res)).access_token.split(".")[1])));
 });
 
 describe("access token headers and malformed parts", () => {
