@@ -25,6 +25,7 @@ import { measureBundle, measureStartup } from "./lib/bench-static.mjs";
 import { cpuProbe, diffCpu, postmasterPid, procAvailable } from "./lib/proc-cpu.mjs";
 import { startPwnedServer } from "./lib/pwned-stub.mjs";
 import { freePort, ROOT, startStack } from "./lib/stack.mjs";
+import { readWranglerConfig } from "./lib/wrangler-config.mjs";
 import { freezeWorker } from "./lib/wrangler-dev.mjs";
 
 // ---------------------------------------------------------------------------------------------
@@ -54,15 +55,13 @@ const options = {
 // The configured password parameters (wrangler.toml [vars] may override the code defaults).
 const SCRYPT = { logN: 14, r: 8, p: 5 };
 {
-  const toml = fs.readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
+  const vars = readWranglerConfig().vars ?? {};
   for (const [k, v] of [
     ["SCRYPT_LOG_N", "logN"],
     ["SCRYPT_R", "r"],
     ["SCRYPT_P", "p"],
-  ]) {
-    const m = new RegExp(`^${k}\\s*=\\s*"?(\\d+)"?`, "m").exec(toml);
-    if (m) SCRYPT[v] = Number(m[1]);
-  }
+  ])
+    if (vars[k] !== undefined) SCRYPT[v] = Number(vars[k]);
 }
 const PASSWORD = "Vivid-Quartz-Lantern-2026";
 const SCENARIOS = ["live", "select1", "jwks", "me", "login", "refresh", "register", "mixed"];

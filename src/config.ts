@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { hex, randomBytes } from "./auth/encoding";
 
 /**
  * Every setting of the Worker, declared once: its parser, default, bounds and a one-line
@@ -206,6 +207,6 @@ export function getConfig(env: Env): Config {
 let devSecret: string | undefined;
 export function authSecret(config: Config): string {
   if (config.AUTH_SECRET) return config.AUTH_SECRET;
-  devSecret ??= Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");
+  devSecret ??= hex(randomBytes(32));
   return devSecret;
 }

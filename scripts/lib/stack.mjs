@@ -3,6 +3,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { generateKeySet } from "../../src/auth/jwk.mjs";
 import { applyMigrations } from "./migrate.mjs";
 import { freePort, isAlive, portInUse, startPostgres } from "./postgres.mjs";
 import { ROOT, startWranglerDev } from "./wrangler-dev.mjs";
@@ -13,18 +14,11 @@ function b64url(buf) {
   return Buffer.from(buf).toString("base64url");
 }
 
-/** Ed25519 private JWK set, as JWT_PRIVATE_KEYS expects. */
-export async function generateJwkSet() {
-  const { privateKey } = await crypto.webcrypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
-  const jwk = await crypto.webcrypto.subtle.exportKey("jwk", privateKey);
-  return { keys: [{ ...jwk, kid: `dev-${Date.now().toString(36)}`, alg: "EdDSA" }] };
-}
-
 /** Secrets generated once per data folder, so restarts don't log anybody out. */
 async function devSecrets(dataDir) {
   const file = path.join(dataDir, "dev-secrets.json");
   if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8"));
-  const secrets = { AUTH_SECRET: b64url(crypto.randomBytes(32)), JWT_PRIVATE_KEYS: JSON.stringify(await generateJwkSet()) };
+  const secrets = { AUTH_SECRET: b64url(crypto.randomBytes(32)), JWT_PRIVATE_KEYS: JSON.stringify(await generateKeySet()) };
   fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
 }

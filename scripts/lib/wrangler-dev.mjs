@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { readWranglerConfig, writeWranglerConfig } from "./wrangler-config.mjs";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -26,17 +27,13 @@ export async function freezeWorker({ config, outdir, metafile }) {
     maxBuffer: 16 * 1024 * 1024,
   });
   const original = path.resolve(ROOT, config);
-  const source = fs.readFileSync(original, "utf8");
+  // The build already ran; a [build] step would also watch the sources and rebuild.
+  const { build: _build, ...settings } = readWranglerConfig(original);
   // esbuild names the output after the entry point (src/index.ts -> index.js).
-  const entry = /^main\s*=\s*"([^"]+)"/m.exec(source)?.[1] ?? "index.ts";
-  const built = path.join(outdir, `${path.basename(entry).replace(/\.[cm]?[jt]sx?$/, "")}.js`);
+  const built = path.join(outdir, `${path.basename(settings.main ?? "index.ts").replace(/\.[cm]?[jt]sx?$/, "")}.js`);
   if (!fs.existsSync(built)) throw new Error(`wrangler deploy --dry-run did not write ${built}`);
-  const text = source
-    .replace(/^main\s*=.*$/m, `main = ${JSON.stringify(built)}`)
-    // The build already ran; a [build] step would also watch the sources and rebuild.
-    .replace(/^\[build\][\s\S]*?(?=^\[)/m, "");
   const frozen = path.join(path.dirname(original), `.bench-frozen-${path.basename(original, ".toml")}-${process.pid}.toml`);
-  fs.writeFileSync(frozen, text);
+  writeWranglerConfig(frozen, { ...settings, main: built });
   return {
     config: frozen,
     outdir,

@@ -1,6 +1,7 @@
 import type { Deps } from "../deps";
 import { describeError } from "../log";
 import { commonPasswords } from "./common-passwords";
+import { hex, utf8 } from "./encoding";
 import { normalizePassword } from "./password";
 
 /**
@@ -21,10 +22,7 @@ export function isCommonPassword(password: string): boolean {
 export type BreachResult = { status: "breached"; count: number } | { status: "clean" } | { status: "skipped" } | { status: "unavailable" };
 
 async function sha1Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0"))
-    .join("")
-    .toUpperCase();
+  return hex(await crypto.subtle.digest("SHA-1", utf8(text))).toUpperCase();
 }
 
 /** Find `suffix` in a range answer; padding lines (count 0) and malformed lines are ignored. */

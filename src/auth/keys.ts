@@ -1,5 +1,9 @@
+import { importJWK, type JWK } from "jose";
 import type { Config } from "../config";
 import { utf8 } from "./encoding";
+import { type AsymAlg, generateKeySet } from "./jwk.mjs";
+
+export { type AsymAlg, generateKeySet };
 
 /**
  * Signing keys. JWT_PRIVATE_KEYS holds a JWK set of private keys ({"keys":[...]}), each with
@@ -7,8 +11,6 @@ import { utf8 } from "./encoding";
  * key can be put first while older ones keep verifying until removed (rotation logs nobody out).
  * Without JWT_PRIVATE_KEYS (development and tests only) a key pair is generated per isolate.
  */
-export type AsymAlg = "EdDSA" | "ES256";
-
 export interface VerifyKey {
   kid: string;
   alg: AsymAlg;
@@ -23,27 +25,21 @@ export interface KeyRing {
   jwks: { keys: VerifyKey["publicJwk"][] };
 }
 
-export type SignParams = Parameters<SubtleCrypto["sign"]>[0];
-type ImportParams = Parameters<SubtleCrypto["importKey"]>[2];
+type PrivateJwk = JWK & { kid?: string };
 
-export const ALGS: Record<AsymAlg, { import: ImportParams; sign: SignParams }> = {
-  EdDSA: { import: { name: "Ed25519" }, sign: { name: "Ed25519" } },
-  ES256: { import: { name: "ECDSA", namedCurve: "P-256" }, sign: { name: "ECDSA", hash: "SHA-256" } },
-};
-
-function publicPart(jwk: JsonWebKey & { kid?: string }) {
+function publicPart(jwk: PrivateJwk) {
   const { kty, crv, x, y } = jwk;
   if (!kty || !crv || !x) throw new Error("signing keys need kty, crv and x");
   return (y ? { kty, crv, x, y } : { kty, crv, x }) as { kty: string; crv: string; x: string; y?: string };
 }
 
-function algOf(jwk: JsonWebKey): AsymAlg {
+function algOf(jwk: PrivateJwk): AsymAlg {
   if (jwk.alg === "EdDSA" || jwk.alg === "Ed25519" || (jwk.kty === "OKP" && jwk.crv === "Ed25519")) return "EdDSA";
   if (jwk.alg === "ES256" || (jwk.kty === "EC" && jwk.crv === "P-256")) return "ES256";
   throw new Error(`unsupported signing key (kty=${jwk.kty}, crv=${jwk.crv}, alg=${jwk.alg})`);
 }
 
-async function importSet(jwks: { keys: (JsonWebKey & { kid?: string })[] }): Promise<Omit<KeyRing, "hmac">> {
+async function importSet(jwks: { keys: PrivateJwk[] }): Promise<Omit<KeyRing, "hmac">> {
   if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) throw new Error("JWT_PRIVATE_KEYS has no keys");
   const verifiers = new Map<string, VerifyKey>();
   let signer: KeyRing["signer"] = null;
@@ -52,30 +48,19 @@ async function importSet(jwks: { keys: (JsonWebKey & { kid?: string })[] }): Pro
     if (verifiers.has(jwk.kid)) throw new Error(`duplicate kid in JWT_PRIVATE_KEYS: ${jwk.kid}`);
     const alg = algOf(jwk);
     const pub = publicPart(jwk);
-    const key = await crypto.subtle.importKey("jwk", pub, ALGS[alg].import, true, ["verify"]);
+    const key = (await importJWK(pub, alg)) as CryptoKey;
     verifiers.set(jwk.kid, { kid: jwk.kid, alg, key, publicJwk: { ...pub, kid: jwk.kid, alg, use: "sig" } });
     if (!signer) {
       if (!jwk.d) throw new Error("the first key in JWT_PRIVATE_KEYS must be a private key");
-      const { key_ops: _ops, ...priv } = jwk as JsonWebKey & { key_ops?: string[] };
-      const skey = await crypto.subtle.importKey("jwk", { ...priv, alg: undefined, ext: true }, ALGS[alg].import, false, ["sign"]);
-      signer = { kid: jwk.kid, alg, key: skey };
+      // key_ops/ext as exported by some tools (e.g. ["sign","verify"]) would make the import fail.
+      const { key_ops: _ops, ext: _ext, ...priv } = jwk;
+      signer = { kid: jwk.kid, alg, key: (await importJWK(priv, alg, { extractable: false })) as CryptoKey };
     }
   }
   return { signer, verifiers, jwks: { keys: [...verifiers.values()].map((v) => v.publicJwk) } };
 }
 
-/** Generate a private JWK set (used by `scripts/dev.mjs` through the same code path, and by tests). */
-export async function generateKeySet(alg: AsymAlg = "EdDSA"): Promise<{ keys: (JsonWebKey & { kid: string })[] }> {
-  const pair = (await crypto.subtle.generateKey(ALGS[alg].import as Parameters<SubtleCrypto["generateKey"]>[0], true, [
-    "sign",
-    "verify",
-  ])) as CryptoKeyPair;
-  const jwk = (await crypto.subtle.exportKey("jwk", pair.privateKey)) as JsonWebKey;
-  const kid = `${alg.toLowerCase()}-${Date.now().toString(36)}-${Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, "0")).join("")}`;
-  return { keys: [{ ...jwk, kid, alg }] };
-}
-
-function parseKeySet(source: string): { keys: (JsonWebKey & { kid?: string })[] } {
+function parseKeySet(source: string): { keys: PrivateJwk[] } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(source);
@@ -84,7 +69,7 @@ function parseKeySet(source: string): { keys: (JsonWebKey & { kid?: string })[] 
   }
   if (!parsed || typeof parsed !== "object" || !Array.isArray((parsed as { keys?: unknown }).keys))
     throw new Error('JWT_PRIVATE_KEYS must be a JWK set: {"keys":[...]}');
-  return parsed as { keys: (JsonWebKey & { kid?: string })[] };
+  return parsed as { keys: PrivateJwk[] };
 }
 
 const rings = new Map<string, Promise<KeyRing>>();
@@ -111,6 +96,7 @@ export function getKeyRing(config: Config): Promise<KeyRing> {
       const set: Omit<KeyRing, "hmac"> = source
         ? await importSet(parseKeySet(source))
         : { signer: null, verifiers: new Map(), jwks: { keys: [] } };
+      // Imported once here: jose would re-import a raw secret on every sign and verify.
       const hmac =
         config.LEGACY_HS256 && config.JWT_SECRET
           ? await crypto.subtle.importKey("raw", utf8(config.JWT_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"])

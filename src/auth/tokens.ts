@@ -1,12 +1,12 @@
+import { type JWTHeaderParameters, errors as jose, jwtVerify, SignJWT } from "jose";
 import type { Config } from "../config";
 import { apiError } from "../errors";
-import { b64url, fromB64url, utf8 } from "./encoding";
-import { ALGS, getKeyRing, type SignParams } from "./keys";
+import { getKeyRing, type KeyRing } from "./keys";
 
 /**
- * Access tokens: compact JWS signed with Web Crypto. EdDSA/ES256 with `kid` by default;
- * HS256 with JWT_SECRET in legacy mode (LEGACY_HS256=true), for services that verify with the
- * shared secret and read `id` and `role`.
+ * Access tokens: compact JWS (jose). EdDSA/ES256 with `kid` by default; HS256 with JWT_SECRET in
+ * legacy mode (LEGACY_HS256=true), for services that verify with the shared secret and read `id`
+ * and `role`.
  */
 export interface AccessClaims {
   sub: string;
@@ -31,8 +31,6 @@ export interface TokenUser {
   fullName: string;
 }
 
-const json = (v: unknown) => b64url(utf8(JSON.stringify(v)));
-
 export async function signAccessToken(
   config: Config,
   user: TokenUser,
@@ -56,74 +54,54 @@ export async function signAccessToken(
     exp: nowSeconds + expiresIn,
     jti: crypto.randomUUID(),
   };
-  let header: Record<string, string>;
-  let key: CryptoKey;
-  let params: SignParams;
+  const jwt = new SignJWT({ ...claims });
+  let token: string;
   if (ring.hmac) {
-    header = { alg: "HS256", typ: "JWT" };
-    key = ring.hmac;
-    params = { name: "HMAC" };
+    token = await jwt.setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(ring.hmac);
   } else {
     if (!ring.signer) throw new Error("no signing key");
-    header = { alg: ring.signer.alg, typ: "JWT", kid: ring.signer.kid };
-    key = ring.signer.key;
-    params = ALGS[ring.signer.alg].sign;
+    token = await jwt.setProtectedHeader({ alg: ring.signer.alg, typ: "JWT", kid: ring.signer.kid }).sign(ring.signer.key);
   }
-  const input = `${json(header)}.${json(claims)}`;
-  const sig = await crypto.subtle.sign(params, key, utf8(input));
-  return { token: `${input}.${b64url(sig)}`, expiresIn };
+  return { token, expiresIn };
 }
 
 /**
- * Verify an access token. Only the configured algorithms are accepted (never `none`); the key
- * comes from our key ring by `kid` and must match the header's alg, so the header never picks
- * the key type; `jku`, `x5u` and `jwk` headers are ignored. Checks exp/nbf (with skew), iss,
- * aud and `token_use`.
+ * The verification key for a token's header, from our key ring only: by `kid`, and the key's own
+ * alg must be the header's, so the header never picks the key type. `jku`, `x5u` and `jwk` headers
+ * are never looked at. No extension may be marked critical (RFC 7515 4.1.11), e.g. `b64: false`.
+ */
+function keyFor(ring: KeyRing, header: JWTHeaderParameters): CryptoKey {
+  if ("crit" in header) throw apiError("invalid_token");
+  if (header.alg === "HS256" && ring.hmac) return ring.hmac;
+  const vk = typeof header.kid === "string" ? ring.verifiers.get(header.kid) : undefined;
+  if (!vk || vk.alg !== header.alg) throw apiError("invalid_token");
+  return vk.key;
+}
+
+/**
+ * Verify an access token: alg allow-listed (EdDSA/ES256, plus HS256 only in legacy mode; never
+ * `none`), `typ` JWT, signature, exp/nbf (with JWT_CLOCK_SKEW), iss, aud (a string or an array
+ * holding ours), then our own claims: `token_use` access, `sub` and `sid`.
+ * An expired token answers token_expired; every other failure invalid_token.
  */
 export async function verifyAccessToken(config: Config, token: string, nowSeconds: number): Promise<AccessClaims> {
-  const parts = token.split(".");
-  if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]*$/.test(p)) || !parts[2]) throw apiError("invalid_token");
-  let header: { alg?: unknown; kid?: unknown; crit?: unknown };
-  let claims: Partial<AccessClaims> & Record<string, unknown>;
-  try {
-    header = JSON.parse(new TextDecoder().decode(fromB64url(parts[0])));
-    claims = JSON.parse(new TextDecoder().decode(fromB64url(parts[1])));
-  } catch {
-    throw apiError("invalid_token");
-  }
-  if (!header || typeof header !== "object" || !claims || typeof claims !== "object" || Array.isArray(claims))
-    throw apiError("invalid_token");
-  // No extension we understand may be marked critical (RFC 7515 4.1.11), e.g. `b64: false`.
-  if ("crit" in header) throw apiError("invalid_token");
   const ring = await getKeyRing(config);
-  let key: CryptoKey;
-  let params: SignParams;
-  if (header.alg === "HS256" && ring.hmac) {
-    key = ring.hmac;
-    params = { name: "HMAC" };
-  } else if (header.alg === "EdDSA" || header.alg === "ES256") {
-    const vk = typeof header.kid === "string" ? ring.verifiers.get(header.kid) : undefined;
-    if (!vk || vk.alg !== header.alg) throw apiError("invalid_token");
-    key = vk.key;
-    params = ALGS[vk.alg].sign;
-  } else {
-    throw apiError("invalid_token");
-  }
-  let valid = false;
+  let claims: Partial<AccessClaims>;
   try {
-    valid = await crypto.subtle.verify(params, key, fromB64url(parts[2]), utf8(`${parts[0]}.${parts[1]}`));
-  } catch {
-    valid = false;
+    ({ payload: claims } = await jwtVerify<Partial<AccessClaims>>(token, (header) => keyFor(ring, header), {
+      algorithms: ring.hmac ? ["EdDSA", "ES256", "HS256"] : ["EdDSA", "ES256"],
+      typ: "JWT",
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      clockTolerance: config.JWT_CLOCK_SKEW,
+      currentDate: new Date(nowSeconds * 1000),
+      requiredClaims: ["exp"],
+    }));
+  } catch (err) {
+    if (err instanceof jose.JWTExpired) throw apiError("token_expired");
+    if (err instanceof jose.JOSEError) throw apiError("invalid_token");
+    throw err; // our own invalidToken from keyFor, or an internal fault
   }
-  if (!valid) throw apiError("invalid_token");
-  const skew = config.JWT_CLOCK_SKEW;
-  if (claims.token_use !== "access") throw apiError("invalid_token");
-  if (claims.iss !== config.JWT_ISSUER) throw apiError("invalid_token");
-  const aud = claims.aud as unknown;
-  if (!(aud === config.JWT_AUDIENCE || (Array.isArray(aud) && aud.includes(config.JWT_AUDIENCE)))) throw apiError("invalid_token");
-  if (typeof claims.sub !== "string" || typeof claims.sid !== "string") throw apiError("invalid_token");
-  if (typeof claims.exp !== "number") throw apiError("invalid_token");
-  if (typeof claims.nbf === "number" && claims.nbf > nowSeconds + skew) throw apiError("invalid_token");
-  if (claims.exp + skew <= nowSeconds) throw apiError("token_expired");
+  if (claims.token_use !== "access" || typeof claims.sub !== "string" || typeof claims.sid !== "string") throw apiError("invalid_token");
   return claims as AccessClaims;
 }

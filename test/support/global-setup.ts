@@ -7,6 +7,7 @@ import { startMailCapture } from "../../scripts/lib/mail-capture.mjs";
 import { startPostgres } from "../../scripts/lib/postgres.mjs";
 import { startPwnedServer } from "../../scripts/lib/pwned-stub.mjs";
 import { startS3 } from "../../scripts/lib/s3.mjs";
+import { rateLimits } from "../../scripts/lib/wrangler-config.mjs";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -26,15 +27,6 @@ declare module "vitest" {
   }
 }
 
-/** Parse the [[ratelimits]] blocks of wrangler.toml, so tests use the configured numbers. */
-function readRateLimits(): Record<string, { limit: number; period: number }> {
-  const toml = fs.readFileSync(path.resolve(__dirname, "../../wrangler.toml"), "utf8");
-  const out: Record<string, { limit: number; period: number }> = {};
-  const re = /name\s*=\s*"(RL_[A-Z_]+)"[\s\S]*?simple\s*=\s*\{\s*limit\s*=\s*(\d+)\s*,\s*period\s*=\s*(\d+)\s*\}/g;
-  for (const m of toml.matchAll(re)) out[m[1]] = { limit: Number(m[2]), period: Number(m[3]) };
-  return out;
-}
-
 /** Starts a throwaway PostgreSQL (fresh database every run) and the local service stand-ins. */
 export default async function setup(project: TestProject) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "auth-test-pg-"));
@@ -44,7 +36,7 @@ export default async function setup(project: TestProject) {
   process.env.CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE = pg.url;
   project.provide("dbUrl", pg.url);
   project.provide("adminDbUrl", pg.url.replace(/\/auth_test$/, "/postgres"));
-  project.provide("rateLimits", readRateLimits());
+  project.provide("rateLimits", rateLimits());
   // Mail goes through the real Resend SDK to a local capture server on a free loopback port.
   const mail = await startMailCapture({ port: 0 });
   project.provide("mailUrl", mail.url);

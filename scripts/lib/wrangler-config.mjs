@@ -1,0 +1,19 @@
+// wrangler.toml read with a TOML parser (smol-toml, the parser wrangler itself bundles), for the
+// tests and scripts that use its numbers: they follow the file, never a regex's idea of it.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse, stringify } from "smol-toml";
+
+export const WRANGLER_TOML = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../wrangler.toml");
+
+export function readWranglerConfig(file = WRANGLER_TOML) {
+  return parse(fs.readFileSync(file, "utf8"));
+}
+
+export const writeWranglerConfig = (file, config) => fs.writeFileSync(file, stringify(config));
+
+/** The [[ratelimits]] bindings: { RL_LOGIN: { limit, period }, ... }. */
+export function rateLimits(config = readWranglerConfig()) {
+  return Object.fromEntries((config.ratelimits ?? []).map((r) => [r.name, { limit: r.simple.limit, period: r.simple.period }]));
+}
