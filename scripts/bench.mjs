@@ -357,6 +357,7 @@ async function main() {
     dbPort: await freePort(),
     mailPort: await freePort(),
     s3Port: await freePort(),
+    oidcPort: await freePort(),
     vars: { PWNED_PASSWORDS_URL: pwned.url },
     config: frozen.config,
     wranglerArgs: ["--no-bundle", "--inspector-port", String(await freePort())],

@@ -32,6 +32,7 @@ const lines = [
   `  Database       ${stack.dbUrl}`,
   stack.mailUrl ? `  Mail inbox     ${stack.mailUrl}/` : null,
   stack.s3Endpoint ? `  S3 (s3rver)    ${stack.s3Endpoint}` : null,
+  stack.oidcUrl ? `  Google/Apple   ${stack.oidcUrl}/google, ${stack.oidcUrl}/apple (local OpenID provider)` : null,
   "Press Ctrl-C to stop everything.",
   "",
 ].filter((l) => l !== null);

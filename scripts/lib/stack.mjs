@@ -51,6 +51,7 @@ export async function startStack({
   dbPort = Number(process.env.DB_PORT ?? 54329),
   mailPort = Number(process.env.MAIL_CAPTURE_PORT ?? 8025),
   s3Port = Number(process.env.S3_PORT ?? 4569),
+  oidcPort = Number(process.env.OIDC_PORT ?? 8026),
   bucket = process.env.S3_BUCKET ?? "avatars",
   vars = {},
   config = "wrangler.toml",
@@ -73,6 +74,7 @@ export async function startStack({
       ["PORT", port],
       ["MAIL_CAPTURE_PORT", mailPort],
       ["S3_PORT", s3Port],
+      ["OIDC_PORT", oidcPort],
     ])
       if (await portInUse(p)) throw new Error(`port ${p} (${name}) is in use by another program; set ${name} to another port`);
 
@@ -106,6 +108,15 @@ export async function startStack({
         S3_FORCE_PATH_STYLE: "true",
       });
     }
+    // Google and Apple stand-in: a local OpenID provider accepting any client on loopback.
+    const oidc = await optionalImport("oidc-provider.mjs");
+    let oidcUrl;
+    if (oidc) {
+      const o = await oidc.startOidcProvider({ port: oidcPort, open: true });
+      stops.push(() => o.stop());
+      oidcUrl = o.url;
+      Object.assign(devVars, { GOOGLE_DISCOVERY_URL: o.google.discoveryUrl, APPLE_DISCOVERY_URL: o.apple.discoveryUrl });
+    }
     Object.assign(devVars, vars);
 
     const varArgs = Object.entries(devVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
@@ -124,7 +135,7 @@ export async function startStack({
           fs.rmSync(pidFile, { force: true });
         }),
     });
-    return { apiUrl, dbUrl: pg.url, mailUrl, s3Endpoint, wrangler, pg, stop };
+    return { apiUrl, dbUrl: pg.url, mailUrl, s3Endpoint, oidcUrl, wrangler, pg, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -1,9 +1,11 @@
 import { execFileSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { startMailCapture } from "../../scripts/lib/mail-capture.mjs";
+import { startOidcProvider } from "../../scripts/lib/oidc-provider.mjs";
 import { startPostgres } from "../../scripts/lib/postgres.mjs";
 import { startPwnedServer } from "../../scripts/lib/pwned-stub.mjs";
 import { startS3 } from "../../scripts/lib/s3.mjs";
@@ -24,7 +26,35 @@ declare module "vitest" {
     pwnedUrl: string;
     breachedPasswords: string[];
     paddedPasswords: string[];
+    /** The local OpenID provider (scripts/lib/oidc-provider.mjs) standing in for Google and Apple. */
+    oidc: OidcTestSetup;
   }
+}
+
+export interface OidcTestSetup {
+  /** Base URL; the control API is under /_control. */
+  url: string;
+  google: {
+    issuer: string;
+    discoveryUrl: string;
+    webClientId: string;
+    webClientSecret: string;
+    iosClientId: string;
+    androidClientId: string;
+  };
+  apple: {
+    issuer: string;
+    discoveryUrl: string;
+    /** The Services ID (web flow) and the app's bundle id (native). */
+    servicesId: string;
+    bundleId: string;
+    teamId: string;
+    keyId: string;
+    /** The developer key (.p8, PKCS#8 PEM) that signs the client secret. */
+    privateKeyPem: string;
+  };
+  /** The redirect URIs registered for the web clients. */
+  redirectUris: { google: string; apple: string };
 }
 
 /** Starts a throwaway PostgreSQL (fresh database every run) and the local service stand-ins. */
@@ -51,6 +81,44 @@ export default async function setup(project: TestProject) {
   project.provide("pwnedUrl", pwned.url);
   project.provide("breachedPasswords", breachedPasswords);
   project.provide("paddedPasswords", paddedPasswords);
+  // Google and Apple are a local OpenID provider with registered test clients.
+  const appleKey = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const oidcSetup = {
+    google: {
+      webClientId: "test-web.apps.googleusercontent.test",
+      webClientSecret: "test-google-web-secret",
+      iosClientId: "test-ios.apps.googleusercontent.test",
+      androidClientId: "test-android.apps.googleusercontent.test",
+    },
+    apple: { servicesId: "test.auth.web", bundleId: "test.auth.app", teamId: "TEAM123456", keyId: "KEY1234567" },
+    redirectUris: { google: "http://auth.test/auth/oauth/google/callback", apple: "http://auth.test/auth/oauth/apple/callback" },
+  };
+  const oidc = await startOidcProvider({
+    clients: [
+      {
+        provider: "google",
+        client_id: oidcSetup.google.webClientId,
+        client_secret: oidcSetup.google.webClientSecret,
+        redirect_uris: [oidcSetup.redirectUris.google],
+      },
+      {
+        provider: "apple",
+        client_id: oidcSetup.apple.servicesId,
+        redirect_uris: [oidcSetup.redirectUris.apple],
+        apple_key: {
+          team_id: oidcSetup.apple.teamId,
+          key_id: oidcSetup.apple.keyId,
+          public_jwk: appleKey.publicKey.export({ format: "jwk" }),
+        },
+      },
+    ],
+  });
+  project.provide("oidc", {
+    url: oidc.url,
+    google: { ...oidc.google, ...oidcSetup.google },
+    apple: { ...oidc.apple, ...oidcSetup.apple, privateKeyPem: appleKey.privateKey.export({ format: "pem", type: "pkcs8" }) as string },
+    redirectUris: oidcSetup.redirectUris,
+  });
   project.provide("workerBindings", {
     ENVIRONMENT: "test",
     AUTH_SECRET: "test-secret-0123456789abcdef0123456789abcdef",
@@ -68,12 +136,15 @@ export default async function setup(project: TestProject) {
     S3_ACCESS_KEY_ID: "S3RVER",
     S3_SECRET_ACCESS_KEY: "S3RVER",
     S3_FORCE_PATH_STYLE: "true",
+    GOOGLE_DISCOVERY_URL: oidc.google.discoveryUrl,
+    APPLE_DISCOVERY_URL: oidc.apple.discoveryUrl,
   });
   return async () => {
     await pg.stop();
     await mail.stop();
     await s3.stop();
     await pwned.stop();
+    await oidc.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
 }
