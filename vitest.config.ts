@@ -5,8 +5,8 @@ import { defineConfig, defineProject } from "vitest/config";
 // The same module aliases as wrangler.toml's [alias] (the plugin does not read them), so the
 // tests run the code that is deployed.
 const workerAliases = {
-  "@aws-sdk/xml-builder": path.resolve(__dirname, "src/shims/aws-xml-builder.ts"),
-  "postal-mime": path.resolve(__dirname, "src/shims/postal-mime.ts"),
+  "@aws-sdk/xml-builder": path.resolve(import.meta.dirname, "src/shims/aws-xml-builder.ts"),
+  "postal-mime": path.resolve(import.meta.dirname, "src/shims/postal-mime.ts"),
 };
 
 const onUnhandledError = (error: unknown) => {

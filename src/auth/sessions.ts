@@ -223,11 +223,11 @@ export async function endAllSessions(deps: Deps, userId: string, reason: string,
 export async function listSessions(deps: Deps, userId: string, currentSessionId: string) {
   const now = deps.now();
   const rows = await deps.db
-    .select()
+    .select({ s: sessions, fresh: UNCACHED })
     .from(sessions)
     .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.idleExpiresAt, now)))
     .orderBy(desc(sessions.lastUsedAt));
-  return rows.map((s) => ({
+  return rows.map(({ s }) => ({
     id: s.id,
     created_at: s.createdAt.toISOString(),
     last_used_at: s.lastUsedAt.toISOString(),

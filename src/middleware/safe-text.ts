@@ -26,6 +26,18 @@ function scan(value: unknown, path: string, issues: Issue[], depth = 0): void {
   }
 }
 
+/** Whether a NUL byte appears in the header block of any part of a multipart body. */
+function partHeadersHaveNul(body: Uint8Array): boolean {
+  const text = new TextDecoder("latin1").decode(body);
+  for (let at = text.indexOf("\r\n--"); at >= 0; at = text.indexOf("\r\n--", at + 4)) {
+    const end = text.indexOf("\r\n\r\n", at);
+    if (end < 0) break;
+    if (text.slice(at, end).includes("\u0000")) return true;
+  }
+  const first = text.indexOf("\r\n\r\n");
+  return first >= 0 && text.slice(0, first).includes("\u0000");
+}
+
 /**
  * Scans every string a route receives: JSON bodies (keys and values), multipart field names,
  * values and file names, query parameters and path parameters. Runs after the body limit, and
@@ -41,12 +53,17 @@ export const safeText: MiddlewareHandler<AppEnv> = async (c, next) => {
     const body = await c.req.json().catch(() => undefined);
     scan(body, "", issues);
   } else if (type.startsWith("multipart/form-data") || type.startsWith("application/x-www-form-urlencoded")) {
+    // Read once and parse here; Hono's form validator reuses the parsed form from bodyCache.
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
     let form: FormData;
     try {
-      form = await c.req.formData();
+      form = await new Response(bytes, { headers: { "content-type": c.req.header("content-type") ?? "" } }).formData();
     } catch {
+      // workerd refuses a NUL in a part's name or file name as malformed: answer what it is.
+      if (partHeadersHaveNul(bytes)) throw validationError([{ path: "(body)", message: MESSAGE }]);
       throw apiError("malformed_form");
     }
+    (c.req.bodyCache as { formData?: FormData }).formData = form;
     form.forEach((v, k) => {
       scan(k, k, issues);
       scan(typeof v === "string" ? v : v.name, k, issues);

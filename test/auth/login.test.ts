@@ -1,13 +1,14 @@
 import { afterEach, describe, expect, inject, it, vi } from "vitest";
-import { loginAs, registerUser, uniqueEmail } from "../support/accounts";
+import { loginAs, loginFailures, registerUser, uniqueEmail } from "../support/accounts";
 import { fakeClock } from "../support/clock";
+import { db, untilBlocked } from "../support/db";
 import { latestCode } from "../support/mail";
 import { call, json } from "../support/worker";
 
 /**
- * Issue 6: abuse resistance. Per-client rate limits (Workers Rate Limiting binding, simulated by
- * the test runtime with the numbers in wrangler.toml), per-account throttling in Postgres,
- * breached and common passwords, REGISTER_ENUMERATION_SAFE, the audit log, hardened responses.
+ * Per-account login throttling (src/auth/throttle.ts, src/auth/login.ts): the attempt is reserved
+ * before any hash runs, so bursts count at most what the gate let through; and sessions start only
+ * on credentials that are still current (src/auth/sessions.ts startSession).
  */
 
 const [_BREACHED, _BREACHED_ACCENTED] = inject("breachedPasswords");
@@ -105,5 +106,61 @@ describe("per-account login throttling", () => {
     const known = await trace(u.email);
     expect(known.map((s) => s.slice(0, 3))).toEqual(["401", "401", "401", "401", "401", "429", "401", "429", "401"]);
     expect(await trace(unknown)).toEqual(known);
+  });
+});
+
+describe("login throttle under bursts", () => {
+  it("100 wrong passwords in flight at once count at most 5 failures; the owner's password works after the delay, without a reset", async () => {
+    const clock = fakeClock();
+    const u = await registerUser();
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => loginAs(u.email, `Wrong-Burst-${i}-Password`, { now: clock.now })),
+    );
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5);
+    expect(statuses.filter((s) => s !== 401 && s !== 429)).toEqual([]);
+    expect(await loginFailures(u.email)).toBeLessThanOrEqual(5);
+    // Far from the hard lock: after the 1 s delay the owner simply logs in.
+    expect((await loginAs(u.email, u.password, { now: clock.now })).status).toBe(429);
+    clock.advance(1000);
+    expect((await loginAs(u.email, u.password, { now: clock.now })).status).toBe(200);
+    expect(await loginFailures(u.email)).toBe(0);
+  });
+});
+
+describe("credential changes win races", () => {
+  it("a login that verified the old password while a reset was committing gets 401 and no session", async () => {
+    const u = await registerUser();
+    await call("/auth/forgot-password", { body: { email: u.email } });
+    const otp = await latestCode(u.email, /reset/);
+    const sql = db();
+    const watch = db();
+    try {
+      // Hold the account's session rows: the reset will update the users row and then wait here,
+      // inside its transaction, to end the sessions.
+      const held = sql.begin(async (tx) => {
+        await tx`select id from auth_sessions where user_id = ${u.user.id} for update`;
+        await untilBlocked(watch, "%auth_sessions%revoked%");
+        // The reset holds the users row now. A login with the old password reads the committed
+        // (old) hash, verifies it, and its session insert waits for the reset's row lock.
+        await untilBlocked(watch, "%for share%", 1);
+      });
+      const resetting = call("/auth/reset-password", { body: { email: u.email, otp, new_password: "After-The-Reset-Pw1!" } });
+      const loginAfterReset = (async () => {
+        await untilBlocked(watch, "%auth_sessions%revoked%");
+        return loginAs(u.email, u.password);
+      })();
+      await held;
+      const [reset, login] = await Promise.all([resetting, loginAfterReset]);
+      expect(reset.status).toBe(200);
+      expect(login.status).toBe(401);
+      expect((await json(login)).code).toBe("invalid_credentials");
+      const live = await sql`select id from auth_sessions where user_id = ${u.user.id} and revoked_at is null`;
+      expect(live).toEqual([]);
+      expect((await loginAs(u.email, "After-The-Reset-Pw1!")).status).toBe(200);
+    } finally {
+      await sql.end();
+      await watch.end();
+    }
   });
 });

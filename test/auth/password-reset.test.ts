@@ -350,3 +350,17 @@ describe("throttling and storage", () => {
     ).toEqual(expect.arrayContaining(["email", "otp", "new_password"]));
   });
 });
+
+describe("after a reset", () => {
+  it("the account's address gets a password-changed notice, sent in the background, without the password or the code", async () => {
+    const u = await registerUser();
+    await forgot(u.email);
+    const code = await latestCode(u.email, /reset/);
+    expect((await reset(u.email, code)).status).toBe(200);
+    const [notice] = (await mailsTo(u.email)).filter((m) => /password was changed/i.test(m.subject));
+    expect(notice).toBeDefined();
+    expect(notice.text).toMatch(/reset with a code/);
+    expect(notice.text + notice.html).not.toContain(code);
+    expect(notice.text + notice.html).not.toContain(NEW_PASSWORD);
+  });
+});

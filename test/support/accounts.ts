@@ -1,4 +1,5 @@
-import { type CallOptions, call, json } from "./worker";
+import { withDb } from "./db";
+import { type CallOptions, call, json, testEnv } from "./worker";
 
 let counter = 0;
 export const uniqueEmail = (prefix = "user") =>
@@ -48,4 +49,19 @@ export async function refresh(refresh_token: string, opts: CallOptions = {}) {
 /** GET /auth/me: just the status. */
 export async function me(token: string, opts: CallOptions = {}) {
   return (await call("/auth/me", { token, ...opts })).status;
+}
+
+/** HMAC-SHA-256 hex, as the Worker keys its throttles and codes (with the test AUTH_SECRET). */
+export async function hmacHex(message: string, secret = String(testEnv.AUTH_SECRET)): Promise<string> {
+  const enc = new TextEncoder();
+  const key = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return [...new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(message)))]
+    .map((b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+/** The stored failure count of an email's login throttle (0 when there is none). */
+export async function loginFailures(email: string): Promise<number> {
+  const key = `login:${await hmacHex(`login:${email.trim().toLowerCase()}`)}`;
+  return withDb(async (sql) => (await sql`select failures from auth_throttles where key = ${key}`)[0]?.failures ?? 0);
 }

@@ -25,3 +25,19 @@ export const auditRows = (userId: string) =>
 
 /** The users row of an id (every column). */
 export const userRow = (id: string) => withDb(async (sql) => (await sql`select * from users where id = ${id}`)[0]);
+
+/**
+ * Waits until `count` backends are blocked on a lock while running a statement that matches
+ * `pattern` (ILIKE), as seen in pg_stat_activity: a race made deterministic by observing it,
+ * never by sleeping a guessed time. Gives up after `timeoutMs`.
+ */
+export async function untilBlocked(sql: postgres.Sql, pattern: string, count = 1, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const [{ n }] = await sql`select count(*)::int as n from pg_stat_activity
+                               where wait_event_type = 'Lock' and query ilike ${pattern}`;
+    if (n >= count) return;
+    if (Date.now() > until) throw new Error(`no statement like ${pattern} became blocked on a lock`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

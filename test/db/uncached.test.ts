@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { PASSWORD, registerUser, wrongCode } from "../support/accounts";
+import { withDb } from "../support/db";
+import { latestCode } from "../support/mail";
+import { call, json, recordStatements } from "../support/worker";
+
+/**
+ * Nothing that decides access is ever read from Hyperdrive's query cache (src/db/client.ts
+ * UNCACHED). Hyperdrive never caches mutating queries, nor queries using functions PostgreSQL
+ * marks volatile or stable. This records every statement the Worker sends through the main flows
+ * and checks each read of an access-deciding table is a write or selects a volatile function.
+ * (Local Hyperdrive has no cache, so this checks the statements themselves.)
+ */
+const ACCESS_TABLES = /"?(users|auth_sessions|auth_refresh_tokens|auth_throttles|auth_one_time_codes)"?/i;
+const MUTATING = /^\s*(insert|update|delete)\b|\b(insert\s+into|update\s+"?\w+"?\s+(as\s+\w+\s+)?set|delete\s+from)\b/i;
+const CONTROL = /^\s*(begin|commit|rollback|savepoint|release|set\s)/i;
+
+describe("Hyperdrive's query cache", () => {
+  it("clock_timestamp() is volatile (pg_proc), so a query selecting it is never cached", async () => {
+    const [row] = await withDb((sql) => sql`select provolatile from pg_proc where proname = 'clock_timestamp'`);
+    expect(row.provolatile).toBe("v");
+  });
+
+  it("every read of login state, throttles, sessions, refresh tokens, codes and accounts is a write or uncacheable", async () => {
+    const statements = await recordStatements(async () => {
+      const u = await registerUser();
+      expect((await call("/auth/login", { body: { email: u.email, password: "Wrong-Password-1x" } })).status).toBe(401);
+      const logged = await json(await call("/auth/login", { body: { email: u.email, password: PASSWORD } }));
+      expect((await call("/auth/me", { token: logged.access_token })).status).toBe(200);
+      expect((await call("/auth/sessions", { token: logged.access_token })).status).toBe(200);
+      const refreshed = await json(await call("/auth/refresh", { body: { refresh_token: logged.refresh_token } }));
+      expect((await call("/auth/forgot-password", { body: { email: u.email } })).status).toBe(200);
+      const otp = await latestCode(u.email, /reset/);
+      await call("/auth/reset-password", { body: { email: u.email, otp: wrongCode(otp), new_password: "Fresh-Passw0rd-One!" } });
+      await call("/auth/reset-password", { body: { email: u.email, otp, new_password: "Fresh-Passw0rd-One!" } });
+      await call("/auth/reset-password", { body: { email: u.email, otp, new_password: "Fresh-Passw0rd-Two!" } }); // used
+      const again = await json(await call("/auth/login", { body: { email: u.email, password: "Fresh-Passw0rd-One!" } }));
+      await call("/auth/change-password", {
+        token: again.access_token,
+        body: { current_password: "Fresh-Passw0rd-One!", new_password: "Fresh-Passw0rd-Three!" },
+      });
+      const form = new FormData();
+      form.set("full_name", "Renamed");
+      await call("/auth/update-profile", { method: "POST", body: form, token: refreshed.access_token });
+      await call("/auth/logout", { method: "POST", token: again.access_token });
+    });
+    const reads = statements.filter((q) => ACCESS_TABLES.test(q) && !MUTATING.test(q) && !CONTROL.test(q));
+    expect(statements.length).toBeGreaterThan(20);
+    expect(reads.length).toBeGreaterThan(3);
+    const cacheable = reads.filter((q) => !/clock_timestamp\(\)/i.test(q));
+    expect(cacheable, "reads that Hyperdrive could answer from its cache").toEqual([]);
+  });
+});
