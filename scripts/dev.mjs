@@ -44,6 +44,7 @@ const lines = [
   `  Database       ${stack.dbUrl}`,
   stack.mailUrl ? `  Mail inbox     ${stack.mailUrl}/` : null,
   stack.s3Endpoint ? `  S3 (s3rver)    ${stack.s3Endpoint}` : null,
+  stack.localSettings.length ? `  From .dev.vars ${stack.localSettings.join(", ")}` : null,
   `  Logs           ${displayPath(stack.logDir)}/`,
   "Press Ctrl-C to stop everything.",
   "",

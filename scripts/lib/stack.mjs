@@ -3,6 +3,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { parseEnv } from "node:util";
 import { assertPortFree, displayPath, freePort, isAlive, logError, ServiceError, startService } from "./local-service.mjs";
 import { applyMigrations } from "./migrate.mjs";
 import { startPostgres } from "./postgres.mjs";
@@ -28,6 +29,21 @@ async function devSecrets(dataDir) {
   const secrets = { AUTH_SECRET: b64url(crypto.randomBytes(32)), JWT_PRIVATE_KEYS: JSON.stringify(await generateJwkSet()) };
   fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
+}
+
+/**
+ * The settings the developer gave wrangler dev in the file it loads next to the config:
+ * `.dev.vars`, or when there is none the `.env` files (wrangler's own rule). Values passed with
+ * `--var` would override them, so the stack's own values skip these keys.
+ */
+export function localSettingKeys(configDir) {
+  const devVars = path.join(configDir, ".dev.vars");
+  const files = fs.existsSync(devVars)
+    ? [devVars]
+    : process.env.CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV === "false"
+      ? []
+      : [".env", ".env.local"].map((f) => path.join(configDir, f)).filter((f) => fs.existsSync(f));
+  return new Set(files.flatMap((f) => Object.keys(parseEnv(fs.readFileSync(f, "utf8")))));
 }
 
 /**
@@ -75,8 +91,10 @@ async function optionalImport(file) {
 
 /**
  * Start everything. `dataDir` keeps Postgres data, S3 objects, dev secrets and logs/.
- * Any start-up failure stops what was started and throws a ServiceError (one-line message;
- * detail in logs/). Returns { apiUrl, dbUrl, mailUrl, s3Endpoint, logDir, stop, wrangler }.
+ * `vars` are passed to the Worker as given; the stack's own values (mail capture, S3, dev
+ * secrets, ENVIRONMENT) yield to the developer's `.dev.vars`. Any start-up failure stops what
+ * was started and throws a ServiceError (one-line message; detail in logs/).
+ * Returns { apiUrl, dbUrl, mailUrl, s3Endpoint, logDir, localSettings, stop, wrangler }.
  */
 export async function startStack({
   dataDir,
@@ -160,7 +178,10 @@ export async function startStack({
         S3_FORCE_PATH_STYLE: "true",
       });
     }
-    const devVars = { ...own, ...vars };
+    // wrangler dev: [vars] < .dev.vars < --var. The developer's .dev.vars must win over the
+    // stack's stand-ins, so those keys are left to .dev.vars; explicit `vars` still win.
+    const localSettings = localSettingKeys(path.dirname(path.resolve(ROOT, config)));
+    const devVars = { ...Object.fromEntries(Object.entries(own).filter(([k]) => !localSettings.has(k))), ...vars };
 
     const varArgs = Object.entries(devVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
     const { child: wrangler, url: apiUrl } = await startWranglerDev({
@@ -180,7 +201,7 @@ export async function startStack({
           fs.rmSync(pidFile, { force: true });
         }),
     });
-    return { apiUrl, dbUrl: pg.url, mailUrl, s3Endpoint, logDir, wrangler, pg, stop };
+    return { apiUrl, dbUrl: pg.url, mailUrl, s3Endpoint, logDir, localSettings: [...localSettings], wrangler, pg, stop };
   } catch (err) {
     await stop();
     throw err;
