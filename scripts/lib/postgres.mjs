@@ -170,8 +170,11 @@ function sweepRelocated(dataRoot) {
  * when that user cannot reach `dataDir`, it lives under `base()` and `dataDir` is a symlink to it.
  */
 function placeData(dataDir, user, base) {
+  if (!user) {
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    return dataDir;
+  }
   fs.mkdirSync(path.dirname(dataDir), { recursive: true });
-  if (!user) return dataDir;
   const own = (dir) => {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     fs.chownSync(dir, user.uid, user.gid);
