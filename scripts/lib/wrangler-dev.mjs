@@ -78,7 +78,8 @@ export async function startWranglerDev({
   let log = null;
   if (logFile) {
     fs.mkdirSync(path.dirname(logFile), { recursive: true });
-    log = fs.createWriteStream(logFile, { flags: "w" });
+    fs.writeFileSync(logFile, "");
+    log = fs.createWriteStream(logFile, { flags: "a" });
   }
   const child = spawn(
     "npx",
@@ -103,6 +104,14 @@ export async function startWranglerDev({
     },
   );
   onSpawn(child);
+  // Its own process group does not get a terminal's Ctrl-C: end it when this process ends.
+  const endGroup = () => {
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {}
+  };
+  process.once("exit", endGroup);
+  child.once("exit", () => process.off("exit", endGroup));
   let output = "";
   const tee = (terminal) => (d) => {
     output = (output + d).slice(-16_000);

