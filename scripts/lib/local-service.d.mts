@@ -7,5 +7,6 @@ export class ServiceError extends Error {
 }
 export function displayPath(p: string): string;
 export function freePort(): Promise<number>;
+export function freePorts(n: number): Promise<number[]>;
 export function portInUse(port: number): Promise<boolean>;
 export function isAlive(pid: number): boolean;

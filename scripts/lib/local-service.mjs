@@ -56,6 +56,24 @@ export function freePort() {
   });
 }
 
+/** `n` distinct free ports: all held at once while picking, so no two are the same. */
+export async function freePorts(n) {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise((resolve, reject) => {
+          const srv = net.createServer();
+          srv.on("error", reject);
+          srv.listen(0, "127.0.0.1", () => resolve(srv));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => s.address().port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
 export function isAlive(pid) {
   try {
     process.kill(pid, 0);

@@ -126,6 +126,13 @@ export async function startStack({
   try {
     const pidFile = path.join(dataDir, "wrangler.pgid");
     killLeftover(pidFile);
+    const settings = { PORT: port, DB_PORT: dbPort, MAIL_CAPTURE_PORT: mailPort, S3_PORT: s3Port };
+    const byPort = new Map();
+    for (const [name, p] of Object.entries(settings)) {
+      if (byPort.has(p))
+        throw new ServiceError("the local stack", `${byPort.get(p)} and ${name} are both ${p}`, { hint: "give each its own port" });
+      byPort.set(p, name);
+    }
     await assertPortFree("wrangler dev", port, "PORT", logFile("wrangler"));
     await assertPortFree("mail capture", mailPort, "MAIL_CAPTURE_PORT", logFile("mail-capture"));
     await assertPortFree("S3 (s3rver)", s3Port, "S3_PORT", logFile("s3"));

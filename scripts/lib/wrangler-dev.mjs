@@ -112,16 +112,20 @@ export async function startWranglerDev({
   };
   process.once("exit", endGroup);
   child.once("exit", () => process.off("exit", endGroup));
+  const url = `http://127.0.0.1:${port}`;
+  // Only once wrangler says it listens: until then another program on the port could answer.
+  const ready = `Ready on ${url}`;
+  let listening = false;
   let output = "";
   const tee = (terminal) => (d) => {
     output = (output + d).slice(-16_000);
+    listening ||= output.replace(/\x1b\[[0-9;]*m/g, "").includes(ready);
     log?.write(d);
     if (inheritOutput) terminal.write(d);
   };
   child.stdout.on("data", tee(process.stdout));
   child.stderr.on("data", tee(process.stderr));
   child.once("exit", () => log?.end());
-  const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     try {
@@ -153,11 +157,13 @@ export async function startWranglerDev({
       if (/address already in use/i.test(said ?? "")) throw fail(`port ${port} is in use`, portHint(portEnv));
       throw fail(said ?? `exited with code ${child.exitCode}`);
     }
-    try {
-      const res = await fetch(url + readyPath);
-      await res.arrayBuffer();
-      break;
-    } catch {}
+    if (listening) {
+      try {
+        const res = await fetch(url + readyPath);
+        await res.arrayBuffer();
+        break;
+      } catch {}
+    }
     if (Date.now() > until) {
       await stop();
       if (logFile) logError(logFile, `${SERVICE}: ${readyPath} did not answer within 60 s`);

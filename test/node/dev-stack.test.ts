@@ -5,8 +5,9 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { freePort, portInUse } from "../../scripts/lib/local-service.mjs";
+import { freePorts as freePortList, portInUse } from "../../scripts/lib/local-service.mjs";
 import { type MailCapture, startMailCapture } from "../../scripts/lib/mail-capture.mjs";
+import { startWranglerDev } from "../../scripts/lib/wrangler-dev.mjs";
 
 // `npm run dev` (scripts/dev.mjs, the same code) from a copy of this checkout in a private
 // folder (mode 0700, as `mktemp -d` makes), on free ports.
@@ -40,7 +41,8 @@ function copyCheckout(): string {
 }
 
 async function freePorts() {
-  return { PORT: await freePort(), DB_PORT: await freePort(), MAIL_CAPTURE_PORT: await freePort(), S3_PORT: await freePort() };
+  const [PORT, DB_PORT, MAIL_CAPTURE_PORT, S3_PORT] = await freePortList(4);
+  return { PORT, DB_PORT, MAIL_CAPTURE_PORT, S3_PORT };
 }
 type Ports = Awaited<ReturnType<typeof freePorts>>;
 
@@ -173,6 +175,30 @@ describe("npm run dev from a checkout in a private folder", () => {
       await ensureStopped(dev);
       fs.rmSync(path.join(checkout, ".dev.vars"), { force: true });
       await mine.stop();
+    }
+  });
+
+  it("wrangler dev on a port another program answers on fails with that reason (it is not taken for ready)", async () => {
+    // Taken after npm run dev's own check (a race): the other program answers every request.
+    const holder = net.createServer((s) => s.end("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"));
+    await new Promise<void>((r) => holder.listen(0, "127.0.0.1", r));
+    const taken = (holder.address() as net.AddressInfo).port;
+    const logFile = path.join(privateDir, "wrangler-race.log");
+    try {
+      const start = startWranglerDev({
+        config: path.join(checkout, "wrangler.toml"),
+        port: taken,
+        portEnv: "PORT",
+        logFile,
+        readyPath: "/health/live",
+        env: { CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: "postgres://postgres:postgres@127.0.0.1:9/none" },
+      });
+      await expect(start).rejects.toThrow(
+        `wrangler dev failed to start: port ${taken} is in use: set PORT to a free port (log: ${logFile})`,
+      );
+      expect(fs.readFileSync(logFile, "utf8")).toMatch(/Address already in use/);
+    } finally {
+      await new Promise((r) => holder.close(r));
     }
   });
 
