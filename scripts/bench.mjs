@@ -307,7 +307,6 @@ async function main() {
   const started = Date.now();
   fs.mkdirSync(options.out, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "edge-auth-bench-"));
-  fs.chmodSync(tmp, 0o755); // embedded Postgres runs as another user when we are root
   cleanups.push(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const results = {
     startedAt: new Date().toISOString(),
@@ -595,6 +594,7 @@ try {
   process.exit(0);
 } catch (err) {
   console.error(`bench failed: ${err?.stack ?? err}`);
+  if (err?.detail) console.error(`--- output (tail) ---\n${err.detail.slice(-4000)}`);
   if (wranglerStderr) console.error(`--- wrangler dev stderr (tail) ---\n${wranglerStderr.slice(-4000)}`);
   await cleanup();
   process.exit(1);

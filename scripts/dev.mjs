@@ -1,8 +1,12 @@
 // npm run dev: PostgreSQL (embedded, data in .data/), migrations, local mail capture and S3,
 // then the Worker under `wrangler dev`. One Ctrl-C stops everything it started.
+// A failed start ends with one line (which service, why, what to do, where the log is) and
+// exit code 1.
 import path from "node:path";
-import { ROOT, startStack } from "./lib/stack.mjs";
+import { fileURLToPath } from "node:url";
+import { displayPath, logError } from "./lib/local-service.mjs";
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dataDir = path.join(ROOT, ".data");
 let stack;
 let stopping = false;
@@ -18,10 +22,18 @@ process.on("SIGINT", () => shutdown(0));
 process.on("SIGTERM", () => shutdown(0));
 
 try {
+  // Imported here, so a checkout without `npm install` gets the one-line answer too.
+  const { startStack } = await import("./lib/stack.mjs");
   console.log("starting PostgreSQL, mail capture, S3 and the Worker...");
   stack = await startStack({ dataDir });
 } catch (err) {
-  console.error(`npm run dev failed: ${err.message}`);
+  if (err?.name === "ServiceError") console.error(`npm run dev: ${err.message}`);
+  else if (err?.code === "ERR_MODULE_NOT_FOUND") console.error("npm run dev: dependencies are missing: run npm install");
+  else {
+    const logFile = path.join(dataDir, "logs", "dev.log");
+    logError(logFile, err);
+    console.error(`npm run dev failed: ${String(err?.message ?? err).split("\n")[0]} (log: ${displayPath(logFile)})`);
+  }
   process.exit(1);
 }
 const lines = [
@@ -33,6 +45,8 @@ const lines = [
   stack.mailUrl ? `  Mail inbox     ${stack.mailUrl}/` : null,
   stack.s3Endpoint ? `  S3 (s3rver)    ${stack.s3Endpoint}` : null,
   stack.oidcUrl ? `  Google/Apple   ${stack.oidcUrl}/google, ${stack.oidcUrl}/apple (local OpenID provider)` : null,
+  stack.localSettings.length ? `  From .dev.vars ${stack.localSettings.join(", ")}` : null,
+  `  Logs           ${displayPath(stack.logDir)}/`,
   "Press Ctrl-C to stop everything.",
   "",
 ].filter((l) => l !== null);

@@ -3,9 +3,11 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { parseEnv } from "node:util";
 import { generateKeySet } from "../../src/auth/jwk.mjs";
+import { assertPortFree, displayPath, freePort, isAlive, logError, ServiceError, startService } from "./local-service.mjs";
 import { applyMigrations } from "./migrate.mjs";
-import { freePort, isAlive, portInUse, startPostgres } from "./postgres.mjs";
+import { startPostgres } from "./postgres.mjs";
 import { ROOT, startWranglerDev } from "./wrangler-dev.mjs";
 
 export { ROOT };
@@ -21,6 +23,47 @@ async function devSecrets(dataDir) {
   const secrets = { AUTH_SECRET: b64url(crypto.randomBytes(32)), JWT_PRIVATE_KEYS: JSON.stringify(await generateKeySet()) };
   fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
+}
+
+/**
+ * The settings the developer gave wrangler dev in the file it loads next to the config:
+ * `.dev.vars`, or when there is none the `.env` files (wrangler's own rule). Values passed with
+ * `--var` would override them, so the stack's own values skip these keys.
+ */
+export function localSettingKeys(configDir) {
+  const devVars = path.join(configDir, ".dev.vars");
+  const files = fs.existsSync(devVars)
+    ? [devVars]
+    : process.env.CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV === "false"
+      ? []
+      : [".env", ".env.local"].map((f) => path.join(configDir, f)).filter((f) => fs.existsSync(f));
+  return new Set(files.flatMap((f) => Object.keys(parseEnv(fs.readFileSync(f, "utf8")))));
+}
+
+/**
+ * One stack per data folder: a second start would stop the first one's servers as leftovers.
+ * Returns release().
+ */
+function lockDataDir(dataDir) {
+  const lock = path.join(dataDir, "stack.pid");
+  for (;;) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: "wx" });
+      return () => {
+        try {
+          if (fs.readFileSync(lock, "utf8") === String(process.pid)) fs.rmSync(lock, { force: true });
+        } catch {}
+      };
+    } catch (err) {
+      if (err.code !== "EEXIST") throw err;
+      const pid = Number(fs.readFileSync(lock, "utf8"));
+      if (pid && pid !== process.pid && isAlive(pid))
+        throw new ServiceError("the local stack", `another run (pid ${pid}) is using ${displayPath(dataDir)}`, {
+          hint: "stop it first (Ctrl-C)",
+        });
+      fs.rmSync(lock, { force: true }); // left by a crashed run
+    }
+  }
 }
 
 /** Kill a wrangler process group left behind by a crashed run. */
@@ -41,8 +84,11 @@ async function optionalImport(file) {
 }
 
 /**
- * Start everything. `dataDir` keeps Postgres data, S3 objects and dev secrets.
- * Returns { apiUrl, dbUrl, mailUrl, s3Endpoint, stop, wrangler }.
+ * Start everything. `dataDir` keeps Postgres data, S3 objects, dev secrets and logs/.
+ * `vars` are passed to the Worker as given; the stack's own values (mail capture, S3, dev
+ * secrets, ENVIRONMENT) yield to the developer's `.dev.vars`. Any start-up failure stops what
+ * was started and throws a ServiceError (one-line message; detail in logs/).
+ * Returns { apiUrl, dbUrl, mailUrl, s3Endpoint, logDir, localSettings, stop, wrangler }.
  */
 export async function startStack({
   dataDir,
@@ -59,47 +105,74 @@ export async function startStack({
   inheritOutput = true,
 }) {
   fs.mkdirSync(dataDir, { recursive: true });
-  const stops = [];
+  const logDir = path.join(dataDir, "logs");
+  fs.mkdirSync(logDir, { recursive: true });
+  const logFile = (name) => path.join(logDir, `${name}.log`);
+  const release = lockDataDir(dataDir);
+  const stops = [release];
   const stop = async () => {
     for (const s of stops.reverse()) {
       try {
         await s();
       } catch {}
     }
+    stops.length = 0;
   };
   try {
     const pidFile = path.join(dataDir, "wrangler.pgid");
     killLeftover(pidFile);
-    for (const [name, p] of [
-      ["PORT", port],
-      ["MAIL_CAPTURE_PORT", mailPort],
-      ["S3_PORT", s3Port],
-      ["OIDC_PORT", oidcPort],
-    ])
-      if (await portInUse(p)) throw new Error(`port ${p} (${name}) is in use by another program; set ${name} to another port`);
+    const settings = { PORT: port, DB_PORT: dbPort, MAIL_CAPTURE_PORT: mailPort, S3_PORT: s3Port, OIDC_PORT: oidcPort };
+    const byPort = new Map();
+    for (const [name, p] of Object.entries(settings)) {
+      if (byPort.has(p))
+        throw new ServiceError("the local stack", `${byPort.get(p)} and ${name} are both ${p}`, { hint: "give each its own port" });
+      byPort.set(p, name);
+    }
+    await assertPortFree("wrangler dev", port, "PORT", logFile("wrangler"));
+    await assertPortFree("mail capture", mailPort, "MAIL_CAPTURE_PORT", logFile("mail-capture"));
+    await assertPortFree("S3 (s3rver)", s3Port, "S3_PORT", logFile("s3"));
+    await assertPortFree("OpenID provider", oidcPort, "OIDC_PORT", logFile("oidc-provider"));
 
-    const pg = await startPostgres({ dataDir: path.join(dataDir, "postgres"), port: dbPort, persistent, database: "auth" });
+    const pg = await startPostgres({
+      dataDir: path.join(dataDir, "postgres"),
+      port: dbPort,
+      persistent,
+      database: "auth",
+      portEnv: "DB_PORT",
+      logFile: logFile("postgres"),
+    });
     stops.push(() => pg.stop());
-    await applyMigrations(pg.url);
+    try {
+      await applyMigrations(pg.url);
+    } catch (err) {
+      logError(logFile("migrations"), err);
+      throw new ServiceError("database migrations", String(err?.message ?? err).split("\n")[0], {
+        logFile: logFile("migrations"),
+        cause: err,
+      });
+    }
 
-    const secrets = await devSecrets(dataDir);
-    const devVars = { ENVIRONMENT: "development", ...secrets };
+    const own = { ENVIRONMENT: "development", ...(await devSecrets(dataDir)) };
 
     const mail = await optionalImport("mail-capture.mjs");
     let mailUrl;
     if (mail) {
-      const m = await mail.startMailCapture({ port: mailPort });
+      const m = await startService("mail capture", { port: mailPort, envName: "MAIL_CAPTURE_PORT", logFile: logFile("mail-capture") }, () =>
+        mail.startMailCapture({ port: mailPort }),
+      );
       stops.push(() => m.stop());
       mailUrl = m.url;
-      Object.assign(devVars, { RESEND_BASE_URL: m.url, RESEND_API_KEY: "re_local_dev", MAIL_FROM: "Edge Auth <no-reply@localhost>" });
+      Object.assign(own, { RESEND_BASE_URL: m.url, RESEND_API_KEY: "re_local_dev", MAIL_FROM: "Edge Auth <no-reply@localhost>" });
     }
     const s3 = await optionalImport("s3.mjs");
     let s3Endpoint;
     if (s3) {
-      const s = await s3.startS3({ port: s3Port, dir: path.join(dataDir, "s3"), bucket });
+      const s = await startService("S3 (s3rver)", { port: s3Port, envName: "S3_PORT", logFile: logFile("s3") }, () =>
+        s3.startS3({ port: s3Port, dir: path.join(dataDir, "s3"), bucket }),
+      );
       stops.push(() => s.stop());
       s3Endpoint = s.endpoint;
-      Object.assign(devVars, {
+      Object.assign(own, {
         S3_ENDPOINT: s.endpoint,
         S3_REGION: "us-east-1",
         S3_BUCKET: bucket,
@@ -115,14 +188,19 @@ export async function startStack({
       const o = await oidc.startOidcProvider({ port: oidcPort, open: true });
       stops.push(() => o.stop());
       oidcUrl = o.url;
-      Object.assign(devVars, { GOOGLE_DISCOVERY_URL: o.google.discoveryUrl, APPLE_DISCOVERY_URL: o.apple.discoveryUrl });
+      Object.assign(own, { GOOGLE_DISCOVERY_URL: o.google.discoveryUrl, APPLE_DISCOVERY_URL: o.apple.discoveryUrl });
     }
-    Object.assign(devVars, vars);
+    // wrangler dev: [vars] < .dev.vars < --var. The developer's .dev.vars must win over the
+    // stack's stand-ins, so those keys are left to .dev.vars; explicit `vars` still win.
+    const localSettings = localSettingKeys(path.dirname(path.resolve(ROOT, config)));
+    const devVars = { ...Object.fromEntries(Object.entries(own).filter(([k]) => !localSettings.has(k))), ...vars };
 
     const varArgs = Object.entries(devVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
     const { child: wrangler, url: apiUrl } = await startWranglerDev({
       config,
       port,
+      portEnv: "PORT",
+      logFile: logFile("wrangler"),
       readyPath: "/health/live",
       env: { CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: pg.url },
       extraArgs: [...varArgs, ...wranglerArgs],
@@ -135,7 +213,7 @@ export async function startStack({
           fs.rmSync(pidFile, { force: true });
         }),
     });
-    return { apiUrl, dbUrl: pg.url, mailUrl, s3Endpoint, oidcUrl, wrangler, pg, stop };
+    return { apiUrl, dbUrl: pg.url, mailUrl, s3Endpoint, oidcUrl, logDir, localSettings: [...localSettings], wrangler, pg, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { logError, portHint, ServiceError } from "./local-service.mjs";
 import { readWranglerConfig, writeWranglerConfig } from "./wrangler-config.mjs";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -42,14 +43,24 @@ export async function freezeWorker({ config, outdir, metafile }) {
   };
 }
 
+/** What wrangler said went wrong: its first "[ERROR]" line, without decoration. */
+function wranglerReason(output) {
+  const lines = output.replace(/\x1b\[[0-9;]*m/g, "").split("\n");
+  const line = lines.find((l) => /\[ERROR\]/.test(l)) ?? lines.find((l) => /^\s*(\w*Error|error):/.test(l));
+  return line?.replace(/^.*?\[ERROR\]\s*/, "").trim();
+}
+
 /**
  * `wrangler dev` in its own process group (so stop() ends workerd too), offline, resolved once
- * `readyPath` answers. `inheritOutput` shows wrangler's output (npm run dev); otherwise only the
- * tail of stderr is kept for error messages.
+ * `readyPath` answers. Its output goes to `logFile` (when given) and, with `inheritOutput`, to
+ * this terminal; otherwise `child.stderr` stays readable and its tail explains failures.
+ * A failed start throws a ServiceError naming `portEnv` when the port is the reason.
  */
 export async function startWranglerDev({
   config = "wrangler.toml",
   port,
+  portEnv,
+  logFile,
   inspectorPort,
   readyPath = "/",
   env = {},
@@ -58,6 +69,15 @@ export async function startWranglerDev({
   onSpawn = () => {},
   onStarting = () => {},
 }) {
+  const SERVICE = "wrangler dev";
+  if (!fs.existsSync(path.join(ROOT, "node_modules", ".bin", "wrangler")))
+    throw new ServiceError(SERVICE, "wrangler is not installed", { hint: "run npm install" });
+  let log = null;
+  if (logFile) {
+    fs.mkdirSync(path.dirname(logFile), { recursive: true });
+    fs.writeFileSync(logFile, "");
+    log = fs.createWriteStream(logFile, { flags: "a" });
+  }
   const child = spawn(
     "npx",
     [
@@ -76,14 +96,33 @@ export async function startWranglerDev({
     {
       cwd: ROOT,
       detached: true,
-      stdio: inheritOutput ? ["ignore", "inherit", "inherit"] : ["ignore", "ignore", "pipe"],
+      stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...OFFLINE, ...env },
     },
   );
   onSpawn(child);
-  let stderr = "";
-  child.stderr?.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
+  // Its own process group does not get a terminal's Ctrl-C: end it when this process ends.
+  const endGroup = () => {
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {}
+  };
+  process.once("exit", endGroup);
+  child.once("exit", () => process.off("exit", endGroup));
   const url = `http://127.0.0.1:${port}`;
+  // Only once wrangler says it listens: until then another program on the port could answer.
+  const ready = `Ready on ${url}`;
+  let listening = false;
+  let output = "";
+  const tee = (terminal) => (d) => {
+    output = (output + d).slice(-16_000);
+    listening ||= output.replace(/\x1b\[[0-9;]*m/g, "").includes(ready);
+    log?.write(d);
+    if (inheritOutput) terminal.write(d);
+  };
+  child.stdout.on("data", tee(process.stdout));
+  child.stderr.on("data", tee(process.stderr));
+  child.once("exit", () => log?.end());
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     try {
@@ -103,17 +142,29 @@ export async function startWranglerDev({
     });
   };
   onStarting(stop);
+  const fail = (reason, hint) => {
+    const err = new ServiceError(SERVICE, reason, { hint, logFile });
+    err.detail = output; // the tail of wrangler's output, for callers without a log file
+    return err;
+  };
   const until = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev (${config}) exited with code ${child.exitCode}: ${stderr}`);
-    try {
-      const res = await fetch(url + readyPath);
-      await res.arrayBuffer();
-      break;
-    } catch {}
+    if (child.exitCode !== null) {
+      const said = wranglerReason(output);
+      if (/address already in use/i.test(said ?? "")) throw fail(`port ${port} is in use`, portHint(portEnv));
+      throw fail(said ?? `exited with code ${child.exitCode}`);
+    }
+    if (listening) {
+      try {
+        const res = await fetch(url + readyPath);
+        await res.arrayBuffer();
+        break;
+      } catch {}
+    }
     if (Date.now() > until) {
       await stop();
-      throw new Error(`timed out waiting for wrangler dev (${config}): ${stderr}`);
+      if (logFile) logError(logFile, `${SERVICE}: ${readyPath} did not answer within 60 s`);
+      throw fail(`${url}${readyPath} did not answer within 60 s`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
