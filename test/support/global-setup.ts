@@ -62,7 +62,9 @@ export default async function setup(project: TestProject) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "auth-test-pg-"));
   const pg = await startPostgres({ dataDir: path.join(dataDir, "data"), persistent: false, database: "auth_test" });
   // In a child Node process: inside Vite's module runner, postgres.js resolves to its workerd build.
-  execFileSync(process.execPath, [path.resolve(__dirname, "../../scripts/migrate.mjs"), pg.url], { stdio: "inherit" });
+  execFileSync(process.execPath, [path.resolve(__dirname, "../../scripts/migrate.mjs"), pg.url], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   process.env.CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE = pg.url;
   project.provide("dbUrl", pg.url);
   project.provide("adminDbUrl", pg.url.replace(/\/auth_test$/, "/postgres"));
