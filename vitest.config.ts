@@ -41,7 +41,7 @@ function filterRuntimeNoise(stream: NodeJS.WriteStream) {
     const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
     const kept = text
       .split(/(?<=\n)/)
-      .filter((line) => {
+      .filter((line: string) => {
         const bare = line.replace(/\n$/, "");
         if (EXPECTED_RUNTIME_NOISE.some((re) => re.test(bare))) return !(dropStack = true);
         if (dropStack && /^stack:( \S+@[0-9a-f]+)+$/.test(bare)) return (dropStack = false);
