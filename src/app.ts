@@ -9,6 +9,7 @@ import { errorResponse, onError, onNotFound } from "./middleware/errors";
 import { requestContext, requireContentType } from "./middleware/request";
 import { accountRoutes } from "./routes/accounts";
 import { docsRoutes, documentCommonErrors } from "./routes/docs";
+import { aliasingGetPath, deprecationHeaders, documentAliases, legacyAliases } from "./routes/legacy-paths";
 import { passwordResetRoutes } from "./routes/password-reset";
 import { profileRoutes } from "./routes/profile";
 import { sessionRoutes } from "./routes/sessions";
@@ -16,19 +17,27 @@ import { systemRoutes } from "./routes/system";
 
 /**
  * Builds the Hono app: middleware chain, routes under the base path, one error handler.
- * `overrides` replaces infrastructure (the clock, outbound fetch, the database client).
+ * `overrides` replaces infrastructure (the clock, outbound fetch, the database client);
+ * `legacyRootPaths` (LEGACY_ROOT_PATHS) also serves the old service's root paths.
  */
-export function createApp<const B extends string = "/auth">(basePath: B = "/auth" as B, overrides: Overrides = {}) {
+export function createApp<const B extends string = "/auth">(
+  basePath: B = "/auth" as B,
+  overrides: Overrides = {},
+  { legacyRootPaths = true }: { legacyRootPaths?: boolean } = {},
+) {
+  const aliases = legacyAliases(legacyRootPaths ? basePath : "/");
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success)
         throw validationError(result.error.issues.map((i) => ({ path: i.path.join(".") || "(body)", message: i.message })));
     },
+    getPath: aliasingGetPath(aliases),
   });
 
   app.use(
     "*",
     requestContext(overrides),
+    deprecationHeaders(aliases),
     secureHeaders({
       referrerPolicy: "no-referrer",
       xContentTypeOptions: "nosniff",
@@ -77,6 +86,7 @@ export function createApp<const B extends string = "/auth">(basePath: B = "/auth
     scheme: "bearer",
     bearerFormat: "JWT",
   });
+  documentAliases(app, aliases);
   // The document (/openapi.json) and its reference page (/docs) are not part of the document.
   documentCommonErrors(app);
   app.doc31("/openapi.json", {

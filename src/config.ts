@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { hex, randomBytes } from "./auth/encoding";
+import { parseCidrs } from "./middleware/client-address";
 
 /**
  * Every setting of the Worker, declared once: its parser, default, bounds and a one-line
@@ -68,6 +69,20 @@ const list = z.preprocess(
         .filter(Boolean),
     ),
 );
+const cidrs = z.preprocess(
+  blank,
+  z
+    .string()
+    .default("")
+    .transform((v, ctx) => {
+      try {
+        return parseCidrs(v);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+);
 const choice = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
   z.preprocess(blank, z.enum(values).default(fallback));
 
@@ -121,6 +136,15 @@ export const settingsSchema = z
     // Requests
     JSON_BODY_LIMIT: int(16 * 1024, 256, 1024 * 1024).describe("Largest JSON request body in bytes."),
     CORS_ORIGINS: list.describe("Comma-separated browser origins allowed by CORS (none by default)."),
+    LEGACY_ROOT_PATHS: bool(true).describe(
+      "Also serve register, login, forgot-password, reset-password and update-profile at the root (/login, ...), as the old service did; deprecated aliases.",
+    ),
+    TRUSTED_PROXY_SECRET: optionalString.describe(
+      "Secret (32+ characters) a gateway sends as X-Proxy-Secret; with TRUSTED_PROXY_IPS its X-Client-IP becomes the client address.",
+    ),
+    TRUSTED_PROXY_IPS: cidrs.describe(
+      "Comma-separated IPv4/IPv6 addresses or CIDR ranges the gateway connects from; X-Client-IP is believed only from these, with the secret.",
+    ),
 
     // Abuse resistance
     LOGIN_THROTTLE_FREE_FAILURES: int(4, 1, 100).describe("Consecutive failed logins per account before delays start."),
@@ -172,6 +196,11 @@ export const settingsSchema = z
       if (!s.JWT_PRIVATE_KEYS && !(s.LEGACY_HS256 && s.JWT_SECRET))
         problem("JWT_PRIVATE_KEYS", "must be set in production (or LEGACY_HS256=true with JWT_SECRET)");
     }
+    if (s.TRUSTED_PROXY_SECRET && s.TRUSTED_PROXY_SECRET.length < 32) problem("TRUSTED_PROXY_SECRET", "must have 32+ characters");
+    if (s.TRUSTED_PROXY_SECRET && s.TRUSTED_PROXY_IPS.length === 0)
+      problem("TRUSTED_PROXY_IPS", "must list the gateway's addresses when TRUSTED_PROXY_SECRET is set");
+    if (s.TRUSTED_PROXY_IPS.length > 0 && !s.TRUSTED_PROXY_SECRET)
+      problem("TRUSTED_PROXY_SECRET", "must be set (32+ characters) when TRUSTED_PROXY_IPS is set");
     if (s.LEGACY_HS256 && (!s.JWT_SECRET || s.JWT_SECRET.length < 32)) problem("JWT_SECRET", "LEGACY_HS256=true needs 32+ characters");
     // scrypt needs 128 * N * r bytes; a Worker has 128 MB in all.
     if (128 * 2 ** s.SCRYPT_LOG_N * s.SCRYPT_R > 64 * 1024 * 1024)

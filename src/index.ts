@@ -15,18 +15,19 @@ const HARDENING = {
 };
 
 /**
- * The Worker: fetch (one app per base path, normally one per isolate, built on first use) and
+ * The Worker: fetch (one app per base path and LEGACY_ROOT_PATHS, normally one per isolate, built on first use) and
  * the scheduled purge. `overrides` supplies infrastructure (tests pass a controlled clock and a
  * database client they can close); production uses the defaults.
  */
 export function createWorker(overrides: Overrides = {}) {
   const apps = new Map<string, ReturnType<typeof createApp>>();
   const appFor = (env: Env) => {
-    const basePath = getConfig(env).BASE_PATH;
-    let app = apps.get(basePath);
+    const { BASE_PATH, LEGACY_ROOT_PATHS } = getConfig(env);
+    const key = `${BASE_PATH} ${LEGACY_ROOT_PATHS}`;
+    let app = apps.get(key);
     if (!app) {
-      app = createApp(basePath, overrides);
-      apps.set(basePath, app);
+      app = createApp(BASE_PATH, overrides, { legacyRootPaths: LEGACY_ROOT_PATHS });
+      apps.set(key, app);
     }
     return app;
   };

@@ -3,6 +3,7 @@ import { b64url, utf8 } from "../src/auth/encoding";
 import { generateKeySet } from "../src/auth/keys";
 import { loginAs, PASSWORD, registerUser, uniqueEmail } from "./support/accounts";
 import { fakeClock } from "./support/clock";
+import { inOneWindow } from "./support/limits";
 import { call, freshIp, json, testEnv } from "./support/worker";
 
 /**
@@ -20,20 +21,6 @@ const WRONG = "Wrong-Password-42x";
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-/**
- * The simulated limiter counts in wall-clock windows (like the real one, approximately). A burst
- * that straddles a window boundary would see a reset counter, so it is run again, once, with
- * fresh keys: two boundaries cannot fall inside one burst.
- */
-async function inOneWindow<T>(period: number, burst: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    const before = Math.floor(Date.now() / (period * 1000));
-    const result = await burst();
-    const after = Math.floor(Date.now() / (period * 1000));
-    if (before === after || attempt === 1) return result;
-  }
-}
 
 const isErrorShape = (body: any, code: string) => {
   expect(body.status).toBe("error");

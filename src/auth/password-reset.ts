@@ -16,11 +16,14 @@ import { findUserByEmail, normalizeEmail } from "./users";
  * ends every session and confirms the address in the transaction that consumes the code, then
  * tells the address that its password changed.
  */
-export async function requestReset(deps: Deps, meta: RequestMeta, rawEmail: string): Promise<void> {
+/** Returns the address the request named, normalised: the same for known and unknown emails. */
+export async function requestReset(deps: Deps, meta: RequestMeta, rawEmail: string): Promise<{ email: string }> {
   const { APP_NAME } = deps.config;
-  await requestCode(deps, meta, "password_reset", normalizeEmail(rawEmail), (user, c) =>
+  const email = normalizeEmail(rawEmail);
+  await requestCode(deps, meta, "password_reset", email, (user, c) =>
     resetCodeMessage({ appName: APP_NAME, to: user.email, code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt }),
   );
+  return { email };
 }
 
 export async function resetPassword(

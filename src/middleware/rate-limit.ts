@@ -4,8 +4,10 @@ import { apiError } from "../errors";
 import { log } from "../log";
 
 /**
- * Per-client limits with the Workers Rate Limiting binding, keyed by CF-Connecting-IP only
- * (X-Forwarded-For is set by clients and never trusted). IPv6 addresses share a limit per /64.
+ * Per-client limits with the Workers Rate Limiting binding, keyed by the client address of the
+ * request (src/middleware/client-address.ts: CF-Connecting-IP, or a trusted gateway's
+ * X-Client-IP; X-Forwarded-For is set by clients and never trusted). IPv6 addresses share a
+ * limit per /64.
  *
  * The registry: each limit's binding name and period. The bindings themselves (limit, period,
  * namespace) are declared in wrangler.toml [[ratelimits]]; test/middleware/rate-limit.test.ts
@@ -20,11 +22,6 @@ export const RATE_LIMITS = {
 } as const satisfies Record<string, { period: 10 | 60 }>;
 
 export type LimitName = keyof typeof RATE_LIMITS;
-
-export function clientIp(req: Request): string | null {
-  const ip = req.headers.get("cf-connecting-ip")?.trim();
-  return ip ? ip : null;
-}
 
 /**
  * Normalise an address into its rate-limit key: IPv4 as is, IPv6 truncated to its /64 (one
@@ -56,7 +53,7 @@ export function rateLimit(name: LimitName): MiddlewareHandler<AppEnv> {
       log("warn", `rate limit binding ${name} is missing: requests are not limited (declare it in wrangler.toml)`);
     }
     if (limiter) {
-      const ip = clientIp(c.req.raw);
+      const { ip } = c.get("meta");
       if (!ip && !warnedNoIp) {
         warnedNoIp = true;
         log("warn", "request without CF-Connecting-IP: rate limited under the shared key 'unknown'");

@@ -4,7 +4,7 @@ import type { AppEnv } from "../context";
 import { createDeps, type Overrides } from "../deps";
 import { apiError } from "../errors";
 import { log } from "../log";
-import { clientIp } from "./rate-limit";
+import { clientAddress } from "./client-address";
 
 /** A client's own X-Request-Id, kept only as a log field: printable ASCII, at most 64 characters. */
 const clientRequestId = (v: string | undefined) => (v && /^[\x21-\x7e]{1,64}$/.test(v) ? v : undefined);
@@ -25,8 +25,9 @@ export function requestContext(overrides: Overrides): MiddlewareHandler<AppEnv> 
       ctx = undefined;
     }
     const waitUntil = (p: Promise<unknown>) => (ctx ? ctx.waitUntil(p) : void p.catch(() => {}));
-    c.set("deps", createDeps(c.env, requestId, waitUntil, overrides));
-    c.set("meta", { ip: clientIp(c.req.raw), userAgent: c.req.header("user-agent") ?? null, requestId });
+    const deps = createDeps(c.env, requestId, waitUntil, overrides);
+    c.set("deps", deps);
+    c.set("meta", { ip: await clientAddress(c.req.raw, deps.config), userAgent: c.req.header("user-agent") ?? null, requestId });
     const started = performance.now();
     await next();
     c.header("X-Request-Id", requestId);

@@ -31,13 +31,30 @@ const ResetPasswordBody = z.object({ email: emailField, otp: otpField, new_passw
 const FORGOT_MESSAGE = "If an account exists for this email, we have sent it a code to reset the password.";
 const RESET_MESSAGE = "Your password has been reset. Log in with your new password.";
 
+/**
+ * `user.email` echoes the normalised address of the request, known or not (it reveals nothing the
+ * caller did not send); the old service's mobile app reads it to open its code screen. Never the id.
+ */
+const ForgotPasswordResponse = z
+  .object({
+    status: z.literal("success"),
+    message: z.string(),
+    user: z.object({
+      email: z.string().max(255).openapi({ description: "The email of the request, trimmed and lower-cased" }),
+    }),
+  })
+  .openapi("ForgotPasswordResponse", {
+    example: { status: "success", message: FORGOT_MESSAGE, user: { email: "ada@example.com" } },
+  });
+
 const forgotRoute = route({
   method: "post",
   path: "/forgot-password",
   tags: ["Password reset"],
   summary: "Mail a 6-digit reset code to the account's address",
   description:
-    "Always answers 200 with the same body, whether or not an account exists for the email. " +
+    "Always answers 200 with the same body, whether or not an account exists for the email; `user.email` is the " +
+    "request's email, normalised (trimmed, lower-cased), for known and unknown emails alike. " +
     "The code expires after OTP_TTL (10 minutes at most). The wait between two codes for one email starts at " +
     "OTP_RESEND_INTERVAL (60 s) and doubles with each further code (up to 1 h), with at most OTP_DAILY_LIMIT (10) codes a day: " +
     "an earlier request answers 429 with Retry-After, for unknown emails too.",
@@ -45,10 +62,7 @@ const forgotRoute = route({
   errors: [],
   request: { body: jsonBody(ForgotPasswordBody, "The account's email") },
   responses: {
-    200: {
-      ...json(MessageSchema, "Accepted; a code is mailed if the account exists"),
-      content: { "application/json": { schema: MessageSchema, example: { status: "success", message: FORGOT_MESSAGE } } },
-    },
+    200: json(ForgotPasswordResponse, "Accepted; a code is mailed if the account exists"),
   },
 });
 
@@ -83,8 +97,8 @@ const resetRoute = route({
 export function passwordResetRoutes() {
   return new OpenAPIHono<AppEnv>()
     .openapi(forgotRoute, async (c) => {
-      await requestReset(c.get("deps"), c.get("meta"), c.req.valid("json").email);
-      return c.json({ status: "success" as const, message: FORGOT_MESSAGE }, 200);
+      const { email } = await requestReset(c.get("deps"), c.get("meta"), c.req.valid("json").email);
+      return c.json({ status: "success" as const, message: FORGOT_MESSAGE, user: { email } }, 200);
     })
     .openapi(resetRoute, async (c) => {
       const body = c.req.valid("json");

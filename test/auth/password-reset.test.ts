@@ -37,6 +37,7 @@ describe("forgot password → mailed code → reset", () => {
     expect(await json(res)).toEqual({
       status: "success",
       message: "If an account exists for this email, we have sent it a code to reset the password.",
+      user: { email: u.email },
     });
 
     const mails = await mailsTo(u.email);
@@ -95,7 +96,8 @@ describe("forgot password → mailed code → reset", () => {
     const known = await forgot(u.email);
     const unknown = await forgot(nobody);
     expect(unknown.status).toBe(known.status);
-    expect(await unknown.text()).toBe(await known.text());
+    // Byte for byte, but for the echoed address the caller sent.
+    expect((await unknown.text()).replace(nobody, "<email>")).toBe((await known.text()).replace(u.email, "<email>"));
     expect(unknown.headers.get("content-type")).toBe(known.headers.get("content-type"));
     expect(unknown.headers.get("retry-after")).toBeNull();
     expect(await mailsTo(u.email)).toHaveLength(1);
@@ -313,7 +315,7 @@ describe("throttling and storage", () => {
     const known = await forgot(u.email);
     const unknown = await forgot(nobody);
     expect(known.status).toBe(200);
-    expect(await known.text()).toBe(await unknown.text());
+    expect((await known.text()).replace(u.email, "<email>")).toBe((await unknown.text()).replace(nobody, "<email>"));
     expect(await mailsTo(u.email)).toHaveLength(0);
     const sql = db();
     const [event] = await sql`select outcome, detail from auth_audit_events where user_id = ${u.user.id} and event = 'reset_requested'`;

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, inject, it, vi } from "vitest";
 import { ipKey } from "../../src/middleware/rate-limit";
 import { loginAs, uniqueEmail } from "../support/accounts";
+import { inOneWindow } from "../support/limits";
 import { call, freshIp, json } from "../support/worker";
 
 /**
@@ -19,20 +20,6 @@ const rand = () => Math.floor(Math.random() * 0xffff).toString(16);
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-/**
- * The simulated limiter counts in wall-clock windows (like the real one, approximately). A burst
- * that straddles a window boundary would see a reset counter, so it is run again, once, with
- * fresh keys: two boundaries cannot fall inside one burst.
- */
-async function inOneWindow<T>(period: number, burst: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    const before = Math.floor(Date.now() / (period * 1000));
-    const result = await burst();
-    const after = Math.floor(Date.now() / (period * 1000));
-    if (before === after || attempt === 1) return result;
-  }
-}
 
 describe("per-client rate limits", () => {
   it("the login limit answers 429 with Retry-After after the configured count", async () => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
 import { createClient } from "../../src/client";
 import worker from "../../src/index";
+import { legacyAliases } from "../../src/routes/legacy-paths";
 import { ErrorSchema } from "../../src/routes/schemas";
 import { PASSWORD, uniqueEmail } from "../support/accounts";
 import { call, freshIp, json, testEnv } from "../support/worker";
@@ -32,14 +33,19 @@ async function loadDoc(env?: Record<string, unknown>): Promise<Doc> {
   return json<Doc>(res);
 }
 
-/** What the app really serves: Hono's route table, `:id` params as OpenAPI `{id}`, middleware (ALL) left out. */
+/**
+ * What the app really serves: Hono's route table, `:id` params as OpenAPI `{id}`, middleware (ALL)
+ * left out, plus the root-path aliases of its routes (rewritten to them before routing).
+ */
 function servedRoutes(basePath = "/auth"): string[] {
   const served = new Set<string>();
+  const aliasOf = new Map([...legacyAliases(basePath)].map(([alias, canonical]) => [canonical, alias]));
   for (const r of createApp(basePath).routes) {
     if (r.method === "ALL") continue;
     const path = r.path.replace(/:([A-Za-z0-9_]+)(\{[^}]*\})?/g, "{$1}");
     if (NOT_DOCUMENTED.has(path)) continue;
     served.add(`${r.method.toUpperCase()} ${path}`);
+    if (aliasOf.has(path)) served.add(`${r.method.toUpperCase()} ${aliasOf.get(path)}`);
   }
   return [...served].sort();
 }
