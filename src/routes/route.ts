@@ -63,7 +63,7 @@ export const RESPONSE_HEADER_REFS = Object.fromEntries(
   Object.keys(RESPONSE_HEADERS).map((h) => [h, { $ref: `#/components/headers/${h}` }]),
 );
 
-/** The rate limit and throttles answer 429 and the storage/database 503 with how long to wait. */
+/** The rate limits and throttles (429) and the outages (503) say how long to wait. */
 const RETRY_AFTER = {
   description: "Seconds to wait before trying again",
   schema: { type: "integer", format: "int32", minimum: 1, maximum: 86400 },
@@ -81,7 +81,8 @@ export function errorResponses(codes: readonly ErrorCode[]) {
   }
   const responses: Record<number, unknown> = {};
   for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
-    const retry = list.some((c) => ERROR_CATALOG[c].status === 429 || c === "service_unavailable" || c === "storage_unavailable");
+    // Every 429 and 503 of the catalog is raised with a retryAfter (throttles, limits, outages).
+    const retry = status === 429 || status === 503;
     responses[status] = {
       description: list.map((c) => `\`${c}\`: ${ERROR_CATALOG[c].message}`).join("\n\n"),
       headers: retry ? { ...RESPONSE_HEADER_REFS, "Retry-After": RETRY_AFTER } : RESPONSE_HEADER_REFS,
