@@ -85,12 +85,25 @@ export function createApp<const B extends string = "/auth">(
     type: "http",
     scheme: "bearer",
     bearerFormat: "JWT",
+    description:
+      "The access token from register, login or refresh. Verified following RFC8725 (JWT best current practices): " +
+      "algorithms pinned per key (EdDSA or ES256 by `kid`; HS256 only in legacy mode; never `none`), `typ` JWT, " +
+      "`iss`, `aud`, `exp` and `nbf` checked, `jku`/`x5u`/`jwk` headers ignored, `crit` refused.",
   });
   documentAliases(app, aliases);
   // The document (/openapi.json) and its reference page (/docs) are not part of the document.
   documentCommonErrors(app);
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
+    // Relative: the document is served by the API it describes, whatever its host.
+    servers: [{ url: "/", description: "The deployment serving this document (production, staging or local)", "x-internal": false }],
+    tags: [
+      { name: "Auth", description: "Accounts, login and the current user" },
+      { name: "Sessions", description: "Refresh-token rotation, logout and the session list" },
+      { name: "Password reset", description: "Reset with a code mailed to the account's address" },
+      { name: "Profile", description: "Name and avatar" },
+      { name: "System", description: "Health probes and the public signing keys" },
+    ],
     info: {
       title: "Edge Auth API",
       version: "1.0.0",

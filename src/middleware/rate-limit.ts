@@ -10,8 +10,9 @@ import { log } from "../log";
  * limit per /64.
  *
  * The registry: each limit's binding name and period. The bindings themselves (limit, period,
- * namespace) are declared in wrangler.toml [[ratelimits]]; test/middleware/rate-limit.test.ts
- * checks the two agree. A new limit is a line here and a block there.
+ * namespace) are declared in wrangler.toml [[ratelimits]]; test/node/docs.test.ts checks the two
+ * agree and that docs/abuse.md has a row for each. A new limit is a line here, a block there and
+ * a row in the docs.
  */
 export const RATE_LIMITS = {
   RL_LOGIN: { period: 60 },

@@ -28,6 +28,10 @@ const registerRoute = route({
   path: "/register",
   tags: ["Auth"],
   summary: "Create an account and start a session",
+  description:
+    "Emails are stored trimmed and lower-cased and are unique in any letter case. The password (8 to 256 characters " +
+    "after NFKC) is refused when it is one of the most common passwords or appears in a known breach. " +
+    "`admin` can never be self-assigned. With REGISTER_ENUMERATION_SAFE=true every registration answers 202 alike.",
   limit: "RL_REGISTER",
   errors: ["email_taken", "password_too_common", "password_breached", "password_check_unavailable"],
   request: { body: jsonBody(RegisterBody, "The new account") },
@@ -45,6 +49,10 @@ const loginRoute = route({
   path: "/login",
   tags: ["Auth"],
   summary: "Log in with email and password",
+  description:
+    "An unknown email and a wrong password get the same 401 after the same work. Failures are throttled per account: " +
+    "after LOGIN_THROTTLE_FREE_FAILURES each attempt waits a doubling delay (429 with Retry-After); at LOGIN_LOCKOUT_FAILURES " +
+    "only a password reset unlocks the account (403 password_reset_required).",
   limit: "RL_LOGIN",
   errors: ["invalid_credentials", "password_reset_required", "account_suspended"],
   request: { body: jsonBody(LoginBody, "Credentials") },
@@ -56,6 +64,7 @@ const meRoute = route({
   path: "/me",
   tags: ["Auth"],
   summary: "The authenticated user",
+  description: "The user of the access token's session; the session must still be live (logout takes effect here at once).",
   limit: "RL_DEFAULT",
   auth: SESSION,
   errors: [],

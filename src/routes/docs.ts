@@ -4,6 +4,7 @@ import { Hono } from "hono";
 import { b64url, randomBytes } from "../auth/encoding";
 import type { AppEnv } from "../context";
 import { errorBody } from "../errors";
+import { RESPONSE_HEADER_REFS, RESPONSE_HEADERS } from "./route";
 
 /**
  * Scalar's standalone bundle (4.3 MB, 1.2 MiB gzip) is far too big for the Worker script, so it
@@ -54,18 +55,23 @@ export function docsRoutes() {
 
 /**
  * 404 (no such route) and 405 (path exists, other method; see Allow) are not operations: they
- * are reusable components named in the document's description.
+ * are reusable components named in the document's description. The headers every response
+ * carries (src/routes/route.ts RESPONSE_HEADERS) are components too.
  */
 export function documentCommonErrors(app: OpenAPIHono<AppEnv>) {
+  for (const [name, header] of Object.entries(RESPONSE_HEADERS)) app.openAPIRegistry.registerComponent("headers", name, header);
   // Components are emitted as they are (no zod conversion): point at the Error schema by $ref.
-  const asComponent = (code: "not_found" | "method_not_allowed", description: string) => ({
+  const asComponent = (code: "not_found" | "method_not_allowed", description: string, headers: object = {}) => ({
     description,
+    headers: { ...RESPONSE_HEADER_REFS, ...headers },
     content: { "application/json": { schema: { $ref: "#/components/schemas/Error" }, example: errorBody(code) } },
   });
   app.openAPIRegistry.registerComponent("responses", "NotFound", asComponent("not_found", "No route for this method and path"));
   app.openAPIRegistry.registerComponent(
     "responses",
     "MethodNotAllowed",
-    asComponent("method_not_allowed", "The path exists but not for this method; the Allow header lists the methods it accepts"),
+    asComponent("method_not_allowed", "The path exists but not for this method; the Allow header lists the methods it accepts", {
+      Allow: { description: "The methods this path accepts", schema: { type: "string", maxLength: 100, pattern: "^[A-Z]+(, [A-Z]+)*$" } },
+    }),
   );
 }

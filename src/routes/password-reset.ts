@@ -2,7 +2,7 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { requestReset, resetPassword } from "../auth/password-reset";
 import type { AppEnv } from "../context";
 import { route } from "./route";
-import { emailField, json, jsonBody, MessageSchema, newPassword } from "./schemas";
+import { emailField, int32, json, jsonBody, MessageSchema, newPassword } from "./schemas";
 
 const ForgotPasswordBody = z.object({ email: emailField }).openapi("ForgotPasswordRequest", { example: { email: "ada@example.com" } });
 
@@ -17,7 +17,7 @@ export const otpField = z
         .trim()
         .max(6)
         .regex(/^\d{6}$/, CODE_MESSAGE),
-      z.number().int().min(0).max(999_999),
+      int32(0, 999_999),
     ],
     { error: CODE_MESSAGE },
   )

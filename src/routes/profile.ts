@@ -3,7 +3,7 @@ import { SESSION } from "../auth/access";
 import { tooLarge, updateProfile } from "../auth/profile";
 import type { AppEnv } from "../context";
 import { route } from "./route";
-import { json, UserSchema } from "./schemas";
+import { json, sentence, UserSchema } from "./schemas";
 
 /** A browser form with no file chosen sends an empty, unnamed file part: that means "no avatar". */
 const noFileChosen = (v: unknown) => (v instanceof File && v.size === 0 && v.name === "" ? undefined : v);
@@ -21,17 +21,20 @@ export const UpdateProfileForm = z
     avatar: z.preprocess(noFileChosen, z.instanceof(File, { message: "avatar must be a file." }).optional()).openapi({
       type: "string",
       format: "binary",
-      description: "PNG, JPEG or WebP, at most AVATAR_MAX_BYTES (5 MiB); the type is read from the bytes",
+      // The setting's upper bound (src/config.ts): true in every deployment.
+      maxLength: 50 * 1024 * 1024,
+      description: "PNG, JPEG or WebP, at most AVATAR_MAX_BYTES (default 5 MiB, never above 50 MiB); the type is read from the bytes",
     }),
     email: z.preprocess(blankAsMissing, z.string({ error: "email must be a text field." }).max(255).optional()).openapi({
       type: "string",
+      maxLength: 255,
       example: "ada@example.com",
       description: "Optional; must be the logged-in user's email (it never selects the user)",
     }),
   })
   .openapi("UpdateProfileRequest");
 
-const ProfileResponseSchema = z.object({ status: z.literal("success"), message: z.string(), user: UserSchema }).openapi("ProfileResponse", {
+const ProfileResponseSchema = z.object({ status: z.literal("success"), message: sentence(), user: UserSchema }).openapi("ProfileResponse", {
   example: {
     status: "success",
     message: "Profile updated.",

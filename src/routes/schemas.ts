@@ -3,14 +3,33 @@ import { ERROR_CATALOG, type ErrorCode } from "../errors";
 
 /**
  * The zod schemas that validate requests and shape responses. The OpenAPI document at
- * /openapi.json is generated from these same objects.
+ * /openapi.json is generated from these same objects, and `npm run lint:api` audits it
+ * (Spectral + OWASP): every string has a maxLength (and, where it has one, a format or
+ * pattern), every integer a format and bounds, every array a maxItems. The helpers below
+ * bring those with them.
  */
+
+/** A UUID (format uuid, 36 characters). */
+export const uuid = (message?: string) => z.string().uuid(message).max(36);
+/** An ISO 8601 timestamp as the API answers it (`2026-01-05T09:30:00.000Z`). */
+export const timestamp = () => z.string().datetime().max(30);
+/** A sentence for people (messages); programs read `code` or `status`. */
+export const sentence = () => z.string().max(500);
+/** An integer with its bounds, as a 32-bit integer in the document. */
+export const int32 = (min: number, max: number) => z.number().int().min(min).max(max).openapi({ format: "int32" });
+/** base64url text (tokens, key material), without padding. */
+const base64url = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]*$/);
+
 const ERROR_CODES = Object.keys(ERROR_CATALOG) as [ErrorCode, ...ErrorCode[]];
 
 export const ErrorSchema = z
   .object({
     status: z.literal("error"),
-    message: z.string().max(500),
+    message: sentence(),
     code: z.enum(ERROR_CODES).openapi({ description: "Stable machine-readable code (docs/errors.md)" }),
     issues: z
       .array(z.object({ path: z.string().max(200), message: z.string().max(500) }))
@@ -21,11 +40,12 @@ export const ErrorSchema = z
 
 export const UserSchema = z
   .object({
-    id: z.string().uuid(),
-    full_name: z.string(),
-    email: z.string(),
-    role: z.enum(["student", "instructor", "admin"]).or(z.string()),
-    avatar: z.string().nullable(),
+    id: uuid(),
+    full_name: z.string().max(100),
+    email: z.string().email().max(255),
+    // An account written by another service may hold a role this API does not know.
+    role: z.enum(["student", "instructor", "admin"]).or(z.string().max(50)),
+    avatar: z.string().max(2048).nullable().openapi({ description: "Public URL of the avatar, or null" }),
   })
   .openapi("User", {
     example: {
@@ -40,10 +60,18 @@ export const UserSchema = z
 const EXAMPLE_ACCESS = "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCIsImtpZCI6ImVkZHNhLWV4YW1wbGUifQ.eyJzdWIiOiIzZjFjMmEzZSJ9.c2lnbmF0dXJl";
 
 export const TokenPairSchema = z.object({
-  access_token: z.string().openapi({ example: EXAMPLE_ACCESS }),
-  refresh_token: z.string().openapi({ example: "Zk9xY2ZQbGZ0c2V4YW1wbGVyZWZyZXNodG9rZW4xMjM0" }),
+  access_token: z
+    .string()
+    .max(8192)
+    .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/)
+    .openapi({ example: EXAMPLE_ACCESS, description: "A JWS in compact form (docs/tokens-and-sessions.md)" }),
+  refresh_token: base64url(512).openapi({
+    example: "Zk9xY2ZQbGZ0c2V4YW1wbGVyZWZyZXNodG9rZW4xMjM0",
+    description: "Opaque; send it to /refresh",
+  }),
   token_type: z.literal("Bearer"),
-  expires_in: z.number().int().openapi({ example: 900 }),
+  // ACCESS_TOKEN_TTL: 60 s to 90 days.
+  expires_in: int32(60, 90 * 86400).openapi({ example: 900, description: "Seconds until the access token expires" }),
 });
 
 export const EXAMPLE_USER = {
@@ -62,12 +90,12 @@ export const EXAMPLE_TOKENS = {
 };
 
 export const AuthResponseSchema = z
-  .object({ status: z.literal("success"), message: z.string(), user: UserSchema })
+  .object({ status: z.literal("success"), message: sentence(), user: UserSchema })
   .merge(TokenPairSchema)
   .openapi("AuthResponse", { example: { status: "success", message: "Logged in.", user: EXAMPLE_USER, ...EXAMPLE_TOKENS } });
 
 export const MessageSchema = z
-  .object({ status: z.literal("success"), message: z.string() })
+  .object({ status: z.literal("success"), message: sentence() })
   .openapi("Message", { example: { status: "success", message: "Done." } });
 
 const email = z

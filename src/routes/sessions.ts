@@ -5,20 +5,23 @@ import { endAllSessions, endSession, listSessions, refresh } from "../auth/sessi
 import type { AppEnv } from "../context";
 import { apiError } from "../errors";
 import { route } from "./route";
-import { EXAMPLE_TOKENS, json, jsonBody, MessageSchema, RefreshBody, TokenPairSchema } from "./schemas";
+import { EXAMPLE_TOKENS, json, jsonBody, MessageSchema, RefreshBody, sentence, TokenPairSchema, timestamp, uuid } from "./schemas";
 
 const refreshRoute = route({
   method: "post",
   path: "/refresh",
   tags: ["Sessions"],
   summary: "Exchange a refresh token for a new token pair (rotation)",
+  description:
+    "The presented token is consumed and its successor returned. A token used again outside REFRESH_REUSE_GRACE ends " +
+    "the whole session (reuse detection); within it, the same successor is returned (two tabs refreshing at once).",
   limit: "RL_REFRESH",
   errors: ["invalid_refresh_token"],
   request: { body: jsonBody(RefreshBody, "The current refresh token") },
   responses: {
     200: json(
       z
-        .object({ status: z.literal("success"), message: z.string().max(200) })
+        .object({ status: z.literal("success"), message: sentence() })
         .merge(TokenPairSchema)
         .openapi("RefreshResponse", { example: { status: "success", message: "Tokens refreshed.", ...EXAMPLE_TOKENS } }),
       "A new pair; the presented refresh token is consumed",
@@ -31,6 +34,7 @@ const logoutRoute = route({
   path: "/logout",
   tags: ["Sessions"],
   summary: "End the current session",
+  description: "Its access and refresh tokens stop working on this API at once.",
   limit: "RL_DEFAULT",
   auth: SESSION,
   errors: [],
@@ -42,6 +46,7 @@ const logoutAllRoute = route({
   path: "/logout-all",
   tags: ["Sessions"],
   summary: "End every session of the caller",
+  description: "Every session of the account ends, this one included.",
   limit: "RL_DEFAULT",
   auth: SESSION,
   errors: [],
@@ -50,10 +55,10 @@ const logoutAllRoute = route({
 
 const SessionSchema = z
   .object({
-    id: z.string().uuid(),
-    created_at: z.string().datetime(),
-    last_used_at: z.string().datetime(),
-    expires_at: z.string().datetime(),
+    id: uuid(),
+    created_at: timestamp(),
+    last_used_at: timestamp(),
+    expires_at: timestamp(),
     user_agent: z.string().max(512).nullable(),
     ip: z.string().max(64).nullable(),
     current: z.boolean(),
@@ -65,6 +70,7 @@ const sessionsRoute = route({
   path: "/sessions",
   tags: ["Sessions"],
   summary: "List the caller's active sessions",
+  description: "Live sessions, most recently used first; `current` marks the one this token belongs to.",
   limit: "RL_DEFAULT",
   auth: SESSION,
   errors: [],
@@ -96,15 +102,13 @@ const endSessionRoute = route({
   path: "/sessions/{id}",
   tags: ["Sessions"],
   summary: "End one of the caller's sessions",
+  description: "404 session_not_found when the id is not one of the caller's live sessions.",
   limit: "RL_DEFAULT",
   auth: SESSION,
   errors: ["session_not_found"],
   request: {
     params: z.object({
-      id: z
-        .string()
-        .uuid("Session id must be a UUID.")
-        .openapi({ param: { name: "id", in: "path" } }),
+      id: uuid("Session id must be a UUID.").openapi({ param: { name: "id", in: "path" } }),
     }),
   },
   responses: { 200: json(MessageSchema, "Session ended") },

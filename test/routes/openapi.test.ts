@@ -162,7 +162,12 @@ describe("GET /openapi.json", () => {
 
   it("declares the bearer scheme on protected operations, and they answer 401 without a token", async () => {
     const doc = await loadDoc();
-    expect(doc.components.securitySchemes?.bearerAuth).toEqual({ type: "http", scheme: "bearer", bearerFormat: "JWT" });
+    expect(doc.components.securitySchemes?.bearerAuth).toEqual({
+      type: "http",
+      scheme: "bearer",
+      bearerFormat: "JWT",
+      description: expect.stringContaining("RFC8725"),
+    });
     const secured = operations(doc).filter(({ op }) => op.security?.some((s) => "bearerAuth" in s));
     expect(secured.map((o) => `${o.method} ${o.path}`)).toEqual(expect.arrayContaining(["get /auth/me", "post /auth/logout"]));
     for (const { path, method, op } of operations(doc)) {
