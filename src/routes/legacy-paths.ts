@@ -50,11 +50,11 @@ export function deprecationHeaders(aliases: Aliases): MiddlewareHandler<AppEnv> 
 const HEADERS = (canonical: string) => ({
   Deprecation: {
     description: "RFC 9745: when this path was deprecated",
-    schema: { type: "string", example: DEPRECATED_AT },
+    schema: { type: "string", pattern: "^@[0-9]{1,12}$", maxLength: 13, example: DEPRECATED_AT },
   },
   Link: {
     description: "The canonical path that replaces this one",
-    schema: { type: "string", example: `<${canonical}>; rel="successor-version"` },
+    schema: { type: "string", enum: [`<${canonical}>; rel="successor-version"`] },
   },
 });
 
@@ -75,6 +75,7 @@ export function documentAliases(app: OpenAPIHono<AppEnv>, aliases: Aliases): voi
     app.openAPIRegistry.registerPath({
       ...route,
       path: alias,
+      operationId: `${(route as { operationId?: string }).operationId ?? route.method}Deprecated`,
       deprecated: true,
       summary: `${route.summary} (deprecated root path)`,
       description:

@@ -38,7 +38,7 @@ const RESET_MESSAGE = "Your password has been reset. Log in with your new passwo
 const ForgotPasswordResponse = z
   .object({
     status: z.literal("success"),
-    message: z.string(),
+    message: z.string().max(200),
     user: z.object({
       email: z.string().max(255).openapi({ description: "The email of the request, trimmed and lower-cased" }),
     }),
