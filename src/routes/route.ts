@@ -55,7 +55,13 @@ export function errorResponses(codes: readonly ErrorCode[]) {
   }
   const responses: Record<number, unknown> = {};
   for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
-    const retry = list.some((c) => ERROR_CATALOG[c].status === 429 || c === "service_unavailable" || c === "storage_unavailable");
+    const retry = list.some(
+      (c) =>
+        ERROR_CATALOG[c].status === 429 ||
+        c === "service_unavailable" ||
+        c === "storage_unavailable" ||
+        c === "image_processing_unavailable",
+    );
     responses[status] = {
       description: list.map((c) => `\`${c}\`: ${ERROR_CATALOG[c].message}`).join("\n\n"),
       ...(retry
