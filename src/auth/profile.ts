@@ -53,6 +53,7 @@ export async function updateProfile(deps: Deps, meta: RequestMeta, auth: Authent
     const { bytes } = input.avatar;
     const max = deps.config.AVATAR_MAX_BYTES;
     if (bytes.byteLength > max) throw tooLarge(max);
+    deps.storage.assertConfigured();
     const variants = await makeAvatarVariants(deps.images, deps.config, deps.log, bytes);
     const uploadId = newUploadId();
     const keys = variants.map((v) => variantKey(me.id, uploadId, v.size, v.ext));

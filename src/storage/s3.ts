@@ -8,6 +8,8 @@ import { describeError, log } from "../log";
  * @aws-sdk/client-s3. Keys are unique per upload, so objects are immutable and cached for a year.
  */
 export interface AvatarStore {
+  /** Throws 503 storage_unavailable (logged) when no bucket and keys are configured: checked before an upload's image work. */
+  assertConfigured(): void;
   put(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
   delete(key: string): Promise<void>;
   /** One page (up to 1000) of the objects under `prefix`, in key order, after `startAfter`. */
@@ -112,6 +114,7 @@ function unconfiguredStore(): AvatarStore {
     throw storageUnavailable("Avatar uploads are not available right now.");
   };
   return {
+    assertConfigured: fail,
     put: async () => fail(),
     delete: async () => fail(),
     // Nothing stored, nothing to sweep: the hourly purge stays quiet.
@@ -136,6 +139,7 @@ export function createAvatarStore(config: Config): AvatarStore {
   const bounded = () => ({ abortSignal: AbortSignal.timeout(s3.timeout * 1000) });
 
   return {
+    assertConfigured() {},
     async put(key, bytes, contentType) {
       try {
         await client.send(
