@@ -1,6 +1,6 @@
 import { describe, expect, inject, it, vi } from "vitest";
 import { registerUser } from "../support/accounts";
-import { bucketBase, file, fixture, form, listKeys, profileRow, putObject, setAvatar, upload } from "../support/avatars";
+import { bucketBase, file, fixture, form, listKeys, profileRow, putObject, setAvatar, upload, uploadIdOf } from "../support/avatars";
 import { fakeClock, MIN } from "../support/clock";
 import { YELLOW } from "../support/image-spec";
 import { call, json, runScheduled } from "../support/worker";
@@ -51,6 +51,15 @@ describe("avatar storage: what is deleted, faults, orphans", () => {
     expect((await profileRow(victim.user.id)).avatar).toBe(victimAvatar);
   });
 
+  it("concurrent uploads by one user: each deletes exactly the avatar it replaced, only the last one's sizes remain", async () => {
+    const u = await registerUser();
+    const image = await fixture({ kind: "photo", format: "png", width: 16, height: 16 });
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => upload(u.access_token, file(image, `${i}.png`))));
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+    const id = uploadIdOf((await profileRow(u.user.id)).avatar as string);
+    expect(await listKeys(`avatars/${u.user.id}/`)).toEqual([`avatars/${u.user.id}/${id}-128.webp`, `avatars/${u.user.id}/${id}-512.webp`]);
+  });
+
   it("with the S3 server stalled, an upload answers 503 storage_unavailable while its writes are still held; after it resumes and the purge runs, no unreferenced object remains", async () => {
     const u = await registerUser({ full_name: "Before" });
     const first = (
@@ -90,7 +99,7 @@ describe("avatar storage: what is deleted, faults, orphans", () => {
     // After the resume the held writes may have landed (whether the cleanup's deletes came
     // before or after them depends on delivery order): only that one upload's sizes, if anything.
     const landed = (await listKeys(`avatars/${u.user.id}/`)).filter((k) => !kept.includes(k));
-    expect(new Set(landed.map((k) => k.split("-")[0])).size).toBeLessThanOrEqual(1);
+    expect(new Set(landed.map(uploadIdOf)).size).toBeLessThanOrEqual(1);
     // Whatever landed after the API gave up is swept once old enough.
     await purgeAt(2 * 60 * MIN);
     expect(await listKeys(`avatars/${u.user.id}/`)).toEqual(kept);

@@ -38,6 +38,13 @@ export async function putObject(key: string, bytes: Uint8Array, type = "image/pn
   expect(res.status).toBe(200);
 }
 
+/** The upload id (32 hex) of a key or URL in this service's pattern `.../<upload id>-<size>.<ext>`; throws for any other. */
+export function uploadIdOf(key: string): string {
+  const id = /\/([0-9a-f]{32})(?:-\d+)?\.[a-z]+$/.exec(key)?.[1];
+  if (!id) throw new Error(`not an avatar key of this service: ${key}`);
+  return id;
+}
+
 export const bytesOf = async (res: Response) => new Uint8Array(await res.arrayBuffer());
 
 /** The name and avatar columns of a user. */
