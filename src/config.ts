@@ -12,6 +12,8 @@ import { parseCidrs } from "./middleware/client-address";
  */
 export interface Env {
   HYPERDRIVE: Hyperdrive;
+  /** Cloudflare Images (wrangler.toml `[images]`); without it avatar uploads answer 503. */
+  IMAGES?: ImagesBinding;
   [key: string]: unknown;
 }
 
@@ -188,6 +190,33 @@ export const settingsSchema = z
     AWS_S3_REGION_NAME: optionalString.describe("The Django service's name for S3_REGION (accepted as a fallback)."),
     AVATAR_MAX_BYTES: int(5 * 1024 * 1024, 1024, 50 * 1024 * 1024).describe("Largest avatar upload in bytes."),
     AVATAR_PUBLIC_BASE_URL: optionalString.describe("Public base URL of avatar objects (a CDN); default: the bucket's URL."),
+    S3_TIMEOUT: duration("8s", 1, 60).describe("Every S3 call (put, delete, list) gives up after this long; an upload then answers 503."),
+
+    // Avatar images (decoded and re-encoded by the Cloudflare Images binding IMAGES)
+    IMAGES_TIMEOUT: duration("10s", 1, 60).describe("One Cloudflare Images transformation gives up after this long (503)."),
+    AVATAR_MAX_PIXELS: int(40_000_000, 1, 100_000_000).describe("Uploads above this many pixels are refused from their header (413)."),
+    AVATAR_MAX_SIDE: int(8000, 16, 16383).describe("Uploads wider or taller than this are refused from their header (413)."),
+    AVATAR_SIZES: z
+      .preprocess(blank, z.string().default("512,128"))
+      .transform((v) => [
+        ...new Set(
+          v
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean)
+            .map(Number),
+        ),
+      ])
+      .pipe(z.array(z.number().int().min(16).max(2048)).min(1).max(4))
+      .describe("Stored sizes in px (1 to 4, each 16-2048); the first is the main one, `user.avatar`."),
+    AVATAR_FIT: choice(["cover", "contain"], "cover").describe(
+      "`cover`: a centre-cropped square of size x size; `contain`: the long side is size, aspect kept.",
+    ),
+    AVATAR_FORMAT: choice(["webp", "jpeg"], "webp").describe("Format of the stored avatars."),
+    AVATAR_QUALITY: int(82, 1, 100).describe("Encoding quality of the stored avatars."),
+    AVATAR_ORPHAN_MIN_AGE: duration("1h", 300, 30 * 86400).describe(
+      "The purge deletes avatar objects this service wrote that no row references once older than this.",
+    ),
   })
   .superRefine((s, ctx) => {
     const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });

@@ -2,6 +2,7 @@ import { type Config, type Env, getConfig } from "./config";
 import { createDb, type Db } from "./db/client";
 import { type LogLevel, log } from "./log";
 import { createMailer, type Mailer } from "./mail/mailer";
+import { type AvatarImages, createAvatarImages } from "./storage/images";
 import { type AvatarStore, createAvatarStore } from "./storage/s3";
 
 /**
@@ -16,6 +17,8 @@ export interface Deps {
   readonly mailer: Mailer;
   /** Avatar storage (S3-compatible), built on first use; its writes answer 503 when not configured. */
   readonly storage: AvatarStore;
+  /** Avatar image processing (Cloudflare Images, env.IMAGES); answers 503 when not configured. */
+  readonly images: AvatarImages;
   now: () => Date;
   log: (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
   fetch: typeof fetch;
@@ -44,6 +47,7 @@ export function createDeps(env: Env, requestId: string, waitUntil: (p: Promise<u
   let db: Db | undefined;
   let mailer: Mailer | undefined;
   let storage: AvatarStore | undefined;
+  let images: AvatarImages | undefined;
   const requestLog = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => log(level, msg, { requestId, ...fields });
   return {
     config,
@@ -59,6 +63,10 @@ export function createDeps(env: Env, requestId: string, waitUntil: (p: Promise<u
     get storage() {
       storage ??= createAvatarStore(config);
       return storage;
+    },
+    get images() {
+      images ??= createAvatarImages(env.IMAGES, config);
+      return images;
     },
     now: overrides.now ?? (() => new Date()),
     log: requestLog,

@@ -71,6 +71,11 @@ export const ERROR_CATALOG = {
     message: "The email does not match the logged-in account. You can only update your own profile.",
   },
   unsupported_image_type: { status: 415, message: "The avatar must be a complete PNG, JPEG or WebP image." },
+  image_too_large_pixels: { status: 413, message: "The avatar's dimensions are too large." },
+  image_processing_unavailable: {
+    status: 503,
+    message: "Avatar processing is unavailable right now. Please try again shortly.",
+  },
   storage_error: { status: 502, message: "Avatar storage refused the request. Please try again later." },
   storage_unavailable: { status: 503, message: "Avatar storage is unreachable. Please try again shortly." },
 } as const satisfies Record<string, { status: ErrorStatus; message: string }>;

@@ -1,12 +1,16 @@
-import { and, isNotNull, lt, or, sql } from "drizzle-orm";
-import { oneTimeCodes, refreshTokens, sessions, throttles } from "../db/schema";
+import { and, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
+import { UNCACHED } from "../db/client";
+import { oneTimeCodes, refreshTokens, sessions, throttles, users } from "../db/schema";
 import type { Deps } from "../deps";
+import { describeError } from "../log";
+import { ownAvatarKey, parseAvatarKey } from "../storage/avatar-keys";
 
 /**
  * Housekeeping run by the cron trigger: delete ended sessions (revoked, or past their absolute
  * or idle expiry; their refresh tokens go with them), consumed refresh tokens older than the
  * idle lifetime, dead one-time codes, and throttle rows idle for longer than any delay they hold.
- * Live sessions, live tokens and active throttles are kept.
+ * Live sessions, live tokens and active throttles are kept. Then sweeps avatar objects nobody
+ * references (sweepOrphanAvatars); a storage fault there is logged and does not fail the purge.
  */
 export async function purgeExpired(deps: Deps) {
   const now = deps.now();
@@ -35,10 +39,67 @@ export async function purgeExpired(deps: Deps) {
       ),
     )
     .returning({ key: throttles.key });
+  let orphanAvatars = 0;
+  try {
+    orphanAvatars = await sweepOrphanAvatars(deps);
+  } catch (err) {
+    deps.log("error", "avatar sweep failed", describeError(err));
+  }
   return {
     sessions: endedSessions.length,
     refreshTokens: consumedTokens.length,
     codes: codes.length,
     throttles: staleThrottles.length,
+    orphanAvatars,
   };
+}
+
+/**
+ * Budget of one run (a cron invocation has a subrequest limit): pages of 1000 keys listed and
+ * objects deleted. What is left waits for the next run (logged).
+ */
+const SWEEP_MAX_PAGES = 100;
+const SWEEP_MAX_DELETES = 500;
+
+/**
+ * Delete this service's avatar objects (exact key pattern, src/storage/avatar-keys.ts) older than
+ * AVATAR_ORPHAN_MIN_AGE that their user's row does not reference: uploads whose outcome was
+ * unknown (a PUT that landed after the request gave up), replaced sizes whose delete failed, and
+ * avatars of deleted users. The age keeps it clear of uploads in flight, whose row is updated
+ * right after their objects are written. Other keys are never touched.
+ */
+export async function sweepOrphanAvatars(deps: Deps): Promise<number> {
+  const cutoff = deps.now().getTime() - deps.config.AVATAR_ORPHAN_MIN_AGE * 1000;
+  let deleted = 0;
+  let startAfter: string | undefined;
+  for (let page = 1; ; page++) {
+    const { objects, more } = await deps.storage.list("avatars/", startAfter);
+    const old = objects.flatMap((o) => {
+      const k = o.lastModified.getTime() < cutoff ? parseAvatarKey(o.key) : null;
+      return k ? [{ key: o.key, ...k }] : [];
+    });
+    if (old.length) {
+      const ids = [...new Set(old.map((o) => o.userId))];
+      // Decides what is deleted: read past Hyperdrive's cache.
+      const rows = await deps.db.select({ id: users.id, avatar: users.avatar, fresh: UNCACHED }).from(users).where(inArray(users.id, ids));
+      const current = new Map(rows.map((r) => [r.id, ownAvatarKey(r.avatar && deps.storage.keyFromUrl(r.avatar), r.id)?.uploadId]));
+      for (const o of old) {
+        if (current.get(o.userId) === o.uploadId) continue;
+        if (deleted >= SWEEP_MAX_DELETES) {
+          deps.log("warn", "avatar sweep stopped after its delete budget; the rest waits for the next run", { deleted });
+          return deleted;
+        }
+        await deps.storage.delete(o.key);
+        deleted++;
+      }
+    }
+    if (!more) break;
+    if (page >= SWEEP_MAX_PAGES) {
+      deps.log("warn", "avatar sweep stopped after its page budget; the rest waits for the next run", { pages: page });
+      break;
+    }
+    startAfter = objects[objects.length - 1].key;
+  }
+  if (deleted) deps.log("info", "swept unreferenced avatar objects", { count: deleted });
+  return deleted;
 }

@@ -23,7 +23,8 @@ export const UpdateProfileForm = z
       format: "binary",
       // The setting's upper bound (src/config.ts): true in every deployment.
       maxLength: 50 * 1024 * 1024,
-      description: "PNG, JPEG or WebP, at most AVATAR_MAX_BYTES (default 5 MiB, never above 50 MiB); the type is read from the bytes",
+      description:
+        "PNG, JPEG or WebP, at most AVATAR_MAX_BYTES (default 5 MiB, never above 50 MiB); the type is read from the bytes; animated images keep their first frame",
     }),
     email: z.preprocess(blankAsMissing, z.string({ error: "email must be a text field." }).max(255).optional()).openapi({
       type: "string",
@@ -34,19 +35,32 @@ export const UpdateProfileForm = z
   })
   .openapi("UpdateProfileRequest");
 
-const ProfileResponseSchema = z.object({ status: z.literal("success"), message: sentence(), user: UserSchema }).openapi("ProfileResponse", {
-  example: {
-    status: "success",
-    message: "Profile updated.",
-    user: {
-      id: "3f1c2a3e-8a4b-4c1e-9f0a-2b7d5c6e8f90",
-      full_name: "Ada Lovelace",
-      email: "ada@example.com",
-      role: "student",
-      avatar: "https://avatars.example.com/avatars/3f1c2a3e-8a4b-4c1e-9f0a-2b7d5c6e8f90/9b2e4f0c6a1d47e8b3c5d7f9a1b2c3d4.jpg",
-    },
-  },
+const EXAMPLE_AVATAR = "https://avatars.example.com/avatars/3f1c2a3e-8a4b-4c1e-9f0a-2b7d5c6e8f90/9b2e4f0c6a1d47e8b3c5d7f9a1b2c3d4";
+const EXAMPLE_SIZES = { "512": `${EXAMPLE_AVATAR}-512.webp`, "128": `${EXAMPLE_AVATAR}-128.webp` };
+
+const AvatarSizesSchema = z.record(z.string().max(4), z.string().max(2048)).openapi({
+  maxProperties: 4,
+  description:
+    "Only when this request stored a new avatar: the URL of each standard size (AVATAR_SIZES), by size in px. `user.avatar` is the first (main) size.",
+  example: EXAMPLE_SIZES,
 });
+
+const ProfileResponseSchema = z
+  .object({ status: z.literal("success"), message: sentence(), user: UserSchema, avatar_sizes: AvatarSizesSchema.optional() })
+  .openapi("ProfileResponse", {
+    example: {
+      status: "success",
+      message: "Profile updated.",
+      user: {
+        id: "3f1c2a3e-8a4b-4c1e-9f0a-2b7d5c6e8f90",
+        full_name: "Ada Lovelace",
+        email: "ada@example.com",
+        role: "student",
+        avatar: EXAMPLE_SIZES["512"],
+      },
+      avatar_sizes: EXAMPLE_SIZES,
+    },
+  });
 
 const updateProfileRoute = route({
   method: "post",
@@ -54,11 +68,18 @@ const updateProfileRoute = route({
   tags: ["Profile"],
   summary: "Change the caller's name and/or avatar",
   description:
-    "At least one of full_name and avatar. The avatar's type is decided by its bytes (PNG, JPEG, WebP); it is stored in S3-compatible storage and `user.avatar` becomes its public URL.",
+    "At least one of full_name and avatar. The avatar's type is decided by its bytes (PNG, JPEG, WebP); images above AVATAR_MAX_SIDE px on a side or AVATAR_MAX_PIXELS in all are refused (413 image_too_large_pixels) before decoding. Every accepted avatar is decoded, turned upright (EXIF orientation), cropped square (AVATAR_FIT=cover) or fitted, and re-encoded (AVATAR_FORMAT) without metadata at each of AVATAR_SIZES by Cloudflare Images; they are stored in S3-compatible storage, `user.avatar` becomes the public URL of the first size and `avatar_sizes` lists them all.",
   limit: "RL_DEFAULT",
   auth: SESSION,
   multipart: { maxFileBytes: (c) => c.AVATAR_MAX_BYTES, tooLarge },
-  errors: ["email_mismatch", "unsupported_image_type", "storage_error", "storage_unavailable"],
+  errors: [
+    "email_mismatch",
+    "unsupported_image_type",
+    "image_too_large_pixels",
+    "image_processing_unavailable",
+    "storage_error",
+    "storage_unavailable",
+  ],
   request: {
     body: { content: { "multipart/form-data": { schema: UpdateProfileForm } }, required: true, description: "The changes" },
   },
@@ -72,7 +93,12 @@ export function profileRoutes() {
     const max = deps.config.AVATAR_MAX_BYTES;
     if (form.avatar && form.avatar.size > max) throw tooLarge(max);
     const avatar = form.avatar ? { bytes: new Uint8Array(await form.avatar.arrayBuffer()) } : undefined;
-    const user = await updateProfile(deps, c.get("meta"), c.get("auth"), { fullName: form.full_name, avatar, email: form.email });
-    return c.json({ status: "success" as const, message: "Profile updated.", user }, 200);
+    const { user, avatarSizes } = await updateProfile(deps, c.get("meta"), c.get("auth"), {
+      fullName: form.full_name,
+      avatar,
+      email: form.email,
+    });
+    const sizes = avatarSizes ? { avatar_sizes: avatarSizes } : {};
+    return c.json({ status: "success" as const, message: "Profile updated.", user, ...sizes }, 200);
   });
 }

@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { Config } from "../config";
 import { type AppError, apiError } from "../errors";
 import { describeError, log } from "../log";
@@ -8,12 +8,21 @@ import { describeError, log } from "../log";
  * @aws-sdk/client-s3. Keys are unique per upload, so objects are immutable and cached for a year.
  */
 export interface AvatarStore {
+  /** Throws 503 storage_unavailable (logged) when no bucket and keys are configured: checked before an upload's image work. */
+  assertConfigured(): void;
   put(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
   delete(key: string): Promise<void>;
+  /** One page (up to 1000) of the objects under `prefix`, in key order, after `startAfter`. */
+  list(prefix: string, startAfter?: string): Promise<{ objects: StoredObject[]; more: boolean }>;
   /** The public URL of an object: AVATAR_PUBLIC_BASE_URL + key, else its URL at the endpoint. */
   publicUrl(key: string): string;
   /** The key of an object in this bucket from one of its URLs, or null if the URL is elsewhere. */
   keyFromUrl(url: string): string | null;
+}
+
+export interface StoredObject {
+  key: string;
+  lastModified: Date;
 }
 
 export interface S3Settings {
@@ -24,6 +33,8 @@ export interface S3Settings {
   secretAccessKey: string | undefined;
   forcePathStyle: boolean;
   publicBaseUrl: string | undefined;
+  /** Seconds: every call gives up after this long (S3_TIMEOUT). */
+  timeout: number;
 }
 
 /** The S3 settings, with the Django service's AWS_* names accepted as fallbacks. */
@@ -35,6 +46,7 @@ export const s3Settings = (c: Config): S3Settings => ({
   secretAccessKey: c.S3_SECRET_ACCESS_KEY ?? c.AWS_SECRET_ACCESS_KEY,
   forcePathStyle: c.S3_FORCE_PATH_STYLE,
   publicBaseUrl: c.AVATAR_PUBLIC_BASE_URL,
+  timeout: c.S3_TIMEOUT,
 });
 
 export const AVATAR_CACHE_CONTROL = "public, max-age=31536000, immutable";
@@ -42,7 +54,10 @@ export const AVATAR_CACHE_CONTROL = "public, max-age=31536000, immutable";
 export const storageUnavailable = (message?: string) => apiError("storage_unavailable", { message, retryAfter: 5 });
 export const storageFailed = () => apiError("storage_error");
 
-/** An error the S3 service answered (it has an HTTP status) versus one where it could not be reached. */
+/**
+ * An error the S3 service answered (it has an HTTP status: 502) versus one where it could not be
+ * reached or did not answer within S3_TIMEOUT (503). After a 503 on a write its outcome is unknown.
+ */
 function toAppError(err: unknown, op: string, key: string): AppError {
   const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
   log("error", `storage ${op} failed`, { object: key, status, ...describeError(err) });
@@ -71,7 +86,7 @@ function endpointBases(s3: S3Settings & { bucket: string }): string[] {
 const clients = new Map<string, S3Client>();
 
 function clientFor(s3: S3Settings & { bucket: string; accessKeyId: string; secretAccessKey: string }): S3Client {
-  const id = JSON.stringify([s3.endpoint, s3.region, s3.forcePathStyle, s3.accessKeyId, s3.secretAccessKey]);
+  const id = JSON.stringify([s3.endpoint, s3.region, s3.forcePathStyle, s3.accessKeyId, s3.secretAccessKey, s3.timeout]);
   let client = clients.get(id);
   if (!client) {
     client = new S3Client({
@@ -82,8 +97,9 @@ function clientFor(s3: S3Settings & { bucket: string; accessKeyId: string; secre
       // Streams and flexible checksums misbehave in workerd; bodies are bytes with a known length.
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
+      // One retry, both inside S3_TIMEOUT: each call also carries an abort signal with that deadline.
       maxAttempts: 2,
-      requestHandler: { requestTimeout: 15_000 },
+      requestHandler: { requestTimeout: s3.timeout * 1000 },
     });
     if (clients.size > 16) clients.clear();
     clients.set(id, client);
@@ -97,7 +113,15 @@ function unconfiguredStore(): AvatarStore {
     log("error", "avatar storage is not configured: set S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY");
     throw storageUnavailable("Avatar uploads are not available right now.");
   };
-  return { put: async () => fail(), delete: async () => fail(), publicUrl: fail, keyFromUrl: () => null };
+  return {
+    assertConfigured: fail,
+    put: async () => fail(),
+    delete: async () => fail(),
+    // Nothing stored, nothing to sweep: the hourly purge stays quiet.
+    list: async () => ({ objects: [], more: false }),
+    publicUrl: fail,
+    keyFromUrl: () => null,
+  };
 }
 
 /** The store for these settings. Building it does no I/O. */
@@ -110,8 +134,12 @@ export function createAvatarStore(config: Config): AvatarStore {
   const bases = endpointBases(settings);
   const publicBase = s3.publicBaseUrl ? withSlash(s3.publicBaseUrl) : bases[0];
   const known = s3.publicBaseUrl ? [publicBase, ...bases] : bases;
+  // The SDK's own timeouts do not cover everything (connecting, a stalled body): every call is
+  // bounded by an abort signal as well.
+  const bounded = () => ({ abortSignal: AbortSignal.timeout(s3.timeout * 1000) });
 
   return {
+    assertConfigured() {},
     async put(key, bytes, contentType) {
       try {
         await client.send(
@@ -123,6 +151,7 @@ export function createAvatarStore(config: Config): AvatarStore {
             ContentType: contentType,
             CacheControl: AVATAR_CACHE_CONTROL,
           }),
+          bounded(),
         );
       } catch (err) {
         throw toAppError(err, "put", key);
@@ -130,9 +159,23 @@ export function createAvatarStore(config: Config): AvatarStore {
     },
     async delete(key) {
       try {
-        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), bounded());
       } catch (err) {
         throw toAppError(err, "delete", key);
+      }
+    },
+    async list(prefix, startAfter) {
+      try {
+        const res = await client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, StartAfter: startAfter, MaxKeys: 1000 }),
+          bounded(),
+        );
+        const objects = (res.Contents ?? []).flatMap((o) =>
+          o.Key && o.LastModified ? [{ key: o.Key, lastModified: o.LastModified }] : [],
+        );
+        return { objects, more: Boolean(res.IsTruncated) && objects.length > 0 };
+      } catch (err) {
+        throw toAppError(err, "list", prefix);
       }
     },
     publicUrl: (key) => publicBase + encodeKey(key),

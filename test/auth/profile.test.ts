@@ -1,5 +1,6 @@
 import { describe, expect, inject, it, vi } from "vitest";
 import { registerUser } from "../support/accounts";
+import { decode, uploadIdOf } from "../support/avatars";
 import { db } from "../support/db";
 import { call, json } from "../support/worker";
 
@@ -97,6 +98,14 @@ async function userRow(id: string) {
 
 const bytesOf = async (res: Response) => new Uint8Array(await res.arrayBuffer());
 
+/** Avatars are re-encoded (src/storage/avatar-images.ts): the stored object is a WebP of the standard size, not the upload. */
+async function expectReencoded(got: Response, upload: Uint8Array, size = 512) {
+  expect(got.headers.get("content-type")).toBe("image/webp");
+  const bytes = await bytesOf(got);
+  expect(bytes).not.toEqual(upload);
+  expect(await decode(bytes)).toMatchObject({ format: "webp", width: size, height: size });
+}
+
 describe("POST /auth/update-profile", () => {
   it("updates the name only, trimmed, keeping the avatar", async () => {
     const u = await registerUser({ full_name: "Old Name" });
@@ -123,16 +132,16 @@ describe("POST /auth/update-profile", () => {
     expect(res.status).toBe(200);
     const { user } = await json(res);
     const base = `${inject("s3Endpoint")}/${inject("s3Bucket")}/`;
-    expect(user.avatar).toMatch(new RegExp(`^${base.replace(/[.]/g, "\\.")}avatars/${u.user.id}/[0-9a-f]{32}\\.png$`));
+    expect(user.avatar).toMatch(new RegExp(`^${base.replace(/[.]/g, "\\.")}avatars/${u.user.id}/[0-9a-f]{32}-512\\.webp$`));
     expect(user.full_name).toBe("Ada");
     expect((await userRow(u.user.id)).avatar).toBe(user.avatar);
 
     const got = await fetch(user.avatar);
     expect(got.status).toBe(200);
-    expect(got.headers.get("content-type")).toBe("image/png");
     expect(got.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
-    expect(await bytesOf(got)).toEqual(PNG);
-    expect(await listKeys(`avatars/${u.user.id}/`)).toEqual([user.avatar.slice(base.length)]);
+    await expectReencoded(got, PNG);
+    const key = user.avatar.slice(base.length);
+    expect((await listKeys(`avatars/${u.user.id}/`)).sort()).toEqual([key.replace("-512.", "-128."), key]);
   });
 
   it("accepts an avatar alone (WebP too) and the caller's own email in another letter case", async () => {
@@ -141,10 +150,8 @@ describe("POST /auth/update-profile", () => {
     expect(res.status).toBe(200);
     const { user } = await json(res);
     expect(user.full_name).toBe("Keeps Name");
-    expect(user.avatar).toMatch(/\.webp$/);
-    const got = await fetch(user.avatar);
-    expect(got.headers.get("content-type")).toBe("image/webp");
-    expect(await bytesOf(got)).toEqual(WEBP);
+    expect(user.avatar).toMatch(/-512\.webp$/);
+    await expectReencoded(await fetch(user.avatar), WEBP);
   });
 
   it("replacing the avatar deletes the previous object", async () => {
@@ -158,8 +165,9 @@ describe("POST /auth/update-profile", () => {
     expect((await fetch(first)).status).toBe(404);
     expect((await fetch(second)).status).toBe(200);
     const keys = await listKeys(`avatars/${u.user.id}/`);
-    expect(keys).toHaveLength(1);
-    expect(second.endsWith(keys[0])).toBe(true);
+    expect(keys).toHaveLength(2);
+    expect(keys.some((k) => second.endsWith(k))).toBe(true);
+    expect(keys.every((k) => uploadIdOf(k) === uploadIdOf(second))).toBe(true);
   });
 
   it("accepts exactly AVATAR_MAX_BYTES (5 MiB)", async () => {
@@ -168,9 +176,7 @@ describe("POST /auth/update-profile", () => {
     expect(big.length).toBe(LIMIT);
     const res = await updateProfile(u.access_token, form({ avatar: file(big, "big.jpg", "image/jpeg") }));
     expect(res.status).toBe(200);
-    const got = await fetch((await json(res)).user.avatar);
-    expect(got.headers.get("content-type")).toBe("image/jpeg");
-    expect(await bytesOf(got)).toEqual(big);
+    await expectReencoded(await fetch((await json(res)).user.avatar), big);
   });
 
   it("refuses 5 MiB + 1 byte with 413 and stores nothing", async () => {
@@ -224,15 +230,13 @@ describe("POST /auth/update-profile", () => {
     expect(await listKeys(`avatars/${u.user.id}/`)).toEqual([]);
   });
 
-  it("decides the type by the bytes: JPEG bytes named .png are stored as JPEG", async () => {
+  it("decides the type by the bytes: JPEG bytes named .png are read as JPEG (and re-encoded)", async () => {
     const u = await registerUser();
     const res = await updateProfile(u.access_token, form({ avatar: file(JPEG, "photo.png", "image/png") }));
     expect(res.status).toBe(200);
     const { user } = await json(res);
-    expect(user.avatar).toMatch(/\.jpg$/);
-    const got = await fetch(user.avatar);
-    expect(got.headers.get("content-type")).toBe("image/jpeg");
-    expect(await bytesOf(got)).toEqual(JPEG);
+    expect(user.avatar).toMatch(/-512\.webp$/);
+    await expectReencoded(await fetch(user.avatar), JPEG);
   });
 
   it("refuses a text file named .png, an empty file and a truncated image with 415, storing nothing", async () => {
@@ -355,11 +359,12 @@ describe("POST /auth/update-profile", () => {
     const u = await registerUser();
     const env = { AVATAR_PUBLIC_BASE_URL: "https://cdn.example.com/media" };
     const first = (await json(await updateProfile(u.access_token, form({ avatar: file(PNG, "a.png") }), { env }))).user.avatar as string;
-    expect(first).toMatch(new RegExp(`^https://cdn\\.example\\.com/media/avatars/${u.user.id}/[0-9a-f]{32}\\.png$`));
+    expect(first).toMatch(new RegExp(`^https://cdn\\.example\\.com/media/avatars/${u.user.id}/[0-9a-f]{32}-512\\.webp$`));
     const second = (await json(await updateProfile(u.access_token, form({ avatar: file(PNG, "b.png") }), { env }))).user.avatar as string;
     const keys = await listKeys(`avatars/${u.user.id}/`);
-    expect(keys).toHaveLength(1);
-    expect(second.endsWith(keys[0])).toBe(true);
+    expect(keys).toHaveLength(2);
+    expect(keys.some((k) => second.endsWith(k))).toBe(true);
+    expect(keys.every((k) => uploadIdOf(k) === uploadIdOf(second))).toBe(true);
   });
 
   it("is described in the OpenAPI document as multipart with a binary file", async () => {

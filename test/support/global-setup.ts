@@ -9,7 +9,9 @@ import { startOidcProvider } from "../../scripts/lib/oidc-provider.mjs";
 import { startPostgres } from "../../scripts/lib/postgres.mjs";
 import { startPwnedServer } from "../../scripts/lib/pwned-stub.mjs";
 import { startS3 } from "../../scripts/lib/s3.mjs";
+import { startStallProxy } from "../../scripts/lib/stall-proxy.mjs";
 import { rateLimits } from "../../scripts/lib/wrangler-config.mjs";
+import { startImageLab } from "./image-lab";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -22,6 +24,11 @@ declare module "vitest" {
     /** The local S3-compatible server (scripts/lib/s3.mjs) and its bucket. */
     s3Endpoint: string;
     s3Bucket: string;
+    /** A proxy in front of that S3 server that a test can stall (scripts/lib/stall-proxy.mjs). */
+    s3StallEndpoint: string;
+    s3StallControl: string;
+    /** Makes test images and reads stored avatars back, with sharp in Node (image-lab.ts). */
+    imageLab: string;
     /** The local Pwned Passwords range API (scripts/lib/pwned-stub.mjs) and what it reports. */
     pwnedUrl: string;
     breachedPasswords: string[];
@@ -76,6 +83,11 @@ export default async function setup(project: TestProject) {
   const s3 = await startS3({ port: 0, dir: path.join(dataDir, "s3"), bucket: "avatars-test" });
   project.provide("s3Endpoint", s3.endpoint);
   project.provide("s3Bucket", s3.bucket);
+  const stall = await startStallProxy({ targetPort: s3.port });
+  project.provide("s3StallEndpoint", stall.endpoint);
+  project.provide("s3StallControl", stall.control);
+  const lab = await startImageLab();
+  project.provide("imageLab", lab.url);
   // Breached passwords come from a local range-API server; padded ones only appear as count-0 padding.
   const breachedPasswords = ["Breached-Password-2024!", "Spécial-Leaked-Pa55"];
   const paddedPasswords = ["Padding-Only-Pa55word"];
@@ -144,7 +156,9 @@ export default async function setup(project: TestProject) {
   return async () => {
     await pg.stop();
     await mail.stop();
+    await stall.stop();
     await s3.stop();
+    await lab.stop();
     await pwned.stop();
     await oidc.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });

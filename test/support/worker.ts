@@ -64,6 +64,8 @@ export interface CallOptions {
   env?: Partial<Record<string, unknown>>;
   /** A controlled clock for this request. */
   now?: () => Date;
+  /** Called with the response as soon as it is there, before the request's waitUntil work ends. */
+  onResponse?: (res: Response) => unknown;
 }
 
 /** An HTTP request into the Worker's fetch handler. */
@@ -105,6 +107,7 @@ async function callWorker(path: string, opts: CallOptions): Promise<Response> {
   const e = (opts.env ? { ...testEnv, ...opts.env } : testEnv) as Env;
   const ctx = createExecutionContext();
   const res = await workerWith(opts.now).fetch(request as Request<unknown, IncomingRequestCfProperties>, e, ctx);
+  await opts.onResponse?.(res);
   await waitOnExecutionContext(ctx);
   return res;
 }
