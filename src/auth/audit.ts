@@ -18,7 +18,15 @@ export type AuditEvent =
   | "reset_failed"
   | "password_changed"
   | "password_rehashed"
-  | "profile_updated";
+  | "profile_updated"
+  | "email_verification_requested"
+  | "email_verification_failed"
+  | "email_verified"
+  | "email_change_requested"
+  | "email_change_failed"
+  | "email_changed"
+  | "email_change_revert_failed"
+  | "email_change_reverted";
 
 /**
  * The audit event types: one list, so a reader of the audit table knows every value `event` can
