@@ -9,6 +9,7 @@ import { errorResponse, onError, onNotFound } from "./middleware/errors";
 import { requestContext, requireContentType } from "./middleware/request";
 import { accountRoutes } from "./routes/accounts";
 import { docsRoutes, documentCommonErrors } from "./routes/docs";
+import { emailRoutes } from "./routes/email";
 import { passwordResetRoutes } from "./routes/password-reset";
 import { profileRoutes } from "./routes/profile";
 import { sessionRoutes } from "./routes/sessions";
@@ -69,6 +70,7 @@ export function createApp<const B extends string = "/auth">(basePath: B = "/auth
     .route(basePath, accountRoutes())
     .route(basePath, sessionRoutes())
     .route(basePath, passwordResetRoutes())
+    .route(basePath, emailRoutes())
     .route(basePath, profileRoutes())
     .route("/", systemRoutes());
 

@@ -41,6 +41,7 @@ const ProfileResponseSchema = z.object({ status: z.literal("success"), message: 
       email: "ada@example.com",
       role: "student",
       avatar: "https://avatars.example.com/avatars/3f1c2a3e-8a4b-4c1e-9f0a-2b7d5c6e8f90/9b2e4f0c6a1d47e8b3c5d7f9a1b2c3d4.jpg",
+      email_verified: true,
     },
   },
 });

@@ -39,7 +39,7 @@ describe("forgot password → mailed code → reset", () => {
       message: "If an account exists for this email, we have sent it a code to reset the password.",
     });
 
-    const mails = await mailsTo(u.email);
+    const mails = await mailsTo(u.email, "password_reset");
     expect(mails).toHaveLength(1);
     const code = codeIn(mails[0]);
     expect(code).toMatch(/^\d{6}$/);
@@ -74,7 +74,7 @@ describe("forgot password → mailed code → reset", () => {
     const u = await registerUser();
     const env = { APP_NAME: `Acme <b>"Learn"</b> & Co` };
     expect((await forgot(u.email, { now: clock.now, env })).status).toBe(200);
-    const [mail] = await mailsTo(u.email);
+    const [mail] = await mailsTo(u.email, "password_reset");
     const code = codeIn(mail);
     expect(mail.from).toBe("Edge Auth <no-reply@auth.test>");
     expect(mail.to).toEqual([u.email]);
@@ -98,7 +98,7 @@ describe("forgot password → mailed code → reset", () => {
     expect(await unknown.text()).toBe(await known.text());
     expect(unknown.headers.get("content-type")).toBe(known.headers.get("content-type"));
     expect(unknown.headers.get("retry-after")).toBeNull();
-    expect(await mailsTo(u.email)).toHaveLength(1);
+    expect(await mailsTo(u.email, "password_reset")).toHaveLength(1);
     expect(await mailsTo(nobody)).toHaveLength(0);
   });
 
@@ -147,7 +147,8 @@ describe("codes are single-use, guess-limited and short-lived", () => {
     expect((await login(u.email, PASSWORD)).status).toBe(200);
     expect((await login(u.email, NEW_PASSWORD)).status).toBe(401);
     const sql = db();
-    const [row] = await sql`select attempts, consumed_at from auth_one_time_codes where user_id = ${u.user.id}`;
+    const [row] =
+      await sql`select attempts, consumed_at from auth_one_time_codes where user_id = ${u.user.id} and purpose = 'password_reset'`;
     await sql.end();
     expect(row).toEqual({ attempts: 5, consumed_at: null });
   });
@@ -216,7 +217,7 @@ describe("codes are single-use, guess-limited and short-lived", () => {
     const first = await latestCode(u.email);
     clock.advance(61_000);
     expect((await forgot(u.email, { now: clock.now })).status).toBe(200);
-    const mails = await mailsTo(u.email);
+    const mails = await mailsTo(u.email, "password_reset");
     expect(mails).toHaveLength(2);
     const second = codeIn(mails[0]);
     expect(second).not.toBe(first); // a 1-in-a-million coincidence would fail here, not pass
@@ -225,7 +226,7 @@ describe("codes are single-use, guess-limited and short-lived", () => {
     expect((await json(old)).code).toBe("invalid_otp");
     expect((await reset(u.email, second, NEW_PASSWORD, { now: clock.now })).status).toBe(200);
     const sql = db();
-    const rows = await sql`select consumed_at from auth_one_time_codes where user_id = ${u.user.id}`;
+    const rows = await sql`select consumed_at from auth_one_time_codes where user_id = ${u.user.id} and purpose = 'password_reset'`;
     await sql.end();
     expect(rows).toHaveLength(1);
   });
@@ -259,10 +260,10 @@ describe("throttling and storage", () => {
     }
     expect(answers[0]).toBe(answers[1]);
     expect(JSON.parse(answers[0])).toMatchObject({ status: "error", code: "too_many_requests" });
-    expect(await mailsTo(u.email)).toHaveLength(1);
+    expect(await mailsTo(u.email, "password_reset")).toHaveLength(1);
     clock.advance(45_000);
     expect((await forgot(u.email, { now: clock.now })).status).toBe(200);
-    expect(await mailsTo(u.email)).toHaveLength(2);
+    expect(await mailsTo(u.email, "password_reset")).toHaveLength(2);
   });
 
   it("the database never holds the code in clear: only its HMAC with the server secret", async () => {
@@ -270,7 +271,8 @@ describe("throttling and storage", () => {
     await forgot(u.email);
     const code = await latestCode(u.email);
     const sql = db();
-    const rows = await sql`select t::text as row, code_hash from auth_one_time_codes t where user_id = ${u.user.id}`;
+    const rows =
+      await sql`select t::text as row, code_hash from auth_one_time_codes t where user_id = ${u.user.id} and purpose = 'password_reset'`;
     const audits = await sql`select coalesce(detail::text, '') as detail from auth_audit_events where user_id = ${u.user.id}`;
     const throttles = await sql`select key from auth_throttles where key like 'otp:%'`;
     await sql.end();
@@ -291,7 +293,7 @@ describe("throttling and storage", () => {
     const after = await captureStats();
     expect(after.failRemaining).toBe(0);
     expect(after.received - before.received).toBe(3);
-    const mails = await mailsTo(u.email);
+    const mails = await mailsTo(u.email, "password_reset");
     expect(mails).toHaveLength(1);
     expect((await reset(u.email, codeIn(mails[0]))).status).toBe(200);
   });
@@ -303,7 +305,7 @@ describe("throttling and storage", () => {
     const res = await forgot(u.email, { env: { MAIL_TIMEOUT_MS: "300" } });
     expect(res.status).toBe(200);
     expect((await captureStats()).received - before.received).toBe(2);
-    expect(await mailsTo(u.email)).toHaveLength(1);
+    expect(await mailsTo(u.email, "password_reset")).toHaveLength(1);
   });
 
   it("a mail service that keeps failing changes nothing in the answer, and the failure is recorded", async () => {
@@ -314,7 +316,7 @@ describe("throttling and storage", () => {
     const unknown = await forgot(nobody);
     expect(known.status).toBe(200);
     expect(await known.text()).toBe(await unknown.text());
-    expect(await mailsTo(u.email)).toHaveLength(0);
+    expect(await mailsTo(u.email, "password_reset")).toHaveLength(0);
     const sql = db();
     const [event] = await sql`select outcome, detail from auth_audit_events where user_id = ${u.user.id} and event = 'reset_requested'`;
     await sql.end();

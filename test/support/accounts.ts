@@ -1,3 +1,4 @@
+import { latestCode } from "./mail";
 import { type CallOptions, call, json } from "./worker";
 
 let counter = 0;
@@ -12,7 +13,7 @@ export const wrongCode = (code: string, k = 1) => String((Number(code) + k) % 1_
 export type Pair = { access_token: string; refresh_token: string; token_type: string; expires_in: number };
 
 export interface Registered extends Pair {
-  user: { id: string; email: string; full_name: string; role: string; avatar: string | null };
+  user: { id: string; email: string; full_name: string; role: string; avatar: string | null; email_verified: boolean };
   email: string;
   password: string;
 }
@@ -48,4 +49,12 @@ export async function refresh(refresh_token: string, opts: CallOptions = {}) {
 /** GET /auth/me: just the status. */
 export async function me(token: string, opts: CallOptions = {}) {
   return (await call("/auth/me", { token, ...opts })).status;
+}
+
+/** POST /auth/verify-email with the code of the newest verification mail to `email`; must succeed. */
+export async function verifyEmailOf(email: string, opts: CallOptions = {}) {
+  const code = await latestCode(email, /verification code/);
+  const res = await call("/auth/verify-email", { body: { email, code }, ...opts });
+  if (res.status !== 200) throw new Error(`verify-email failed: ${res.status} ${await res.text()}`);
+  return (await json(res)) as { user: Registered["user"] };
 }
