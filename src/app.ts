@@ -9,6 +9,7 @@ import { errorResponse, onError, onNotFound } from "./middleware/errors";
 import { requestContext, requireContentType } from "./middleware/request";
 import { accountRoutes } from "./routes/accounts";
 import { docsRoutes, documentCommonErrors } from "./routes/docs";
+import { emailRoutes } from "./routes/email";
 import { aliasingGetPath, deprecationHeaders, documentAliases, legacyAliases } from "./routes/legacy-paths";
 import { passwordResetRoutes } from "./routes/password-reset";
 import { profileRoutes } from "./routes/profile";
@@ -78,6 +79,7 @@ export function createApp<const B extends string = "/auth">(
     .route(basePath, accountRoutes())
     .route(basePath, sessionRoutes())
     .route(basePath, passwordResetRoutes())
+    .route(basePath, emailRoutes())
     .route(basePath, profileRoutes())
     .route("/", systemRoutes());
 

@@ -169,6 +169,12 @@ export const settingsSchema = z
     OTP_BASE_DELAY: duration("1s", 1, 3600).describe("First delay between guesses after the free failures; doubles per failure."),
     OTP_MAX_DELAY: duration("15m", 1, 86400).describe("Cap of the delay between guesses."),
 
+    // Email verification and email change
+    EMAIL_CODE_TTL: duration("15m", 60, 3600).describe("Lifetime of an email verification or email change code (1 to 60 minutes)."),
+    REQUIRE_VERIFIED_EMAIL: choice(["off", "instructors", "all"], "off").describe(
+      "Accounts that must verify their email before they may sign in or call protected routes: none, every non-student (instructors and admins), or all.",
+    ),
+
     // Mail
     RESEND_API_KEY: optionalString.describe("Secret: Resend API key."),
     RESEND_BASE_URL: optionalString.describe("Resend API base URL (the local mail capture in dev and tests)."),
@@ -240,6 +246,7 @@ export const settingsSchema = z
     if (s.OTP_RESEND_MAX_INTERVAL < s.OTP_RESEND_INTERVAL) problem("OTP_RESEND_MAX_INTERVAL", "must be at least OTP_RESEND_INTERVAL");
     // A new code may be requested before the last one expires, never only long after it.
     if (s.OTP_RESEND_INTERVAL > s.OTP_TTL) problem("OTP_RESEND_INTERVAL", "must not be longer than OTP_TTL");
+    if (s.OTP_RESEND_INTERVAL > s.EMAIL_CODE_TTL) problem("OTP_RESEND_INTERVAL", "must not be longer than EMAIL_CODE_TTL");
   });
 
 export type Config = z.output<typeof settingsSchema>;

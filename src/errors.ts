@@ -65,6 +65,16 @@ export const ERROR_CATALOG = {
     message: "Too many wrong codes were entered, so this code no longer works. Request a new code.",
   },
 
+  // Email verification and email change
+  email_unverified: {
+    status: 403,
+    message: "Verify your email address to continue: enter the code we emailed you, or request a new one.",
+  },
+  email_revert_conflict: {
+    status: 409,
+    message: "Your previous email address now belongs to another account, so it cannot be restored. Contact support.",
+  },
+
   // Profile and avatars
   email_mismatch: {
     status: 403,

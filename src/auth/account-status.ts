@@ -2,6 +2,7 @@ import type { User } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
 import { apiError } from "../errors";
 import { audit } from "./audit";
+import { refuseUnverified } from "./email-verification";
 
 /**
  * Account states that refuse sign-in. `users.status` is `active` for every account that may
@@ -16,10 +17,13 @@ export const ACCOUNT_STATUSES = {
 
 export type AccountStatus = keyof typeof ACCOUNT_STATUSES;
 
+/** The sign-in rules of an account whose credentials were checked: its status, then REQUIRE_VERIFIED_EMAIL. */
 export async function assertMaySignIn(deps: Deps, meta: RequestMeta, user: User): Promise<void> {
-  if (user.status === "active") return;
-  // An unknown value (written by another service) refuses like a suspension.
-  const refusal = ACCOUNT_STATUSES[user.status as AccountStatus] ?? "account_suspended";
-  await audit(deps, meta, "login_refused", "blocked", user.id, { status: user.status });
-  throw apiError(refusal);
+  if (user.status !== "active") {
+    // An unknown value (written by another service) refuses like a suspension.
+    const refusal = ACCOUNT_STATUSES[user.status as AccountStatus] ?? "account_suspended";
+    await audit(deps, meta, "login_refused", "blocked", user.id, { status: user.status });
+    throw apiError(refusal);
+  }
+  await refuseUnverified(deps, meta, user);
 }

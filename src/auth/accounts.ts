@@ -3,6 +3,7 @@ import type { Deps, RequestMeta } from "../deps";
 import { apiError } from "../errors";
 import { registrationAttemptMessage } from "../mail/registration-attempt";
 import { audit } from "./audit";
+import { mailVerificationCode, mustVerifyEmail } from "./email-verification";
 import { assertAcceptableNewPassword } from "./new-password";
 import { hashPassword, scryptParams } from "./password";
 import type { TokenPair } from "./sessions";
@@ -12,13 +13,17 @@ import { findUserByEmail, normalizeEmail } from "./users";
 export type RegisterOutcome =
   | { kind: "created"; user: User; tokens: TokenPair }
   /** REGISTER_ENUMERATION_SAFE: the same answer whether the email was free or taken; no tokens. */
-  | { kind: "accepted" };
+  | { kind: "accepted" }
+  /** REQUIRE_VERIFIED_EMAIL covers the new account: created, but no session until the address is verified. */
+  | { kind: "verify_email" };
 
 /**
  * Create an account. By default a taken email answers 409 (existing clients rely on it) and a
  * new account gets a session at once. With REGISTER_ENUMERATION_SAFE=true both cases answer
  * alike without tokens ("accepted"): a new account logs in with POST /login, and the owner of a
- * taken email is told by mail instead (see docs/abuse.md).
+ * taken email is told by mail instead (see docs/abuse.md). Every new account is mailed a
+ * verification code in the background; when REQUIRE_VERIFIED_EMAIL covers it, it gets no
+ * session until it is verified (docs/email-verification.md).
  */
 export async function register(
   deps: Deps,
@@ -41,9 +46,10 @@ export async function register(
     if (owner) notifyRegistrationAttempt(deps, owner);
     return { kind: "accepted" };
   }
-  if (safe) {
+  mailVerificationCode(deps, meta, user);
+  if (safe || mustVerifyEmail(deps.config, user)) {
     await audit(deps, meta, "registered", "success", user.id);
-    return { kind: "accepted" };
+    return { kind: safe ? "accepted" : "verify_email" };
   }
   const { tokens } = await completeSignIn(deps, meta, user, {
     method: "pwd",

@@ -23,6 +23,14 @@ export const AUDIT_EVENTS = [
   "password_changed",
   "password_rehashed",
   "profile_updated",
+  "email_verification_requested",
+  "email_verification_failed",
+  "email_verified",
+  "email_change_requested",
+  "email_change_failed",
+  "email_changed",
+  "email_change_revert_failed",
+  "email_change_reverted",
 ] as const;
 
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];

@@ -4,12 +4,11 @@ import { users } from "../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../deps";
 import { apiError } from "../errors";
 import { audit } from "./audit";
-import { checkPassword } from "./login";
+import { confirmCurrentPassword } from "./login";
 import { assertAcceptableNewPassword } from "./new-password";
 import { hashPassword, scryptParams } from "./password";
 import { notifyPasswordChanged } from "./password-reset";
 import { type Authenticated, endAllSessions, startSession, type TokenPair } from "./sessions";
-import { clearThrottle } from "./throttle";
 
 /**
  * Change password while logged in. The current password goes through the same per-account
@@ -25,16 +24,7 @@ export async function changePassword(
   currentPassword: string,
   newPassword: string,
 ): Promise<{ user: User; tokens: TokenPair }> {
-  let checked: Awaited<ReturnType<typeof checkPassword>>;
-  try {
-    checked = await checkPassword(deps, meta, auth.user.email, currentPassword);
-  } catch (err) {
-    if ((err as { code?: string }).code !== "invalid_credentials") throw err;
-    await audit(deps, meta, "password_changed", "failure", auth.user.id, { reason: "wrong_current_password" });
-    throw apiError("invalid_current_password");
-  }
-  if (checked.user.id !== auth.user.id) throw apiError("invalid_token");
-  await clearThrottle(deps, checked.key);
+  const checked = await confirmCurrentPassword(deps, meta, auth, currentPassword, "password_changed");
   await assertAcceptableNewPassword(deps, newPassword, "new_password");
   const hash = await hashPassword(newPassword, scryptParams(deps.config));
   const user = await deps.db.transaction(async (tx) => {

@@ -2,8 +2,9 @@ import { and, eq, sql } from "drizzle-orm";
 import { throttles, type User, users } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
 import { apiError } from "../errors";
-import { audit } from "./audit";
+import { type AuditEvent, audit } from "./audit";
 import { dummyHash, hashPassword, scryptParams, type VerifyResult, verifyPassword } from "./password";
+import type { Authenticated } from "./sessions";
 import { completeSignIn, type SignInResult } from "./sign-in";
 import { clearThrottle, loginPolicy, refusal, reservationStatement, throttleKey } from "./throttle";
 import { normalizeEmail } from "./users";
@@ -86,6 +87,31 @@ export async function checkPassword(deps: Deps, meta: RequestMeta, rawEmail: str
     throw apiError("invalid_credentials");
   }
   return { user, result, key };
+}
+
+/**
+ * "Confirm your password" inside a session (change-password, change-email): checkPassword on the
+ * caller's own account, a wrong password answered as invalid_current_password (audited as
+ * `event`), and the throttle cleared after a right one.
+ */
+export async function confirmCurrentPassword(
+  deps: Deps,
+  meta: RequestMeta,
+  auth: Authenticated,
+  password: string,
+  event: AuditEvent,
+): Promise<PasswordCheck> {
+  let checked: PasswordCheck;
+  try {
+    checked = await checkPassword(deps, meta, auth.user.email, password);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "invalid_credentials") throw err;
+    await audit(deps, meta, event, "failure", auth.user.id, { reason: "wrong_current_password" });
+    throw apiError("invalid_current_password");
+  }
+  if (checked.user.id !== auth.user.id) throw apiError("invalid_token");
+  await clearThrottle(deps, checked.key);
+  return checked;
 }
 
 /**

@@ -1,8 +1,8 @@
-import { and, desc, eq, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, notInArray, sql } from "drizzle-orm";
 import { authSecret, type Config } from "../config";
 import type { Db } from "../db/client";
 import { UNCACHED } from "../db/client";
-import { oneTimeCodes, type User } from "../db/schema";
+import { oneTimeCodes, type User, users } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
 import { apiError } from "../errors";
 import { describeError } from "../log";
@@ -13,19 +13,20 @@ import { clearThrottle, codeGuessPolicy, codeSendPolicy, reserve, throttleKey } 
 import { findUserByEmail } from "./users";
 
 /**
- * Emailed one-time codes, shared by every flow that mails one (password reset today; email
- * verification, email change and sign-in by code are new purposes in CODE_PURPOSES).
+ * Emailed one-time codes, shared by every flow that mails one (password reset, email
+ * verification, email change and its revert; sign-in by code is a new purpose in CODE_PURPOSES).
  *
  * - A code is 6 decimal digits, uniform (rejection sampling over crypto.getRandomValues),
  *   stored only as HMAC-SHA-256(AUTH_SECRET, "otp:<purpose>:<user id>:<code>"). A new code
- *   replaces the account's live code of the same purpose.
+ *   replaces the account's live code of the same purpose (extendCode keeps one instead).
  * - Sending is throttled per account and purpose (keyed by a keyed hash of the email, so unknown
  *   emails are throttled alike): the wait after each code doubles from OTP_RESEND_INTERVAL up to
  *   OTP_RESEND_MAX_INTERVAL, and at most OTP_DAILY_LIMIT codes go out in 24 hours.
  * - Guessing is limited twice, and both limits hold under any parallelism:
  *   per code, a guess is counted and compared in ONE conditional UPDATE (row-locked), so at most
- *   OTP_MAX_ATTEMPTS guesses are ever compared against one code; per account, every guess is
- *   first reserved in the throttle (rolling 24 h, all codes of all purposes): after
+ *   OTP_MAX_ATTEMPTS (or the purpose's maxAttempts) guesses are ever compared against one code;
+ *   per account, every guess is first reserved in the throttle (rolling 24 h, all codes of all
+ *   purposes, keyed by the email the guess names): after
  *   OTP_FREE_FAILURES a guess is compared only after a doubling delay (1 s to 15 min), and an
  *   earlier one gets 429 without being compared, not even the right code. An attacker gets about
  *   a hundred compared guesses per account per day whatever IPs, codes or parallelism it uses;
@@ -38,10 +39,27 @@ export interface CodePurpose {
   ttl: (c: Config) => number;
   /** Audit events of this purpose's flow. */
   events: { requested: AuditEvent; failed: AuditEvent };
+  /** Wrong guesses that end one code; default OTP_MAX_ATTEMPTS. */
+  maxAttempts?: (c: Config) => number;
 }
 
 export const CODE_PURPOSES = {
   password_reset: { ttl: (c) => c.OTP_TTL, events: { requested: "reset_requested", failed: "reset_failed" } },
+  email_verification: {
+    ttl: (c) => c.EMAIL_CODE_TTL,
+    events: { requested: "email_verification_requested", failed: "email_verification_failed" },
+  },
+  /** Mailed to the new address; `target` is that address. */
+  email_change: { ttl: (c) => c.EMAIL_CODE_TTL, events: { requested: "email_change_requested", failed: "email_change_failed" } },
+  /** Mailed to the address being left, the way back; `target` is the address to restore (src/auth/change-email.ts). */
+  email_change_revert: {
+    ttl: () => 72 * 3600,
+    events: { requested: "email_change_requested", failed: "email_change_revert_failed" },
+    // Anyone who knows the previous address could otherwise end the owner's only way back with a
+    // few wrong guesses. The per-account budget still bounds guessing (about a hundred compared
+    // guesses a day), and a right guess only gives the address back to its previous owner.
+    maxAttempts: () => 1000,
+  },
 } as const satisfies Record<string, CodePurpose>;
 
 export type CodePurposeName = keyof typeof CODE_PURPOSES;
@@ -66,12 +84,15 @@ export const codeHash = (deps: Deps, purpose: CodePurposeName, userId: string, c
 /** Stands in for the user id of an unknown email, so both paths do the same work. */
 const NO_USER = "00000000-0000-0000-0000-000000000000";
 
+const sendSlot = async (deps: Deps, purpose: CodePurposeName, email: string) =>
+  reserve(deps, await throttleKey(deps, `otp-send:${purpose}`, email), codeSendPolicy(deps.config));
+
 /**
  * Take the right to mail one more code of `purpose` to `email` (429 otp_resend_wait with
  * Retry-After when too soon or over the daily limit). Known and unknown emails alike.
  */
 export async function takeSendSlot(deps: Deps, purpose: CodePurposeName, email: string): Promise<void> {
-  const r = await reserve(deps, await throttleKey(deps, `otp-send:${purpose}`, email), codeSendPolicy(deps.config));
+  const r = await sendSlot(deps, purpose, email);
   if (!r.reserved)
     throw apiError("too_many_requests", {
       retryAfter: r.retryAfter,
@@ -79,13 +100,11 @@ export async function takeSendSlot(deps: Deps, purpose: CodePurposeName, email: 
     });
 }
 
+/** A fresh code as the message builder sees it. */
+export type IssuedCode = { code: string; expiresAt: Date; ttl: number };
+
 /** Store a fresh code for the user (replacing the live one of this purpose) and return it. */
-export async function issueCode(
-  deps: Deps,
-  userId: string,
-  purpose: CodePurposeName,
-  target: string | null = null,
-): Promise<{ code: string; expiresAt: Date; ttl: number }> {
+export async function issueCode(deps: Deps, userId: string, purpose: CodePurposeName, target: string | null = null): Promise<IssuedCode> {
   const code = generateCode();
   const now = deps.now();
   const ttl = CODE_PURPOSES[purpose].ttl(deps.config);
@@ -99,6 +118,24 @@ export async function issueCode(
   return { code, expiresAt, ttl };
 }
 
+/** Issue a code for a known account, mail it (the message decides the address) and audit the outcome. */
+export async function mailCode(
+  deps: Deps,
+  meta: RequestMeta,
+  purpose: CodePurposeName,
+  user: User,
+  message: (user: User, code: IssuedCode) => MailMessage,
+  target: string | null = null,
+): Promise<void> {
+  const code = await issueCode(deps, user.id, purpose, target);
+  const sent = await deps.mailer.send(message(user, code));
+  await audit(deps, meta, CODE_PURPOSES[purpose].events.requested, sent.ok ? "success" : "failure", user.id, {
+    purpose,
+    mail: sent.ok ? "sent" : sent.reason,
+    mail_attempts: sent.attempts,
+  });
+}
+
 /**
  * "Mail me a code" for an email address: take the send slot (the only thing the answer depends
  * on), then find the account, issue the code and mail it after the response (waitUntil), so
@@ -110,7 +147,7 @@ export async function requestCode(
   meta: RequestMeta,
   purpose: CodePurposeName,
   email: string,
-  message: (user: User, code: { code: string; expiresAt: Date; ttl: number }) => MailMessage,
+  message: (user: User, code: IssuedCode) => MailMessage,
   eligible: (user: User) => boolean = () => true,
 ): Promise<void> {
   await takeSendSlot(deps, purpose, email);
@@ -122,15 +159,90 @@ export async function requestCode(
         await audit(deps, meta, requested, "failure", user?.id ?? null, { purpose, reason: user ? "not_eligible" : "unknown_email" });
         return;
       }
-      const code = await issueCode(deps, user.id, purpose);
-      const sent = await deps.mailer.send(message(user, code));
-      await audit(deps, meta, requested, sent.ok ? "success" : "failure", user.id, {
-        purpose,
-        mail: sent.ok ? "sent" : sent.reason,
-        mail_attempts: sent.attempts,
-      });
+      await mailCode(deps, meta, purpose, user, message);
     })().catch((err) => deps.log("error", "one-time code not issued", { purpose, ...describeError(err) })),
   );
+}
+
+/**
+ * Mail a code to a known account as a side effect of another answer (registration, a refused
+ * login), in the background and within the send slot: a refused slot skips the mail (audited)
+ * and never becomes an error of the request that caused it.
+ */
+export function mailCodeWithinSlot(
+  deps: Deps,
+  meta: RequestMeta,
+  purpose: CodePurposeName,
+  user: User,
+  message: (user: User, code: IssuedCode) => MailMessage,
+): void {
+  deps.waitUntil(
+    (async () => {
+      if (!(await sendSlot(deps, purpose, user.email)).reserved) {
+        await audit(deps, meta, CODE_PURPOSES[purpose].events.requested, "blocked", user.id, { purpose, reason: "resend_wait" });
+        return;
+      }
+      await mailCode(deps, meta, purpose, user, message);
+    })().catch((err) => deps.log("error", "one-time code not issued", { purpose, ...describeError(err) })),
+  );
+}
+
+/**
+ * End a user's live codes (all purposes but `keep`): when the address they were mailed to stops
+ * being the account's, a code sent there must not keep working. Deleted, so they answer as wrong.
+ */
+export async function revokeCodes(db: Db, userId: string, keep: CodePurposeName[] = []): Promise<void> {
+  const c = oneTimeCodes;
+  await db.delete(c).where(and(eq(c.userId, userId), isNull(c.consumedAt), keep.length ? notInArray(c.purpose, keep) : sql`true`));
+}
+
+/** The user's live (unused, unexpired) code of `purpose`: its target and expiry, read fresh; null when none. */
+export async function liveCode(deps: Deps, userId: string, purpose: CodePurposeName) {
+  const c = oneTimeCodes;
+  const [row] = await deps.db
+    .select({ target: c.target, expiresAt: c.expiresAt, fresh: UNCACHED })
+    .from(c)
+    .where(and(eq(c.userId, userId), eq(c.purpose, purpose), isNull(c.consumedAt), gt(c.expiresAt, deps.now())))
+    .orderBy(desc(c.createdAt))
+    .limit(1);
+  return row ? { target: row.target, expiresAt: row.expiresAt } : null;
+}
+
+/**
+ * Keep the user's live code of `purpose` and make it valid for at least the purpose's TTL from
+ * now, instead of replacing it (a code that must survive later requests: see change-email.ts).
+ * Returns its target and new expiry, or null when none is live (then issue one).
+ */
+export async function extendCode(deps: Deps, userId: string, purpose: CodePurposeName) {
+  const c = oneTimeCodes;
+  const now = deps.now();
+  const until = new Date(now.getTime() + CODE_PURPOSES[purpose].ttl(deps.config) * 1000);
+  const [row] = await deps.db
+    .update(c)
+    .set({ expiresAt: sql`greatest(${c.expiresAt}, ${until.toISOString()}::timestamptz)` })
+    .where(and(eq(c.userId, userId), eq(c.purpose, purpose), isNull(c.consumedAt), gt(c.expiresAt, now)))
+    .returning({ target: c.target, expiresAt: c.expiresAt });
+  return row ?? null;
+}
+
+/**
+ * The account a code of `purpose` was issued for, found by its target (a code redeemed with an
+ * address that is no longer the account's own, e.g. an undo code). Several accounts can hold one
+ * for the same address (one left it, another took it and left it too): the oldest live code has
+ * the first claim; with none live, the newest dead one, so a right but dead code still gets its
+ * own answer. Null when there is none.
+ */
+export async function codeOwner(deps: Deps, purpose: CodePurposeName, target: string): Promise<User | null> {
+  const c = oneTimeCodes;
+  const live = sql`(${c.consumedAt} is null and ${c.expiresAt} > ${deps.now().toISOString()}::timestamptz)`;
+  const [row] = await deps.db
+    .select({ user: users, fresh: UNCACHED })
+    .from(c)
+    .innerJoin(users, eq(users.id, c.userId))
+    .where(and(eq(c.purpose, purpose), eq(c.target, target)))
+    .orderBy(desc(live), sql`case when ${live} then ${c.createdAt} end asc nulls last`, desc(c.createdAt))
+    .limit(1);
+  return row?.user ?? null;
 }
 
 export interface Redemption {
@@ -144,7 +256,7 @@ type Attempt = { kind: "matched"; attempt: number; target: string | null } | { k
 
 /**
  * The one statement that counts and compares a guess: on the user's newest live code of the
- * purpose (row-locked), while it is unexpired and under OTP_MAX_ATTEMPTS, add one attempt and
+ * purpose (row-locked), while it is unexpired and under its attempt limit, add one attempt and
  * consume the code if the hash matches. Concurrent guesses queue on the row lock and each
  * re-checks the conditions against the row the previous one left.
  */
@@ -210,7 +322,7 @@ export async function redeemCode<T>(
     throw apiError("invalid_otp");
   }
   const now = deps.now();
-  const max = deps.config.OTP_MAX_ATTEMPTS;
+  const max = (CODE_PURPOSES[purpose] as CodePurpose).maxAttempts?.(deps.config) ?? deps.config.OTP_MAX_ATTEMPTS;
   const outcome = await deps.db.transaction(async (tx) => {
     const a = await attempt(tx as unknown as Db, userId, purpose, hash, now, max);
     return a.kind === "matched" ? { ...a, result: await onMatch(tx as unknown as Db, { target: a.target, attempt: a.attempt }) } : a;

@@ -7,7 +7,7 @@ import { makeAvatarVariants } from "../storage/avatar-images";
 import { newUploadId, ownAvatarKey, variantKey } from "../storage/avatar-keys";
 import { audit } from "./audit";
 import type { Authenticated } from "./sessions";
-import { normalizeEmail, type PublicUser } from "./users";
+import { normalizeEmail, type PublicUser, publicUser } from "./users";
 
 export interface ProfileInput {
   fullName?: string;
@@ -148,15 +148,16 @@ async function saveProfile(deps: Deps, userId: string, fullName: string | undefi
     .where(eq(users.id, before.id))
     .returning({
       id: users.id,
-      full_name: users.fullName,
+      fullName: users.fullName,
       email: users.email,
       role: users.role,
       avatar: users.avatar,
+      emailVerifiedAt: users.emailVerifiedAt,
       previousAvatar: before.previousAvatar,
     });
   if (!row) return undefined;
   const { previousAvatar, ...user } = row;
-  return { user, previousAvatar };
+  return { user: publicUser(user), previousAvatar };
 }
 
 /** Deleting an object is best effort: a failure is logged, never fails the request. */

@@ -35,7 +35,7 @@ async function successorOf(deps: Deps, token: string): Promise<string> {
 async function pair(deps: Deps, user: User, sessionId: string, refreshToken: string): Promise<TokenPair> {
   const { token, expiresIn } = await signAccessToken(
     deps.config,
-    { id: user.id, email: user.email, role: user.role, fullName: user.fullName },
+    { id: user.id, email: user.email, role: user.role, fullName: user.fullName, emailVerified: user.emailVerifiedAt !== null },
     sessionId,
     seconds(deps.now()),
   );

@@ -15,6 +15,8 @@ export interface AccessClaims {
   email: string;
   role: string;
   full_name: string;
+  /** The account's address was proven by a mailed code. */
+  email_verified: boolean;
   token_use: "access";
   iss: string;
   aud: string;
@@ -29,6 +31,7 @@ export interface TokenUser {
   email: string;
   role: string;
   fullName: string;
+  emailVerified: boolean;
 }
 
 export async function signAccessToken(
@@ -46,6 +49,7 @@ export async function signAccessToken(
     email: user.email,
     role: user.role,
     full_name: user.fullName,
+    email_verified: user.emailVerified,
     token_use: "access",
     iss: config.JWT_ISSUER,
     aud: config.JWT_AUDIENCE,

@@ -12,14 +12,17 @@ export interface PublicUser {
   email: string;
   role: string;
   avatar: string | null;
+  /** The address was proven by a mailed code (verification, reset, email change). */
+  email_verified: boolean;
 }
 
-export const publicUser = (u: Pick<User, "id" | "fullName" | "email" | "role" | "avatar">): PublicUser => ({
+export const publicUser = (u: Pick<User, "id" | "fullName" | "email" | "role" | "avatar" | "emailVerifiedAt">): PublicUser => ({
   id: u.id,
   full_name: u.fullName,
   email: u.email,
   role: u.role,
   avatar: u.avatar,
+  email_verified: u.emailVerifiedAt !== null,
 });
 
 /** Emails are stored trimmed and lower-cased; lookups compare lower(email). */

@@ -65,7 +65,8 @@ export const refreshTokens = pgTable(
 /**
  * Emailed one-time codes of every purpose (src/auth/one-time-codes.ts), stored only as
  * HMAC-SHA-256. At most one live code per user and purpose. `target` carries what the code is
- * about when that is not the account itself (the new address of an email change).
+ * about when that is not the account itself (the new address of an email change, the address an
+ * undo code restores).
  */
 export const oneTimeCodes = pgTable(
   "auth_one_time_codes",
@@ -85,6 +86,8 @@ export const oneTimeCodes = pgTable(
   (t) => [
     index("auth_one_time_codes_user_purpose_idx").on(t.userId, t.purpose, t.createdAt),
     index("auth_one_time_codes_expires_idx").on(t.expiresAt),
+    // Codes redeemed by their target rather than by the account (an email change's undo code).
+    index("auth_one_time_codes_target_idx").on(t.target, t.purpose).where(sql`${t.target} is not null`),
   ],
 );
 

@@ -11,13 +11,13 @@ export const htmlDocument = (subject: string, body: string) => `<!doctype html>
 ${body}
 </body></html>`;
 
-const minutes = (seconds: number) => {
+export const minutes = (seconds: number) => {
   const m = Math.max(1, Math.round(seconds / 60));
   return `${m} minute${m === 1 ? "" : "s"}`;
 };
 
 /** "14:05 UTC on 17 Nov 2026": unambiguous for any reader. */
-const utcTime = (d: Date) =>
+export const utcTime = (d: Date) =>
   `${d.toISOString().slice(11, 16)} UTC on ${d.getUTCDate()} ${
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][d.getUTCMonth()]
   } ${d.getUTCFullYear()}`;

@@ -18,6 +18,7 @@ export const RATE_LIMITS = {
   RL_LOGIN: { period: 60 },
   RL_REGISTER: { period: 60 },
   RL_PASSWORD_RESET: { period: 60 },
+  RL_EMAIL_CODES: { period: 60 },
   RL_REFRESH: { period: 60 },
   RL_DEFAULT: { period: 60 },
 } as const satisfies Record<string, { period: 10 | 60 }>;

@@ -22,6 +22,8 @@ import {
 /** REGISTER_ENUMERATION_SAFE: one answer for a new and a taken email. */
 export const REGISTER_ACCEPTED =
   "Registration received. If this email is new, your account is ready: log in with your email and password. If it already has an account, we have emailed its owner.";
+/** REQUIRE_VERIFIED_EMAIL covers the new account: no session before the address is verified. */
+export const REGISTER_VERIFY = "Account created. Enter the code we have emailed you to verify your address, then log in.";
 
 const registerRoute = route({
   method: "post",
@@ -31,7 +33,9 @@ const registerRoute = route({
   description:
     "Emails are stored trimmed and lower-cased and are unique in any letter case. The password (8 to 256 characters " +
     "after NFKC) is refused when it is one of the most common passwords or appears in a known breach. " +
-    "`admin` can never be self-assigned. With REGISTER_ENUMERATION_SAFE=true every registration answers 202 alike.",
+    "`admin` can never be self-assigned. With REGISTER_ENUMERATION_SAFE=true every registration answers 202 alike. " +
+    "Every new account is mailed a verification code (POST /verify-email). When REQUIRE_VERIFIED_EMAIL covers the account, " +
+    "it gets no session yet: 202 and a message instead of tokens.",
   limit: "RL_REGISTER",
   errors: ["email_taken", "password_too_common", "password_breached", "password_check_unavailable"],
   request: { body: jsonBody(RegisterBody, "The new account") },
@@ -39,7 +43,8 @@ const registerRoute = route({
     201: json(AuthResponseSchema, "Account created; a session is started"),
     202: json(
       MessageSchema,
-      "REGISTER_ENUMERATION_SAFE=true only: the same answer whether the email was free or taken; no tokens (log in next)",
+      "REGISTER_ENUMERATION_SAFE=true: the same answer whether the email was free or taken; or REQUIRE_VERIFIED_EMAIL covers the " +
+        "new account. No tokens: verify the address and/or log in next",
     ),
   },
 });
@@ -54,7 +59,7 @@ const loginRoute = route({
     "after LOGIN_THROTTLE_FREE_FAILURES each attempt waits a doubling delay (429 with Retry-After); at LOGIN_LOCKOUT_FAILURES " +
     "only a password reset unlocks the account (403 password_reset_required).",
   limit: "RL_LOGIN",
-  errors: ["invalid_credentials", "password_reset_required", "account_suspended"],
+  errors: ["invalid_credentials", "password_reset_required", "account_suspended", "email_unverified"],
   request: { body: jsonBody(LoginBody, "Credentials") },
   responses: { 200: json(AuthResponseSchema, "Logged in; a session is started") },
 });
@@ -114,7 +119,8 @@ export function accountRoutes() {
         password: body.password,
         role: body.role,
       });
-      if (outcome.kind === "accepted") return c.json({ status: "success" as const, message: REGISTER_ACCEPTED }, 202);
+      if (outcome.kind !== "created")
+        return c.json({ status: "success" as const, message: outcome.kind === "accepted" ? REGISTER_ACCEPTED : REGISTER_VERIFY }, 202);
       const { user, tokens } = outcome;
       return c.json({ status: "success" as const, message: "Account created.", user: publicUser(user), ...tokens }, 201);
     })

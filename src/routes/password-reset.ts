@@ -2,27 +2,9 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { requestReset, resetPassword } from "../auth/password-reset";
 import type { AppEnv } from "../context";
 import { route } from "./route";
-import { emailField, int32, json, jsonBody, MessageSchema, newPassword } from "./schemas";
+import { emailField, json, jsonBody, MessageSchema, newPassword, otpField } from "./schemas";
 
 const ForgotPasswordBody = z.object({ email: emailField }).openapi("ForgotPasswordRequest", { example: { email: "ada@example.com" } });
-
-const CODE_MESSAGE = "Enter the 6-digit code from the email.";
-
-/** The code as typed (a string keeps leading zeros); a number from older clients is accepted and zero-padded. */
-export const otpField = z
-  .union(
-    [
-      z
-        .string()
-        .trim()
-        .max(6)
-        .regex(/^\d{6}$/, CODE_MESSAGE),
-      int32(0, 999_999),
-    ],
-    { error: CODE_MESSAGE },
-  )
-  .transform((v) => (typeof v === "number" ? String(v).padStart(6, "0") : v))
-  .openapi({ example: "042917", description: "The 6-digit code from the email" });
 
 const ResetPasswordBody = z.object({ email: emailField, otp: otpField, new_password: newPassword }).openapi("ResetPasswordRequest", {
   example: { email: "ada@example.com", otp: "042917", new_password: "a new long passphrase" },

@@ -57,6 +57,7 @@ const ProfileResponseSchema = z
         email: "ada@example.com",
         role: "student",
         avatar: EXAMPLE_SIZES["512"],
+        email_verified: true,
       },
       avatar_sizes: EXAMPLE_SIZES,
     },

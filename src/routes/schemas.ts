@@ -46,6 +46,7 @@ export const UserSchema = z
     // An account written by another service may hold a role this API does not know.
     role: z.enum(["student", "instructor", "admin"]).or(z.string().max(50)),
     avatar: z.string().max(2048).nullable().openapi({ description: "Public URL of the avatar, or null" }),
+    email_verified: z.boolean().openapi({ description: "The address was proven by a mailed code (docs/email-verification.md)" }),
   })
   .openapi("User", {
     example: {
@@ -54,6 +55,7 @@ export const UserSchema = z
       email: "ada@example.com",
       role: "student",
       avatar: null,
+      email_verified: true,
     },
   });
 
@@ -80,6 +82,7 @@ export const EXAMPLE_USER = {
   email: "ada@example.com",
   role: "student",
   avatar: null,
+  email_verified: true,
 };
 
 export const EXAMPLE_TOKENS = {
@@ -145,6 +148,24 @@ export const LoginBody = z
 export const RefreshBody = z
   .object({ refresh_token: z.string({ error: "refresh_token is required." }).min(1, "refresh_token is required.").max(512) })
   .openapi("RefreshRequest", { example: { refresh_token: "Zk9xY2ZQbGZ0c2V4YW1wbGVyZWZyZXNodG9rZW4xMjM0" } });
+
+const CODE_MESSAGE = "Enter the 6-digit code from the email.";
+
+/** The code as typed (a string keeps leading zeros); a number from older clients is accepted and zero-padded. */
+export const otpField = z
+  .union(
+    [
+      z
+        .string()
+        .trim()
+        .max(6)
+        .regex(/^\d{6}$/, CODE_MESSAGE),
+      int32(0, 999_999),
+    ],
+    { error: CODE_MESSAGE },
+  )
+  .transform((v) => (typeof v === "number" ? String(v).padStart(6, "0") : v))
+  .openapi({ example: "042917", description: "The 6-digit code from the email" });
 
 export const emailField = email;
 export const anyPasswordField = anyPassword;

@@ -1,5 +1,5 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import { SESSION } from "../auth/access";
+import { ANY_SESSION, SESSION } from "../auth/access";
 import { audit } from "../auth/audit";
 import { endAllSessions, endSession, listSessions, refresh } from "../auth/sessions";
 import type { AppEnv } from "../context";
@@ -36,7 +36,7 @@ const logoutRoute = route({
   summary: "End the current session",
   description: "Its access and refresh tokens stop working on this API at once.",
   limit: "RL_DEFAULT",
-  auth: SESSION,
+  auth: ANY_SESSION,
   errors: [],
   responses: { 200: json(MessageSchema, "Session ended") },
 });
@@ -48,7 +48,7 @@ const logoutAllRoute = route({
   summary: "End every session of the caller",
   description: "Every session of the account ends, this one included.",
   limit: "RL_DEFAULT",
-  auth: SESSION,
+  auth: ANY_SESSION,
   errors: [],
   responses: { 200: json(MessageSchema, "All sessions ended") },
 });

@@ -40,7 +40,7 @@ describe("forgot password → mailed code → reset", () => {
       user: { email: u.email },
     });
 
-    const mails = await mailsTo(u.email);
+    const mails = await mailsTo(u.email, "password_reset");
     expect(mails).toHaveLength(1);
     const code = codeIn(mails[0]);
     expect(code).toMatch(/^\d{6}$/);
@@ -75,7 +75,7 @@ describe("forgot password → mailed code → reset", () => {
     const u = await registerUser();
     const env = { APP_NAME: `Acme <b>"Learn"</b> & Co` };
     expect((await forgot(u.email, { now: clock.now, env })).status).toBe(200);
-    const [mail] = await mailsTo(u.email);
+    const [mail] = await mailsTo(u.email, "password_reset");
     const code = codeIn(mail);
     expect(mail.from).toBe("Edge Auth <no-reply@auth.test>");
     expect(mail.to).toEqual([u.email]);
@@ -100,7 +100,7 @@ describe("forgot password → mailed code → reset", () => {
     expect((await unknown.text()).replace(nobody, "<email>")).toBe((await known.text()).replace(u.email, "<email>"));
     expect(unknown.headers.get("content-type")).toBe(known.headers.get("content-type"));
     expect(unknown.headers.get("retry-after")).toBeNull();
-    expect(await mailsTo(u.email)).toHaveLength(1);
+    expect(await mailsTo(u.email, "password_reset")).toHaveLength(1);
     expect(await mailsTo(nobody)).toHaveLength(0);
   });
 
@@ -149,7 +149,8 @@ describe("codes are single-use, guess-limited and short-lived", () => {
     expect((await login(u.email, PASSWORD)).status).toBe(200);
     expect((await login(u.email, NEW_PASSWORD)).status).toBe(401);
     const sql = db();
-    const [row] = await sql`select attempts, consumed_at from auth_one_time_codes where user_id = ${u.user.id}`;
+    const [row] =
+      await sql`select attempts, consumed_at from auth_one_time_codes where user_id = ${u.user.id} and purpose = 'password_reset'`;
     await sql.end();
     expect(row).toEqual({ attempts: 5, consumed_at: null });
   });
@@ -218,7 +219,7 @@ describe("codes are single-use, guess-limited and short-lived", () => {
     const first = await latestCode(u.email);
     clock.advance(61_000);
     expect((await forgot(u.email, { now: clock.now })).status).toBe(200);
-    const mails = await mailsTo(u.email);
+    const mails = await mailsTo(u.email, "password_reset");
     expect(mails).toHaveLength(2);
     const second = codeIn(mails[0]);
     expect(second).not.toBe(first); // a 1-in-a-million coincidence would fail here, not pass
@@ -227,7 +228,7 @@ describe("codes are single-use, guess-limited and short-lived", () => {
     expect((await json(old)).code).toBe("invalid_otp");
     expect((await reset(u.email, second, NEW_PASSWORD, { now: clock.now })).status).toBe(200);
     const sql = db();
-    const rows = await sql`select consumed_at from auth_one_time_codes where user_id = ${u.user.id}`;
+    const rows = await sql`select consumed_at from auth_one_time_codes where user_id = ${u.user.id} and purpose = 'password_reset'`;
     await sql.end();
     expect(rows).toHaveLength(1);
   });
@@ -261,10 +262,10 @@ describe("throttling and storage", () => {
     }
     expect(answers[0]).toBe(answers[1]);
     expect(JSON.parse(answers[0])).toMatchObject({ status: "error", code: "too_many_requests" });
-    expect(await mailsTo(u.email)).toHaveLength(1);
+    expect(await mailsTo(u.email, "password_reset")).toHaveLength(1);
     clock.advance(45_000);
     expect((await forgot(u.email, { now: clock.now })).status).toBe(200);
-    expect(await mailsTo(u.email)).toHaveLength(2);
+    expect(await mailsTo(u.email, "password_reset")).toHaveLength(2);
   });
 
   it("the database never holds the code in clear: only its HMAC with the server secret", async () => {
@@ -272,7 +273,8 @@ describe("throttling and storage", () => {
     await forgot(u.email);
     const code = await latestCode(u.email);
     const sql = db();
-    const rows = await sql`select t::text as row, code_hash from auth_one_time_codes t where user_id = ${u.user.id}`;
+    const rows =
+      await sql`select t::text as row, code_hash from auth_one_time_codes t where user_id = ${u.user.id} and purpose = 'password_reset'`;
     const audits = await sql`select coalesce(detail::text, '') as detail from auth_audit_events where user_id = ${u.user.id}`;
     const throttles = await sql`select key from auth_throttles where key like 'otp:%'`;
     await sql.end();
@@ -293,7 +295,7 @@ describe("throttling and storage", () => {
     const after = await captureStats();
     expect(after.failRemaining).toBe(0);
     expect(after.received - before.received).toBe(3);
-    const mails = await mailsTo(u.email);
+    const mails = await mailsTo(u.email, "password_reset");
     expect(mails).toHaveLength(1);
     expect((await reset(u.email, codeIn(mails[0]))).status).toBe(200);
   });
@@ -305,7 +307,7 @@ describe("throttling and storage", () => {
     const res = await forgot(u.email, { env: { MAIL_TIMEOUT_MS: "300" } });
     expect(res.status).toBe(200);
     expect((await captureStats()).received - before.received).toBe(2);
-    expect(await mailsTo(u.email)).toHaveLength(1);
+    expect(await mailsTo(u.email, "password_reset")).toHaveLength(1);
   });
 
   it("a mail service that keeps failing changes nothing in the answer, and the failure is recorded", async () => {
@@ -316,7 +318,7 @@ describe("throttling and storage", () => {
     const unknown = await forgot(nobody);
     expect(known.status).toBe(200);
     expect((await known.text()).replace(u.email, "<email>")).toBe((await unknown.text()).replace(nobody, "<email>"));
-    expect(await mailsTo(u.email)).toHaveLength(0);
+    expect(await mailsTo(u.email, "password_reset")).toHaveLength(0);
     const sql = db();
     const [event] = await sql`select outcome, detail from auth_audit_events where user_id = ${u.user.id} and event = 'reset_requested'`;
     await sql.end();

@@ -102,7 +102,11 @@ const app = {
 };
 
 /** What a client reads after register or login. */
-async function expectSignedIn(res: Response, status: number, who: { email: string; full_name: string; avatar?: string }) {
+async function expectSignedIn(
+  res: Response,
+  status: number,
+  who: { email: string; full_name: string; avatar?: string; email_verified?: boolean },
+) {
   expect(res.status).toBe(status);
   const body = await json(res);
   expect(body.status).toBe("success");
@@ -114,6 +118,7 @@ async function expectSignedIn(res: Response, status: number, who: { email: strin
     email: who.email,
     role: "student",
     avatar: who.avatar ?? null,
+    email_verified: who.email_verified ?? false,
   });
   return body;
 }
@@ -123,9 +128,17 @@ async function expectProfile(res: Response, who: { id: string; email: string; fu
   const body = await json(res);
   expect(body.status).toBe("success");
   expect(body.message).toBe("Profile updated.");
-  expect(body.user).toEqual({ id: who.id, full_name: who.full_name, email: who.email, role: "student", avatar: expect.any(String) });
+  expect(body.user).toEqual({
+    id: who.id,
+    full_name: who.full_name,
+    email: who.email,
+    role: "student",
+    avatar: expect.any(String),
+    email_verified: false,
+  });
   expect(body.user.avatar.startsWith(`${s3Base()}${who.id}/`)).toBe(true);
-  expect(body.user.avatar).toMatch(/\.jpg$/);
+  // The stored avatar is the re-encoded main size (docs/profile-and-avatars.md).
+  expect(body.user.avatar).toMatch(/-512\.webp$/);
   return body;
 }
 
@@ -149,7 +162,8 @@ describe("the web client: JSON to /api/auth/* (arriving as /auth/*)", () => {
     const reset = await web.json("/auth/reset-password", { email, otp, new_password: NEW_PASSWORD });
     expect(reset.status).toBe(200);
     expect(await json(reset)).toEqual({ status: "success", message: "Your password has been reset. Log in with your new password." });
-    await expectSignedIn(await web.json("/auth/login", { email, password: NEW_PASSWORD }), 200, user);
+    // A reset proves the address: the account now counts as verified.
+    await expectSignedIn(await web.json("/auth/login", { email, password: NEW_PASSWORD }), 200, { ...user, email_verified: true });
   });
 });
 
@@ -168,8 +182,10 @@ describe("the mobile app: root paths (/api/login arrives as /login)", () => {
     expect(res.headers.get("deprecation")).toBe(DEPRECATED_AT);
     const { user } = await expectProfile(res, { id: u.user.id, email: u.email, full_name: "After App" });
     const stored = await fetch(user.avatar);
-    expect(stored.headers.get("content-type")).toBe("image/jpeg");
-    expect(new Uint8Array(await stored.arrayBuffer())).toEqual(JPEG);
+    // Re-encoded by the service (docs/profile-and-avatars.md): the app only reads the URL.
+    expect(stored.headers.get("content-type")).toBe("image/webp");
+    const bytes = new Uint8Array(await stored.arrayBuffer());
+    expect(String.fromCharCode(...bytes.subarray(0, 4), ...bytes.subarray(8, 12))).toBe("RIFFWEBP");
     const me = await json(await call("/auth/me", { token: login.access_token }));
     expect(me.user).toEqual(user);
   });
@@ -200,7 +216,11 @@ describe("the mobile app: root paths (/api/login arrives as /login)", () => {
     expect(reset.status).toBe(200);
     expect((await json(reset)).status).toBe("success");
     expect((await app.json("/login", { email, password: PASSWORD })).status).toBe(401);
-    await expectSignedIn(await app.json("/login", { email, password: NEW_PASSWORD }), 200, { email, full_name: "Reset App" });
+    await expectSignedIn(await app.json("/login", { email, password: NEW_PASSWORD }), 200, {
+      email,
+      full_name: "Reset App",
+      email_verified: true,
+    });
   });
 });
 
@@ -213,8 +233,8 @@ function stable(value: unknown): unknown {
         k,
         ["access_token", "refresh_token", "id", "email"].includes(k) && typeof v === "string"
           ? `<${k}>`
-          : k === "avatar" && v
-            ? "<avatar>"
+          : (k === "avatar" && v) || k === "avatar_sizes"
+            ? `<${k}>`
             : stable(v),
       ]),
     );

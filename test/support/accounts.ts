@@ -1,4 +1,5 @@
 import { withDb } from "./db";
+import { latestCode } from "./mail";
 import { type CallOptions, call, json, testEnv } from "./worker";
 
 let counter = 0;
@@ -13,7 +14,7 @@ export const wrongCode = (code: string, k = 1) => String((Number(code) + k) % 1_
 export type Pair = { access_token: string; refresh_token: string; token_type: string; expires_in: number };
 
 export interface Registered extends Pair {
-  user: { id: string; email: string; full_name: string; role: string; avatar: string | null };
+  user: { id: string; email: string; full_name: string; role: string; avatar: string | null; email_verified: boolean };
   email: string;
   password: string;
 }
@@ -64,4 +65,12 @@ export async function hmacHex(message: string, secret = String(testEnv.AUTH_SECR
 export async function loginFailures(email: string): Promise<number> {
   const key = `login:${await hmacHex(`login:${email.trim().toLowerCase()}`)}`;
   return withDb(async (sql) => (await sql`select failures from auth_throttles where key = ${key}`)[0]?.failures ?? 0);
+}
+
+/** POST /auth/verify-email with the code of the newest verification mail to `email`; must succeed. */
+export async function verifyEmailOf(email: string, opts: CallOptions = {}) {
+  const code = await latestCode(email, /verification code/);
+  const res = await call("/auth/verify-email", { body: { email, code }, ...opts });
+  if (res.status !== 200) throw new Error(`verify-email failed: ${res.status} ${await res.text()}`);
+  return (await json(res)) as { user: Registered["user"] };
 }

@@ -14,12 +14,16 @@ export interface Mail {
   created_at: string;
 }
 
-/** Messages captured for one address, newest first. */
-export async function mailsTo(email: string): Promise<Mail[]> {
+/** Messages captured for one address, newest first; with `tag`, only that kind (MailMessage.tag, e.g. "password_reset"). */
+export async function mailsTo(email: string, tag?: string): Promise<Mail[]> {
   const res = await fetch(`${mailUrl()}/emails?to=${encodeURIComponent(email)}`);
   expect(res.status).toBe(200);
-  return (await res.json<{ data: Mail[] }>()).data;
+  const all = (await res.json<{ data: Mail[] }>()).data;
+  return tag === undefined ? all : all.filter((m) => tagOf(m) === tag);
 }
+
+/** The kind of a captured message (the mailer sends MailMessage.tag as the Resend tag "category"). */
+export const tagOf = (m: Mail) => m.tags?.find((t) => t.name === "category")?.value;
 
 /** The 6-digit code in a mail's text. */
 export function codeIn(mail: Mail): string {

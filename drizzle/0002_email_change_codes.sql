@@ -1,0 +1,1 @@
+CREATE INDEX "auth_one_time_codes_target_idx" ON "auth_one_time_codes" USING btree ("target","purpose") WHERE "auth_one_time_codes"."target" is not null;
