@@ -9,6 +9,7 @@ import { errorResponse, onError, onNotFound } from "./middleware/errors";
 import { requestContext, requireContentType } from "./middleware/request";
 import { accountRoutes } from "./routes/accounts";
 import { docsRoutes, documentCommonErrors } from "./routes/docs";
+import { mfaRoutes } from "./routes/mfa";
 import { passwordResetRoutes } from "./routes/password-reset";
 import { profileRoutes } from "./routes/profile";
 import { sessionRoutes } from "./routes/sessions";
@@ -70,6 +71,7 @@ export function createApp<const B extends string = "/auth">(basePath: B = "/auth
     .route(basePath, sessionRoutes())
     .route(basePath, passwordResetRoutes())
     .route(basePath, profileRoutes())
+    .route(basePath, mfaRoutes())
     .route("/", systemRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

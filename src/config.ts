@@ -68,6 +68,22 @@ const list = z.preprocess(
         .filter(Boolean),
     ),
 );
+/** A comma-separated list with a default; `none` is the empty list (a blank value means the default). */
+const listOr = (fallback: string) =>
+  z.preprocess(
+    blank,
+    z
+      .string()
+      .default(fallback)
+      .transform((v) =>
+        v.trim().toLowerCase() === "none"
+          ? []
+          : v
+              .split(",")
+              .map((s) => s.trim())
+              .filter(Boolean),
+      ),
+  );
 const choice = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
   z.preprocess(blank, z.enum(values).default(fallback));
 
@@ -142,6 +158,18 @@ export const settingsSchema = z
     OTP_FREE_FAILURES: int(5, 1, 50).describe("Wrong guesses per account (all codes, rolling 24 h) before each guess is delayed."),
     OTP_BASE_DELAY: duration("1s", 1, 3600).describe("First delay between guesses after the free failures; doubles per failure."),
     OTP_MAX_DELAY: duration("15m", 1, 86400).describe("Cap of the delay between guesses."),
+
+    // Two-factor sign-in (src/auth/mfa/)
+    RECENT_AUTH_MAX_AGE: duration("10m", 60, 86400).describe(
+      "Routes that weaken an account (enroll or disable MFA, new recovery codes) need a login or MFA verify at most this old, else 403 recent_login_required.",
+    ),
+    REQUIRE_MFA_ROLES: listOr("admin").describe(
+      "Comma-separated roles that must use MFA: without an active factor their tokens only reach the enrollment routes and /me (`none`: no role).",
+    ),
+    MFA_TOKEN_TTL: duration("5m", 60, 900).describe("Lifetime of the single-use mfa_token between a right password and the second factor."),
+    MFA_FREE_FAILURES: int(5, 1, 100).describe(
+      "Wrong second-factor codes per account before each further one waits a doubling delay (LOGIN_THROTTLE_BASE_DELAY to LOGIN_THROTTLE_MAX_DELAY).",
+    ),
 
     // Mail
     RESEND_API_KEY: optionalString.describe("Secret: Resend API key."),

@@ -1,4 +1,5 @@
 import type { Deps } from "../deps";
+import { apiError } from "../errors";
 import type { Authenticated } from "./sessions";
 
 /**
@@ -9,11 +10,42 @@ import type { Authenticated } from "./sessions";
 export interface AccessPolicy {
   /** Nothing beyond a live session of an active account. */
   readonly session?: true;
+  /**
+   * The route weakens or re-keys the account (turning MFA off, new recovery codes, enrolling,
+   * deleting the account, admin changes): the session's login or MFA verify must be at most
+   * RECENT_AUTH_MAX_AGE old, else 403 recent_login_required (log in again).
+   */
+  readonly recentLogin?: true;
+  /**
+   * The route is open to an account that must enroll a second factor first (its role is in
+   * REQUIRE_MFA_ROLES and it has no active factor): the MFA enrollment routes, /me, logout.
+   * Every other route refuses such an account with 403 mfa_enrollment_required.
+   */
+  readonly enrollment?: true;
 }
 
 export const SESSION: AccessPolicy = { session: true };
+/** Routes an account that must enroll may use. */
+export const ENROLLMENT: AccessPolicy = { session: true, enrollment: true };
+
+/** The role must use MFA and the account has no active factor yet. */
+export const mustEnrollMfa = (deps: Deps, auth: Authenticated) =>
+  !auth.mfaEnabled && deps.config.REQUIRE_MFA_ROLES.includes(auth.user.role);
+
+/** The session's sign-in (login or MFA verify) happened within RECENT_AUTH_MAX_AGE. */
+export const isRecentLogin = (deps: Deps, auth: Authenticated) =>
+  deps.now().getTime() - auth.authTime.getTime() <= deps.config.RECENT_AUTH_MAX_AGE * 1000;
 
 /** Throws the catalog error of the first rule the caller does not meet. */
-export function assertAccess(_deps: Deps, _auth: Authenticated, _policy: AccessPolicy): void {
-  // A live session of an active account is checked by authenticate(); no further rules yet.
+export function assertAccess(deps: Deps, auth: Authenticated, policy: AccessPolicy): void {
+  if (!policy.enrollment && mustEnrollMfa(deps, auth)) throw apiError("mfa_enrollment_required");
+  if (policy.recentLogin && !isRecentLogin(deps, auth)) throw apiError("recent_login_required");
+}
+
+/** The catalog codes a policy can answer (added to the route's documented errors by route()). */
+export function accessCodes(policy: AccessPolicy) {
+  return [
+    ...(policy.enrollment ? [] : (["mfa_enrollment_required"] as const)),
+    ...(policy.recentLogin ? (["recent_login_required"] as const) : []),
+  ];
 }

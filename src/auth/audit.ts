@@ -18,7 +18,16 @@ export type AuditEvent =
   | "reset_failed"
   | "password_changed"
   | "password_rehashed"
-  | "profile_updated";
+  | "profile_updated"
+  // Two-factor sign-in
+  | "mfa_enrollment_started"
+  | "mfa_enabled"
+  | "mfa_disabled"
+  | "mfa_challenge_issued"
+  | "mfa_verified"
+  | "mfa_failed"
+  | "recovery_code_used"
+  | "recovery_codes_regenerated";
 
 /**
  * The audit event types: one list, so a reader of the audit table knows every value `event` can

@@ -1,11 +1,12 @@
-import { and, isNotNull, lt, or, sql } from "drizzle-orm";
-import { oneTimeCodes, refreshTokens, sessions, throttles } from "../db/schema";
+import { and, eq, isNotNull, lt, or, sql } from "drizzle-orm";
+import { mfaChallenges, mfaFactors, oneTimeCodes, refreshTokens, sessions, throttles } from "../db/schema";
 import type { Deps } from "../deps";
 
 /**
  * Housekeeping run by the cron trigger: delete ended sessions (revoked, or past their absolute
  * or idle expiry; their refresh tokens go with them), consumed refresh tokens older than the
- * idle lifetime, dead one-time codes, and throttle rows idle for longer than any delay they hold.
+ * idle lifetime, dead one-time codes, used or expired MFA challenges, enrollments never confirmed
+ * within a day, and throttle rows idle for longer than any delay they hold.
  * Live sessions, live tokens and active throttles are kept.
  */
 export async function purgeExpired(deps: Deps) {
@@ -35,8 +36,18 @@ export async function purgeExpired(deps: Deps) {
       ),
     )
     .returning({ key: throttles.key });
+  const challenges = await deps.db
+    .delete(mfaChallenges)
+    .where(or(isNotNull(mfaChallenges.consumedAt), lt(mfaChallenges.expiresAt, now)))
+    .returning({ id: mfaChallenges.id });
+  const abandoned = await deps.db
+    .delete(mfaFactors)
+    .where(and(eq(mfaFactors.status, "pending"), lt(mfaFactors.createdAt, new Date(now.getTime() - 24 * 3600 * 1000))))
+    .returning({ id: mfaFactors.id });
   return {
     sessions: endedSessions.length,
+    mfaChallenges: challenges.length,
+    pendingFactors: abandoned.length,
     refreshTokens: consumedTokens.length,
     codes: codes.length,
     throttles: staleThrottles.length,

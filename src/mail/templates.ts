@@ -17,7 +17,7 @@ const minutes = (seconds: number) => {
 };
 
 /** "14:05 UTC on 17 Nov 2026": unambiguous for any reader. */
-const utcTime = (d: Date) =>
+export const utcTime = (d: Date) =>
   `${d.toISOString().slice(11, 16)} UTC on ${d.getUTCDate()} ${
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][d.getUTCMonth()]
   } ${d.getUTCFullYear()}`;

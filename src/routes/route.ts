@@ -1,6 +1,6 @@
 import { createRoute, type RouteConfig } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import type { AccessPolicy } from "../auth/access";
+import { type AccessPolicy, accessCodes } from "../auth/access";
 import type { Config } from "../config";
 import type { AppEnv } from "../context";
 import { type AppError, ERROR_CATALOG, type ErrorCode, errorBody } from "../errors";
@@ -34,7 +34,7 @@ function middlewareCodes(spec: Spec): ErrorCode[] {
   const codes: ErrorCode[] = ["internal_error"];
   if (spec.limit) codes.push("too_many_requests");
   if (!spec.noDatabase) codes.push("service_unavailable");
-  if (spec.auth) codes.push("unauthorized", "invalid_token", "token_expired");
+  if (spec.auth) codes.push("unauthorized", "invalid_token", "token_expired", ...accessCodes(spec.auth));
   // A body without Content-Type is refused app-wide on these methods (src/middleware/request.ts).
   if (["post", "put", "patch"].includes(spec.method)) codes.push("unsupported_media_type");
   if (spec.request?.params || spec.request?.query) codes.push("validation_failed");

@@ -1,5 +1,5 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import { SESSION } from "../auth/access";
+import { ENROLLMENT, SESSION } from "../auth/access";
 import { audit } from "../auth/audit";
 import { endAllSessions, endSession, listSessions, refresh } from "../auth/sessions";
 import type { AppEnv } from "../context";
@@ -32,7 +32,7 @@ const logoutRoute = route({
   tags: ["Sessions"],
   summary: "End the current session",
   limit: "RL_DEFAULT",
-  auth: SESSION,
+  auth: ENROLLMENT,
   errors: [],
   responses: { 200: json(MessageSchema, "Session ended") },
 });

@@ -25,3 +25,15 @@ export const auditRows = (userId: string) =>
 
 /** The users row of an id (every column). */
 export const userRow = (id: string) => withDb(async (sql) => (await sql`select * from users where id = ${id}`)[0]);
+
+/** Every row of every table, as text, one line each: to search for what must never be stored. */
+export const dumpDatabase = () =>
+  withDb(async (sql) => {
+    const tables = await sql<{ name: string }[]>`
+      select table_name as name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`;
+    const lines: string[] = [];
+    for (const { name } of tables) {
+      for (const r of await sql<{ row: string }[]>`select t::text as row from ${sql(name)} t`) lines.push(`${name}: ${r.row}`);
+    }
+    return lines.join("\n");
+  });
