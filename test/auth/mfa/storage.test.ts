@@ -9,8 +9,10 @@ import { call, json, runScheduled } from "../../support/worker";
 
 /** Every way a secret's bytes could be written down. */
 function spellings(bytes: Uint8Array, base32: string): string[] {
-  const b64 = btoa(String.fromCharCode(...bytes));
+  const raw = String.fromCharCode(...bytes);
+  const b64 = btoa(raw);
   return [
+    raw,
     base32,
     base32.toLowerCase(),
     hex(bytes),
