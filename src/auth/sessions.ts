@@ -83,7 +83,8 @@ export type Amr = readonly string[];
  * password reset or change that is updating the row makes this wait for its commit and then see
  * the change, so a login that verified the old password gets no session (401), however the two
  * requests interleave. (A reset that committed first is seen directly; one that commits after
- * this statement ends this session along with the others.)
+ * this statement ends this session along with the others.) The session records `amr` and
+ * `auth_time` (now), which every access token of it carries.
  */
 export async function startSession(
   deps: Deps,
