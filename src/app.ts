@@ -11,6 +11,7 @@ import { accountRoutes } from "./routes/accounts";
 import { docsRoutes, documentCommonErrors } from "./routes/docs";
 import { emailRoutes } from "./routes/email";
 import { aliasingGetPath, deprecationHeaders, documentAliases, legacyAliases } from "./routes/legacy-paths";
+import { mfaRoutes } from "./routes/mfa";
 import { passwordResetRoutes } from "./routes/password-reset";
 import { profileRoutes } from "./routes/profile";
 import { sessionRoutes } from "./routes/sessions";
@@ -81,6 +82,7 @@ export function createApp<const B extends string = "/auth">(
     .route(basePath, passwordResetRoutes())
     .route(basePath, emailRoutes())
     .route(basePath, profileRoutes())
+    .route(basePath, mfaRoutes())
     .route("/", systemRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

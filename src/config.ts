@@ -85,6 +85,22 @@ const cidrs = z.preprocess(
       }
     }),
 );
+/** A comma-separated list with a default; `none` is the empty list (a blank value means the default). */
+const listOr = (fallback: string) =>
+  z.preprocess(
+    blank,
+    z
+      .string()
+      .default(fallback)
+      .transform((v) =>
+        v.trim().toLowerCase() === "none"
+          ? []
+          : v
+              .split(",")
+              .map((s) => s.trim())
+              .filter(Boolean),
+      ),
+  );
 const choice = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
   z.preprocess(blank, z.enum(values).default(fallback));
 
@@ -173,6 +189,18 @@ export const settingsSchema = z
     EMAIL_CODE_TTL: duration("15m", 60, 3600).describe("Lifetime of an email verification or email change code (1 to 60 minutes)."),
     REQUIRE_VERIFIED_EMAIL: choice(["off", "instructors", "all"], "off").describe(
       "Accounts that must verify their email before they may sign in or call protected routes: none, every non-student (instructors and admins), or all.",
+    ),
+
+    // Two-factor sign-in (src/auth/mfa/)
+    RECENT_AUTH_MAX_AGE: duration("10m", 60, 86400).describe(
+      "Routes that weaken an account (enroll or disable MFA, new recovery codes) need a login or MFA verify at most this old, else 403 recent_login_required.",
+    ),
+    REQUIRE_MFA_ROLES: listOr("admin").describe(
+      "Comma-separated roles that must use MFA: without an active factor their tokens only reach the enrollment routes and /me (`none`: no role).",
+    ),
+    MFA_TOKEN_TTL: duration("5m", 60, 900).describe("Lifetime of the single-use mfa_token between a right password and the second factor."),
+    MFA_FREE_FAILURES: int(5, 1, 100).describe(
+      "Wrong second-factor codes per account before each further one waits a doubling delay (LOGIN_THROTTLE_BASE_DELAY to LOGIN_THROTTLE_MAX_DELAY).",
     ),
 
     // Mail

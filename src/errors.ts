@@ -75,6 +75,29 @@ export const ERROR_CATALOG = {
     message: "Your previous email address now belongs to another account, so it cannot be restored. Contact support.",
   },
 
+  // Two-factor sign-in (src/auth/mfa/)
+  mfa_token_invalid: { status: 401, message: "This sign-in has expired or was already completed. Log in again." },
+  invalid_mfa_code: {
+    status: 401,
+    message: "The code is incorrect. Enter the current code from your authenticator app, or a recovery code.",
+  },
+  mfa_code_used: { status: 401, message: "This code was already used. Wait for the next code from your authenticator app." },
+  mfa_code_required: {
+    status: 403,
+    message: "This account uses two-factor sign-in: send mfa_code, a current authenticator or recovery code.",
+  },
+  recent_login_required: { status: 403, message: "For your security, log in again (or verify your second factor) before doing this." },
+  mfa_enrollment_required: {
+    status: 403,
+    message: "Your account must turn on two-factor sign-in before it can do anything else: enroll an authenticator app.",
+  },
+  mfa_already_enabled: {
+    status: 409,
+    message: "Two-factor sign-in is already on for this account. Turn it off first to enroll a new app.",
+  },
+  mfa_not_enabled: { status: 409, message: "Two-factor sign-in is not on for this account." },
+  mfa_enrollment_not_started: { status: 409, message: "There is no enrollment to confirm. Start with POST /auth/mfa/totp/enroll." },
+
   // Profile and avatars
   email_mismatch: {
     status: 403,

@@ -1,13 +1,12 @@
 import type { Deps } from "../deps";
-import type { ErrorCode } from "../errors";
-import { apiError } from "../errors";
+import { apiError, type ErrorCode } from "../errors";
 import { mustVerifyEmail } from "./email-verification";
 import type { Authenticated } from "./sessions";
 
 /**
  * What a protected route asks of its caller beyond a live session. Routes declare it once
  * (src/routes/route.ts, `auth: {...}`); every rule about who may call what lives here, so a new
- * rule (MFA enrollment, recent login, admin) is one field and one check.
+ * rule (an admin role, say) is one field and one check.
  */
 export interface AccessPolicy {
   /** Nothing beyond a live session of an active account. */
@@ -17,17 +16,47 @@ export interface AccessPolicy {
    * lets it call the route anyway (signing out grants nothing).
    */
   readonly unverifiedEmail?: "allow";
+  /**
+   * The route weakens or re-keys the account (turning MFA off, new recovery codes, enrolling,
+   * deleting the account, admin changes): the session's login or MFA verify must be at most
+   * RECENT_AUTH_MAX_AGE old, else 403 recent_login_required (log in again).
+   */
+  readonly recentLogin?: true;
+  /**
+   * The route is open to an account that must enroll a second factor first (its role is in
+   * REQUIRE_MFA_ROLES and it has no active factor): the MFA enrollment routes, /me, logout.
+   * Every other route refuses such an account with 403 mfa_enrollment_required.
+   */
+  readonly enrollment?: true;
 }
 
 export const SESSION: AccessPolicy = { session: true };
-/** A live session, verified email or not: for signing out. */
-export const ANY_SESSION: AccessPolicy = { session: true, unverifiedEmail: "allow" };
+/** Routes an account that must enroll may use. */
+export const ENROLLMENT: AccessPolicy = { session: true, enrollment: true };
+/** A live session, whatever it still has to do (verify the email, enroll MFA): for signing out. */
+export const ANY_SESSION: AccessPolicy = { session: true, unverifiedEmail: "allow", enrollment: true };
 
-/** The codes assertAccess can answer for a policy (documented on the route). */
-export const accessCodes = (policy: AccessPolicy): ErrorCode[] => (policy.unverifiedEmail === "allow" ? [] : ["email_unverified"]);
+/** The role must use MFA and the account has no active factor yet. */
+export const mustEnrollMfa = (deps: Deps, auth: Authenticated) =>
+  !auth.mfaEnabled && deps.config.REQUIRE_MFA_ROLES.includes(auth.user.role);
+
+/** The session's sign-in (login or MFA verify) happened within RECENT_AUTH_MAX_AGE. */
+export const isRecentLogin = (deps: Deps, auth: Authenticated) =>
+  deps.now().getTime() - auth.authTime.getTime() <= deps.config.RECENT_AUTH_MAX_AGE * 1000;
 
 /** Throws the catalog error of the first rule the caller does not meet. */
 export function assertAccess(deps: Deps, auth: Authenticated, policy: AccessPolicy): void {
   // auth.user is the row authenticate() just read, so verifying takes effect on the next request.
   if (policy.unverifiedEmail !== "allow" && mustVerifyEmail(deps.config, auth.user)) throw apiError("email_unverified");
+  if (!policy.enrollment && mustEnrollMfa(deps, auth)) throw apiError("mfa_enrollment_required");
+  if (policy.recentLogin && !isRecentLogin(deps, auth)) throw apiError("recent_login_required");
+}
+
+/** The catalog codes a policy can answer (added to the route's documented errors by route()). */
+export function accessCodes(policy: AccessPolicy): ErrorCode[] {
+  return [
+    ...(policy.unverifiedEmail === "allow" ? [] : (["email_unverified"] as const)),
+    ...(policy.enrollment ? [] : (["mfa_enrollment_required"] as const)),
+    ...(policy.recentLogin ? (["recent_login_required"] as const) : []),
+  ];
 }

@@ -51,12 +51,14 @@ export async function register(
     await audit(deps, meta, "registered", "success", user.id);
     return { kind: safe ? "accepted" : "verify_email" };
   }
-  const { tokens } = await completeSignIn(deps, meta, user, {
+  const signedIn = await completeSignIn(deps, meta, user, {
     method: "pwd",
     grounds: { passwordChangedAt: user.passwordChangedAt },
     event: "registered",
   });
-  return { kind: "created", user, tokens };
+  // A brand-new account has no second factor.
+  if (signedIn.kind !== "session") throw new Error("a new account asked for a second factor");
+  return { kind: "created", user, tokens: signedIn.tokens };
 }
 
 /**

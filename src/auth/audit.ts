@@ -31,6 +31,15 @@ export const AUDIT_EVENTS = [
   "email_changed",
   "email_change_revert_failed",
   "email_change_reverted",
+  // Two-factor sign-in
+  "mfa_enrollment_started",
+  "mfa_enabled",
+  "mfa_disabled",
+  "mfa_challenge_issued",
+  "mfa_verified",
+  "mfa_failed",
+  "recovery_code_used",
+  "recovery_codes_regenerated",
 ] as const;
 
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];

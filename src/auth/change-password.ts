@@ -5,6 +5,7 @@ import { type Deps, type RequestMeta, withDb } from "../deps";
 import { apiError } from "../errors";
 import { audit } from "./audit";
 import { confirmCurrentPassword } from "./login";
+import { requireMfaCode } from "./mfa/step-up";
 import { assertAcceptableNewPassword } from "./new-password";
 import { hashPassword, scryptParams } from "./password";
 import { notifyPasswordChanged } from "./password-reset";
@@ -15,7 +16,9 @@ import { type Authenticated, endAllSessions, startSession, type TokenPair } from
  * throttle as login (a stolen access token must not become a password oracle). The update is
  * conditional on the hash that was verified, so of two concurrent changes with the same current
  * password exactly one wins; the other is refused. Every session ends (the current one too) and
- * a fresh one starts; the address is told.
+ * a fresh one starts; the address is told. On an account with two-factor sign-in, `mfaCode` (a
+ * current TOTP or recovery code) is required too, checked after the password and the new
+ * password's policy so a refused request does not use up a recovery code.
  */
 export async function changePassword(
   deps: Deps,
@@ -23,9 +26,11 @@ export async function changePassword(
   auth: Authenticated,
   currentPassword: string,
   newPassword: string,
+  mfaCode?: string,
 ): Promise<{ user: User; tokens: TokenPair }> {
   const checked = await confirmCurrentPassword(deps, meta, auth, currentPassword, "password_changed");
   await assertAcceptableNewPassword(deps, newPassword, "new_password");
+  const { verified } = await requireMfaCode(deps, meta, auth.user, mfaCode);
   const hash = await hashPassword(newPassword, scryptParams(deps.config));
   const user = await deps.db.transaction(async (tx) => {
     const [updated] = await tx
@@ -42,5 +47,6 @@ export async function changePassword(
   }
   await audit(deps, meta, "password_changed", "success", user.id);
   notifyPasswordChanged(deps, user.email, "change");
-  return { user, tokens: await startSession(deps, meta, user, { passwordChangedAt: user.passwordChangedAt }) };
+  const amr = verified ? ["pwd", "otp"] : ["pwd"];
+  return { user, tokens: await startSession(deps, meta, user, { passwordChangedAt: user.passwordChangedAt }, amr) };
 }

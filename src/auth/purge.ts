@@ -1,6 +1,6 @@
-import { and, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
 import { UNCACHED } from "../db/client";
-import { oneTimeCodes, refreshTokens, sessions, throttles, users } from "../db/schema";
+import { mfaChallenges, mfaFactors, oneTimeCodes, refreshTokens, sessions, throttles, users } from "../db/schema";
 import type { Deps } from "../deps";
 import { describeError } from "../log";
 import { ownAvatarKey, parseAvatarKey } from "../storage/avatar-keys";
@@ -8,9 +8,10 @@ import { ownAvatarKey, parseAvatarKey } from "../storage/avatar-keys";
 /**
  * Housekeeping run by the cron trigger: delete ended sessions (revoked, or past their absolute
  * or idle expiry; their refresh tokens go with them), consumed refresh tokens older than the
- * idle lifetime, dead one-time codes, and throttle rows idle for longer than any delay they hold.
- * Live sessions, live tokens and active throttles are kept. Then sweeps avatar objects nobody
- * references (sweepOrphanAvatars); a storage fault there is logged and does not fail the purge.
+ * idle lifetime, dead one-time codes, used or expired MFA challenges, enrollments never confirmed
+ * within a day, and throttle rows idle for longer than any delay they hold. Live sessions, live
+ * tokens and active throttles are kept. Then sweeps avatar objects nobody references
+ * (sweepOrphanAvatars); a storage fault there is logged and does not fail the purge.
  */
 export async function purgeExpired(deps: Deps) {
   const now = deps.now();
@@ -39,6 +40,14 @@ export async function purgeExpired(deps: Deps) {
       ),
     )
     .returning({ key: throttles.key });
+  const challenges = await deps.db
+    .delete(mfaChallenges)
+    .where(or(isNotNull(mfaChallenges.consumedAt), lt(mfaChallenges.expiresAt, now)))
+    .returning({ id: mfaChallenges.id });
+  const abandoned = await deps.db
+    .delete(mfaFactors)
+    .where(and(eq(mfaFactors.status, "pending"), lt(mfaFactors.createdAt, new Date(now.getTime() - 24 * 3600 * 1000))))
+    .returning({ id: mfaFactors.id });
   let orphanAvatars = 0;
   try {
     orphanAvatars = await sweepOrphanAvatars(deps);
@@ -47,6 +56,8 @@ export async function purgeExpired(deps: Deps) {
   }
   return {
     sessions: endedSessions.length,
+    mfaChallenges: challenges.length,
+    pendingFactors: abandoned.length,
     refreshTokens: consumedTokens.length,
     codes: codes.length,
     throttles: staleThrottles.length,

@@ -1,12 +1,13 @@
 import { and, desc, eq, gt, isNull, ne, sql } from "drizzle-orm";
 import { authSecret } from "../config";
 import { UNCACHED } from "../db/client";
-import { refreshTokens, sessions, type User, users } from "../db/schema";
+import { refreshTokens, type Session, sessions, type User, users } from "../db/schema";
 import { type Deps, type RequestMeta, seconds } from "../deps";
 import { apiError } from "../errors";
 import { audit } from "./audit";
 import { b64url, hmac, randomBytes, sha256Hex } from "./encoding";
-import { signAccessToken, verifyAccessToken } from "./tokens";
+import { hasActiveFactor } from "./mfa/factors";
+import { type Assurance, signAccessToken, verifyAccessToken } from "./tokens";
 
 /**
  * Sessions and refresh tokens. A session is one login; its refresh tokens form a chain where
@@ -32,12 +33,13 @@ async function successorOf(deps: Deps, token: string): Promise<string> {
   return b64url(await hmac(authSecret(deps.config), `refresh-successor:${token}`));
 }
 
-async function pair(deps: Deps, user: User, sessionId: string, refreshToken: string): Promise<TokenPair> {
+async function pair(deps: Deps, user: User, sessionId: string, refreshToken: string, assurance: Assurance): Promise<TokenPair> {
   const { token, expiresIn } = await signAccessToken(
     deps.config,
     { id: user.id, email: user.email, role: user.role, fullName: user.fullName, emailVerified: user.emailVerifiedAt !== null },
     sessionId,
     seconds(deps.now()),
+    assurance,
   );
   return { access_token: token, refresh_token: refreshToken, token_type: "Bearer", expires_in: expiresIn };
 }
@@ -61,7 +63,19 @@ function idleDeadline(deps: Deps, now: Date, expiresAt: Date): Date {
 export interface SessionGrounds {
   /** `password_changed_at` of the row whose password was verified. */
   passwordChangedAt?: Date | null;
+  /**
+   * The sign-in proved no second factor, so the account must have none active (checked in the same
+   * statement). When it has one, startSession throws SecondFactorRequired and completeSignIn
+   * answers with an MFA challenge instead.
+   */
+  withoutActiveFactor?: true;
 }
+
+/** The grounds held except one: the account has an active second factor this sign-in did not prove. */
+export class SecondFactorRequired extends Error {}
+
+/** What a session records about its sign-in: how (RFC 8176 amr values) and when. */
+export type Amr = readonly string[];
 
 /**
  * Start a session for a user who just proved who they are. One statement inserts the session and
@@ -69,9 +83,16 @@ export interface SessionGrounds {
  * password reset or change that is updating the row makes this wait for its commit and then see
  * the change, so a login that verified the old password gets no session (401), however the two
  * requests interleave. (A reset that committed first is seen directly; one that commits after
- * this statement ends this session along with the others.)
+ * this statement ends this session along with the others.) The session records `amr` and
+ * `auth_time` (now), which every access token of it carries.
  */
-export async function startSession(deps: Deps, meta: RequestMeta, user: User, grounds: SessionGrounds = {}): Promise<TokenPair> {
+export async function startSession(
+  deps: Deps,
+  meta: RequestMeta,
+  user: User,
+  grounds: SessionGrounds = {},
+  amr: Amr = ["pwd"],
+): Promise<TokenPair> {
   const now = deps.now();
   const id = crypto.randomUUID();
   const refresh = newRefreshToken();
@@ -82,28 +103,40 @@ export async function startSession(deps: Deps, meta: RequestMeta, user: User, gr
     grounds.passwordChangedAt === undefined
       ? sql`true`
       : sql`date_trunc('milliseconds', ${users.passwordChangedAt}) is not distinct from ${grounds.passwordChangedAt?.toISOString() ?? null}::timestamptz`;
-  const rows = await deps.db.execute(sql`
+  // The factor condition is only evaluated when asked for; its answer says why no session started.
+  const factor = grounds.withoutActiveFactor ? hasActiveFactor(users.id) : sql`false`;
+  const rows = await deps.db.execute<{ session_id: string | null; has_factor: boolean }>(sql`
     with u as (
-      select ${users.id} as id from ${users}
+      select ${users.id} as id, ${factor} as has_factor from ${users}
        where ${users.id} = ${user.id}::uuid and ${users.status} = 'active' and ${samePassword}
        for share
     ), s as (
-      insert into ${sessions} (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip)
-      select ${id}::uuid, u.id, ${at(now)}, ${at(now)}, ${at(expiresAt)}, ${at(idle)}, ${meta.userAgent?.slice(0, 512) ?? null}, ${meta.ip}
-        from u
+      insert into ${sessions} (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip, amr, auth_time)
+      select ${id}::uuid, u.id, ${at(now)}, ${at(now)}, ${at(expiresAt)}, ${at(idle)}, ${meta.userAgent?.slice(0, 512) ?? null}, ${meta.ip},
+             ${pgTextArray(amr)}::text[], ${at(now)}
+        from u where not u.has_factor
       returning id
+    ), r as (
+      insert into ${refreshTokens} (id, session_id, token_hash, created_at)
+      select ${crypto.randomUUID()}::uuid, s.id, ${await sha256Hex(refresh)}, ${at(now)} from s
+      returning session_id
     )
-    insert into ${refreshTokens} (id, session_id, token_hash, created_at)
-    select ${crypto.randomUUID()}::uuid, s.id, ${await sha256Hex(refresh)}, ${at(now)} from s
-    returning session_id`);
-  if (rows.length === 0) throw apiError("invalid_credentials");
-  return pair(deps, user, id, refresh);
+    select (select session_id from r) as session_id, u.has_factor from u`);
+  if (rows[0]?.has_factor) throw new SecondFactorRequired();
+  if (!rows[0]?.session_id) throw apiError("invalid_credentials");
+  return pair(deps, user, id, refresh, { amr, authTime: now });
+}
+
+/** An amr list as a Postgres array literal (a bound parameter); its values are RFC 8176 names. */
+function pgTextArray(values: Amr): string {
+  if (!values.every((v) => /^[a-z]{2,8}$/.test(v))) throw new Error("unexpected amr value");
+  return `{${values.join(",")}}`;
 }
 
 const invalidRefresh = () => apiError("invalid_refresh_token");
 
 type RefreshOutcome =
-  | { kind: "ok"; user: User; sessionId: string; token: string }
+  | { kind: "ok"; user: User; sessionId: string; token: string; assurance: Assurance }
   | { kind: "reuse"; userId: string; sessionId: string }
   | { kind: "invalid" };
 
@@ -146,7 +179,7 @@ export async function refresh(deps: Deps, meta: RequestMeta, presented: string):
           .limit(1);
         if (next && !next.consumedAt) {
           await touch();
-          return { kind: "ok", user: u, sessionId: s.id, token: successor };
+          return { kind: "ok", user: u, sessionId: s.id, token: successor, assurance: assuranceOf(s) };
         }
       }
       await tx.update(sessions).set({ revokedAt: now, revokedReason: "refresh_reuse" }).where(eq(sessions.id, s.id));
@@ -155,7 +188,7 @@ export async function refresh(deps: Deps, meta: RequestMeta, presented: string):
     await tx.update(refreshTokens).set({ consumedAt: now, successorHash }).where(eq(refreshTokens.id, rt.id));
     await tx.insert(refreshTokens).values({ id: crypto.randomUUID(), sessionId: s.id, tokenHash: successorHash, createdAt: now });
     await touch();
-    return { kind: "ok", user: u, sessionId: s.id, token: successor };
+    return { kind: "ok", user: u, sessionId: s.id, token: successor, assurance: assuranceOf(s) };
   });
 
   if (outcome.kind === "reuse") {
@@ -165,13 +198,24 @@ export async function refresh(deps: Deps, meta: RequestMeta, presented: string):
   }
   if (outcome.kind === "invalid") throw invalidRefresh();
   await audit(deps, meta, "refreshed", "success", outcome.user.id, { session: outcome.sessionId });
-  return pair(deps, outcome.user, outcome.sessionId, outcome.token);
+  return pair(deps, outcome.user, outcome.sessionId, outcome.token, outcome.assurance);
 }
+
+/** The session's sign-in, as its tokens carry it (sessions from before it was recorded: a password login at creation). */
+const assuranceOf = (s: Pick<Session, "amr" | "authTime" | "createdAt">): Assurance => ({
+  amr: s.amr?.length ? s.amr : ["pwd"],
+  authTime: s.authTime ?? s.createdAt,
+});
 
 export interface Authenticated {
   user: User;
   sessionId: string;
   claims: { iat: number; exp: number };
+  /** How and when the session's user proved who they are (from the session row, not the token). */
+  amr: Amr;
+  authTime: Date;
+  /** The account has an active second factor (REQUIRE_MFA_ROLES, src/auth/access.ts). */
+  mfaEnabled: boolean;
 }
 
 /**
@@ -183,7 +227,14 @@ export async function authenticate(deps: Deps, token: string): Promise<Authentic
   const claims = await verifyAccessToken(deps.config, token, seconds(now));
   if (!/^[0-9a-f-]{36}$/i.test(claims.sid) || !/^[0-9a-f-]{36}$/i.test(claims.sub)) throw apiError("invalid_token");
   const [row] = await deps.db
-    .select({ u: users, fresh: UNCACHED })
+    .select({
+      u: users,
+      amr: sessions.amr,
+      authTime: sessions.authTime,
+      createdAt: sessions.createdAt,
+      mfaEnabled: sql<boolean>`${hasActiveFactor(users.id)}`,
+      fresh: UNCACHED,
+    })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(
@@ -198,7 +249,8 @@ export async function authenticate(deps: Deps, token: string): Promise<Authentic
     )
     .limit(1);
   if (!row) throw apiError("invalid_token");
-  return { user: row.u, sessionId: claims.sid, claims: { iat: claims.iat, exp: claims.exp } };
+  const { amr, authTime } = assuranceOf(row);
+  return { user: row.u, sessionId: claims.sid, claims: { iat: claims.iat, exp: claims.exp }, amr, authTime, mfaEnabled: row.mfaEnabled };
 }
 
 export async function endSession(deps: Deps, userId: string, sessionId: string, reason: string): Promise<boolean> {

@@ -16,7 +16,7 @@ import { hmacHex } from "./encoding";
  * Keys are a purpose plus a keyed hash of the normalised email (never the email itself), so an
  * unknown email is throttled exactly like a known one.
  */
-export type ThrottlePurpose = "login" | "otp-guess" | `otp-send:${string}`;
+export type ThrottlePurpose = "login" | "otp-guess" | "mfa-guess" | `otp-send:${string}`;
 
 export async function throttleKey(deps: Deps, purpose: ThrottlePurpose, email: string): Promise<string> {
   return `${purpose}:${await hmacHex(authSecret(deps.config), `${purpose}:${email}`)}`;
@@ -58,6 +58,18 @@ export const codeSendPolicy = (c: Config): ThrottlePolicy => ({
   maxDelay: c.OTP_RESEND_MAX_INTERVAL,
   window: 86400,
   limit: c.OTP_DAILY_LIMIT,
+});
+
+/**
+ * Second-factor codes (TOTP and recovery codes, every route that takes one): MFA_FREE_FAILURES
+ * wrong codes per account, then the login's doubling delays, until a right code clears the key.
+ * Keyed by the user id (the caller already proved the first factor). No hard lock: the owner holding
+ * the right code is only ever delayed.
+ */
+export const mfaGuessPolicy = (c: Config): ThrottlePolicy => ({
+  free: c.MFA_FREE_FAILURES,
+  baseDelay: c.LOGIN_THROTTLE_BASE_DELAY,
+  maxDelay: c.LOGIN_THROTTLE_MAX_DELAY,
 });
 
 /** The delay after attempt `n` of a policy, in seconds (the same rule as the SQL below). */

@@ -24,6 +24,16 @@ export interface AccessClaims {
   nbf: number;
   exp: number;
   jti: string;
+  /** How the user signed in (RFC 8176): ["pwd"] or ["pwd","otp"]; the session's, copied on every refresh. */
+  amr: string[];
+  /** When the user signed in (seconds): the session's login or MFA verify, not this token's issue. */
+  auth_time: number;
+}
+
+/** What a session knows about its sign-in, carried into its access tokens. */
+export interface Assurance {
+  amr: readonly string[];
+  authTime: Date;
 }
 
 export interface TokenUser {
@@ -39,6 +49,7 @@ export async function signAccessToken(
   user: TokenUser,
   sessionId: string,
   nowSeconds: number,
+  assurance: Assurance,
 ): Promise<{ token: string; expiresIn: number }> {
   const ring = await getKeyRing(config);
   const expiresIn = config.ACCESS_TOKEN_TTL;
@@ -57,6 +68,8 @@ export async function signAccessToken(
     nbf: nowSeconds,
     exp: nowSeconds + expiresIn,
     jti: crypto.randomUUID(),
+    amr: [...assurance.amr],
+    auth_time: Math.floor(assurance.authTime.getTime() / 1000),
   };
   const jwt = new SignJWT({ ...claims });
   let token: string;

@@ -42,6 +42,10 @@ export const sessions = pgTable(
     revokedReason: text("revoked_reason"),
     userAgent: text("user_agent"),
     ip: text("ip"),
+    /** How the user proved who they are (RFC 8176 values): ["pwd"], ["pwd","otp"]. Copied into every access token. */
+    amr: text("amr").array().notNull().default(sql`'{pwd}'::text[]`),
+    /** When that proof happened (login or MFA verify); null on sessions from before it was recorded: created_at. */
+    authTime: timestamp("auth_time", tz),
   },
   (t) => [index("auth_sessions_user_idx").on(t.userId), index("auth_sessions_expires_idx").on(t.expiresAt)],
 );
@@ -109,6 +113,67 @@ export const throttles = pgTable(
   (t) => [index("auth_throttles_last_at_idx").on(t.lastAt)],
 );
 
+/**
+ * Second factors (src/auth/mfa/). One TOTP factor per user: `pending` from enroll until a code
+ * confirms it, then `active`. The secret is only ever stored AES-GCM encrypted (secrets.ts);
+ * `last_used_step` is the newest accepted 30-second step, so no step is accepted twice.
+ */
+export const mfaFactors = pgTable(
+  "auth_mfa_factors",
+  {
+    id: uuid("id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    kind: text("kind").notNull().default("totp"),
+    status: text("status").notNull(),
+    secret: text("secret").notNull(),
+    lastUsedStep: bigint("last_used_step", { mode: "number" }),
+    createdAt: timestamp("created_at", tz).notNull(),
+    confirmedAt: timestamp("confirmed_at", tz),
+  },
+  (t) => [uniqueIndex("auth_mfa_factors_user_kind_key").on(t.userId, t.kind)],
+);
+
+/** Recovery codes, stored only as HMAC-SHA-256 keyed with AUTH_SECRET; each works once (`used_at`). */
+export const mfaRecoveryCodes = pgTable(
+  "auth_mfa_recovery_codes",
+  {
+    id: uuid("id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    codeHash: text("code_hash").notNull(),
+    createdAt: timestamp("created_at", tz).notNull(),
+    usedAt: timestamp("used_at", tz),
+  },
+  (t) => [uniqueIndex("auth_mfa_recovery_codes_user_hash_key").on(t.userId, t.codeHash)],
+);
+
+/**
+ * The step between a right password (or another first factor) and the session, for accounts with
+ * an active factor: the `mfa_token` (stored only as SHA-256), single-use, short-lived, bound to the
+ * user and to what the first factor rested on (`password_changed_at` of the verified row).
+ */
+export const mfaChallenges = pgTable(
+  "auth_mfa_challenges",
+  {
+    id: uuid("id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull().unique(),
+    /** The first factor's amr value ("pwd"). */
+    method: text("method").notNull(),
+    /** The session grounds of the first factor (src/auth/sessions.ts SessionGrounds), as JSON. */
+    grounds: jsonb("grounds").notNull(),
+    createdAt: timestamp("created_at", tz).notNull(),
+    expiresAt: timestamp("expires_at", tz).notNull(),
+    consumedAt: timestamp("consumed_at", tz),
+  },
+  (t) => [index("auth_mfa_challenges_expires_idx").on(t.expiresAt)],
+);
+
 /** Audit trail of auth events. Never holds a password, code or token. */
 export const auditEvents = pgTable(
   "auth_audit_events",
@@ -128,3 +193,4 @@ export const auditEvents = pgTable(
 
 export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;
+export type MfaFactor = typeof mfaFactors.$inferSelect;

@@ -1,8 +1,9 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import { SESSION } from "../auth/access";
+import { ENROLLMENT, SESSION } from "../auth/access";
 import { register } from "../auth/accounts";
 import { changePassword } from "../auth/change-password";
 import { login } from "../auth/login";
+import type { SignInResult } from "../auth/sign-in";
 import { publicUser } from "../auth/users";
 import type { AppEnv } from "../context";
 import { route } from "./route";
@@ -14,10 +15,25 @@ import {
   jsonBody,
   LoginBody,
   MessageSchema,
+  MFA_REQUIRED_MESSAGE,
+  mfaCodeField,
   newPassword,
   RegisterBody,
+  SignInResponseSchema,
   UserSchema,
 } from "./schemas";
+
+/** The answer of every sign-in (login, MFA verify, later social sign-in): tokens and the user, or the MFA step. */
+export const signInAnswer = (result: SignInResult, message = "Logged in.") =>
+  result.kind === "session"
+    ? { status: "success" as const, message, user: publicUser(result.user), ...result.tokens }
+    : {
+        status: "mfa_required" as const,
+        message: MFA_REQUIRED_MESSAGE,
+        mfa_token: result.mfaToken,
+        expires_in: result.expiresIn,
+        methods: [...result.methods],
+      };
 
 /** REGISTER_ENUMERATION_SAFE: one answer for a new and a taken email. */
 export const REGISTER_ACCEPTED =
@@ -57,11 +73,13 @@ const loginRoute = route({
   description:
     "An unknown email and a wrong password get the same 401 after the same work. Failures are throttled per account: " +
     "after LOGIN_THROTTLE_FREE_FAILURES each attempt waits a doubling delay (429 with Retry-After); at LOGIN_LOCKOUT_FAILURES " +
-    "only a password reset unlocks the account (403 password_reset_required).",
+    "only a password reset unlocks the account (403 password_reset_required). " +
+    'On an account with two-factor sign-in the right password answers `status: "mfa_required"` with a single-use `mfa_token` ' +
+    "and starts no session: send it with a code to POST /auth/mfa/verify (docs/mfa.md).",
   limit: "RL_LOGIN",
   errors: ["invalid_credentials", "password_reset_required", "account_suspended", "email_unverified"],
   request: { body: jsonBody(LoginBody, "Credentials") },
-  responses: { 200: json(AuthResponseSchema, "Logged in; a session is started") },
+  responses: { 200: json(SignInResponseSchema, "Logged in (a session is started), or the second factor is needed next") },
 });
 
 const meRoute = route({
@@ -71,7 +89,7 @@ const meRoute = route({
   summary: "The authenticated user",
   description: "The user of the access token's session; the session must still be live (logout takes effect here at once).",
   limit: "RL_DEFAULT",
-  auth: SESSION,
+  auth: ENROLLMENT,
   errors: [],
   responses: {
     200: json(
@@ -83,9 +101,11 @@ const meRoute = route({
   },
 });
 
-const ChangePasswordBody = z.object({ current_password: anyPasswordField, new_password: newPassword }).openapi("ChangePasswordRequest", {
-  example: { current_password: "correct horse battery staple", new_password: "a much longer and newer passphrase" },
-});
+const ChangePasswordBody = z
+  .object({ current_password: anyPasswordField, new_password: newPassword, mfa_code: mfaCodeField })
+  .openapi("ChangePasswordRequest", {
+    example: { current_password: "correct horse battery staple", new_password: "a much longer and newer passphrase" },
+  });
 
 const changePasswordRoute = route({
   method: "post",
@@ -94,7 +114,8 @@ const changePasswordRoute = route({
   summary: "Change password; ends every session and returns a new pair",
   description:
     "The current password is checked through the same per-account throttle as login. Every session ends (this one too); " +
-    "the answer carries a fresh pair, and the account's address is told that its password changed.",
+    "the answer carries a fresh pair, and the account's address is told that its password changed. " +
+    "With two-factor sign-in on, `mfa_code` is required too.",
   limit: "RL_LOGIN",
   auth: SESSION,
   errors: [
@@ -104,8 +125,11 @@ const changePasswordRoute = route({
     "password_too_common",
     "password_breached",
     "password_check_unavailable",
+    "mfa_code_required",
+    "invalid_mfa_code",
+    "mfa_code_used",
   ],
-  request: { body: jsonBody(ChangePasswordBody, "Current and new password") },
+  request: { body: jsonBody(ChangePasswordBody, "Current and new password (and mfa_code with two-factor sign-in)") },
   responses: { 200: json(AuthResponseSchema, "Password changed; other sessions ended") },
 });
 
@@ -124,14 +148,18 @@ export function accountRoutes() {
       const { user, tokens } = outcome;
       return c.json({ status: "success" as const, message: "Account created.", user: publicUser(user), ...tokens }, 201);
     })
-    .openapi(loginRoute, async (c) => {
-      const { user, tokens } = await login(c.get("deps"), c.get("meta"), c.req.valid("json"));
-      return c.json({ status: "success" as const, message: "Logged in.", user: publicUser(user), ...tokens }, 200);
-    })
+    .openapi(loginRoute, async (c) => c.json(signInAnswer(await login(c.get("deps"), c.get("meta"), c.req.valid("json"))), 200))
     .openapi(meRoute, (c) => c.json({ status: "success" as const, user: publicUser(c.get("auth").user) }, 200))
     .openapi(changePasswordRoute, async (c) => {
       const body = c.req.valid("json");
-      const { user, tokens } = await changePassword(c.get("deps"), c.get("meta"), c.get("auth"), body.current_password, body.new_password);
+      const { user, tokens } = await changePassword(
+        c.get("deps"),
+        c.get("meta"),
+        c.get("auth"),
+        body.current_password,
+        body.new_password,
+        body.mfa_code,
+      );
       return c.json({ status: "success" as const, message: "Password changed.", user: publicUser(user), ...tokens }, 200);
     });
 }

@@ -3,11 +3,12 @@ import { SESSION } from "../auth/access";
 import { confirmEmailChange, requestEmailChange, revertEmailChange } from "../auth/change-email";
 import { resendVerification, verifyEmail } from "../auth/email-verification";
 import { confirmCurrentPassword } from "../auth/login";
+import { requireMfaCode } from "../auth/mfa/step-up";
 import { publicUser } from "../auth/users";
 import type { AppEnv } from "../context";
 import type { ErrorCode } from "../errors";
 import { route } from "./route";
-import { anyPasswordField, EXAMPLE_USER, emailField, json, jsonBody, MessageSchema, otpField, UserSchema } from "./schemas";
+import { anyPasswordField, EXAMPLE_USER, emailField, json, jsonBody, MessageSchema, mfaCodeField, otpField, UserSchema } from "./schemas";
 
 /** The account's email address: verification and change, by mailed codes (docs/email-verification.md). */
 
@@ -34,7 +35,7 @@ const VerifyEmailBody = z
   .openapi("VerifyEmailRequest", { example: { email: "ada@example.com", code: "042917" } });
 const ResendBody = z.object({ email: emailField }).openapi("ResendVerificationRequest", { example: { email: "ada@example.com" } });
 const ChangeEmailBody = z
-  .object({ new_email: emailField, current_password: anyPasswordField })
+  .object({ new_email: emailField, current_password: anyPasswordField, mfa_code: mfaCodeField })
   .openapi("ChangeEmailRequest", { example: { new_email: "ada@newmail.example", current_password: "correct horse battery staple" } });
 const ConfirmChangeBody = z.object({ code: otpField }).openapi("ConfirmEmailChangeRequest", { example: { code: "042917" } });
 const RevertBody = z
@@ -78,11 +79,12 @@ const changeRoute = route({
   description:
     "The current password is checked through the same per-account throttle as login. A code goes to the new address " +
     "(confirm it with POST /change-email/confirm) and a notice with an undo code to the current one. A new address that belongs to " +
-    "another account gets the same answer, but nothing is mailed to it and confirming fails like a wrong code.",
+    "another account gets the same answer, but nothing is mailed to it and confirming fails like a wrong code. " +
+    "With two-factor sign-in on, `mfa_code` is required too.",
   limit: "RL_LOGIN",
   auth: SESSION,
-  errors: ["invalid_current_password", "password_reset_required"],
-  request: { body: jsonBody(ChangeEmailBody, "The new address and the current password") },
+  errors: ["invalid_current_password", "password_reset_required", "mfa_code_required", "invalid_mfa_code", "mfa_code_used"],
+  request: { body: jsonBody(ChangeEmailBody, "The new address and the current password (and mfa_code with two-factor sign-in)") },
   responses: { 202: messageResponse("Codes mailed (the answer never says whether the new address is free)", CHANGE_REQUESTED) },
 });
 
@@ -130,6 +132,7 @@ export function emailRoutes() {
       const body = c.req.valid("json");
       const [deps, meta, auth] = [c.get("deps"), c.get("meta"), c.get("auth")];
       const { user } = await confirmCurrentPassword(deps, meta, auth, body.current_password, "email_change_requested");
+      await requireMfaCode(deps, meta, user, body.mfa_code);
       await requestEmailChange(deps, meta, user, body.new_email);
       return c.json(example(CHANGE_REQUESTED), 202);
     })

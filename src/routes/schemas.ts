@@ -97,6 +97,32 @@ export const AuthResponseSchema = z
   .merge(TokenPairSchema)
   .openapi("AuthResponse", { example: { status: "success", message: "Logged in.", user: EXAMPLE_USER, ...EXAMPLE_TOKENS } });
 
+/** The right password on an account with two-factor sign-in: no session yet (continue at POST /auth/mfa/verify). */
+export const MfaRequiredSchema = z
+  .object({
+    status: z.literal("mfa_required"),
+    message: z.string().max(200),
+    mfa_token: z.string().max(128).openapi({ description: "Single-use, valid `expires_in` seconds; send it to POST /auth/mfa/verify" }),
+    expires_in: z.number().int(),
+    methods: z.array(z.enum(["totp", "recovery_code"])).max(2),
+  })
+  .openapi("MfaRequired", {
+    example: {
+      status: "mfa_required",
+      message: "Enter the code from your authenticator app, or a recovery code.",
+      mfa_token: "pQ8hW3x0rYk2uVd9sLq1cN5mTb7eZf4aJg6iKo0yXw8",
+      expires_in: 300,
+      methods: ["totp", "recovery_code"],
+    },
+  });
+
+/** Every sign-in answers one of these: tokens, or the MFA step. */
+export const SignInResponseSchema = z
+  .union([AuthResponseSchema, MfaRequiredSchema])
+  .openapi("SignInResponse", { example: { status: "success", message: "Logged in.", user: EXAMPLE_USER, ...EXAMPLE_TOKENS } });
+
+export const MFA_REQUIRED_MESSAGE = "Enter the code from your authenticator app, or a recovery code.";
+
 export const MessageSchema = z
   .object({ status: z.literal("success"), message: sentence() })
   .openapi("Message", { example: { status: "success", message: "Done." } });
@@ -180,3 +206,12 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
   description,
 });
+
+/** A current TOTP code or an unused recovery code, on accounts with two-factor sign-in (src/auth/mfa/step-up.ts). */
+export const mfaCodeField = z
+  .string()
+  .trim()
+  .min(1)
+  .max(32)
+  .optional()
+  .openapi({ example: "123456", description: "Required when two-factor sign-in is on: a current authenticator code or a recovery code" });

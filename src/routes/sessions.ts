@@ -48,7 +48,7 @@ const logoutAllRoute = route({
   summary: "End every session of the caller",
   description: "Every session of the account ends, this one included.",
   limit: "RL_DEFAULT",
-  auth: ANY_SESSION,
+  auth: { session: true, unverifiedEmail: "allow" },
   errors: [],
   responses: { 200: json(MessageSchema, "All sessions ended") },
 });

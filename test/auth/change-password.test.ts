@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { login, loginAs, loginFailures, me, PASSWORD, refresh, registerUser } from "../support/accounts";
 import { fakeClock } from "../support/clock";
+import { db, untilBlocked } from "../support/db";
 import { mailsTo } from "../support/mail";
 import { type CallOptions, call, json } from "../support/worker";
 
@@ -96,18 +97,33 @@ describe("change password under attack and under races", () => {
 
   it("two changes in flight at once with the same current password: exactly one succeeds, the other is refused", async () => {
     const u = await registerUser();
-    const [a, b] = await Promise.all([
-      change(u.access_token, PASSWORD, "First-Racer-Passw0rd!"),
-      change(u.access_token, PASSWORD, "Second-Racer-Passw0rd!"),
-    ]);
-    const statuses = [a.status, b.status].sort();
-    expect(statuses).toEqual([200, 409]);
-    const loser = a.status === 409 ? a : b;
-    expect((await json(loser)).code).toBe("password_change_conflict");
-    const winner = a.status === 200 ? "First-Racer-Passw0rd!" : "Second-Racer-Passw0rd!";
-    const other = winner.startsWith("First") ? "Second-Racer-Passw0rd!" : "First-Racer-Passw0rd!";
-    expect((await loginAs(u.email, winner)).status).toBe(200);
-    expect((await loginAs(u.email, other)).status).toBe(401);
+    const sql = db();
+    const watch = db();
+    try {
+      // Hold the users row: both requests verify the same current password (reads do not wait),
+      // then both wait at their UPDATE; released, one writes and the other finds the hash changed.
+      let both: Promise<Response[]> = Promise.resolve([]);
+      await sql.begin(async (tx) => {
+        await tx`select id from users where id = ${u.user.id} for update`;
+        both = Promise.all([
+          change(u.access_token, PASSWORD, "First-Racer-Passw0rd!"),
+          change(u.access_token, PASSWORD, "Second-Racer-Passw0rd!"),
+        ]);
+        await untilBlocked(watch, '%update "users"%', 2);
+      });
+      const [a, b] = await both;
+      const statuses = [a.status, b.status].sort();
+      expect(statuses).toEqual([200, 409]);
+      const loser = a.status === 409 ? a : b;
+      expect((await json(loser)).code).toBe("password_change_conflict");
+      const winner = a.status === 200 ? "First-Racer-Passw0rd!" : "Second-Racer-Passw0rd!";
+      const other = winner.startsWith("First") ? "Second-Racer-Passw0rd!" : "First-Racer-Passw0rd!";
+      expect((await loginAs(u.email, winner)).status).toBe(200);
+      expect((await loginAs(u.email, other)).status).toBe(401);
+    } finally {
+      await sql.end();
+      await watch.end();
+    }
   });
 
   it("mails a password-changed notice (never the password) to the account's address", async () => {

@@ -258,7 +258,8 @@ describe("typed client (src/client.ts)", () => {
     const login = await api.auth.login.$post({ json: { email, password: PASSWORD } });
     expect(login.status).toBe(200);
     if (login.status !== 200) throw new Error("login failed");
-    const tokens = await login.json(); // typed: AuthResponse
+    const tokens = await login.json(); // typed: AuthResponse | MfaRequired
+    if (tokens.status !== "success") throw new Error("no second factor was enrolled");
     expect(tokens.token_type).toBe("Bearer");
 
     const me = await createClient("http://auth.test", { fetch: intoWorker, token: tokens.access_token }).auth.me.$get();

@@ -41,3 +41,15 @@ export async function untilBlocked(sql: postgres.Sql, pattern: string, count = 1
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** Every row of every table, as text, one line each: to search for what must never be stored. */
+export const dumpDatabase = () =>
+  withDb(async (sql) => {
+    const tables = await sql<{ name: string }[]>`
+      select table_name as name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`;
+    const lines: string[] = [];
+    for (const { name } of tables) {
+      for (const r of await sql<{ row: string }[]>`select t::text as row from ${sql(name)} t`) lines.push(`${name}: ${r.row}`);
+    }
+    return lines.join("\n");
+  });

@@ -1,0 +1,91 @@
+import { and, eq, gt, isNull, sql } from "drizzle-orm";
+import type { Db } from "../../db/client";
+import { UNCACHED } from "../../db/client";
+import { type MfaFactor, mfaChallenges, mfaFactors, type User, users } from "../../db/schema";
+import type { Deps } from "../../deps";
+import { b64url, randomBytes, sha256Hex } from "../encoding";
+import type { SessionGrounds } from "../sessions";
+
+/**
+ * The mfa_token: the step between a right first factor (the password) and the session, for an
+ * account with an active factor. It is 256 random bits, stored only as SHA-256 in a row that
+ * holds the user, the first factor's method and the grounds the session will rest on
+ * (`password_changed_at` of the row whose password was verified), valid MFA_TOKEN_TTL and used at
+ * most once. A random token with a row (rather than a signed token) because single use needs a
+ * row anyway, and a row can be consumed in the same transaction as the code, so of two verifies
+ * racing with one token exactly one passes and the other leaves its code unused.
+ */
+export const MFA_METHODS = ["totp", "recovery_code"] as const;
+export type MfaMethod = (typeof MFA_METHODS)[number];
+
+export interface FirstFactor {
+  /** The amr value of the first factor ("pwd"). */
+  method: string;
+  grounds: SessionGrounds;
+}
+
+/** Grounds as stored (JSON): only what is set, dates as ISO strings. */
+const storeGrounds = (g: SessionGrounds) =>
+  g.passwordChangedAt === undefined ? {} : { password_changed_at: g.passwordChangedAt?.toISOString() ?? null };
+
+const loadGrounds = (json: unknown): SessionGrounds => {
+  const g = (json ?? {}) as { password_changed_at?: string | null };
+  if (!("password_changed_at" in g)) return {};
+  return { passwordChangedAt: g.password_changed_at ? new Date(g.password_changed_at) : null };
+};
+
+export async function issueChallenge(deps: Deps, user: User, first: FirstFactor): Promise<{ token: string; expiresIn: number }> {
+  const token = b64url(randomBytes(32));
+  const now = deps.now();
+  const expiresIn = deps.config.MFA_TOKEN_TTL;
+  await deps.db.insert(mfaChallenges).values({
+    id: crypto.randomUUID(),
+    userId: user.id,
+    tokenHash: await sha256Hex(token),
+    method: first.method,
+    grounds: storeGrounds(first.grounds),
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + expiresIn * 1000),
+  });
+  return { token, expiresIn };
+}
+
+export interface OpenChallenge {
+  id: string;
+  user: User;
+  /** The user's active factor; null when it was turned off since (the token no longer leads anywhere). */
+  factor: MfaFactor | null;
+  first: FirstFactor;
+}
+
+/** A live (unused, unexpired) challenge of a presented token, with its user and factor, read fresh. */
+export async function openChallenge(deps: Deps, token: string): Promise<OpenChallenge | undefined> {
+  const [row] = await deps.db
+    .select({ c: mfaChallenges, u: users, f: mfaFactors, fresh: UNCACHED })
+    .from(mfaChallenges)
+    .innerJoin(users, eq(users.id, mfaChallenges.userId))
+    .leftJoin(mfaFactors, and(eq(mfaFactors.userId, mfaChallenges.userId), eq(mfaFactors.status, "active")))
+    .where(
+      and(eq(mfaChallenges.tokenHash, await sha256Hex(token)), isNull(mfaChallenges.consumedAt), gt(mfaChallenges.expiresAt, deps.now())),
+    )
+    .limit(1);
+  if (!row) return undefined;
+  return { id: row.c.id, user: row.u, factor: row.f, first: { method: row.c.method, grounds: loadGrounds(row.c.grounds) } };
+}
+
+/**
+ * Use the challenge up: one conditional UPDATE on the code's transaction, so a refusal leaves the
+ * code unused. False when it was used or expired meanwhile, or its grounds no longer hold (the
+ * password changed since it was checked; the session insert checks again under a row lock).
+ */
+export async function consumeChallenge(db: Db, id: string, now: Date): Promise<boolean> {
+  const at = sql`${now.toISOString()}::timestamptz`;
+  const done = await db.execute(sql`
+    update ${mfaChallenges} as c set consumed_at = ${at}
+      from ${users} as u
+     where c.id = ${id}::uuid and c.consumed_at is null and c.expires_at > ${at} and u.id = c.user_id
+       and (not (c.grounds ? 'password_changed_at')
+            or date_trunc('milliseconds', u.password_changed_at) is not distinct from (c.grounds->>'password_changed_at')::timestamptz)
+    returning c.id`);
+  return done.length > 0;
+}

@@ -1,0 +1,34 @@
+import type { Deps, RequestMeta } from "../../deps";
+import { AppError, apiError } from "../../errors";
+import { assertMaySignIn } from "../account-status";
+import { audit } from "../audit";
+import { completeSignIn, type SignInMethod, type SignInResult } from "../sign-in";
+import { consumeChallenge, openChallenge } from "./challenge";
+import { type Proof, withSecondFactor } from "./second-factor";
+
+/**
+ * `POST /auth/mfa/verify`: the second step of a sign-in. The token must be live and its account
+ * still have its factor; the code is checked (throttled per account) and used in the transaction
+ * that consumes the token; then the sign-in completes through completeSignIn like any other, on
+ * the grounds the first factor rested on (a password changed meanwhile refuses it).
+ */
+export async function verifyMfa(deps: Deps, meta: RequestMeta, mfaToken: string, proof: Proof): Promise<SignInResult> {
+  const challenge = await openChallenge(deps, mfaToken);
+  if (!challenge?.factor) {
+    await audit(deps, meta, "mfa_failed", "failure", challenge?.user.id ?? null, { context: "sign_in", reason: "invalid_mfa_token" });
+    throw apiError("mfa_token_invalid");
+  }
+  const { user, factor, first } = challenge;
+  // A suspended account is refused before its code is used (the row was just read fresh).
+  await assertMaySignIn(deps, meta, user);
+  await withSecondFactor(deps, meta, user, factor, proof, "sign_in", async (tx) => {
+    if (!(await consumeChallenge(tx, challenge.id, deps.now()))) throw apiError("mfa_token_invalid");
+  });
+  try {
+    return await completeSignIn(deps, meta, user, { method: first.method as SignInMethod, grounds: first.grounds, secondFactor: "otp" });
+  } catch (err) {
+    // The grounds no longer hold (the password changed since it was checked): log in again.
+    if (err instanceof AppError && err.code === "invalid_credentials") throw apiError("mfa_token_invalid");
+    throw err;
+  }
+}

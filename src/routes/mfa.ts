@@ -1,0 +1,214 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { ENROLLMENT, SESSION } from "../auth/access";
+import { confirmTotp, disableMfa, enrollTotp, mfaStatus, regenerateRecoveryCodes } from "../auth/mfa/enrollment";
+import type { Proof } from "../auth/mfa/second-factor";
+import { verifyMfa } from "../auth/mfa/verify";
+import type { AppEnv } from "../context";
+import { signInAnswer } from "./accounts";
+import { route } from "./route";
+import { AuthResponseSchema, json, jsonBody, MessageSchema } from "./schemas";
+
+const TAGS = ["Two-factor sign-in"];
+const TOTP_MESSAGE = "Enter the 6-digit code from your authenticator app.";
+
+const totpCode = z
+  .string({ error: TOTP_MESSAGE })
+  .max(16, TOTP_MESSAGE)
+  .regex(/^\s*\d{3}\s?\d{3}\s*$/, TOTP_MESSAGE)
+  .openapi({ example: "123456", description: "The 6-digit code the authenticator app shows now" });
+const recoveryCode = z
+  .string({ error: "Enter one of your recovery codes." })
+  .min(1, "Enter one of your recovery codes.")
+  .max(64, "A recovery code has 12 characters.")
+  .openapi({ example: "7km2-q9xd-4hta", description: "One of the recovery codes (case, spaces and hyphens do not matter)" });
+
+/** Exactly one of `code` and `recovery_code`. */
+const oneProof = <T extends { code?: string; recovery_code?: string }>(b: T) => (b.code === undefined) !== (b.recovery_code === undefined);
+const ONE_PROOF = { message: "Send either code (from the authenticator app) or recovery_code, not both.", path: ["code"] };
+const proofFrom = (b: { code?: string; recovery_code?: string }): Proof =>
+  b.code !== undefined ? { code: b.code } : { recoveryCode: b.recovery_code! };
+
+const CodeBody = z.object({ code: totpCode }).openapi("MfaCodeRequest", { example: { code: "123456" } });
+const ProofBody = z
+  .object({ code: totpCode.optional(), recovery_code: recoveryCode.optional() })
+  .refine(oneProof, ONE_PROOF)
+  .openapi("MfaProofRequest", { example: { code: "123456" } });
+const VerifyBody = z
+  .object({
+    mfa_token: z.string({ error: "mfa_token is required." }).min(1, "mfa_token is required.").max(128),
+    code: totpCode.optional(),
+    recovery_code: recoveryCode.optional(),
+  })
+  .refine(oneProof, ONE_PROOF)
+  .openapi("MfaVerifyRequest", { example: { mfa_token: "pQ8hW3x0rYk2uVd9sLq1cN5mTb7eZf4aJg6iKo0yXw8", code: "123456" } });
+
+const EXAMPLE_CODES = [
+  "7km2-q9xd-4hta",
+  "c3vr-8wne-p0jq",
+  "m5tz-6bgk-xy21",
+  "h9ds-3fqa-w7me",
+  "2rnc-vj8t-k4xp",
+  "qz6e-1hmb-d5ws",
+  "t8ya-p3kf-9gvn",
+  "e4jw-x7cq-m2rd",
+  "b6nh-5tzs-8ka3",
+  "w1gp-r9dv-6yec",
+];
+const RecoveryCodesSchema = z
+  .object({
+    status: z.literal("success"),
+    message: z.string().max(300),
+    recovery_codes: z.array(z.string().max(14)).max(10).openapi({ description: "Shown this once: only their keyed hashes are stored" }),
+  })
+  .openapi("MfaRecoveryCodes", {
+    example: {
+      status: "success",
+      message: "Two-factor sign-in is on. Store these recovery codes somewhere safe: each works once, and they are shown only now.",
+      recovery_codes: EXAMPLE_CODES,
+    },
+  });
+
+const statusRoute = route({
+  method: "get",
+  path: "/mfa",
+  tags: TAGS,
+  summary: "Whether two-factor sign-in is on, and how many recovery codes are left",
+  limit: "RL_DEFAULT",
+  auth: ENROLLMENT,
+  errors: [],
+  responses: {
+    200: json(
+      z
+        .object({
+          status: z.literal("success"),
+          totp: z.enum(["off", "pending", "on"]),
+          recovery_codes_remaining: z.number().int(),
+        })
+        .openapi("MfaStatus", { example: { status: "success", totp: "on", recovery_codes_remaining: 9 } }),
+      "The caller's second factors",
+    ),
+  },
+});
+
+const enrollRoute = route({
+  method: "post",
+  path: "/mfa/totp/enroll",
+  tags: TAGS,
+  summary: "Start enrolling an authenticator app (TOTP)",
+  description:
+    "Returns a new secret for a pending factor: `otpauth_uri` for a QR code (rendered by the client) and `secret` (base32) to type in. " +
+    "SHA-1, 6 digits, 30 s. Nothing changes until POST /auth/mfa/totp/confirm; enrolling again replaces a pending secret. " +
+    "Needs a login within RECENT_AUTH_MAX_AGE.",
+  limit: "RL_DEFAULT",
+  auth: { ...ENROLLMENT, recentLogin: true },
+  errors: ["mfa_already_enabled"],
+  responses: {
+    200: json(
+      z
+        .object({
+          status: z.literal("success"),
+          message: z.string().max(300),
+          secret: z.string().max(64),
+          otpauth_uri: z.string().max(1024),
+        })
+        .openapi("MfaEnrollment", {
+          example: {
+            status: "success",
+            message: "Scan the QR code (or type the secret) in your authenticator app, then confirm with a code from it.",
+            secret: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+            otpauth_uri:
+              "otpauth://totp/Edge%20Auth:ada%40example.com?issuer=Edge%20Auth&algorithm=SHA1&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&period=30&digits=6",
+          },
+        }),
+      "A pending factor; its secret is shown this once",
+    ),
+  },
+});
+
+const confirmRoute = route({
+  method: "post",
+  path: "/mfa/totp/confirm",
+  tags: TAGS,
+  summary: "Confirm the authenticator app with a code: two-factor sign-in turns on",
+  description: "Returns 10 recovery codes, this once. A notice is mailed to the account's address.",
+  limit: "RL_LOGIN",
+  auth: ENROLLMENT,
+  errors: ["mfa_enrollment_not_started", "mfa_already_enabled", "invalid_mfa_code", "mfa_code_used"],
+  request: { body: jsonBody(CodeBody, "A current code from the app") },
+  responses: { 200: json(RecoveryCodesSchema, "On; the recovery codes") },
+});
+
+const disableRoute = route({
+  method: "post",
+  path: "/mfa/totp/disable",
+  tags: TAGS,
+  summary: "Turn two-factor sign-in off",
+  description:
+    "Needs a login within RECENT_AUTH_MAX_AGE and a current code (or a recovery code). The factor and every recovery code are removed; " +
+    "a notice is mailed.",
+  limit: "RL_LOGIN",
+  auth: { ...SESSION, recentLogin: true },
+  errors: ["mfa_not_enabled", "invalid_mfa_code", "mfa_code_used"],
+  request: { body: jsonBody(ProofBody, "A current code, or a recovery code") },
+  responses: { 200: json(MessageSchema, "Off") },
+});
+
+const regenerateRoute = route({
+  method: "post",
+  path: "/mfa/recovery-codes",
+  tags: TAGS,
+  summary: "Replace the recovery codes",
+  description: "Needs a login within RECENT_AUTH_MAX_AGE and a current code from the app. The old codes stop working.",
+  limit: "RL_LOGIN",
+  auth: { ...SESSION, recentLogin: true },
+  errors: ["mfa_not_enabled", "invalid_mfa_code", "mfa_code_used"],
+  request: { body: jsonBody(CodeBody, "A current code from the app") },
+  responses: { 200: json(RecoveryCodesSchema, "The new recovery codes") },
+});
+
+const verifyRoute = route({
+  method: "post",
+  path: "/mfa/verify",
+  tags: TAGS,
+  summary: "Complete a sign-in with the second factor",
+  description:
+    "The `mfa_token` from the login answer (single-use, valid MFA_TOKEN_TTL) with a current code from the app or a recovery code. " +
+    "Wrong codes count against the account (MFA_FREE_FAILURES, then doubling delays: 429). Answers like a login.",
+  limit: "RL_LOGIN",
+  errors: ["mfa_token_invalid", "invalid_mfa_code", "mfa_code_used", "account_suspended"],
+  request: { body: jsonBody(VerifyBody, "The mfa_token and a code") },
+  responses: { 200: json(AuthResponseSchema, "Logged in; a session is started (amr includes otp)") },
+});
+
+export function mfaRoutes() {
+  return new OpenAPIHono<AppEnv>()
+    .openapi(statusRoute, async (c) =>
+      c.json({ status: "success" as const, ...(await mfaStatus(c.get("deps"), c.get("auth").user.id)) }, 200),
+    )
+    .openapi(enrollRoute, async (c) => {
+      const enrollment = await enrollTotp(c.get("deps"), c.get("meta"), c.get("auth").user);
+      const message = "Scan the QR code (or type the secret) in your authenticator app, then confirm with a code from it.";
+      return c.json({ status: "success" as const, message, ...enrollment }, 200);
+    })
+    .openapi(confirmRoute, async (c) => {
+      const codes = await confirmTotp(c.get("deps"), c.get("meta"), c.get("auth").user, c.req.valid("json").code);
+      const message = "Two-factor sign-in is on. Store these recovery codes somewhere safe: each works once, and they are shown only now.";
+      return c.json({ status: "success" as const, message, recovery_codes: codes }, 200);
+    })
+    .openapi(disableRoute, async (c) => {
+      await disableMfa(c.get("deps"), c.get("meta"), c.get("auth").user, proofFrom(c.req.valid("json")));
+      return c.json({ status: "success" as const, message: "Two-factor sign-in is off." }, 200);
+    })
+    .openapi(regenerateRoute, async (c) => {
+      const codes = await regenerateRecoveryCodes(c.get("deps"), c.get("meta"), c.get("auth").user, c.req.valid("json").code);
+      const message = "New recovery codes: the old ones no longer work. Store these somewhere safe; they are shown only now.";
+      return c.json({ status: "success" as const, message, recovery_codes: codes }, 200);
+    })
+    .openapi(verifyRoute, async (c) => {
+      const body = c.req.valid("json");
+      const answer = signInAnswer(await verifyMfa(c.get("deps"), c.get("meta"), body.mfa_token, proofFrom(body)));
+      // A verified second factor always ends in a session.
+      if (answer.status !== "success") throw new Error("MFA verify asked for a second factor again");
+      return c.json(answer, 200);
+    });
+}
