@@ -14,13 +14,16 @@ const median = (xs) => {
 
 export const IMPLS = [
   { id: "native", label: "node:crypto scrypt (native, workerd)" },
-  { id: "noble-async", label: "@noble/hashes scryptAsync" },
+  { id: "noble-async", label: "@noble/hashes scryptAsync (asyncTick 10 ms)" },
   { id: "noble-sync", label: "@noble/hashes scrypt (sync)" },
+  { id: "wasm", label: "scrypt-wasm (SIMD ROMix, sliced)" },
   { id: "app", label: "app: hashPassword / verifyPassword" },
 ];
 
 /**
- * @returns {{ params, rows: Array<{impl,label,hashMs,verifyMs,hashCpuMs,verifyCpuMs,n}>, probes }}
+ * Per implementation: wall and CPU per hash and per verify, and the longest time one hash held the
+ * isolate's thread (a setTimeout(0) heartbeat beside it inside the Worker; its longest gap).
+ * @returns {{ params, rows: Array<{impl,label,hashMs,verifyMs,hashCpuMs,verifyCpuMs,n,blocking}>, probes }}
  */
 export async function runHashBench({ params, tmpDir, rounds = 3, targetRoundMs = 1200, log = console.log }) {
   const port = await freePort();
@@ -66,8 +69,10 @@ export async function runHashBench({ params, tmpDir, rounds = 3, targetRoundMs =
         verify.push(await timed(`/verify?${q({ impl: id, n, stored })}`));
       }
       const per = (xs, k, base) => median(xs.map((x) => (x[k] - base) / n));
+      const blocking = (await timed(`/blocking?${q({ impl: id, n: Math.max(2, Math.min(n, 4)), ...p })}`)).body;
       const row = {
         impl: id,
+        blocking: { maxMs: blocking.maxMs, p99Ms: blocking.p99Ms, p50Ms: blocking.p50Ms, beats: blocking.beats, hashes: blocking.n },
         label,
         n,
         rounds,
@@ -78,7 +83,7 @@ export async function runHashBench({ params, tmpDir, rounds = 3, targetRoundMs =
       };
       rows.push(row);
       log(
-        `  ${label.padEnd(40)} hash ${row.hashMs.toFixed(1)} ms (cpu ${row.hashCpuMs.toFixed(1)})  verify ${row.verifyMs.toFixed(1)} ms (cpu ${row.verifyCpuMs.toFixed(1)})  [${n} x ${rounds}]`,
+        `  ${label.padEnd(40)} hash ${row.hashMs.toFixed(1)} ms (cpu ${row.hashCpuMs.toFixed(1)})  verify ${row.verifyMs.toFixed(1)} ms (cpu ${row.verifyCpuMs.toFixed(1)})  longest block ${row.blocking.maxMs} ms  [${n} x ${rounds}]`,
       );
     }
 
