@@ -1,8 +1,10 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
+import type { Config } from "./config";
 import type { AppEnv } from "./context";
 import type { Overrides } from "./deps";
 import { errors } from "./errors";
@@ -13,6 +15,24 @@ import { docsRoutes, documentCommonErrors } from "./routes/docs";
 import { passwordResetRoutes } from "./routes/password-reset";
 import { profileRoutes } from "./routes/profile";
 import { systemRoutes } from "./routes/system";
+
+/** cors() for a configuration, built once (the configuration is parsed once per env and cached). */
+const corsMiddleware = new WeakMap<Config, MiddlewareHandler<AppEnv>>();
+function corsFor(config: Config): MiddlewareHandler<AppEnv> {
+  let mw = corsMiddleware.get(config);
+  if (!mw) {
+    const origins = config.corsOrigins;
+    mw = cors({
+      origin: (origin) => (origins?.includes(origin) ? origin : null),
+      allowHeaders: ["Authorization", "Content-Type"],
+      allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
+      exposeHeaders: ["X-Request-Id", "Retry-After"],
+      maxAge: 600,
+    });
+    corsMiddleware.set(config, mw);
+  }
+  return mw;
+}
 
 /**
  * Builds the Hono app: middleware chain, routes under the base path, one error handler.
@@ -42,15 +62,16 @@ export function createApp<const B extends string = "/auth">(basePath: B = "/auth
       // Responses of an auth API carry tokens, codes or personal data: never cached by default.
       if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
     },
-    (c, next) => {
-      const origins = c.get("deps").config.corsOrigins;
-      return cors({
-        origin: (origin) => (origins?.includes(origin) ? origin : null),
-        allowHeaders: ["Authorization", "Content-Type"],
-        allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
-        exposeHeaders: ["X-Request-Id", "Retry-After"],
-        maxAge: 600,
-      })(c, next);
+    async (c, next) => {
+      // CORS only concerns a browser's cross-origin request, which always carries Origin. Without
+      // one, skip cors(): it would set headers before the handler, and Hono then copies the
+      // handler's whole response to merge them. Vary stays, for caches.
+      if (!c.req.header("origin")) {
+        await next();
+        c.res.headers.append("Vary", "Origin");
+        return;
+      }
+      return corsFor(c.get("deps").config)(c, next);
     },
     methodNotAllowed({
       app,
