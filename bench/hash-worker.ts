@@ -11,6 +11,9 @@
  *   GET /blocking?impl=&n=&logN=&r=&p=          n hashes beside a setTimeout(0) heartbeat: the longest gap
  *                                               between beats is the longest time the hash held the thread
  *   GET /probe?logN=&r=&p=                      one native scrypt: does this runtime accept these params?
+ *   GET /logline?console=0|1&n=                 n request log lines (src/log.ts): built only, or also written
+ *                                               with console.log; microseconds per line (wrangler dev keeps an
+ *                                               inspector attached, which is what console.log costs here)
  * impl: native (node:crypto), noble-async (scryptAsync), noble-sync (scrypt), wasm (src/auth/scrypt-wasm.ts),
  * app (hashPassword/verifyPassword)
  *
@@ -23,6 +26,7 @@ import { scrypt as nobleScrypt, scryptAsync as nobleScryptAsync } from "@noble/h
 import { fromB64, randomBytes, timingSafeEqual, utf8 } from "../src/auth/encoding";
 import { hashPassword, type ScryptParams, verifyPassword } from "../src/auth/password";
 import { scryptWasm } from "../src/auth/scrypt-wasm";
+import { log } from "../src/log";
 
 const BENCH_PASSWORD = "Bench-Password-Correct-9";
 
@@ -74,7 +78,7 @@ export default {
   async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const impl = url.searchParams.get("impl") ?? "native";
-    const n = Math.max(0, Math.min(100, Number(url.searchParams.get("n") ?? 1)));
+    const n = Math.max(0, Math.min(url.pathname === "/logline" ? 100_000 : 100, Number(url.searchParams.get("n") ?? 1)));
     try {
       switch (url.pathname) {
         case "/noop":
@@ -106,6 +110,18 @@ export default {
           gaps.sort((a, b) => a - b);
           const q = (f: number) => gaps[Math.min(gaps.length - 1, Math.floor(gaps.length * f))];
           return Response.json({ ok: true, n, beats: gaps.length, maxMs: gaps[gaps.length - 1], p99Ms: q(0.99), p50Ms: q(0.5) });
+        }
+        case "/logline": {
+          const fields = { requestId: crypto.randomUUID(), method: "GET", route: "/health/live", status: 200, durationMs: 1.2 };
+          const write = console.log;
+          if (url.searchParams.get("console") !== "1") console.log = () => {};
+          try {
+            const t0 = performance.now(); // advances while JavaScript runs under local workerd only
+            for (let i = 0; i < n; i++) log("info", "request", fields);
+            return Response.json({ ok: true, n, usPerLine: ((performance.now() - t0) * 1000) / n });
+          } finally {
+            console.log = write;
+          }
         }
         case "/probe": {
           await nativeScrypt(utf8("probe"), randomBytes(16), params(url));

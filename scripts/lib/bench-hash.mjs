@@ -72,7 +72,15 @@ export async function runHashBench({ params, tmpDir, rounds = 3, targetRoundMs =
       const blocking = (await timed(`/blocking?${q({ impl: id, n: Math.max(2, Math.min(n, 4)), ...p })}`)).body;
       const row = {
         impl: id,
-        blocking: { maxMs: blocking.maxMs, p99Ms: blocking.p99Ms, p50Ms: blocking.p50Ms, beats: blocking.beats, hashes: blocking.n },
+        blocking: {
+          maxMs: blocking.maxMs,
+          p99Ms: blocking.p99Ms,
+          p50Ms: blocking.p50Ms,
+          beats: blocking.beats,
+          hashes: blocking.n,
+          // Independent of other load on the machine: a hash's CPU ÷ the blocks it ran in.
+          cpuPerBlockMs: null,
+        },
         label,
         n,
         rounds,
@@ -81,6 +89,8 @@ export async function runHashBench({ params, tmpDir, rounds = 3, targetRoundMs =
         hashCpuMs: per(hash, "cpu", noopCpu),
         verifyCpuMs: per(verify, "cpu", noopCpu),
       };
+      // n native hashes in a row never yield in between (one beat): count at least one block per hash.
+      row.blocking.cpuPerBlockMs = (row.hashCpuMs * row.blocking.hashes) / Math.max(row.blocking.hashes, row.blocking.beats);
       rows.push(row);
       log(
         `  ${label.padEnd(40)} hash ${row.hashMs.toFixed(1)} ms (cpu ${row.hashCpuMs.toFixed(1)})  verify ${row.verifyMs.toFixed(1)} ms (cpu ${row.verifyCpuMs.toFixed(1)})  longest block ${row.blocking.maxMs} ms  [${n} x ${rounds}]`,
@@ -100,7 +110,18 @@ export async function runHashBench({ params, tmpDir, rounds = 3, targetRoundMs =
       const body = await res.json();
       probes.push({ ...pp, cost: 2 ** pp.logN * pp.r * pp.p, ok: !!body.ok, error: body.error ?? null });
     }
-    return { params: p, noopWallMs: noopWall, noopCpuMs: noopCpu, rows, probes };
+    // What one request log line costs inside the Worker: building it, and writing it with console.log.
+    const line = async (c, n) => (await timed(`/logline?console=${c}&n=${n}`)).body.usPerLine;
+    await line(0, 2000);
+    await line(1, 200);
+    const logLine = {
+      buildUs: median([await line(0, 20000), await line(0, 20000), await line(0, 20000)]),
+      writeUs: median([await line(1, 1000), await line(1, 1000), await line(1, 1000)]),
+    };
+    log(
+      `  one request log line: built ${logLine.buildUs.toFixed(1)} us, built and written with console.log ${logLine.writeUs.toFixed(1)} us`,
+    );
+    return { params: p, noopWallMs: noopWall, noopCpuMs: noopCpu, rows, probes, logLine };
   } finally {
     await worker?.stop();
     frozen.remove();
