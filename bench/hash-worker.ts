@@ -14,6 +14,9 @@
  *   GET /logline?console=0|1&n=                 n request log lines (src/log.ts): built only, or also written
  *                                               with console.log; microseconds per line (wrangler dev keeps an
  *                                               inspector attached, which is what console.log costs here)
+ *   GET /inproc?target=app|bare&console=0|1&n=  n GET /health/live requests handed straight to the app's fetch
+ *                                               (src/index.ts) or to a bare Hono app, inside this isolate: the
+ *                                               per-request cost of the middleware chain without network or proxy
  * impl: native (node:crypto), noble-async (scryptAsync), noble-sync (scrypt), wasm (src/auth/scrypt-wasm.ts),
  * app (hashPassword/verifyPassword)
  *
@@ -23,9 +26,11 @@
 
 import * as nodeCrypto from "node:crypto";
 import { scrypt as nobleScrypt, scryptAsync as nobleScryptAsync } from "@noble/hashes/scrypt.js";
+import { Hono } from "hono";
 import { fromB64, randomBytes, timingSafeEqual, utf8 } from "../src/auth/encoding";
 import { hashPassword, type ScryptParams, verifyPassword } from "../src/auth/password";
 import { scryptWasm } from "../src/auth/scrypt-wasm";
+import worker from "../src/index";
 import { log } from "../src/log";
 
 const BENCH_PASSWORD = "Bench-Password-Correct-9";
@@ -74,8 +79,12 @@ async function verifyWith(impl: string, stored: string): Promise<boolean> {
   return timingSafeEqual(key, fromB64(m[5]));
 }
 
+const bare = new Hono().get("/health/live", (c) => c.json({ status: "ok" }));
+// The app's settings without secrets (development mode needs none; /health/live touches no binding).
+const appEnv = { ENVIRONMENT: "development" } as unknown as Parameters<typeof worker.fetch>[1];
+
 export default {
-  async fetch(request: Request): Promise<Response> {
+  async fetch(request: Request, _env: unknown, ctx: ExecutionContext): Promise<Response> {
     const url = new URL(request.url);
     const impl = url.searchParams.get("impl") ?? "native";
     const n = Math.max(0, Math.min(url.pathname === "/logline" ? 100_000 : 100, Number(url.searchParams.get("n") ?? 1)));
@@ -119,6 +128,23 @@ export default {
             const t0 = performance.now(); // advances while JavaScript runs under local workerd only
             for (let i = 0; i < n; i++) log("info", "request", fields);
             return Response.json({ ok: true, n, usPerLine: ((performance.now() - t0) * 1000) / n });
+          } finally {
+            console.log = write;
+          }
+        }
+        case "/inproc": {
+          const target = url.searchParams.get("target");
+          const write = console.log;
+          if (url.searchParams.get("console") !== "1") console.log = () => {};
+          try {
+            const t0 = performance.now(); // advances while JavaScript runs under local workerd only
+            for (let i = 0; i < n; i++) {
+              const req = new Request("http://bench.local/health/live", { headers: { "cf-connecting-ip": "10.0.0.1" } });
+              const res = target === "bare" ? await bare.fetch(req) : await worker.fetch(req as never, appEnv, ctx);
+              if (res.status !== 200) return Response.json({ ok: false, error: `status ${res.status}` }, { status: 500 });
+              await res.arrayBuffer();
+            }
+            return Response.json({ ok: true, n, usPerRequest: ((performance.now() - t0) * 1000) / n });
           } finally {
             console.log = write;
           }

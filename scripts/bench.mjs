@@ -92,6 +92,13 @@ const keepRefresh = (status, body, ctx) => {
 };
 const SCENARIOS = [
   { id: "bare", server: "bare", title: "GET /health/live, bare Hono app (floor)", request: () => get("/health/live"), serial: 200 },
+  {
+    id: "bare-noassets",
+    server: "bareNoAssets",
+    title: "GET /health/live, bare Hono app without [assets]",
+    request: () => get("/health/live"),
+    serial: 200,
+  },
   { id: "live", title: "GET /health/live (constant route)", request: () => get("/health/live"), serial: 200 },
   {
     id: "live-nolog",
@@ -502,25 +509,35 @@ async function main() {
     },
   };
   const needed = new Set(SCENARIOS.filter((sc) => wanted(sc.id)).map((sc) => sc.server ?? "app"));
-  if (needed.has("bare")) {
-    // The floor: a bare Hono app, frozen and served exactly like the app.
+  if (needed.has("bare") || needed.has("bareNoAssets")) {
+    // The floor: a bare Hono app, frozen and served exactly like the app (with the app's [assets]),
+    // and the same without [assets] (what wrangler's asset router in front of each request costs).
     const bare = await freezeWorker({ config: "bench/wrangler.empty.toml", outdir: path.join(tmp, "bare") });
     cleanups.push(() => bare.remove());
-    const p = await freePort();
-    const insp = await freePort();
-    const w = await startWranglerDev({
-      config: bare.config,
-      port: p,
-      readyPath: "/health/live",
-      extraArgs: ["--no-bundle", "--inspector-port", String(insp)],
-    });
-    cleanups.push(() => w.stop());
-    servers.bare = {
-      url: w.url,
-      inspectorPort: insp,
-      sourceMap: path.join(bare.outdir, "empty-worker.js.map"),
-      cpu: procAvailable() ? cpuProbe({ wranglerPgid: w.pgid, publicPort: p }) : null,
-    };
+    const noAssets = bare.config.replace(/\.toml$/, "-noassets.toml");
+    fs.writeFileSync(noAssets, fs.readFileSync(bare.config, "utf8").replace(/^\[assets\][^[]*/m, ""));
+    cleanups.push(() => fs.rmSync(noAssets, { force: true }));
+    for (const [name, config] of [
+      ["bare", bare.config],
+      ["bareNoAssets", noAssets],
+    ]) {
+      if (!needed.has(name)) continue;
+      const p = await freePort();
+      const insp = await freePort();
+      const w = await startWranglerDev({
+        config,
+        port: p,
+        readyPath: "/health/live",
+        extraArgs: ["--no-bundle", "--inspector-port", String(insp)],
+      });
+      cleanups.push(() => w.stop());
+      servers[name] = {
+        url: w.url,
+        inspectorPort: insp,
+        sourceMap: path.join(bare.outdir, "empty-worker.js.map"),
+        cpu: procAvailable() ? cpuProbe({ wranglerPgid: w.pgid, publicPort: p }) : null,
+      };
+    }
   }
   if (needed.has("nolog")) {
     // The same bundle with console.log silenced once it has loaded (a wrapper module: no change to the app).

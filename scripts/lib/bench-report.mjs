@@ -155,7 +155,7 @@ export function renderCharts(res) {
       })),
       rows: titles.map((t) => ({
         label: t.title,
-        floor: t.name === "bare" || t.name === "select1",
+        floor: t.name === "bare" || t.name === "bare-noassets" || t.name === "select1",
         values: conns.map((c) => res.scenarios.find((s) => s.name === t.name && s.connections === c)?.reqPerSec ?? null),
       })),
     });
@@ -330,6 +330,11 @@ export function renderMarkdown(res, { chartsDir = "." } = {}) {
     );
     for (const p of res.hash.probes) L.push(`| ${p.logN} | ${p.r} | ${p.p} | ${p.cost} | ${p.ok ? "yes" : "no"} | ${p.error ?? ""} |`);
     L.push("");
+    if (res.hash.perRequest)
+      L.push(
+        `GET /health/live handed straight to the Worker's fetch inside the isolate (no network, no wrangler proxy; fastest of 5 rounds): bare Hono app **${f(res.hash.perRequest.bareUs, 1)} µs**, the app with console.log silenced **${f(res.hash.perRequest.appUs, 1)} µs**, the app as it is **${f(res.hash.perRequest.appWithConsoleUs, 1)} µs** per request.`,
+        "",
+      );
     if (res.hash.logLine)
       L.push(
         `One request log line (src/log.ts, same Worker under wrangler dev, in a loop): built (JSON.stringify, redaction, timestamp) **${f(res.hash.logLine.buildUs, 1)} µs**; built and written with console.log **${f(res.hash.logLine.writeUs, 1)} µs** (wrangler dev keeps an inspector session on the Worker, so every console call is serialised and shipped to the wrangler process; deployed Workers have no such session unless someone tails the logs).`,
