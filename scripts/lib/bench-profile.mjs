@@ -23,13 +23,22 @@ async function connect(inspectorPort) {
       pending.delete(m.id);
     }
   });
-  const send = (method, params = {}) =>
+  // A command that gets no answer in time fails (once, a Profiler.stop never answered and the run hung).
+  const send = (method, params = {}, timeoutMs = 60_000) =>
     new Promise((resolve, reject) => {
       const i = ++id;
-      pending.set(i, (m) => (m.error ? reject(new Error(`${method}: ${m.error.message}`)) : resolve(m.result ?? {})));
+      const timer = setTimeout(() => {
+        pending.delete(i);
+        reject(new Error(`${method}: no answer from the inspector in ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      pending.set(i, (m) => {
+        clearTimeout(timer);
+        if (m.error) reject(new Error(`${method}: ${m.error.message}`));
+        else resolve(m.result ?? {});
+      });
       ws.send(JSON.stringify({ id: i, method, params }));
     });
-  return { send, close: () => ws.close() };
+  return { send, close: () => ws.terminate() };
 }
 
 /**
