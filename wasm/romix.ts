@@ -2,7 +2,7 @@
 // by `npm run build:wasm`. JavaScript (src/auth/scrypt-wasm.ts) does the two PBKDF2 steps and
 // calls `fill` and `mix` a slice at a time, so the isolate can serve other requests in between.
 //
-// Memory: X (the working block, 128·r bytes) at 0, Y (scratch, 128·r) after it, V (128·r·N)
+// Memory: X (the working block, 128·r bytes) at 0, a second working block after it, V (128·r·N)
 // after that. Each 64-byte Salsa chunk is kept in diagonal lane order
 //   (x0 x5 x10 x15 | x4 x9 x14 x3 | x8 x13 x2 x7 | x12 x1 x6 x11)
 // so that every Salsa20 quarter-round works on four words at once; `toLanes` and `fromLanes`
@@ -12,62 +12,91 @@
   return v128.or(i32x4.shl(x, n), i32x4.shr_u(x, 32 - n));
 }
 
-/** out = Salsa20/8(p xor q), one 64-byte chunk, all in lane order. */
-@inline function salsa8Xor(p: usize, q: usize, out: usize): void {
-  let a = v128.xor(v128.load(p), v128.load(q));
-  let b = v128.xor(v128.load(p, 16), v128.load(q, 16));
-  let c = v128.xor(v128.load(p, 32), v128.load(q, 32));
-  let d = v128.xor(v128.load(p, 48), v128.load(q, 48));
-  const a0 = a;
-  const b0 = b;
-  const c0 = c;
-  const d0 = d;
-  // 8 rounds, alternately columns and rows; rotating the lanes of b, c, d between rounds turns
-  // the one into the other (the same code serves both).
-  for (let i = 0; i < 8; i++) {
-    b = v128.xor(b, rotl(i32x4.add(a, d), 7));
-    c = v128.xor(c, rotl(i32x4.add(b, a), 9));
-    d = v128.xor(d, rotl(i32x4.add(c, b), 13));
-    a = v128.xor(a, rotl(i32x4.add(d, c), 18));
-    const t = v128.shuffle<i32>(d, d, 1, 2, 3, 0);
-    c = v128.shuffle<i32>(c, c, 2, 3, 0, 1);
-    d = v128.shuffle<i32>(b, b, 3, 0, 1, 2);
-    b = t;
-  }
-  v128.store(out, i32x4.add(a, a0));
-  v128.store(out, i32x4.add(b, b0), 16);
-  v128.store(out, i32x4.add(c, c0), 32);
-  v128.store(out, i32x4.add(d, d0), 48);
-}
-
-/** X = BlockMix(X): chunk i goes to Y[i/2] (even i) or Y[r + i/2] (odd i); Y is scratch. */
-@inline function blockMix(r: i32): void {
+/**
+ * out = BlockMix(in xor in2) (in2 only when `xor2`), in lane order, in and out distinct: chunk i
+ * of the result goes to out[i/2] (even i) or out[r + i/2] (odd i). The running chunk T stays in
+ * registers, so nothing is copied in between.
+ */
+@inline function blockMix(input: usize, in2: usize, xor2: bool, out: usize, r: i32): void {
   const bs = <usize>(128 * r);
-  let prev = bs - 64; // the last chunk of X
+  const last = bs - 64;
+  let t0 = v128.load(input + last);
+  let t1 = v128.load(input + last, 16);
+  let t2 = v128.load(input + last, 32);
+  let t3 = v128.load(input + last, 48);
+  if (xor2) {
+    t0 = v128.xor(t0, v128.load(in2 + last));
+    t1 = v128.xor(t1, v128.load(in2 + last, 16));
+    t2 = v128.xor(t2, v128.load(in2 + last, 32));
+    t3 = v128.xor(t3, v128.load(in2 + last, 48));
+  }
   for (let i = 0; i < 2 * r; i++) {
-    const out = bs + <usize>((i & 1 ? r + (i >> 1) : i >> 1) * 64);
-    salsa8Xor(prev, <usize>(i * 64), out);
-    prev = out;
+    const at = <usize>(i * 64);
+    let a = v128.xor(t0, v128.load(input + at));
+    let b = v128.xor(t1, v128.load(input + at, 16));
+    let c = v128.xor(t2, v128.load(input + at, 32));
+    let d = v128.xor(t3, v128.load(input + at, 48));
+    if (xor2) {
+      a = v128.xor(a, v128.load(in2 + at));
+      b = v128.xor(b, v128.load(in2 + at, 16));
+      c = v128.xor(c, v128.load(in2 + at, 32));
+      d = v128.xor(d, v128.load(in2 + at, 48));
+    }
+    const a0 = a;
+    const b0 = b;
+    const c0 = c;
+    const d0 = d;
+    // Salsa20/8: 8 rounds, alternately columns and rows; rotating the lanes of b, c, d between
+    // rounds turns the one into the other (the same code serves both).
+    for (let k = 0; k < 8; k++) {
+      b = v128.xor(b, rotl(i32x4.add(a, d), 7));
+      c = v128.xor(c, rotl(i32x4.add(b, a), 9));
+      d = v128.xor(d, rotl(i32x4.add(c, b), 13));
+      a = v128.xor(a, rotl(i32x4.add(d, c), 18));
+      const t = v128.shuffle<i32>(d, d, 1, 2, 3, 0);
+      c = v128.shuffle<i32>(c, c, 2, 3, 0, 1);
+      d = v128.shuffle<i32>(b, b, 3, 0, 1, 2);
+      b = t;
+    }
+    t0 = i32x4.add(a, a0);
+    t1 = i32x4.add(b, b0);
+    t2 = i32x4.add(c, c0);
+    t3 = i32x4.add(d, d0);
+    const o = out + <usize>((i & 1 ? r + (i >> 1) : i >> 1) * 64);
+    v128.store(o, t0);
+    v128.store(o, t1, 16);
+    v128.store(o, t2, 32);
+    v128.store(o, t3, 48);
   }
-  memory.copy(0, bs, bs);
 }
 
-/** ROMix step 2 for i in [from, to): V[i] = X; X = BlockMix(X). */
-export function fill(r: i32, from: i32, to: i32): void {
+/**
+ * ROMix step 2, BlockMix calls [from, to) of N: V[0] = X, V[i+1] = BlockMix(V[i]), and the last
+ * one writes X (at 0) for step 3.
+ */
+export function fill(r: i32, N: i32, from: i32, to: i32): void {
   const bs = <usize>(128 * r);
+  const V: usize = 2 * bs;
+  if (from === 0) memory.copy(V, 0, bs);
   for (let i = from; i < to; i++) {
-    memory.copy(2 * bs + <usize>i * bs, 0, bs);
-    blockMix(r);
+    const out: usize = i === N - 1 ? 0 : V + <usize>(i + 1) * bs;
+    blockMix(V + <usize>i * bs, 0, false, out, r);
   }
 }
 
-/** ROMix step 3, `count` times: X = BlockMix(X xor V[Integerify(X) mod N]). */
-export function mix(r: i32, N: i32, count: i32): void {
+/**
+ * ROMix step 3, steps [from, from + count) of N: X = BlockMix(X xor V[Integerify(X) mod N]), X
+ * alternating between the two working blocks (even steps read the one at 0; N is even, so the
+ * result ends there).
+ */
+export function mix(r: i32, N: i32, from: i32, count: i32): void {
   const bs = <usize>(128 * r);
-  for (let i = 0; i < count; i++) {
-    const v: usize = 2 * bs + <usize>(load<u32>(bs - 64) & <u32>(N - 1)) * bs;
-    for (let k: usize = 0; k < bs; k += 16) v128.store(k, v128.xor(v128.load(k), v128.load(v + k)));
-    blockMix(r);
+  const V: usize = 2 * bs;
+  for (let i = from; i < from + count; i++) {
+    const x: usize = i & 1 ? bs : 0;
+    const y: usize = i & 1 ? 0 : bs;
+    const v: usize = V + <usize>(load<u32>(x + bs - 64) & <u32>(N - 1)) * bs;
+    blockMix(x, v, true, y, r);
   }
 }
 

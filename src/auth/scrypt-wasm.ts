@@ -20,8 +20,8 @@ import romixModule from "./romix.wasm";
 
 interface Romix {
   memory: WebAssembly.Memory;
-  fill(r: number, from: number, to: number): void;
-  mix(r: number, N: number, count: number): void;
+  fill(r: number, N: number, from: number, to: number): void;
+  mix(r: number, N: number, from: number, count: number): void;
   toLanes(r: number): void;
   fromLanes(r: number): void;
   wipe(r: number, N: number): void;
@@ -84,11 +84,11 @@ async function derive(
       new Uint8Array(wasm.memory.buffer, 0, bs).set(B.subarray(block * bs, (block + 1) * bs));
       wasm.toLanes(r);
       for (let i = 0; i < N; i += steps) {
-        wasm.fill(r, i, Math.min(N, i + steps));
+        wasm.fill(r, N, i, Math.min(N, i + steps));
         await pause();
       }
       for (let i = 0; i < N; i += steps) {
-        wasm.mix(r, N, Math.min(steps, N - i));
+        wasm.mix(r, N, i, Math.min(steps, N - i));
         await pause();
       }
       wasm.fromLanes(r);
