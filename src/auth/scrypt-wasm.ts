@@ -28,11 +28,13 @@ interface Romix {
 }
 
 /**
- * Salsa20/8 cores per slice. One BlockMix is 2r cores; at r=8 this is 2048 BlockMix calls,
- * ~3 ms on the machine of BENCHMARKS.md: well inside the 15 ms aim on a machine several times
- * slower, while the cost of a pause (~15 us) stays under 1% of the hash.
+ * Salsa20/8 cores per slice. One BlockMix is 2r cores; at r=8 this is 8192 BlockMix calls, about
+ * 10 ms of CPU on the machine of BENCHMARKS.md, inside the 15 ms aim. The size is the trade-off:
+ * a quarter of it (2.5 ms) kept /auth/me's p99 during logins at 1.1x its p99 alone but left logins
+ * 26-38% of their rate; this size gives them 33-47% at 1.7x (BENCHMARKS.md, Finding 8). A pause
+ * costs ~15 us, nothing next to a slice.
  */
-export const SALSA_CORES_PER_SLICE = 32_768;
+export const SALSA_CORES_PER_SLICE = 131_072;
 
 /** Lets whatever else the isolate has ready (requests, I/O completions) run. A macrotask: a microtask would not. */
 const pause = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
