@@ -31,7 +31,7 @@ interface Romix {
  * Salsa20/8 cores per slice. One BlockMix is 2r cores; at r=8 this is 8192 BlockMix calls, about
  * 10 ms of CPU on the machine of BENCHMARKS.md, inside the 15 ms aim. The size is the trade-off:
  * a quarter of it (2.5 ms) kept /auth/me's p99 during logins at 1.1x its p99 alone but left logins
- * 26-38% of their rate; this size gives them 33-47% at 1.7x (BENCHMARKS.md, Finding 8). A pause
+ * 26-38% of their rate; this size gives them 29-49% at 1.6-1.7x (BENCHMARKS.md, Finding 8). A pause
  * costs ~15 us, nothing next to a slice.
  */
 export const SALSA_CORES_PER_SLICE = 131_072;
