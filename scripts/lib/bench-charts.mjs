@@ -23,6 +23,7 @@ export function horizontalBars({ title, subtitle, unit, rows, series }) {
   const x = (v) => left + (plotW * (Math.log10(Math.max(v, lo)) - Math.log10(lo))) / (Math.log10(hi) - Math.log10(lo));
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="12">`,
+    `<title>${esc(title)}</title>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="12" y="22" font-size="15" font-weight="600">${esc(title)}</text>`,
     `<text x="12" y="40" fill="#555">${esc(subtitle ?? "")}</text>`,
@@ -71,6 +72,7 @@ export function verticalBars({ title, subtitle, unit, groups, series }) {
   const barW = Math.min(34, (groupW - 16) / series.length);
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="12">`,
+    `<title>${esc(title)}</title>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="12" y="22" font-size="15" font-weight="600">${esc(title)}</text>`,
     `<text x="12" y="40" fill="#555">${esc(subtitle ?? "")}</text>`,
