@@ -170,15 +170,17 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // ---------------------------------------------------------------------------------------------
 // Cleanup on every exit path
 const cleanups = [];
-let cleaning = false;
-async function cleanup() {
-  if (cleaning) return;
-  cleaning = true;
-  for (const c of cleanups.reverse()) {
-    try {
-      await c();
-    } catch {}
-  }
+let cleaning;
+/** Every caller waits for the same cleanup: a signal and the failure it causes in the main flow both exit only after it. */
+function cleanup() {
+  cleaning ??= (async () => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch {}
+    }
+  })();
+  return cleaning;
 }
 for (const sig of ["SIGINT", "SIGTERM"])
   process.on(sig, async () => {
