@@ -43,10 +43,9 @@ function filterRuntimeNoise(stream: NodeJS.WriteStream) {
       .split(/(?<=\n)/)
       .filter((line: string) => {
         const bare = line.replace(/\n$/, "");
-        if (EXPECTED_RUNTIME_NOISE.some((re) => re.test(bare))) return !(dropStack = true);
-        if (dropStack && /^stack:( \S+@[0-9a-f]+)+$/.test(bare)) return (dropStack = false);
-        dropStack = false;
-        return true;
+        const stackOfDropped = dropStack && /^stack:( \S+@[0-9a-f]+)+$/.test(bare);
+        dropStack = EXPECTED_RUNTIME_NOISE.some((re) => re.test(bare));
+        return !dropStack && !stackOfDropped;
       })
       .join("");
     return kept ? (write as (...a: unknown[]) => boolean)(kept, ...rest) : true;

@@ -3,15 +3,19 @@
 //   1. bundle size (wrangler deploy --dry-run) and startup (wrangler check startup)
 //   2. password-hash micro-benchmark inside workerd (bench/hash-worker.ts under wrangler dev)
 //   3. the local stack (embedded Postgres + the Worker under wrangler dev) on free ports in a
-//      temporary folder, users seeded through the API, then load from this process (autocannon)
-//      at each concurrency for a fixed duration: the constant floor, the select-1 floor, JWKS,
-//      /auth/me, login, refresh, register, and /auth/me while logins run.
-//   Results: bench-results/results.json and bench-results/results.md. Everything started is
+//      temporary folder, users seeded through the API, and beside it, under the same wrangler dev
+//      (same version, same frozen --no-bundle setup, own process): a bare Hono app with one
+//      constant route (the floor) and the app with its console.log silenced (the log line's cost);
+//      then load from this process (autocannon) per scenario (the SCENARIOS table below) and
+//      concurrency; CPU per request one request at a time; /auth/me while logins run (MIXED);
+//      a CPU profile of the constant route and /auth/me through the inspector.
+//   Results: bench-results/results.json, results.md and two SVG charts. Everything started is
 //   stopped at the end, on failure and on Ctrl-C.
 //
 // Options (flags or env): --duration=10 (BENCH_DURATION, seconds per run), --connections=8,32
-// (BENCH_CONNECTIONS), --users=64 (BENCH_USERS), --only=live,me,... (BENCH_ONLY), --hash-rounds=3,
-// --startup-runs=3, --skip-static, --skip-hash, --out=bench-results.
+// (BENCH_CONNECTIONS), --users=64 (BENCH_USERS), --only=live,me,... (BENCH_ONLY: scenario ids, or
+// "mixed"), --hash-rounds=3, --startup-runs=3, --skip-static, --skip-hash, --skip-profile,
+// --out=bench-results, --charts=<dir> (also write the charts there, e.g. bench/charts for BENCHMARKS.md).
 
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -20,13 +24,14 @@ import path from "node:path";
 import autocannon from "autocannon";
 import postgres from "postgres";
 import { runHashBench } from "./lib/bench-hash.mjs";
-import { renderMarkdown } from "./lib/bench-report.mjs";
+import { profileWhile } from "./lib/bench-profile.mjs";
+import { renderCharts, renderMarkdown } from "./lib/bench-report.mjs";
 import { measureBundle, measureStartup } from "./lib/bench-static.mjs";
 import { cpuProbe, diffCpu, postmasterPid, procAvailable } from "./lib/proc-cpu.mjs";
 import { startPwnedServer } from "./lib/pwned-stub.mjs";
 import { freePort, ROOT, startStack } from "./lib/stack.mjs";
 import { readWranglerConfig } from "./lib/wrangler-config.mjs";
-import { freezeWorker } from "./lib/wrangler-dev.mjs";
+import { freezeWorker, startWranglerDev } from "./lib/wrangler-dev.mjs";
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -50,7 +55,9 @@ const options = {
   startupRuns: Number(opt("startup-runs", "BENCH_STARTUP_RUNS", 3)),
   skipStatic: opt("skip-static", "BENCH_SKIP_STATIC", "false") === "true",
   skipHash: opt("skip-hash", "BENCH_SKIP_HASH", "false") === "true",
+  skipProfile: opt("skip-profile", "BENCH_SKIP_PROFILE", "false") === "true",
   out: path.resolve(ROOT, String(opt("out", "BENCH_OUT", "bench-results"))),
+  charts: opt("charts", "BENCH_CHARTS", "") ? path.resolve(ROOT, String(opt("charts", "BENCH_CHARTS", ""))) : null,
 };
 // The configured password parameters (wrangler.toml [vars] may override the code defaults).
 const SCRYPT = { logN: 14, r: 8, p: 5 };
@@ -64,25 +71,115 @@ const SCRYPT = { logN: 14, r: 8, p: 5 };
     if (vars[k] !== undefined) SCRYPT[v] = Number(vars[k]);
 }
 const PASSWORD = "Vivid-Quartz-Lantern-2026";
-const SCENARIOS = ["live", "select1", "jwks", "me", "login", "refresh", "register", "mixed"];
-const wanted = (s) => !options.only || options.only.includes(s);
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios: one entry per measured route. A new flow (verify-email, MFA verify, admin list,
+// social ID-token sign-in) is one more entry here.
+//   server     which Worker answers: "app" (default), "bare" (bare Hono floor), "nolog" (the app
+//              with console.log silenced)
+//   request    (ctx) => { method, path, headers?, body? } for each request; ctx.seed() gives the
+//              next seeded user { email, access, refresh }, ctx.refreshPool live refresh tokens
+//   onResponse (status, bodyText, ctx) after each answer (e.g. put a rotated token back)
+//   prepare    async (ctx, connections) before each load run (e.g. enough live refresh tokens)
+//   hashBound  answers wait for a password hash: the run lasts longer by the queue's fill time
+//   serial     how many requests the one-at-a-time CPU measurement sends
+const get = (p, headers = {}) => ({ method: "GET", path: p, headers });
+const post = (p, body) => ({ method: "POST", path: p, body });
+const bearer = (ctx) => ({ authorization: `Bearer ${ctx.seed().access}` });
+const keepRefresh = (status, body, ctx) => {
+  if (status === 200 && ctx.refreshPool.length < 4096) ctx.refreshPool.push(JSON.parse(body).refresh_token);
+};
+const SCENARIOS = [
+  { id: "bare", server: "bare", title: "GET /health/live, bare Hono app (floor)", request: () => get("/health/live"), serial: 200 },
+  {
+    id: "bare-noassets",
+    server: "bareNoAssets",
+    title: "GET /health/live, bare Hono app without [assets]",
+    request: () => get("/health/live"),
+    serial: 200,
+  },
+  { id: "live", title: "GET /health/live (constant route)", request: () => get("/health/live"), serial: 200 },
+  {
+    id: "live-nolog",
+    server: "nolog",
+    title: "GET /health/live, app without console.log",
+    request: () => get("/health/live"),
+    serial: 200,
+  },
+  { id: "select1", title: "GET /health (select 1 floor)", request: () => get("/health"), serial: 200 },
+  { id: "jwks", title: "GET /.well-known/jwks.json", request: () => get("/.well-known/jwks.json"), serial: 200 },
+  { id: "me", title: "GET /auth/me", request: (ctx) => get("/auth/me", bearer(ctx)), serial: 200 },
+  {
+    id: "me-nolog",
+    server: "nolog",
+    title: "GET /auth/me, app without console.log",
+    request: (ctx) => get("/auth/me", bearer(ctx)),
+    serial: 200,
+  },
+  {
+    id: "login",
+    title: "POST /auth/login",
+    hashBound: true,
+    request: (ctx) => post("/auth/login", { email: ctx.seed().email, password: PASSWORD }),
+    onResponse: keepRefresh,
+    serial: 20,
+  },
+  {
+    id: "refresh",
+    title: "POST /auth/refresh",
+    // Each refresh consumes its token; the successor goes back to the pool (a chain per session).
+    prepare: async (ctx, connections) => {
+      const need = connections * 2 - ctx.refreshPool.length;
+      for (let i = 0; i < need; i++) {
+        const r = await api(ctx.apiUrl, "POST", "/auth/login", { email: ctx.seed().email, password: PASSWORD });
+        if (r.status === 200) ctx.refreshPool.push(r.data.refresh_token);
+      }
+    },
+    request: (ctx) => post("/auth/refresh", { refresh_token: ctx.refreshPool.shift() ?? "exhausted-pool" }),
+    onResponse: keepRefresh,
+    serial: 100,
+  },
+  {
+    id: "register",
+    title: "POST /auth/register",
+    hashBound: true,
+    request: (ctx) =>
+      post("/auth/register", {
+        full_name: "Bench Register",
+        email: `bench-${ctx.runId}-r${ctx.seq++}@example.com`,
+        password: PASSWORD,
+        role: "student",
+      }),
+    serial: 20,
+  },
+];
+// Two scenarios at once on the app: the foreground at each concurrency, the background at a fixed one.
+const MIXED = [{ id: "me+login", foreground: "me", background: "login", backgroundConnections: 8 }];
+// Scenarios whose CPU profile the report shows (where a request's CPU goes). The app as it is
+// (with its log line) is left out: under the profiler its console.log dominates (51-63% of busy
+// time in trial runs) and once made the Worker fall minutes behind; the no-log variant shows the rest.
+const PROFILED = ["bare", "live-nolog", "me-nolog"];
+const wanted = (id) => !options.only || options.only.includes(id);
 
 const log = (...a) => console.log(...a);
+const f2 = (x) => (x == null ? "n/a" : x.toFixed(2));
 let wranglerStderr = "";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
 // Cleanup on every exit path
 const cleanups = [];
-let cleaning = false;
-async function cleanup() {
-  if (cleaning) return;
-  cleaning = true;
-  for (const c of cleanups.reverse()) {
-    try {
-      await c();
-    } catch {}
-  }
+let cleaning;
+/** Every caller waits for the same cleanup: a signal and the failure it causes in the main flow both exit only after it. */
+function cleanup() {
+  cleaning ??= (async () => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch {}
+    }
+  })();
+  return cleaning;
 }
 for (const sig of ["SIGINT", "SIGTERM"])
   process.on(sig, async () => {
@@ -257,6 +354,7 @@ async function load({ apiUrl, request, connections, duration, cpu }) {
     result.cpu = {
       windowMs,
       windowRequests: served,
+      windowCpuMs: d,
       msPerRequest: per,
       // Cores busy with other work (other helpers' test runs, ...) while this ran.
       otherCores: m0 && m1 ? Math.max(0, (m1.busy - m0.busy - ours) / windowMs) : null,
@@ -303,6 +401,38 @@ async function waitIdle(cpu, maxMs = 60_000) {
 }
 
 // ---------------------------------------------------------------------------------------------
+/** An autocannon request that asks the scenario for each request. */
+function autocannonRequest(sc, ctx) {
+  return {
+    method: "GET",
+    path: "/",
+    setupRequest: (req) => {
+      const d = sc.request(ctx);
+      return {
+        ...req,
+        method: d.method,
+        path: d.path,
+        headers: { ...jsonHeaders, ...d.headers, "cf-connecting-ip": nextIp() },
+        body: d.body === undefined ? undefined : JSON.stringify(d.body),
+      };
+    },
+    ...(sc.onResponse ? { onResponse: (status, body) => sc.onResponse(status, body, ctx) } : {}),
+  };
+}
+
+/** One request of a scenario with fetch (the one-at-a-time CPU measurement). */
+async function sendOne(sc, ctx, url) {
+  const d = sc.request(ctx);
+  const res = await fetch(url + d.path, {
+    method: d.method,
+    headers: { ...jsonHeaders, ...d.headers, "cf-connecting-ip": nextIp() },
+    body: d.body === undefined ? undefined : JSON.stringify(d.body),
+  });
+  const text = await res.text();
+  sc.onResponse?.(res.status, text, ctx);
+  return res.status >= 200 && res.status < 300;
+}
+
 async function main() {
   const started = Date.now();
   fs.mkdirSync(options.out, { recursive: true });
@@ -311,7 +441,7 @@ async function main() {
   const results = {
     startedAt: new Date().toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
-    options: { ...options, out: path.relative(ROOT, options.out) },
+    options: { ...options, out: path.relative(ROOT, options.out), charts: options.charts && path.relative(ROOT, options.charts) },
     machine: machine(),
     versions: versions(),
     scrypt: SCRYPT,
@@ -333,7 +463,7 @@ async function main() {
     log(`startup (wrangler check startup x${options.startupRuns})...`);
     results.startup = await measureStartup(tmp, { runs: options.startupRuns, sourceMap: path.join(frozen.outdir, "index.js.map") });
     log(`  active (median) ${results.startup.activeMedianMs} ms`);
-    log("startup floor: an empty Worker with the same compatibility settings...");
+    log("startup floor: a bare Hono app with the same compatibility settings...");
     results.startupEmpty = await measureStartup(tmp, { runs: options.startupRuns, config: "bench/wrangler.empty.toml", label: "empty" });
     log(`  active (median) ${results.startupEmpty.activeMedianMs} ms`);
   }
@@ -348,6 +478,7 @@ async function main() {
   const pwned = await startPwnedServer({});
   cleanups.push(() => pwned.stop());
   const port = await freePort();
+  const inspectorPort = await freePort();
   const dataDir = path.join(tmp, "stack");
   const stack = await startStack({
     dataDir,
@@ -359,7 +490,7 @@ async function main() {
     oidcPort: await freePort(),
     vars: { PWNED_PASSWORDS_URL: pwned.url },
     config: frozen.config,
-    wranglerArgs: ["--no-bundle", "--inspector-port", String(await freePort())],
+    wranglerArgs: ["--no-bundle", "--inspector-port", String(inspectorPort)],
     inheritOutput: false,
     log: () => {},
   });
@@ -372,9 +503,70 @@ async function main() {
     results.versions.postgres = (await sql`select version()`)[0].version;
     await sql.end();
   }
-  const cpu = procAvailable()
-    ? cpuProbe({ wranglerPgid: stack.wrangler.pid, publicPort: port, postmasterPid: postmasterPid(path.join(dataDir, "postgres")) })
-    : null;
+  const pgPid = postmasterPid(path.join(dataDir, "postgres"));
+  const servers = {
+    app: {
+      url: apiUrl,
+      inspectorPort,
+      cpu: procAvailable() ? cpuProbe({ wranglerPgid: stack.wrangler.pid, publicPort: port, postmasterPid: pgPid }) : null,
+    },
+  };
+  const needed = new Set(SCENARIOS.filter((sc) => wanted(sc.id)).map((sc) => sc.server ?? "app"));
+  if (needed.has("bare") || needed.has("bareNoAssets")) {
+    // The floor: a bare Hono app, frozen and served exactly like the app (with the app's [assets]),
+    // and the same without [assets] (what wrangler's asset router in front of each request costs).
+    const bare = await freezeWorker({ config: "bench/wrangler.empty.toml", outdir: path.join(tmp, "bare") });
+    cleanups.push(() => bare.remove());
+    const noAssets = bare.config.replace(/\.toml$/, "-noassets.toml");
+    fs.writeFileSync(noAssets, fs.readFileSync(bare.config, "utf8").replace(/^\[assets\][^[]*/m, ""));
+    cleanups.push(() => fs.rmSync(noAssets, { force: true }));
+    for (const [name, config] of [
+      ["bare", bare.config],
+      ["bareNoAssets", noAssets],
+    ]) {
+      if (!needed.has(name)) continue;
+      const p = await freePort();
+      const insp = await freePort();
+      const w = await startWranglerDev({
+        config,
+        port: p,
+        readyPath: "/health/live",
+        extraArgs: ["--no-bundle", "--inspector-port", String(insp)],
+      });
+      cleanups.push(() => w.stop());
+      servers[name] = {
+        url: w.url,
+        inspectorPort: insp,
+        sourceMap: path.join(bare.outdir, "empty-worker.js.map"),
+        cpu: procAvailable() ? cpuProbe({ wranglerPgid: w.pgid, publicPort: p }) : null,
+      };
+    }
+  }
+  if (needed.has("nolog")) {
+    // The same bundle with console.log silenced once it has loaded (a wrapper module: no change to the app).
+    const wrapper = path.join(frozen.outdir, "bench-nolog.js");
+    fs.writeFileSync(
+      wrapper,
+      'import worker from "./index.js";\nexport * from "./index.js";\n// Bench-only: what the per-request log line costs under wrangler dev.\nconsole.log = () => {};\nexport default worker;\n',
+    );
+    const config = frozen.config.replace(/\.toml$/, "-nolog.toml");
+    // --no-bundle uploads the entry only, unless told to pick up the bundle's other modules too.
+    const modules = `find_additional_modules = true\nbase_dir = ${JSON.stringify(frozen.outdir)}\nrules = [{ type = "ESModule", globs = ["**/*.js"] }]`;
+    fs.writeFileSync(
+      config,
+      fs.readFileSync(frozen.config, "utf8").replace(/^main\s*=.*$/m, `main = ${JSON.stringify(wrapper)}\n${modules}`),
+    );
+    cleanups.push(() => fs.rmSync(config, { force: true }));
+    const p = await freePort();
+    const insp = await freePort();
+    const w = await stack.startWorker({ config, port: p, extraArgs: ["--no-bundle", "--inspector-port", String(insp)] });
+    cleanups.push(() => w.stop());
+    servers.nolog = {
+      url: w.url,
+      inspectorPort: insp,
+      cpu: procAvailable() ? cpuProbe({ wranglerPgid: w.pgid, publicPort: p, postmasterPid: pgPid }) : null,
+    };
+  }
 
   // Seed users through the API (hashes made by the Worker).
   log(`seeding ${options.users} users through POST /auth/register...`);
@@ -391,185 +583,114 @@ async function main() {
       },
     )
   ).filter(Boolean);
-  // Warm up every route once (JIT, connection setup) before measuring.
-  for (const s of seeds.slice(0, 4)) {
-    await api(apiUrl, "GET", "/health/live");
-    await api(apiUrl, "GET", "/health");
-    await api(apiUrl, "GET", "/.well-known/jwks.json");
-    await api(apiUrl, "GET", "/auth/me", undefined, { authorization: `Bearer ${s.access}` });
-  }
-
-  // Request factories. Each returns an autocannon request with setupRequest (per request).
-  let seq = 0;
-  const withIp = (req, extra = {}) => ({ ...req, ...extra, headers: { ...req.headers, ...extra.headers, "cf-connecting-ip": nextIp() } });
-  const refreshPool = [];
-  const requests = {
-    live: () => ({ method: "GET", path: "/health/live", headers: jsonHeaders, setupRequest: (r) => withIp(r) }),
-    select1: () => ({ method: "GET", path: "/health", headers: jsonHeaders, setupRequest: (r) => withIp(r) }),
-    jwks: () => ({ method: "GET", path: "/.well-known/jwks.json", headers: jsonHeaders, setupRequest: (r) => withIp(r) }),
-    me: () => ({
-      method: "GET",
-      path: "/auth/me",
-      headers: jsonHeaders,
-      setupRequest: (r) => withIp(r, { headers: { authorization: `Bearer ${seeds[seq++ % seeds.length].access}` } }),
-    }),
-    login: ({ collect = true } = {}) => ({
-      method: "POST",
-      path: "/auth/login",
-      headers: jsonHeaders,
-      setupRequest: (r) => withIp(r, { body: JSON.stringify({ email: seeds[seq++ % seeds.length].email, password: PASSWORD }) }),
-      ...(collect
-        ? {
-            onResponse: (status, body) => {
-              if (status === 200 && refreshPool.length < 4096) refreshPool.push(JSON.parse(body).refresh_token);
-            },
-          }
-        : {}),
-    }),
-    // Each refresh consumes its token; the successor goes back to the pool (a chain per session).
-    refresh: () => ({
-      method: "POST",
-      path: "/auth/refresh",
-      headers: jsonHeaders,
-      setupRequest: (r, ctx) => {
-        ctx.token = refreshPool.shift() ?? "exhausted-pool";
-        return withIp(r, { body: JSON.stringify({ refresh_token: ctx.token }) });
-      },
-      onResponse: (status, body) => {
-        if (status === 200) refreshPool.push(JSON.parse(body).refresh_token);
-      },
-    }),
-    register: () => ({
-      method: "POST",
-      path: "/auth/register",
-      headers: jsonHeaders,
-      setupRequest: (r) =>
-        withIp(r, {
-          body: JSON.stringify({
-            full_name: "Bench Register",
-            email: `bench-${runId}-r${seq++}@example.com`,
-            password: PASSWORD,
-            role: "student",
-          }),
-        }),
-    }),
-  };
-  const titles = {
-    live: "GET /health/live (constant floor)",
-    select1: "GET /health (select 1 floor)",
-    jwks: "GET /.well-known/jwks.json",
-    me: "GET /auth/me",
-    login: "POST /auth/login",
-    refresh: "POST /auth/refresh",
-    register: "POST /auth/register",
-  };
+  let next = 0;
+  const ctx = { apiUrl, runId, seq: 0, refreshPool: [], seed: () => seeds[next++ % seeds.length] };
+  // Warm up every server and route once (JIT, connection setup) before measuring.
+  for (const sc of SCENARIOS.filter((x) => wanted(x.id) && !x.hashBound && x.id !== "refresh"))
+    for (let i = 0; i < 4; i++) await sendOne(sc, ctx, servers[sc.server ?? "app"].url);
 
   // Hash-bound routes answer only once c requests have queued on the one thread that hashes:
   // they run for the duration plus that fill time, so the steady state lasts the full duration.
   const hashMs = results.hash?.rows.find((r) => r.impl === "app")?.verifyMs ?? 250;
-  const durationFor = (name, c) =>
-    ["login", "register", "mixed"].includes(name)
-      ? Math.ceil(options.duration + Math.min(120, (c * hashMs * 1.5) / 1000))
-      : options.duration;
+  const durationFor = (sc, c) => (sc.hashBound ? Math.ceil(options.duration + Math.min(120, (c * hashMs * 1.5) / 1000)) : options.duration);
 
   results.scenarios = [];
   const machineLoad = [];
-  for (const name of SCENARIOS.filter((s) => s !== "mixed" && wanted(s))) {
+  for (const sc of SCENARIOS.filter((x) => wanted(x.id))) {
+    const server = servers[sc.server ?? "app"];
     for (const connections of options.connections) {
-      if (name === "refresh") {
-        // Enough live sessions for every connection (logins also feed the pool).
-        const need = connections * 2 - refreshPool.length;
-        if (need > 0)
-          await pool(
-            Array.from({ length: need }, (_, i) => i),
-            4,
-            async (i) => {
-              const r = await api(apiUrl, "POST", "/auth/login", { email: seeds[i % seeds.length].email, password: PASSWORD });
-              if (r.status === 200) refreshPool.push(r.data.refresh_token);
-            },
-          );
-      }
-      await waitIdle(cpu);
-      const duration = durationFor(name, connections);
-      process.stdout.write(`  ${titles[name].padEnd(36)} c=${String(connections).padEnd(3)} ${duration}s ... `);
-      const r = await load({ apiUrl, request: requests[name](), connections, duration, cpu });
-      results.scenarios.push({ name, title: titles[name], ...r });
+      await sc.prepare?.(ctx, connections);
+      await waitIdle(server.cpu);
+      const duration = durationFor(sc, connections);
+      process.stdout.write(`  ${sc.title.padEnd(44)} c=${String(connections).padEnd(3)} ${duration}s ... `);
+      const r = await load({ apiUrl: server.url, request: autocannonRequest(sc, ctx), connections, duration, cpu: server.cpu });
+      results.scenarios.push({ name: sc.id, title: sc.title, server: sc.server ?? "app", hashBound: !!sc.hashBound, ...r });
       if (r.cpu?.otherCores != null) machineLoad.push(r.cpu.otherCores);
       log(
         `${r.reqPerSec.toFixed(1)} req/s  p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors + r.timeouts}` +
-          (r.cpu ? `  cpu ${r.cpu.msPerRequest.workerd.toFixed(2)}+${r.cpu.msPerRequest.postgres.toFixed(2)} ms` : ""),
+          (r.cpu
+            ? `  cpu ${r.cpu.msPerRequest.workerd.toFixed(2)}+${r.cpu.msPerRequest.postgres.toFixed(2)} ms  other load ${f2(r.cpu.otherCores)}`
+            : ""),
       );
     }
   }
 
   // Exact CPU per request, one request at a time (the load runs above estimate it under load).
-  if (cpu) {
+  if (servers.app.cpu) {
     log("CPU per request, one request at a time...");
-    const ok = (r) => r.status >= 200 && r.status < 300;
-    const serial = {
-      live: { n: 200, send: async () => ok(await api(apiUrl, "GET", "/health/live")) },
-      select1: { n: 200, send: async () => ok(await api(apiUrl, "GET", "/health")) },
-      jwks: { n: 200, send: async () => ok(await api(apiUrl, "GET", "/.well-known/jwks.json")) },
-      me: {
-        n: 200,
-        send: async (i) =>
-          ok(await api(apiUrl, "GET", "/auth/me", undefined, { authorization: `Bearer ${seeds[i % seeds.length].access}` })),
-      },
-      login: {
-        n: 20,
-        send: async (i) => ok(await api(apiUrl, "POST", "/auth/login", { email: seeds[i % seeds.length].email, password: PASSWORD })),
-      },
-      refresh: {
-        n: 100,
-        send: async () => {
-          const r = await api(apiUrl, "POST", "/auth/refresh", { refresh_token: refreshPool.shift() ?? "exhausted-pool" });
-          if (ok(r)) refreshPool.push(r.data.refresh_token);
-          return ok(r);
-        },
-      },
-      register: {
-        n: 20,
-        send: async () =>
-          ok(
-            await api(apiUrl, "POST", "/auth/register", {
-              full_name: "Bench Serial",
-              email: `bench-${runId}-s${seq++}@example.com`,
-              password: PASSWORD,
-              role: "student",
-            }),
-          ),
-      },
-    };
     results.serial = [];
-    for (const name of SCENARIOS.filter((x) => x !== "mixed" && wanted(x))) {
-      if (name === "refresh" && refreshPool.length === 0) {
-        const r = await api(apiUrl, "POST", "/auth/login", { email: seeds[0].email, password: PASSWORD });
-        if (r.status === 200) refreshPool.push(r.data.refresh_token);
-      }
-      const r = await serialCpu({ cpu, ...serial[name] });
-      results.serial.push({ name, title: titles[name], ...r });
+    for (const sc of SCENARIOS.filter((x) => wanted(x.id))) {
+      const server = servers[sc.server ?? "app"];
+      await sc.prepare?.(ctx, 1);
+      const r = await serialCpu({ cpu: server.cpu, n: sc.serial, send: () => sendOne(sc, ctx, server.url) });
+      results.serial.push({ name: sc.id, title: sc.title, server: sc.server ?? "app", ...r });
       const c = r.msPerRequest;
       log(
-        `  ${titles[name].padEnd(36)} ${r.ok}/${r.n} ok  workerd ${c.workerd.toFixed(2)}  proxy ${c.proxy.toFixed(2)}  postgres ${c.postgres.toFixed(2)} ms/req`,
+        `  ${sc.title.padEnd(44)} ${r.ok}/${r.n} ok  workerd ${c.workerd.toFixed(2)}  proxy ${c.proxy.toFixed(2)}  postgres ${c.postgres.toFixed(2)} ms/req`,
       );
     }
   }
 
   if (wanted("mixed")) {
     results.mixed = [];
-    for (const connections of options.connections) {
-      await waitIdle(cpu);
-      const duration = durationFor("mixed", 8);
-      process.stdout.write(`  GET /auth/me c=${connections} while POST /auth/login c=8, ${duration}s ... `);
-      const [me, login] = await Promise.all([
-        load({ apiUrl, request: requests.me(), connections, duration, cpu: null }),
-        load({ apiUrl, request: requests.login({ collect: false }), connections: 8, duration, cpu: null }),
-      ]);
-      results.mixed.push({ connections, me, login });
-      log(`me ${me.reqPerSec.toFixed(1)} req/s p99 ${me.latency.p99} ms; login ${login.reqPerSec.toFixed(1)} req/s`);
+    for (const mx of MIXED) {
+      const fg = SCENARIOS.find((x) => x.id === mx.foreground);
+      const bg = SCENARIOS.find((x) => x.id === mx.background);
+      for (const connections of options.connections) {
+        await waitIdle(servers.app.cpu);
+        const duration = durationFor(bg, mx.backgroundConnections);
+        process.stdout.write(`  ${fg.title} c=${connections} while ${bg.title} c=${mx.backgroundConnections}, ${duration}s ... `);
+        // CPU over the common window (both runs start together and last as long).
+        const [me, login] = await Promise.all([
+          load({ apiUrl, request: autocannonRequest(fg, ctx), connections, duration, cpu: servers.app.cpu }),
+          load({
+            apiUrl,
+            request: autocannonRequest({ ...bg, onResponse: undefined }, ctx),
+            connections: mx.backgroundConnections,
+            duration,
+            cpu: null,
+          }),
+        ]);
+        results.mixed.push({ id: mx.id, foreground: fg.id, background: bg.id, connections, me, login });
+        if (me.cpu?.otherCores != null) machineLoad.push(me.cpu.otherCores);
+        log(
+          `${fg.id} ${me.reqPerSec.toFixed(1)} req/s p99 ${me.latency.p99} ms; ${bg.id} ${login.reqPerSec.toFixed(1)} req/s; other load ${f2(me.cpu?.otherCores)}`,
+        );
+      }
     }
   }
-  await waitIdle(cpu);
+
+  // Where a constant request's CPU goes: a CPU profile through the inspector while it is under load.
+  if (!options.skipProfile) {
+    results.profile = {};
+    for (const sc of SCENARIOS.filter((x) => PROFILED.includes(x.id) && wanted(x.id))) {
+      const server = servers[sc.server ?? "app"];
+      await waitIdle(server.cpu);
+      const duration = Math.min(5, options.duration);
+      process.stdout.write(`  CPU profile: ${sc.title} c=8 ${duration}s ... `);
+      let p;
+      try {
+        p = await profileWhile({
+          inspectorPort: server.inspectorPort,
+          sourceMap: server.sourceMap ?? path.join(frozen.outdir, "index.js.map"),
+          work: () => load({ apiUrl: server.url, request: autocannonRequest(sc, ctx), connections: 8, duration, cpu: server.cpu }),
+        });
+      } catch (err) {
+        log(`failed: ${err.message}`);
+        continue;
+      }
+      const { workResult, ...profile } = p;
+      results.profile[sc.id] = {
+        title: sc.title,
+        reqPerSec: workResult.reqPerSec,
+        requests: workResult.ok,
+        otherCores: workResult.cpu?.otherCores,
+        ...profile,
+      };
+      log(`${workResult.reqPerSec.toFixed(1)} req/s under the profiler, ${profile.sampledMs.toFixed(0)} ms sampled`);
+    }
+  }
+  await waitIdle(servers.app.cpu);
 
   results.machine.loadavgEnd = os.loadavg();
   results.machine.otherCoresBusy = machineLoad.length
@@ -582,10 +703,17 @@ async function main() {
   results.elapsedS = (Date.now() - started) / 1000;
 
   fs.writeFileSync(path.join(options.out, "results.json"), JSON.stringify(results, null, 2));
-  const md = renderMarkdown(results);
+  const charts = renderCharts(results);
+  for (const dir of [options.out, options.charts].filter(Boolean)) {
+    fs.mkdirSync(dir, { recursive: true });
+    for (const [name, svg] of Object.entries(charts)) fs.writeFileSync(path.join(dir, name), svg);
+  }
+  const md = renderMarkdown(results, { chartsDir: options.charts ? path.relative(ROOT, options.charts) : "." });
   fs.writeFileSync(path.join(options.out, "results.md"), md);
   log(`\n${md}`);
-  log(`written: ${path.relative(ROOT, options.out)}/results.json and results.md (${results.elapsedS.toFixed(0)} s)`);
+  log(
+    `written: ${path.relative(ROOT, options.out)}/results.json, results.md, ${Object.keys(charts).join(", ")} (${results.elapsedS.toFixed(0)} s)`,
+  );
 }
 
 try {

@@ -1,7 +1,9 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { secureHeaders } from "hono/secure-headers";
+import type { Config } from "./config";
 import type { AppEnv } from "./context";
 import type { Overrides } from "./deps";
 import { apiError, validationError } from "./errors";
@@ -16,6 +18,24 @@ import { passwordResetRoutes } from "./routes/password-reset";
 import { profileRoutes } from "./routes/profile";
 import { sessionRoutes } from "./routes/sessions";
 import { systemRoutes } from "./routes/system";
+
+/** cors() for a configuration, built once (the configuration is parsed once per env and cached). */
+const corsMiddleware = new WeakMap<Config, MiddlewareHandler<AppEnv>>();
+function corsFor(config: Config): MiddlewareHandler<AppEnv> {
+  let mw = corsMiddleware.get(config);
+  if (!mw) {
+    const origins = config.CORS_ORIGINS;
+    mw = cors({
+      origin: (origin) => (origins?.includes(origin) ? origin : null),
+      allowHeaders: ["Authorization", "Content-Type"],
+      allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+      exposeHeaders: ["X-Request-Id", "Retry-After"],
+      maxAge: 600,
+    });
+    corsMiddleware.set(config, mw);
+  }
+  return mw;
+}
 
 /**
  * Builds the Hono app: middleware chain, routes under the base path, one error handler.
@@ -52,15 +72,16 @@ export function createApp<const B extends string = "/auth">(
       // Responses of an auth API carry tokens, codes or personal data: never cached by default.
       if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
     },
-    (c, next) => {
-      const origins = c.get("deps").config.CORS_ORIGINS;
-      return cors({
-        origin: (origin) => (origins?.includes(origin) ? origin : null),
-        allowHeaders: ["Authorization", "Content-Type"],
-        allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
-        exposeHeaders: ["X-Request-Id", "Retry-After"],
-        maxAge: 600,
-      })(c, next);
+    async (c, next) => {
+      // CORS only concerns a browser's cross-origin request, which always carries Origin. Without
+      // one, skip cors(): it would set headers before the handler, and Hono then copies the
+      // handler's whole response to merge them. Vary stays, for caches.
+      if (!c.req.header("origin")) {
+        await next();
+        c.res.headers.append("Vary", "Origin");
+        return;
+      }
+      return corsFor(c.get("deps").config)(c, next);
     },
     methodNotAllowed({
       app,

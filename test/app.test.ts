@@ -221,6 +221,10 @@ describe("hardened responses", () => {
       headers: { origin: "https://evil.example.net" },
     });
     expect(other.headers.get("Access-Control-Allow-Origin")).toBeNull();
+    // A request without Origin (not a browser's cross-origin request) gets no CORS headers, only Vary.
+    const plain = await call("/health/live", { env: origins });
+    expect([...plain.headers.keys()].filter((k) => k.startsWith("access-control-"))).toEqual([]);
+    expect(plain.headers.get("Vary")).toMatch(/Origin/i);
     // With no CORS_ORIGINS, no origin is allowed.
     const none = await call("/auth/login", { body: {}, headers: { origin: "https://app.example.com" } });
     expect(none.headers.get("Access-Control-Allow-Origin")).toBeNull();

@@ -14,13 +14,16 @@ const median = (xs) => {
 
 export const IMPLS = [
   { id: "native", label: "node:crypto scrypt (native, workerd)" },
-  { id: "noble-async", label: "@noble/hashes scryptAsync" },
+  { id: "noble-async", label: "@noble/hashes scryptAsync (asyncTick 10 ms)" },
   { id: "noble-sync", label: "@noble/hashes scrypt (sync)" },
+  { id: "wasm", label: "scrypt-wasm (SIMD ROMix, sliced)" },
   { id: "app", label: "app: hashPassword / verifyPassword" },
 ];
 
 /**
- * @returns {{ params, rows: Array<{impl,label,hashMs,verifyMs,hashCpuMs,verifyCpuMs,n}>, probes }}
+ * Per implementation: wall and CPU per hash and per verify, and the longest time one hash held the
+ * isolate's thread (a setTimeout(0) heartbeat beside it inside the Worker; its longest gap).
+ * @returns {{ params, rows: Array<{impl,label,hashMs,verifyMs,hashCpuMs,verifyCpuMs,n,blocking}>, probes }}
  */
 export async function runHashBench({ params, tmpDir, rounds = 3, targetRoundMs = 1200, log = console.log }) {
   const port = await freePort();
@@ -66,8 +69,18 @@ export async function runHashBench({ params, tmpDir, rounds = 3, targetRoundMs =
         verify.push(await timed(`/verify?${q({ impl: id, n, stored })}`));
       }
       const per = (xs, k, base) => median(xs.map((x) => (x[k] - base) / n));
+      const blocking = (await timed(`/blocking?${q({ impl: id, n: Math.max(2, Math.min(n, 4)), ...p })}`)).body;
       const row = {
         impl: id,
+        blocking: {
+          maxMs: blocking.maxMs,
+          p99Ms: blocking.p99Ms,
+          p50Ms: blocking.p50Ms,
+          beats: blocking.beats,
+          hashes: blocking.n,
+          // Independent of other load on the machine: a hash's CPU ÷ the blocks it ran in.
+          cpuPerBlockMs: null,
+        },
         label,
         n,
         rounds,
@@ -76,9 +89,11 @@ export async function runHashBench({ params, tmpDir, rounds = 3, targetRoundMs =
         hashCpuMs: per(hash, "cpu", noopCpu),
         verifyCpuMs: per(verify, "cpu", noopCpu),
       };
+      // n native hashes in a row never yield in between (one beat): count at least one block per hash.
+      row.blocking.cpuPerBlockMs = (row.hashCpuMs * row.blocking.hashes) / Math.max(row.blocking.hashes, row.blocking.beats);
       rows.push(row);
       log(
-        `  ${label.padEnd(40)} hash ${row.hashMs.toFixed(1)} ms (cpu ${row.hashCpuMs.toFixed(1)})  verify ${row.verifyMs.toFixed(1)} ms (cpu ${row.verifyCpuMs.toFixed(1)})  [${n} x ${rounds}]`,
+        `  ${label.padEnd(40)} hash ${row.hashMs.toFixed(1)} ms (cpu ${row.hashCpuMs.toFixed(1)})  verify ${row.verifyMs.toFixed(1)} ms (cpu ${row.verifyCpuMs.toFixed(1)})  longest block ${row.blocking.maxMs} ms  [${n} x ${rounds}]`,
       );
     }
 
@@ -95,7 +110,34 @@ export async function runHashBench({ params, tmpDir, rounds = 3, targetRoundMs =
       const body = await res.json();
       probes.push({ ...pp, cost: 2 ** pp.logN * pp.r * pp.p, ok: !!body.ok, error: body.error ?? null });
     }
-    return { params: p, noopWallMs: noopWall, noopCpuMs: noopCpu, rows, probes };
+    // What one request log line costs inside the Worker: building it, and writing it with console.log.
+    const line = async (c, n) => (await timed(`/logline?console=${c}&n=${n}`)).body.usPerLine;
+    await line(0, 2000);
+    await line(1, 200);
+    const logLine = {
+      buildUs: median([await line(0, 20000), await line(0, 20000), await line(0, 20000)]),
+      writeUs: median([await line(1, 1000), await line(1, 1000), await line(1, 1000)]),
+    };
+    log(
+      `  one request log line: built ${logLine.buildUs.toFixed(1)} us, built and written with console.log ${logLine.writeUs.toFixed(1)} us`,
+    );
+    // The middleware chain's own cost: GET /health/live handed to the app's fetch (and to a bare
+    // Hono app) inside the isolate, no network, no proxy; the fastest of 5 rounds (least disturbed).
+    const inproc = async (target, c, n) => {
+      const xs = [];
+      for (let i = 0; i < 5; i++) xs.push((await timed(`/inproc?target=${target}&console=${c}&n=${n}`)).body.usPerRequest);
+      return Math.min(...xs);
+    };
+    await inproc("app", 0, 500);
+    const perRequest = {
+      bareUs: await inproc("bare", 0, 5000),
+      appUs: await inproc("app", 0, 2000),
+      appWithConsoleUs: await inproc("app", 1, 300),
+    };
+    log(
+      `  GET /health/live inside the isolate: bare Hono ${perRequest.bareUs.toFixed(1)} us, app ${perRequest.appUs.toFixed(1)} us (console.log silenced), app with its log line ${perRequest.appWithConsoleUs.toFixed(1)} us`,
+    );
+    return { params: p, noopWallMs: noopWall, noopCpuMs: noopCpu, rows, probes, logLine, perRequest };
   } finally {
     await worker?.stop();
     frozen.remove();

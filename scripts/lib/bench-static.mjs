@@ -14,9 +14,19 @@ const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
 function packageOf(input) {
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input.replace(/\\/g, "/"));
   if (m) return m[1];
-  if (/(^|\/)src\//.test(input)) return "src (our code)";
   if (/(^|\/)bench\//.test(input)) return "bench";
   return input.split("/").filter(Boolean)[0] ?? "(unknown)";
+}
+
+/**
+ * Origin of a source-map source: our files appear as absolute paths (or ../src/...); a package
+ * whose own source map names "src/..." (drizzle-orm does) must not look like ours.
+ */
+function originOf(source) {
+  if (source.startsWith(`${ROOT}/src/`) || /^(\.\.\/)+src\//.test(source)) return "src (our code)";
+  if (/node_modules\//.test(source)) return packageOf(source);
+  if (/^src\//.test(source)) return "a package's own sources (src/…)";
+  return packageOf(source);
 }
 
 /** Sizes of a bundle written by freezeWorker (`wrangler deploy --dry-run --outdir`). */
@@ -61,7 +71,7 @@ export function measureBundle({ outdir, output, metafile }) {
  * our own dry-run build (the same esbuild output as the one `check startup` builds) to the npm
  * package or src/ file they come from; runtime internals are grouped by their node-internal URL.
  */
-async function profileByOrigin(profile, sourceMapFile) {
+export async function profileByOrigin(profile, sourceMapFile, { top = 10, byFunction = false } = {}) {
   let consumer = null;
   try {
     const { SourceMapConsumer } = await import("source-map-js"); // present via Vite; optional
@@ -81,14 +91,20 @@ async function profileByOrigin(profile, sourceMapFile) {
       key = "runtime (node:*, cloudflare:*)";
     else if (consumer && f.lineNumber >= 0) {
       const pos = consumer.originalPositionFor({ line: f.lineNumber + 1, column: Math.max(0, f.columnNumber) });
-      key = pos?.source ? packageOf(pos.source.replace(/^(\.\.\/)+/, "")) : "worker bundle (unmapped)";
+      key = pos?.source ? originOf(pos.source) : "worker bundle (unmapped)";
+      // By function: the original file and line (the bundle is minified; names may be gone).
+      if (byFunction && pos?.source) {
+        const file = pos.source.replace(/^(\.\.\/)+/, "").replace(/^.*node_modules\//, "");
+        key = `${file}:${pos.line}${pos.name ? ` ${pos.name}` : ""}`;
+      }
     } else key = "worker bundle (top level)";
+    if (byFunction && !f.url && f.functionName && !f.functionName.startsWith("(")) key = `(native) ${f.functionName}`;
     self.set(key, (self.get(key) ?? 0) + (deltas[i + 1] ?? 0) / 1000);
   }
   return [...self.entries()]
     .filter(([k]) => k !== "(idle)")
     .sort((a, b) => b[1] - a[1])
-    .slice(0, 10)
+    .slice(0, top)
     .map(([what, ms]) => ({ what, ms }));
 }
 

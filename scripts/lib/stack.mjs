@@ -213,7 +213,29 @@ export async function startStack({
           fs.rmSync(pidFile, { force: true });
         }),
     });
-    return { apiUrl, dbUrl: pg.url, mailUrl, s3Endpoint, oidcUrl, logDir, localSettings: [...localSettings], wrangler, pg, stop };
+    // Another Worker config (a variant of the app) under wrangler dev with the same settings, secrets and database.
+    const startWorker = ({ config: otherConfig, port: otherPort, extraArgs = [] }) =>
+      startWranglerDev({
+        config: otherConfig,
+        port: otherPort,
+        readyPath: "/health/live",
+        logFile: logFile(`wrangler-${otherPort}`),
+        env: { CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: pg.url },
+        extraArgs: [...varArgs, ...extraArgs],
+      });
+    return {
+      apiUrl,
+      dbUrl: pg.url,
+      mailUrl,
+      s3Endpoint,
+      oidcUrl,
+      logDir,
+      localSettings: [...localSettings],
+      wrangler,
+      pg,
+      stop,
+      startWorker,
+    };
   } catch (err) {
     await stop();
     throw err;

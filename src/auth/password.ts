@@ -1,9 +1,7 @@
-import * as nodeCrypto from "node:crypto";
-import { scrypt as nobleScrypt, scryptAsync as nobleScryptAsync } from "@noble/hashes/scrypt.js";
 import type { Config } from "../config";
-import { describeError, log } from "../log";
 import { fromB64, randomBytes, timingSafeEqual, utf8 } from "./encoding";
 import { type LegacyOptions, verifyLegacyHash } from "./legacy-hashes";
+import { scryptWasm } from "./scrypt-wasm";
 
 /**
  * Password hashing: scrypt in a self-describing PHC-style string
@@ -39,49 +37,13 @@ export function passwordPolicyProblem(pw: string): string | null {
   return null;
 }
 
-type ScryptImpl = (pw: Uint8Array, salt: Uint8Array, p: ScryptParams) => Promise<Uint8Array>;
-
-/** The runtime's native scrypt (node:crypto in workerd with nodejs_compat, or Node). Same output as noble. */
-export const nativeScrypt: ScryptImpl | undefined =
-  typeof nodeCrypto.scrypt === "function"
-    ? (pw, salt, p) =>
-        new Promise((resolve, reject) => {
-          const N = 2 ** p.logN;
-          nodeCrypto.scrypt(pw, salt, KEY_BYTES, { N, r: p.r, p: p.p, maxmem: 256 * N * p.r }, (err, key) =>
-            err ? reject(err) : resolve(new Uint8Array(key.buffer, key.byteOffset, key.byteLength)),
-          );
-        })
-    : undefined;
-
-/** Pure-JS scrypt from @noble/hashes; yields to the event loop while it runs. */
-export const nobleScryptImpl: ScryptImpl = (pw, salt, p) =>
-  nobleScryptAsync(pw, salt, { N: 2 ** p.logN, r: p.r, p: p.p, dkLen: KEY_BYTES, maxmem: 2 ** 32 });
-
-export const nobleScryptSync: ScryptImpl = async (pw, salt, p) =>
-  nobleScrypt(pw, salt, { N: 2 ** p.logN, r: p.r, p: p.p, dkLen: KEY_BYTES, maxmem: 2 ** 32 });
-
 /**
- * Parameter sets the native scrypt refused in this isolate (workerd caps N*r*p at 2^20:
- * "cost exceeds maximum"). Remembered per set, so one refused set (say an old hash with odd
- * parameters) never moves the current parameters off the native path.
+ * Every password hash of the app (register, login, the dummy hash for unknown emails, reset,
+ * change) is scrypt-wasm.ts: sliced so other requests of the isolate keep being served, at about
+ * native speed. node:crypto's scrypt is as fast but holds the isolate's thread for a whole hash.
  */
-const nativeRefused = new Set<string>();
-
-/** scrypt with the native implementation when present and willing, noble otherwise. Same output. */
-export async function scrypt(pw: Uint8Array, salt: Uint8Array, params: ScryptParams): Promise<Uint8Array> {
-  const id = `${params.logN},${params.r},${params.p}`;
-  if (nativeScrypt && !nativeRefused.has(id)) {
-    try {
-      return await nativeScrypt(pw, salt, params);
-    } catch (err) {
-      nativeRefused.add(id);
-      log("warn", "native scrypt refused these parameters; using @noble/hashes (same output, 2-3x the CPU)", {
-        params: id,
-        ...describeError(err),
-      });
-    }
-  }
-  return nobleScryptImpl(pw, salt, params);
+export function scrypt(pw: Uint8Array, salt: Uint8Array, params: ScryptParams): Promise<Uint8Array> {
+  return scryptWasm(pw, salt, { N: 2 ** params.logN, r: params.r, p: params.p, dkLen: KEY_BYTES });
 }
 
 const b64 = (u8: Uint8Array) => btoa(String.fromCharCode(...u8)).replace(/=+$/, "");
