@@ -18,6 +18,8 @@ await build({
   platform: "node",
   format: "esm",
   packages: "external",
+  // The document needs no password hashing: the scrypt core's WebAssembly module stays out.
+  loader: { ".wasm": "empty" },
   logLevel: "warning",
 });
 const { createApp } = await import(pathToFileURL(bundle).href);
