@@ -7,6 +7,7 @@ import { defineConfig, defineProject } from "vitest/config";
 const workerAliases = {
   "@aws-sdk/xml-builder": path.resolve(import.meta.dirname, "src/shims/aws-xml-builder.ts"),
   "postal-mime": path.resolve(import.meta.dirname, "src/shims/postal-mime.ts"),
+  zod: path.resolve(import.meta.dirname, "src/shims/zod.ts"),
 };
 
 const onUnhandledError = (error: unknown) => {
