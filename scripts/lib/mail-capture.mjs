@@ -11,6 +11,7 @@
 //                             `status` (default 500), or are stored but answered after `delayMs`
 //   GET    /_control          {received, failRemaining}: counters for tests
 import http from "node:http";
+import { readBody } from "./http-body.mjs";
 
 const MAX_BODY = 10 * 1024 * 1024;
 const MAX_MESSAGES = 1000;
@@ -32,22 +33,6 @@ function send(res, status, body, headers = {}) {
 }
 
 const resendError = (res, status, name, message) => send(res, status, { statusCode: status, name, message });
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    let size = 0;
-    req.on("data", (c) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(Object.assign(new Error("body too large"), { status: 413 }));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
 
 function inboxPage(messages) {
   const items = messages
@@ -95,7 +80,7 @@ export async function startMailCapture({ port = 0, host = "127.0.0.1" } = {}) {
 
       if (route === "POST /emails") {
         received++;
-        const raw = await readBody(req);
+        const raw = await readBody(req, MAX_BODY);
         if (!/^Bearer\s+\S+/i.test(req.headers.authorization ?? ""))
           return resendError(res, 401, "missing_api_key", "Missing API key in the authorization header.");
         if (failRemaining > 0 && !delayMs) {
@@ -157,7 +142,7 @@ export async function startMailCapture({ port = 0, host = "127.0.0.1" } = {}) {
       }
       if (route === "GET /") return send(res, 200, inboxPage([...messages].reverse()));
       if (route === "POST /_control/fail") {
-        const body = JSON.parse((await readBody(req)) || "{}");
+        const body = JSON.parse((await readBody(req, MAX_BODY)) || "{}");
         failRemaining = Math.max(0, Number(body.count ?? 1) | 0);
         failStatus = Number(body.status ?? 500) | 0;
         delayMs = Math.max(0, Number(body.delayMs ?? 0) | 0);

@@ -24,6 +24,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import { exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT } from "jose";
+import { readBody } from "./http-body.mjs";
 
 const CODE_TTL_S = 60;
 const MAX_BODY = 64 * 1024;
@@ -60,22 +61,6 @@ function send(res, status, body, headers = {}) {
     ...headers,
   });
   res.end(isText ? body : JSON.stringify(body));
-}
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    let size = 0;
-    req.on("data", (c) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(Object.assign(new Error("body too large"), { status: 413 }));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }
 
 const isLoopback = (u) => {
@@ -305,7 +290,7 @@ export async function startOidcProvider({
 
   async function token(p, req, res) {
     p.stats.tokenRequests++;
-    const form = new URLSearchParams(await readBody(req));
+    const form = new URLSearchParams(await readBody(req, MAX_BODY));
     const fail = (status, error, error_description) => send(res, status, { error, ...(error_description ? { error_description } : {}) });
     if (form.get("grant_type") !== "authorization_code") return fail(400, "unsupported_grant_type");
     const auth = await authenticateClient(p, req, form);
@@ -351,7 +336,7 @@ export async function startOidcProvider({
     try {
       const url = new URL(req.url ?? "/", "http://localhost");
       const path = url.pathname.replace(/\/+$/, "") || "/";
-      const json = async () => JSON.parse((await readBody(req)) || "{}");
+      const json = async () => JSON.parse((await readBody(req, MAX_BODY)) || "{}");
       if (path.startsWith("/_control/")) {
         const route = `${req.method} ${path}`;
         if (route === "GET /_control/stats") return send(res, 200, stats());

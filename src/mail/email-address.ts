@@ -117,27 +117,20 @@ export function emailChangeNoticeMessage(input: {
   revert: RevertHint;
 }): MailMessage {
   const { appName, newEmail } = input;
-  const when = utcTime(input.at);
-  const subject = `Your ${appName} email address is being changed`;
-  const lead = `At ${when} someone signed in to the ${appName} account of this address asked to change its email address to ${newEmail}. The change happens once the code sent to the new address is entered.`;
-  const revert = revertParts(input.revert);
-  const text = [lead, "", "If this was you, there is nothing more to do.", ...revert.text].join("\n");
-  const html = htmlDocument(
-    subject,
-    `<p>${escapeHtml(lead)}</p>
-<p>If this was you, there is nothing more to do.</p>
-${revert.html}`,
-  );
-  return { to: input.to, subject, text, html, tag: "email_change_notice" };
+  const lead = `At ${utcTime(input.at)} someone signed in to the ${appName} account of this address asked to change its email address to ${newEmail}. The change happens once the code sent to the new address is entered.`;
+  return noticeWithRevert(input.to, `Your ${appName} email address is being changed`, lead, input.revert, "email_change_notice");
 }
 
 /** To the address that was left, once the change is confirmed. */
 export function emailChangedMessage(input: { appName: string; to: string; newEmail: string; at: Date; revert: RevertHint }): MailMessage {
   const { appName, newEmail } = input;
-  const when = utcTime(input.at);
-  const subject = `Your ${appName} email address was changed`;
-  const lead = `At ${when} the email address of your ${appName} account was changed to ${newEmail}, and every other signed-in session was signed out. Mail about the account now goes to the new address.`;
-  const revert = revertParts(input.revert);
+  const lead = `At ${utcTime(input.at)} the email address of your ${appName} account was changed to ${newEmail}, and every other signed-in session was signed out. Mail about the account now goes to the new address.`;
+  return noticeWithRevert(input.to, `Your ${appName} email address was changed`, lead, input.revert, "email_changed");
+}
+
+/** A notice to the address being left: what happened, and the way back (the revert code). */
+function noticeWithRevert(to: string, subject: string, lead: string, hint: RevertHint, tag: string): MailMessage {
+  const revert = revertParts(hint);
   const text = [lead, "", "If this was you, there is nothing more to do.", ...revert.text].join("\n");
   const html = htmlDocument(
     subject,
@@ -145,7 +138,7 @@ export function emailChangedMessage(input: { appName: string; to: string; newEma
 <p>If this was you, there is nothing more to do.</p>
 ${revert.html}`,
   );
-  return { to: input.to, subject, text, html, tag: "email_changed" };
+  return { to, subject, text, html, tag };
 }
 
 /** To the restored address, after an undo. */

@@ -38,6 +38,15 @@ export const ErrorSchema = z
   })
   .openapi("Error", { example: { status: "error", message: "Invalid email or password.", code: "invalid_credentials" } });
 
+export const EXAMPLE_USER = {
+  id: "3f1c2a3e-8a4b-4c1e-9f0a-2b7d5c6e8f90",
+  full_name: "Ada Lovelace",
+  email: "ada@example.com",
+  role: "student",
+  avatar: null,
+  email_verified: true,
+};
+
 export const UserSchema = z
   .object({
     id: uuid(),
@@ -48,16 +57,7 @@ export const UserSchema = z
     avatar: z.string().max(2048).nullable().openapi({ description: "Public URL of the avatar, or null" }),
     email_verified: z.boolean().openapi({ description: "The address was proven by a mailed code (docs/email-verification.md)" }),
   })
-  .openapi("User", {
-    example: {
-      id: "3f1c2a3e-8a4b-4c1e-9f0a-2b7d5c6e8f90",
-      full_name: "Ada Lovelace",
-      email: "ada@example.com",
-      role: "student",
-      avatar: null,
-      email_verified: true,
-    },
-  });
+  .openapi("User", { example: EXAMPLE_USER });
 
 const EXAMPLE_ACCESS = "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCIsImtpZCI6ImVkZHNhLWV4YW1wbGUifQ.eyJzdWIiOiIzZjFjMmEzZSJ9.c2lnbmF0dXJl";
 
@@ -76,14 +76,6 @@ export const TokenPairSchema = z.object({
   expires_in: int32(60, 90 * 86400).openapi({ example: 900, description: "Seconds until the access token expires" }),
 });
 
-export const EXAMPLE_USER = {
-  id: "3f1c2a3e-8a4b-4c1e-9f0a-2b7d5c6e8f90",
-  full_name: "Ada Lovelace",
-  email: "ada@example.com",
-  role: "student",
-  avatar: null,
-  email_verified: true,
-};
 
 export const EXAMPLE_TOKENS = {
   access_token: EXAMPLE_ACCESS,

@@ -5,6 +5,7 @@
 import { expect, inject } from "vitest";
 import { withDb } from "./db";
 import { BLUE, type Decoded, type FixtureSpec, GREEN, RED, type Rgba, YELLOW } from "./image-spec";
+import { concat } from "./images";
 import { type CallOptions, call } from "./worker";
 
 export function form(fields: Record<string, string | File>) {
@@ -95,15 +96,7 @@ export function expectUpright(img: Image) {
 
 export const ascii = (s: string) => Uint8Array.from(s, (ch) => ch.charCodeAt(0) & 0xff);
 
-export const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
+export { concat };
 
 /** Contains `needle` as a byte sequence. */
 export function includesBytes(hay: Uint8Array, needle: Uint8Array): boolean {
