@@ -43,10 +43,13 @@ function filterRuntimeNoise(stream: NodeJS.WriteStream) {
       .split(/(?<=\n)/)
       .filter((line: string) => {
         const bare = line.replace(/\n$/, "");
-        if (EXPECTED_RUNTIME_NOISE.some((re) => re.test(bare))) return !(dropStack = true);
-        if (dropStack && /^stack:( \S+@[0-9a-f]+)+$/.test(bare)) return (dropStack = false);
+        if (EXPECTED_RUNTIME_NOISE.some((re) => re.test(bare))) {
+          dropStack = true;
+          return false;
+        }
+        const stackOfDropped = dropStack && /^stack:( \S+@[0-9a-f]+)+$/.test(bare);
         dropStack = false;
-        return true;
+        return !stackOfDropped;
       })
       .join("");
     return kept ? (write as (...a: unknown[]) => boolean)(kept, ...rest) : true;

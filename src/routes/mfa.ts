@@ -6,7 +6,7 @@ import { verifyMfa } from "../auth/mfa/verify";
 import type { AppEnv } from "../context";
 import { signInAnswer } from "./accounts";
 import { route } from "./route";
-import { AuthResponseSchema, json, jsonBody, MessageSchema } from "./schemas";
+import { AuthResponseSchema, int32, json, jsonBody, MessageSchema } from "./schemas";
 
 const TAGS = ["Two-factor sign-in"];
 const TOTP_MESSAGE = "Enter the 6-digit code from your authenticator app.";
@@ -82,7 +82,7 @@ const statusRoute = route({
         .object({
           status: z.literal("success"),
           totp: z.enum(["off", "pending", "on"]),
-          recovery_codes_remaining: z.number().int(),
+          recovery_codes_remaining: int32(0, 10),
         })
         .openapi("MfaStatus", { example: { status: "success", totp: "on", recovery_codes_remaining: 9 } }),
       "The caller's second factors",
