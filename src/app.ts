@@ -14,6 +14,7 @@ import { docsRoutes, documentCommonErrors } from "./routes/docs";
 import { emailRoutes } from "./routes/email";
 import { aliasingGetPath, deprecationHeaders, documentAliases, legacyAliases } from "./routes/legacy-paths";
 import { mfaRoutes } from "./routes/mfa";
+import { oauthRoutes } from "./routes/oauth";
 import { passwordResetRoutes } from "./routes/password-reset";
 import { profileRoutes } from "./routes/profile";
 import { sessionRoutes } from "./routes/sessions";
@@ -104,6 +105,7 @@ export function createApp<const B extends string = "/auth">(
     .route(basePath, emailRoutes())
     .route(basePath, profileRoutes())
     .route(basePath, mfaRoutes())
+    .route(basePath, oauthRoutes())
     .route("/", systemRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
@@ -127,6 +129,7 @@ export function createApp<const B extends string = "/auth">(
       { name: "Sessions", description: "Refresh-token rotation, logout and the session list" },
       { name: "Password reset", description: "Reset with a code mailed to the account's address" },
       { name: "Profile", description: "Name and avatar" },
+      { name: "Social sign-in", description: "Sign in with Google and Apple: native ID tokens, the web redirect flow, linked identities" },
       { name: "System", description: "Health probes and the public signing keys" },
     ],
     info: {

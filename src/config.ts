@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { hex, randomBytes } from "./auth/encoding";
+import { isSecureOrLoopback } from "./auth/oauth/cache";
 import { parseCidrs } from "./middleware/client-address";
 
 /**
@@ -101,6 +102,16 @@ const listOr = (fallback: string) =>
               .filter(Boolean),
       ),
   );
+/** An OpenID discovery URL: https, or plain http to this machine only (the local stand-in provider). */
+const discoveryUrl = (fallback: string) =>
+  z.preprocess(
+    blank,
+    z.string().trim().url().default(fallback).refine(isSecureOrLoopback, "must be an https URL (plain http only to localhost)"),
+  );
+
+/** Schemes redirect_to may never use: they run code or read local files instead of opening a page. */
+const UNSAFE_SCHEMES = new Set(["javascript:", "data:", "vbscript:", "file:", "blob:"]);
+
 const choice = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
   z.preprocess(blank, z.enum(values).default(fallback));
 
@@ -203,6 +214,38 @@ export const settingsSchema = z
       "Wrong second-factor codes per account before each further one waits a doubling delay (LOGIN_THROTTLE_BASE_DELAY to LOGIN_THROTTLE_MAX_DELAY).",
     ),
 
+    // Sign in with Google and Apple (src/auth/oauth/, docs/social-sign-in.md)
+    GOOGLE_CLIENT_IDS: list.describe(
+      "Comma-separated Google OAuth client ids whose ID tokens are accepted (web, iOS, Android); none: Google sign-in is off (its routes answer 404).",
+    ),
+    GOOGLE_DISCOVERY_URL: discoveryUrl("https://accounts.google.com/.well-known/openid-configuration").describe(
+      "Google's OpenID discovery document: issuer, keys and endpoints come from it.",
+    ),
+    GOOGLE_WEB_CLIENT_ID: optionalString.describe(
+      "The web client of the redirect flow, one of GOOGLE_CLIENT_IDS (default: the first of them).",
+    ),
+    GOOGLE_CLIENT_SECRET: optionalString.describe("Secret: the web client's secret; without it Google's redirect flow is off (404)."),
+    APPLE_CLIENT_IDS: list.describe(
+      "Comma-separated Apple client ids whose ID tokens are accepted: the apps' bundle ids and the Services ID; none: Apple sign-in is off (404).",
+    ),
+    APPLE_DISCOVERY_URL: discoveryUrl("https://appleid.apple.com/.well-known/openid-configuration").describe(
+      "Apple's OpenID discovery document: issuer, keys and endpoints come from it.",
+    ),
+    APPLE_SERVICES_ID: optionalString.describe(
+      "The Services ID of Apple's redirect flow (one of APPLE_CLIENT_IDS); with APPLE_TEAM_ID, APPLE_KEY_ID and APPLE_PRIVATE_KEY it turns the flow on.",
+    ),
+    APPLE_TEAM_ID: optionalString.describe("The Apple Developer team id: `iss` of the client-secret JWT."),
+    APPLE_KEY_ID: optionalString.describe("The id of the Sign in with Apple key: `kid` of the client-secret JWT."),
+    APPLE_PRIVATE_KEY: optionalString.describe(
+      "Secret: the Sign in with Apple key (the .p8 file, PKCS#8 PEM; `\\n` escapes accepted) that signs the client secret.",
+    ),
+    OAUTH_REDIRECT_ALLOWLIST: list.describe(
+      "Comma-separated URLs the redirect flow may send the browser back to (`redirect_to`, compared exactly); none: the redirect flow is off.",
+    ),
+    OAUTH_CALLBACK_BASE_URL: optionalString.describe(
+      "Public origin of this API as registered with the providers (https://api.example.com); the callback is it + BASE_PATH + /oauth/{provider}/callback. Default: the request's origin.",
+    ),
+
     // Mail
     RESEND_API_KEY: optionalString.describe("Secret: Resend API key."),
     RESEND_BASE_URL: optionalString.describe("Resend API base URL (the local mail capture in dev and tests)."),
@@ -275,6 +318,30 @@ export const settingsSchema = z
     // A new code may be requested before the last one expires, never only long after it.
     if (s.OTP_RESEND_INTERVAL > s.OTP_TTL) problem("OTP_RESEND_INTERVAL", "must not be longer than OTP_TTL");
     if (s.OTP_RESEND_INTERVAL > s.EMAIL_CODE_TTL) problem("OTP_RESEND_INTERVAL", "must not be longer than EMAIL_CODE_TTL");
+    if (s.GOOGLE_WEB_CLIENT_ID && !s.GOOGLE_CLIENT_IDS.includes(s.GOOGLE_WEB_CLIENT_ID))
+      problem("GOOGLE_WEB_CLIENT_ID", "must be one of GOOGLE_CLIENT_IDS");
+    if (s.APPLE_SERVICES_ID && !s.APPLE_CLIENT_IDS.includes(s.APPLE_SERVICES_ID))
+      problem("APPLE_SERVICES_ID", "must be one of APPLE_CLIENT_IDS");
+    const appleWeb = {
+      APPLE_SERVICES_ID: s.APPLE_SERVICES_ID,
+      APPLE_TEAM_ID: s.APPLE_TEAM_ID,
+      APPLE_KEY_ID: s.APPLE_KEY_ID,
+      APPLE_PRIVATE_KEY: s.APPLE_PRIVATE_KEY,
+    };
+    if (Object.values(appleWeb).some(Boolean))
+      for (const [k, v] of Object.entries(appleWeb))
+        if (!v) problem(k, "Apple's redirect flow needs APPLE_SERVICES_ID, APPLE_TEAM_ID, APPLE_KEY_ID and APPLE_PRIVATE_KEY together");
+    for (const u of s.OAUTH_REDIRECT_ALLOWLIST) {
+      // An app's own scheme (com.example.app:/oauth) is allowed; plain http only to this machine.
+      const parsed = URL.canParse(u) ? new URL(u) : null;
+      if (!parsed || UNSAFE_SCHEMES.has(parsed.protocol) || (parsed.protocol === "http:" && !isSecureOrLoopback(u)))
+        problem(
+          "OAUTH_REDIRECT_ALLOWLIST",
+          `${u} is not an allowed address: an absolute https URL, an app's own scheme, or http to localhost`,
+        );
+    }
+    if (s.OAUTH_CALLBACK_BASE_URL && !(URL.canParse(s.OAUTH_CALLBACK_BASE_URL) && isSecureOrLoopback(s.OAUTH_CALLBACK_BASE_URL)))
+      problem("OAUTH_CALLBACK_BASE_URL", "must be an https URL (plain http only to localhost)");
   });
 
 export type Config = z.output<typeof settingsSchema>;

@@ -98,6 +98,41 @@ export const ERROR_CATALOG = {
   mfa_not_enabled: { status: 409, message: "Two-factor sign-in is not on for this account." },
   mfa_enrollment_not_started: { status: 409, message: "There is no enrollment to confirm. Start with POST /auth/mfa/totp/enroll." },
 
+  // Sign in with Google and Apple (src/auth/oauth/): each refused ID token has its own code
+  id_token_malformed: { status: 401, message: "The ID token is not a well-formed token from this provider." },
+  id_token_bad_signature: { status: 401, message: "The ID token's signature does not verify." },
+  id_token_unknown_key: { status: 401, message: "The ID token is signed with a key the provider does not publish." },
+  id_token_wrong_issuer: { status: 401, message: "The ID token was issued by another provider." },
+  id_token_wrong_audience: { status: 401, message: "The ID token was issued to another app." },
+  id_token_expired: { status: 401, message: "The ID token has expired. Sign in with the provider again." },
+  id_token_not_yet_valid: { status: 401, message: "The ID token is not valid yet. Check the device's clock." },
+  nonce_missing: {
+    status: 401,
+    message: "A nonce is missing: send the raw nonce whose SHA-256 the app gave the provider's SDK (docs/social-sign-in.md).",
+  },
+  nonce_mismatch: { status: 401, message: "The nonce does not match the ID token. Sign in with the provider again." },
+  oauth_email_missing: {
+    status: 400,
+    message: "The provider did not share an email address. Allow access to your email and try again.",
+  },
+  oauth_state_invalid: { status: 400, message: "This sign-in has expired or was already used. Start again." },
+  oauth_redirect_not_allowed: { status: 400, message: "redirect_to is not one of the allowed addresses (OAUTH_REDIRECT_ALLOWLIST)." },
+  oauth_provider_error: { status: 400, message: "The provider did not complete the sign-in (it was cancelled or refused)." },
+  oauth_code_rejected: { status: 400, message: "The provider refused the authorization code. Start again." },
+  oauth_exchange_code_invalid: { status: 401, message: "This sign-in code has expired or was already used. Start again." },
+  provider_unavailable: { status: 503, message: "The sign-in provider cannot be reached right now. Please try again shortly." },
+  account_exists_unverified_link: {
+    status: 409,
+    message:
+      "An account with this email already exists. Log in with its password and link this sign-in method from there (POST /auth/oauth/{provider}/link).",
+  },
+  identity_already_linked: { status: 409, message: "This sign-in identity already belongs to another account." },
+  identity_not_found: { status: 404, message: "No linked sign-in identity with this id." },
+  last_sign_in_method: {
+    status: 409,
+    message: "This is the account's last way to sign in. Set a password (reset it by email) or link another identity first.",
+  },
+
   // Profile and avatars
   email_mismatch: {
     status: 403,

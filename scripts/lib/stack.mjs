@@ -90,6 +90,28 @@ async function optionalImport(file) {
  * was started and throws a ServiceError (one-line message; detail in logs/).
  * Returns { apiUrl, dbUrl, mailUrl, s3Endpoint, logDir, localSettings, stop, wrangler }.
  */
+/**
+ * Client ids and web-flow settings for the local OpenID provider (which accepts any client in
+ * its open mode), so Google and Apple sign-in work under `npm run dev`. Each group goes in whole
+ * or not at all: a group the developer's .dev.vars touches is left to .dev.vars, so the settings'
+ * cross-checks (the Services ID among the client ids, ...) never see a mix.
+ */
+function localSocialSignIn(localSettings) {
+  const apple = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" });
+  const groups = [
+    { GOOGLE_CLIENT_IDS: "local-dev-google-web", GOOGLE_CLIENT_SECRET: "local-dev-google-secret" },
+    {
+      APPLE_CLIENT_IDS: "local-dev.apple.web",
+      APPLE_SERVICES_ID: "local-dev.apple.web",
+      APPLE_TEAM_ID: "LOCALTEAM1",
+      APPLE_KEY_ID: "LOCALKEY01",
+      APPLE_PRIVATE_KEY: String(apple).trim().replace(/\n/g, "\\n"),
+    },
+    { OAUTH_REDIRECT_ALLOWLIST: "http://localhost:3000/oauth/done" },
+  ];
+  return Object.assign({}, ...groups.filter((g) => !Object.keys(g).some((k) => localSettings.has(k))));
+}
+
 export async function startStack({
   dataDir,
   persistent = true,
@@ -193,6 +215,7 @@ export async function startStack({
     // wrangler dev: [vars] < .dev.vars < --var. The developer's .dev.vars must win over the
     // stack's stand-ins, so those keys are left to .dev.vars; explicit `vars` still win.
     const localSettings = localSettingKeys(path.dirname(path.resolve(ROOT, config)));
+    if (oidcUrl) Object.assign(own, localSocialSignIn(localSettings));
     const devVars = { ...Object.fromEntries(Object.entries(own).filter(([k]) => !localSettings.has(k))), ...vars };
 
     const varArgs = Object.entries(devVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);

@@ -40,6 +40,11 @@ export const AUDIT_EVENTS = [
   "mfa_failed",
   "recovery_code_used",
   "recovery_codes_regenerated",
+  // Sign in with Google and Apple (a success is login_succeeded with the provider as method)
+  "oauth_sign_in_failed",
+  "identity_linked",
+  "identity_link_refused",
+  "identity_unlinked",
 ] as const;
 
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];

@@ -4,6 +4,7 @@ import { type Deps, type RequestMeta, withDb } from "../deps";
 import { passwordChangedMessage, resetCodeMessage } from "../mail/templates";
 import { audit } from "./audit";
 import { assertAcceptableNewPassword } from "./new-password";
+import { dropUnprovenIdentities } from "./oauth/identities";
 import { redeemCode, requestCode } from "./one-time-codes";
 import { hashPassword, scryptParams } from "./password";
 import { endAllSessions } from "./sessions";
@@ -48,11 +49,19 @@ export async function resetPassword(
       .where(eq(users.id, user!.id));
     // The same session-ending rule as everywhere else, on this transaction: the users row stays
     // locked until commit, so a login that verified the old password cannot start a session now.
-    return { sessionsEnded: await endAllSessions(withDb(deps, tx), user!.id, "password_reset"), attempt: code.attempt };
+    return {
+      sessionsEnded: await endAllSessions(withDb(deps, tx), user!.id, "password_reset"),
+      identitiesRemoved: await dropUnprovenIdentities(tx, user!.id),
+      attempt: code.attempt,
+    };
   });
   // A locked-out owner who proved control of the mailbox may log in again at once.
   await clearThrottle(deps, await throttleKey(deps, "login", email));
-  await audit(deps, meta, "reset_completed", "success", user!.id, { sessions_ended: done.sessionsEnded, attempt: done.attempt });
+  await audit(deps, meta, "reset_completed", "success", user!.id, {
+    sessions_ended: done.sessionsEnded,
+    attempt: done.attempt,
+    ...(done.identitiesRemoved ? { identities_removed: done.identitiesRemoved } : {}),
+  });
   notifyPasswordChanged(deps, user!.email, "reset");
 }
 

@@ -1,6 +1,6 @@
 import type { Config } from "../config";
-import { fromB64, randomBytes, timingSafeEqual, utf8 } from "./encoding";
-import { type LegacyOptions, verifyLegacyHash } from "./legacy-hashes";
+import { fromB64, hex, randomBytes, timingSafeEqual, utf8 } from "./encoding";
+import { type LegacyOptions, legacyScheme, verifyLegacyHash } from "./legacy-hashes";
 import { scryptWasm } from "./scrypt-wasm";
 
 /**
@@ -68,12 +68,33 @@ export interface VerifyResult {
 /** scrypt needs 128 * N * r bytes; beyond this a stored string is malformed, not a reason to exhaust the isolate. */
 const SCRYPT_MAX_MEM = 256 * 1024 * 1024;
 
+/**
+ * An account without a password (created by a social sign-in) stores Django's "unusable password"
+ * form, `!` and random characters, which the shared table's other services also read as "no
+ * password". Nothing verifies against it; a password reset replaces it.
+ */
+export const UNUSABLE_PASSWORD_PREFIX = "!";
+export const unusablePassword = () => `${UNUSABLE_PASSWORD_PREFIX}${hex(randomBytes(20))}`;
+
+/**
+ * The stored value is a hash that a right password can match: one of the schemes verifyPassword
+ * reads (scrypt, Django pbkdf2_sha256, bcrypt), not the unusable marker nor anything unknown.
+ * What counts as a way to sign in when an identity is unlinked.
+ */
+export const hasUsablePassword = (stored: string) =>
+  !stored.startsWith(UNUSABLE_PASSWORD_PREFIX) && (SCRYPT_FORMAT.test(stored) || legacyScheme(stored) !== null);
+
 export async function verifyPassword(
   password: string,
   stored: string,
   current: ScryptParams,
   legacyOptions: LegacyOptions = {},
 ): Promise<VerifyResult> {
+  if (stored.startsWith(UNUSABLE_PASSWORD_PREFIX)) {
+    // The same work as a wrong password: the answer's timing does not tell that the account has none.
+    await verifyPassword(password, await dummyHash(current), current);
+    return { ok: false, needsRehash: false, scheme: "none" };
+  }
   const m = SCRYPT_FORMAT.exec(stored);
   if (m) {
     const params = { logN: +m[1], r: +m[2], p: +m[3] };

@@ -1,6 +1,16 @@
 import { and, eq, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
 import { UNCACHED } from "../db/client";
-import { mfaChallenges, mfaFactors, oneTimeCodes, refreshTokens, sessions, throttles, users } from "../db/schema";
+import {
+  mfaChallenges,
+  mfaFactors,
+  oauthExchangeCodes,
+  oauthStates,
+  oneTimeCodes,
+  refreshTokens,
+  sessions,
+  throttles,
+  users,
+} from "../db/schema";
 import type { Deps } from "../deps";
 import { describeError } from "../log";
 import { ownAvatarKey, parseAvatarKey } from "../storage/avatar-keys";
@@ -9,7 +19,8 @@ import { ownAvatarKey, parseAvatarKey } from "../storage/avatar-keys";
  * Housekeeping run by the cron trigger: delete ended sessions (revoked, or past their absolute
  * or idle expiry; their refresh tokens go with them), consumed refresh tokens older than the
  * idle lifetime, dead one-time codes, used or expired MFA challenges, enrollments never confirmed
- * within a day, and throttle rows idle for longer than any delay they hold. Live sessions, live
+ * within a day, throttle rows idle for longer than any delay they hold, and expired social
+ * sign-in states and exchange codes. Live sessions, live
  * tokens and active throttles are kept. Then sweeps avatar objects nobody references
  * (sweepOrphanAvatars); a storage fault there is logged and does not fail the purge.
  */
@@ -48,6 +59,12 @@ export async function purgeExpired(deps: Deps) {
     .delete(mfaFactors)
     .where(and(eq(mfaFactors.status, "pending"), lt(mfaFactors.createdAt, new Date(now.getTime() - 24 * 3600 * 1000))))
     .returning({ id: mfaFactors.id });
+  // Social sign-in: a used state or exchange code is deleted at once; these never came back.
+  const oauthStatesGone = await deps.db.delete(oauthStates).where(lt(oauthStates.expiresAt, now)).returning({ h: oauthStates.stateHash });
+  const exchangeGone = await deps.db
+    .delete(oauthExchangeCodes)
+    .where(lt(oauthExchangeCodes.expiresAt, now))
+    .returning({ h: oauthExchangeCodes.codeHash });
   let orphanAvatars = 0;
   try {
     orphanAvatars = await sweepOrphanAvatars(deps);
@@ -61,6 +78,8 @@ export async function purgeExpired(deps: Deps) {
     refreshTokens: consumedTokens.length,
     codes: codes.length,
     throttles: staleThrottles.length,
+    oauthStates: oauthStatesGone.length,
+    oauthExchangeCodes: exchangeGone.length,
     orphanAvatars,
   };
 }

@@ -5,8 +5,12 @@ import { type AuditEvent, audit } from "./audit";
 import { issueChallenge, MFA_METHODS, type MfaMethod } from "./mfa/challenge";
 import { SecondFactorRequired, type SessionGrounds, startSession, type TokenPair } from "./sessions";
 
-/** How the user proved who they are: the first entry of the session's `amr` (RFC 8176). */
-export type SignInMethod = "pwd";
+/**
+ * How the user proved who they are: the first entry of the session's `amr`. `pwd` is RFC 8176's;
+ * a social sign-in records its provider (`google`, `apple`: RFC 8176 has no value for "federated",
+ * and the provider says more), so `["google", "otp"]` after its second factor.
+ */
+export type SignInMethod = "pwd" | "google" | "apple";
 
 export type SignInResult =
   | { kind: "session"; user: User; tokens: TokenPair }

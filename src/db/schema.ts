@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid, varchar } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid, varchar } from "drizzle-orm/pg-core";
 
 const tz = { withTimezone: true, mode: "date" } as const;
 
@@ -174,6 +174,72 @@ export const mfaChallenges = pgTable(
   (t) => [index("auth_mfa_challenges_expires_idx").on(t.expiresAt)],
 );
 
+/**
+ * Social sign-in identities (src/auth/oauth/identities.ts): a provider's user id (`sub`) belongs
+ * to one account; an account may hold several. `email` and `email_verified` are what the provider
+ * said when the identity was linked (they decide nothing afterwards, except that a password reset
+ * removes identities whose email the provider did not vouch for).
+ */
+export const identities = pgTable(
+  "auth_identities",
+  {
+    id: uuid("id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** `google` or `apple`. */
+    provider: text("provider").notNull(),
+    /** The provider's stable user id (the ID token's `sub`). */
+    subject: text("subject").notNull(),
+    email: varchar("email", { length: 255 }),
+    emailVerified: boolean("email_verified").notNull().default(false),
+    createdAt: timestamp("created_at", tz).notNull(),
+    lastUsedAt: timestamp("last_used_at", tz),
+  },
+  (t) => [uniqueIndex("auth_identities_provider_subject_key").on(t.provider, t.subject), index("auth_identities_user_idx").on(t.userId)],
+);
+
+/**
+ * Web redirect flow, between start and callback (src/auth/oauth/redirect.ts). Keyed by SHA-256 of
+ * the `state` sent to the provider, used once (deleted by the callback). Apple's callback is a
+ * cross-site form POST, which a SameSite=Lax cookie would not come back with, hence a row.
+ * `sealed` holds the PKCE verifier and the raw nonce, AES-GCM under a key derived from the state
+ * itself and AUTH_SECRET, so the table alone gives neither.
+ */
+export const oauthStates = pgTable(
+  "auth_oauth_states",
+  {
+    stateHash: text("state_hash").primaryKey(),
+    provider: text("provider").notNull(),
+    redirectTo: text("redirect_to").notNull(),
+    sealed: text("sealed").notNull(),
+    /** The app's own S256 challenge for the exchange (optional): binds the exchange code to the app that started. */
+    clientChallenge: text("client_challenge"),
+    createdAt: timestamp("created_at", tz).notNull(),
+    expiresAt: timestamp("expires_at", tz).notNull(),
+  },
+  (t) => [index("auth_oauth_states_expires_idx").on(t.expiresAt)],
+);
+
+/**
+ * The one-time exchange code the callback hands to redirect_to (never tokens in a URL): stored
+ * only as SHA-256, deleted by its one use, short-lived. It carries the verified identity; the
+ * account is resolved and the sign-in completed when it is exchanged.
+ */
+export const oauthExchangeCodes = pgTable(
+  "auth_oauth_exchange_codes",
+  {
+    codeHash: text("code_hash").primaryKey(),
+    provider: text("provider").notNull(),
+    /** The verified identity (src/auth/oauth/id-token.ts VerifiedIdentity) and the name Apple posted once. */
+    identity: jsonb("identity").notNull(),
+    clientChallenge: text("client_challenge"),
+    createdAt: timestamp("created_at", tz).notNull(),
+    expiresAt: timestamp("expires_at", tz).notNull(),
+  },
+  (t) => [index("auth_oauth_exchange_codes_expires_idx").on(t.expiresAt)],
+);
+
 /** Audit trail of auth events. Never holds a password, code or token. */
 export const auditEvents = pgTable(
   "auth_audit_events",
@@ -194,3 +260,4 @@ export const auditEvents = pgTable(
 export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;
 export type MfaFactor = typeof mfaFactors.$inferSelect;
+export type Identity = typeof identities.$inferSelect;

@@ -27,6 +27,7 @@ interface RouteExtras {
 type Spec = Omit<RouteConfig, "middleware" | "security"> & RouteExtras;
 type Extras = keyof RouteExtras;
 
+const FORM = "application/x-www-form-urlencoded";
 const has = (r: RouteConfig, type: string) => Boolean((r.request?.body?.content as Record<string, unknown> | undefined)?.[type]);
 
 /** The codes the middleware of a route can answer, from what the route declares. */
@@ -39,6 +40,7 @@ function middlewareCodes(spec: Spec): ErrorCode[] {
   if (["post", "put", "patch"].includes(spec.method)) codes.push("unsupported_media_type");
   if (spec.request?.params || spec.request?.query) codes.push("validation_failed");
   if (has(spec, "application/json")) codes.push("validation_failed", "malformed_json", "payload_too_large", "unsupported_media_type");
+  if (has(spec, FORM)) codes.push("validation_failed", "payload_too_large", "unsupported_media_type");
   if (spec.multipart) codes.push("validation_failed", "malformed_form", "payload_too_large", "unsupported_media_type");
   return codes;
 }
@@ -122,7 +124,8 @@ export function route<P extends string, S extends Spec & { path: P }>(spec: S) {
   const { limit, auth, errors, multipart, noDatabase: _noDatabase, ...config } = spec;
   const middleware: MiddlewareHandler<AppEnv>[] = limit ? [rateLimit(limit)] : [];
   if (auth) middleware.push(requireAuth(auth));
-  if (has(spec, "application/json")) middleware.push(jsonBodyLimit);
+  // A form body (a provider's form_post callback) is small too: the same limit as JSON.
+  if (has(spec, "application/json") || has(spec, FORM)) middleware.push(jsonBodyLimit);
   if (multipart)
     middleware.push(
       multipartOnly,

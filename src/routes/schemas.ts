@@ -76,7 +76,6 @@ export const TokenPairSchema = z.object({
   expires_in: int32(60, 90 * 86400).openapi({ example: 900, description: "Seconds until the access token expires" }),
 });
 
-
 export const EXAMPLE_TOKENS = {
   access_token: EXAMPLE_ACCESS,
   refresh_token: "Zk9xY2ZQbGZ0c2V4YW1wbGVyZWZyZXNodG9rZW4xMjM0",
@@ -95,6 +94,7 @@ export const MfaRequiredSchema = z
     status: z.literal("mfa_required"),
     message: z.string().max(200),
     mfa_token: z.string().max(128).openapi({ description: "Single-use, valid `expires_in` seconds; send it to POST /auth/mfa/verify" }),
+    // MFA_TOKEN_TTL: 1 to 15 minutes.
     expires_in: int32(60, 900),
     methods: z.array(z.enum(["totp", "recovery_code"])).max(2),
   })

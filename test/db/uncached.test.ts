@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { PASSWORD, registerUser, wrongCode } from "../support/accounts";
+import { PASSWORD, registerUser, uniqueEmail, wrongCode } from "../support/accounts";
 import { withDb } from "../support/db";
 import { latestCode } from "../support/mail";
+import { exchangeCall, nativeToken, redirectResult, socialLogin, uniqueSub, webFlowUntilCallback } from "../support/oidc";
 import { call, json, recordStatements } from "../support/worker";
 
 /**
@@ -11,7 +12,8 @@ import { call, json, recordStatements } from "../support/worker";
  * and checks each read of an access-deciding table is a write or selects a volatile function.
  * (Local Hyperdrive has no cache, so this checks the statements themselves.)
  */
-const ACCESS_TABLES = /"?(users|auth_sessions|auth_refresh_tokens|auth_throttles|auth_one_time_codes)"?/i;
+const ACCESS_TABLES =
+  /"?(users|auth_sessions|auth_refresh_tokens|auth_throttles|auth_one_time_codes|auth_identities|auth_oauth_states|auth_oauth_exchange_codes)"?/i;
 const MUTATING = /^\s*(insert|update|delete)\b|\b(insert\s+into|update\s+"?\w+"?\s+(as\s+\w+\s+)?set|delete\s+from)\b/i;
 const CONTROL = /^\s*(begin|commit|rollback|savepoint|release|set\s)/i;
 
@@ -49,5 +51,33 @@ describe("Hyperdrive's query cache", () => {
     expect(reads.length).toBeGreaterThan(3);
     const cacheable = reads.filter((q) => !/clock_timestamp\(\)/i.test(q));
     expect(cacheable, "reads that Hyperdrive could answer from its cache").toEqual([]);
+  });
+  it("so is every read of social sign-in: identities, states, exchange codes, the accounts they lead to", async () => {
+    const statements = await recordStatements(async () => {
+      const email = uniqueEmail("uncached-social");
+      const first = await socialLogin("google", { sub: uniqueSub("uc"), email });
+      await socialLogin("google", { sub: uniqueSub("uc"), email }); // a second identity, linked by verified email
+      const owner = await registerUser();
+      const session = await json(await call("/auth/login", { body: { email: owner.email, password: PASSWORD } }));
+      await call("/auth/oauth/apple/link", {
+        token: session.access_token,
+        body: await nativeToken("apple", { sub: uniqueSub("uc"), email }),
+      });
+      await call("/auth/identities", { token: first.access_token });
+      const [one] = (await json(await call("/auth/identities", { token: first.access_token }))).identities;
+      await call(`/auth/identities/${one.id}`, { method: "DELETE", token: first.access_token });
+      const { callback } = await webFlowUntilCallback(
+        "google",
+        { sub: uniqueSub("uc"), email: uniqueEmail("uc-web") },
+        { redirect_to: "https://app.test/oauth/done" },
+      );
+      await exchangeCall({ code: redirectResult(callback, "https://app.test/oauth/done").code });
+    });
+    const reads = statements.filter((q) => ACCESS_TABLES.test(q) && !MUTATING.test(q) && !CONTROL.test(q));
+    expect(reads.filter((q) => /auth_identities/.test(q)).length).toBeGreaterThan(2);
+    expect(
+      reads.filter((q) => !/clock_timestamp\(\)/i.test(q)),
+      "reads that Hyperdrive could answer from its cache",
+    ).toEqual([]);
   });
 });

@@ -23,7 +23,7 @@ type Media = { schema?: Schema; example?: unknown };
 type Operation = {
   security?: Record<string, string[]>[];
   requestBody?: { content: Record<string, Media> };
-  responses: Record<string, { description: string; content?: Record<string, Media> }>;
+  responses: Record<string, { description: string; content?: Record<string, Media>; headers?: Record<string, unknown> }>;
 };
 
 async function loadDoc(env?: Record<string, unknown>): Promise<Doc> {
@@ -110,11 +110,16 @@ describe("GET /openapi.json", () => {
     for (const { path, method, op } of operations(doc)) {
       const where = `${method.toUpperCase()} ${path}`;
       const statuses = Object.keys(op.responses);
-      if (!statuses.some((s) => s.startsWith("2"))) problems.push(`${where}: no success response`);
+      if (!statuses.some((s) => s.startsWith("2") || s.startsWith("3"))) problems.push(`${where}: no success response`);
       const needed = ["500", ...(["post", "put", "patch"].includes(method) ? ["415"] : []), ...(op.requestBody ? ["400", "413"] : [])];
       for (const s of needed) if (!statuses.includes(s)) problems.push(`${where}: ${s} not documented`);
       let examples = 0;
       for (const [status, response] of Object.entries(op.responses)) {
+        // A redirect has no body: it says where it points.
+        if (status.startsWith("3")) {
+          if (!response.headers?.Location) problems.push(`${where} ${status}: a redirect without a Location header`);
+          continue;
+        }
         const media = response.content?.["application/json"];
         if (!media?.schema) {
           problems.push(`${where} ${status}: no JSON schema`);

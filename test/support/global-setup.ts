@@ -64,6 +64,9 @@ export interface OidcTestSetup {
   redirectUris: { google: string; apple: string };
 }
 
+/** Where the tests' redirect flow may return (OAUTH_REDIRECT_ALLOWLIST): a web app and a native app's own scheme. */
+const OAUTH_REDIRECTS = ["https://app.test/oauth/done", "https://app.test/oauth/other", "test.auth.app:/oauth/done"];
+
 /** Starts a throwaway PostgreSQL (fresh database every run) and the local service stand-ins. */
 export default async function setup(project: TestProject) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "auth-test-pg-"));
@@ -152,6 +155,16 @@ export default async function setup(project: TestProject) {
     S3_FORCE_PATH_STYLE: "true",
     GOOGLE_DISCOVERY_URL: oidc.google.discoveryUrl,
     APPLE_DISCOVERY_URL: oidc.apple.discoveryUrl,
+    // The local provider's registered clients (native ids and the web clients of the redirect flow).
+    GOOGLE_CLIENT_IDS: [oidcSetup.google.webClientId, oidcSetup.google.iosClientId, oidcSetup.google.androidClientId].join(","),
+    GOOGLE_WEB_CLIENT_ID: oidcSetup.google.webClientId,
+    GOOGLE_CLIENT_SECRET: oidcSetup.google.webClientSecret,
+    APPLE_CLIENT_IDS: [oidcSetup.apple.bundleId, oidcSetup.apple.servicesId].join(","),
+    APPLE_SERVICES_ID: oidcSetup.apple.servicesId,
+    APPLE_TEAM_ID: oidcSetup.apple.teamId,
+    APPLE_KEY_ID: oidcSetup.apple.keyId,
+    APPLE_PRIVATE_KEY: appleKey.privateKey.export({ format: "pem", type: "pkcs8" }) as string,
+    OAUTH_REDIRECT_ALLOWLIST: OAUTH_REDIRECTS.join(","),
   });
   return async () => {
     await pg.stop();

@@ -141,3 +141,11 @@ export async function recordStatements(fn: () => Promise<unknown>): Promise<stri
 export async function json<T = any>(res: Response): Promise<T> {
   return (await res.json()) as T;
 }
+
+/** A fetch into the Worker (through `call`), for Hono's typed client (src/client.ts). */
+export const workerFetch: typeof fetch = async (input, init) => {
+  const request = new Request(input, init);
+  const url = new URL(request.url);
+  const body = request.body ? await request.text() : undefined;
+  return call(url.pathname + url.search, { method: request.method, headers: Object.fromEntries(request.headers), body });
+};

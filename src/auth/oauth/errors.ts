@@ -1,3 +1,5 @@
+import { type AppError, apiError, type ErrorCode } from "../../errors";
+
 /**
  * Why a social sign-in was refused. The route layer maps each kind to an error code of the
  * catalog; the token-shaped kinds are the caller's fault (401), `provider_unavailable` is not.
@@ -33,3 +35,27 @@ export class OAuthError extends Error {
 
 export const isOAuthError = (err: unknown, kind?: OAuthErrorKind): err is OAuthError =>
   err instanceof OAuthError && (kind === undefined || err.kind === kind);
+
+/** Each kind's catalog code (src/errors.ts): distinct for every token problem, so clients and logs can tell them apart. */
+export const KIND_CODES = {
+  malformed: "id_token_malformed",
+  bad_signature: "id_token_bad_signature",
+  unknown_key: "id_token_unknown_key",
+  wrong_issuer: "id_token_wrong_issuer",
+  wrong_audience: "id_token_wrong_audience",
+  expired: "id_token_expired",
+  not_yet_valid: "id_token_not_yet_valid",
+  nonce_missing: "nonce_missing",
+  nonce_mismatch: "nonce_mismatch",
+  state_mismatch: "oauth_state_invalid",
+  provider_error: "oauth_provider_error",
+  code_rejected: "oauth_code_rejected",
+  provider_unavailable: "provider_unavailable",
+} as const satisfies Record<OAuthErrorKind, ErrorCode>;
+
+/** Retry-After of provider_unavailable: about when a failed discovery or JWKS fetch is retried (cache.ts). */
+const PROVIDER_RETRY_AFTER_S = 30;
+
+/** The API error of a refusal. */
+export const oauthApiError = (err: OAuthError): AppError =>
+  apiError(KIND_CODES[err.kind], err.kind === "provider_unavailable" ? { retryAfter: PROVIDER_RETRY_AFTER_S } : undefined);

@@ -1,0 +1,367 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { SESSION } from "../auth/access";
+import { PROVIDER_NAMES } from "../auth/oauth/configured";
+import { listIdentities, unlinkIdentity } from "../auth/oauth/identities";
+import { exchangeSignIn, finishWebSignIn, linkWithExchangeCode, startWebSignIn } from "../auth/oauth/redirect";
+import { linkWithIdToken, signInWithIdToken } from "../auth/oauth/social-sign-in";
+import type { AppEnv } from "../context";
+import type { Identity } from "../db/schema";
+import type { ErrorCode } from "../errors";
+import { signInAnswer } from "./accounts";
+import { route } from "./route";
+import { json, jsonBody, MessageSchema, SignInResponseSchema, sentence, timestamp, uuid } from "./schemas";
+
+/**
+ * Sign in with Google and Apple (docs/social-sign-in.md): native ID tokens, the web redirect flow
+ * and its exchange, linking and the identity list. The domain is src/auth/oauth/.
+ */
+const TAGS = ["Social sign-in"];
+
+const provider = z
+  .string()
+  .max(16)
+  .openapi({
+    param: { name: "provider", in: "path" },
+    enum: [...PROVIDER_NAMES],
+    example: "google",
+    description: "`google` or `apple`; a provider without client ids configured answers 404",
+  });
+const ProviderParams = z.object({ provider });
+
+/** Every refusal of an ID token (each with its own code). */
+const TOKEN_ERRORS = [
+  "id_token_malformed",
+  "id_token_bad_signature",
+  "id_token_unknown_key",
+  "id_token_wrong_issuer",
+  "id_token_wrong_audience",
+  "id_token_expired",
+  "id_token_not_yet_valid",
+  "nonce_missing",
+  "nonce_mismatch",
+  "provider_unavailable",
+] as const satisfies readonly ErrorCode[];
+
+/** What completeSignIn and the account rules can answer after a verified identity. */
+const SIGN_IN_ERRORS = [
+  "not_found",
+  "oauth_email_missing",
+  "account_exists_unverified_link",
+  "account_suspended",
+  "email_unverified",
+  "invalid_credentials",
+] as const satisfies readonly ErrorCode[];
+
+const idToken = z
+  .string({ error: "id_token is required." })
+  .min(1, "id_token is required.")
+  .max(16_384)
+  .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/, "id_token must be a JWT in compact form.")
+  .openapi({ description: "The ID token the provider's SDK returned", example: "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiIxIn0.c2ln" });
+const nonce = z.string().min(1).max(512).optional().openapi({
+  description:
+    "The raw nonce: the app gave its SHA-256 (lowercase hex) to the provider's SDK. Required for Apple and Google iOS (docs/social-sign-in.md)",
+  example: "c0a8e1f6b2d94e7a8f3b5c1d2e4f6a7b",
+});
+const EXAMPLE_ID_TOKEN = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImFwcGxlLWtleSJ9.eyJpc3MiOiJodHRwczovL2FwcGxlaWQuYXBwbGUuY29tIn0.c2lnbmF0dXJl";
+
+const IdTokenBody = z
+  .object({
+    id_token: idToken,
+    nonce,
+    full_name: z.string().trim().min(1).max(100, "Full name must be at most 100 characters.").optional().openapi({
+      description: "Apple only: the name the native SDK gave on the first sign-in (never in the token)",
+      example: "Ada Lovelace",
+    }),
+  })
+  .openapi("IdTokenSignInRequest", {
+    example: { id_token: EXAMPLE_ID_TOKEN, nonce: "c0a8e1f6b2d94e7a8f3b5c1d2e4f6a7b", full_name: "Ada Lovelace" },
+  });
+
+const exchangeCode = z
+  .string({ error: "code is required." })
+  .min(1, "code is required.")
+  .max(128)
+  .regex(/^[A-Za-z0-9_-]+$/, "code is the exchange code from the redirect.")
+  .openapi({ description: "The one-time code the callback added to redirect_to", example: "Xq3v9bT0kR7mYp2sLw8eZc4uNf6aHd1gJi5oQr0tUy8" });
+const codeVerifier = z
+  .string()
+  .min(43)
+  .max(128)
+  .regex(/^[A-Za-z0-9._~-]+$/, "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 . _ ~ -")
+  .optional()
+  .openapi({ description: "Required when start was given a code_challenge: its verifier (RFC 7636)" });
+
+const ExchangeBody = z
+  .object({ code: exchangeCode, code_verifier: codeVerifier })
+  .openapi("OAuthExchangeRequest", { example: { code: "Xq3v9bT0kR7mYp2sLw8eZc4uNf6aHd1gJi5oQr0tUy8" } });
+
+const LinkBody = z
+  .object({ id_token: idToken.optional(), nonce, code: exchangeCode.optional(), code_verifier: codeVerifier })
+  .refine((b) => (b.id_token === undefined) !== (b.code === undefined), {
+    message: "Send either id_token (from the provider's SDK) or code (from the redirect flow), not both.",
+    path: ["id_token"],
+  })
+  .openapi("LinkIdentityRequest", { example: { id_token: EXAMPLE_ID_TOKEN, nonce: "c0a8e1f6b2d94e7a8f3b5c1d2e4f6a7b" } });
+
+const EXAMPLE_IDENTITY = {
+  id: "5d7c3b1a-2e4f-4a6b-8c9d-0e1f2a3b4c5d",
+  provider: "google",
+  email: "ada@example.com",
+  email_verified: true,
+  created_at: "2026-01-05T09:30:00.000Z",
+  last_used_at: "2026-01-06T08:12:41.000Z",
+};
+const IdentitySchema = z
+  .object({
+    id: uuid(),
+    provider: z.enum(PROVIDER_NAMES),
+    email: z.string().max(255).nullable().openapi({ description: "The email the provider gave when the identity was linked" }),
+    email_verified: z.boolean().openapi({ description: "Whether the provider vouched for that email" }),
+    created_at: timestamp(),
+    last_used_at: timestamp().nullable(),
+  })
+  .openapi("Identity", { example: EXAMPLE_IDENTITY });
+
+const publicIdentity = (i: Identity) => ({
+  id: i.id,
+  provider: i.provider as (typeof PROVIDER_NAMES)[number],
+  email: i.email,
+  email_verified: i.emailVerified,
+  created_at: i.createdAt.toISOString(),
+  last_used_at: i.lastUsedAt?.toISOString() ?? null,
+});
+
+/** A 302 and where it points. */
+const redirect = (description: string, location: string) => ({
+  description,
+  headers: { Location: { description: location, schema: { type: "string" as const, format: "uri", maxLength: 4096 } } },
+});
+
+const idTokenRoute = route({
+  method: "post",
+  path: "/oauth/{provider}/id-token",
+  tags: TAGS,
+  summary: "Sign in with a native app's Google or Apple ID token",
+  description:
+    "Verifies the ID token against the provider's published keys (iss, aud among the configured client ids, exp/iat, the nonce) " +
+    "and signs in to the account of this identity: a known identity signs in to its account; a new one creates an account when no " +
+    "account has its email, and is linked to an existing one only when the provider and the account both have the email verified " +
+    '(else 409 account_exists_unverified_link). Answers like POST /login: tokens, or `status: "mfa_required"` on an account with ' +
+    "two-factor sign-in. The session's amr is the provider's name.",
+  limit: "RL_LOGIN",
+  errors: [...TOKEN_ERRORS, ...SIGN_IN_ERRORS],
+  request: { params: ProviderParams, body: jsonBody(IdTokenBody, "The ID token, the raw nonce and (Apple, first sign-in) the name") },
+  responses: { 200: json(SignInResponseSchema, "Signed in (a session is started), or the second factor is needed next") },
+});
+
+const startRoute = route({
+  method: "get",
+  path: "/oauth/{provider}/start",
+  tags: TAGS,
+  summary: "Start the web redirect flow",
+  description:
+    "Redirects the browser to the provider (authorization code flow with PKCE S256, state and nonce, all kept server-side for " +
+    "10 minutes). `redirect_to` must be exactly one of OAUTH_REDIRECT_ALLOWLIST. With `code_challenge` (the app's own S256 " +
+    "challenge), the exchange code is bound to the app: POST /oauth/exchange then needs its code_verifier. 404 when the provider " +
+    "or its web flow is not configured.",
+  limit: "RL_LOGIN",
+  errors: ["not_found", "oauth_redirect_not_allowed", "provider_unavailable"],
+  request: {
+    params: ProviderParams,
+    query: z.object({
+      redirect_to: z
+        .string({ error: "redirect_to is required." })
+        .min(1, "redirect_to is required.")
+        .max(2048)
+        .openapi({ description: "Where the browser returns with ?code= (or ?error=)", example: "https://app.example.com/oauth/done" }),
+      code_challenge: z
+        .string()
+        .length(43, "code_challenge is a base64url SHA-256 (43 characters).")
+        .regex(/^[A-Za-z0-9_-]+$/, "code_challenge is a base64url SHA-256 (43 characters).")
+        .optional()
+        .openapi({ description: "Optional: BASE64URL(SHA-256(code_verifier)) of a verifier the app keeps for the exchange" }),
+    }),
+  },
+  responses: { 302: redirect("To the provider's authorization page", "The provider's authorization URL") },
+});
+
+/** What the provider sends back (query or form_post); everything else is ignored. */
+const callbackFields = {
+  code: z.string().max(2048).optional(),
+  state: z.string().max(512).optional(),
+  error: z.string().max(256).optional(),
+  error_description: z.string().max(1024).optional(),
+  iss: z.string().max(512).optional(),
+  user: z.string().max(4096).optional().openapi({ description: "Apple, first authorization only: the user's name as JSON" }),
+};
+const CallbackForm = z.object(callbackFields).openapi("OAuthCallbackForm", { example: { code: "c.abc123", state: "s-3f9a" } });
+
+const CALLBACK_DESCRIPTION =
+  "Where the provider sends the browser back (register it with the provider exactly: OAUTH_CALLBACK_BASE_URL or the API's origin, " +
+  "then BASE_PATH/oauth/{provider}/callback). The state is used up; the code is exchanged with the PKCE verifier and the ID token " +
+  "verified. Then a 302 to redirect_to with `code` (a one-time exchange code, valid 60 s) or `error` (an error code). An unknown, " +
+  "used or expired state answers 400 oauth_state_invalid (there is nowhere trusted to send the browser).";
+const callbackRedirect = redirect(
+  "Back to redirect_to",
+  "redirect_to with `code=<exchange code>` (POST it to /oauth/exchange) or `error=<error code>`",
+);
+
+const callbackGetRoute = route({
+  method: "get",
+  path: "/oauth/{provider}/callback",
+  tags: TAGS,
+  summary: "The provider's redirect back (Google: query parameters)",
+  description: CALLBACK_DESCRIPTION,
+  limit: "RL_LOGIN",
+  errors: ["not_found", "oauth_state_invalid"],
+  request: { params: ProviderParams, query: z.object(callbackFields) },
+  responses: { 302: callbackRedirect },
+});
+
+const callbackPostRoute = route({
+  method: "post",
+  path: "/oauth/{provider}/callback",
+  tags: TAGS,
+  summary: "The provider's redirect back (Apple: a form_post)",
+  description: `${CALLBACK_DESCRIPTION} Apple posts the form cross-site, so no cookie is involved: the state is kept server-side.`,
+  limit: "RL_LOGIN",
+  errors: ["not_found", "oauth_state_invalid"],
+  request: {
+    params: ProviderParams,
+    body: {
+      content: { "application/x-www-form-urlencoded": { schema: CallbackForm } },
+      required: true,
+      description: "The provider's answer",
+    },
+  },
+  responses: { 302: callbackRedirect },
+});
+
+const exchangeRoute = route({
+  method: "post",
+  path: "/oauth/exchange",
+  tags: TAGS,
+  summary: "Exchange the redirect flow's one-time code for the sign-in answer",
+  description:
+    "The code works once (of concurrent exchanges exactly one succeeds) and for 60 seconds. The account is resolved as for " +
+    'POST /oauth/{provider}/id-token; the answer is the same as POST /login (tokens, or `status: "mfa_required"`).',
+  limit: "RL_LOGIN",
+  errors: ["oauth_exchange_code_invalid", ...SIGN_IN_ERRORS],
+  request: { body: jsonBody(ExchangeBody, "The exchange code (and the app's code_verifier if it sent a code_challenge)") },
+  responses: { 200: json(SignInResponseSchema, "Signed in (a session is started), or the second factor is needed next") },
+});
+
+const linkRoute = route({
+  method: "post",
+  path: "/oauth/{provider}/link",
+  tags: TAGS,
+  summary: "Link a Google or Apple identity to the signed-in account",
+  description:
+    "Needs a recent login (RECENT_AUTH_MAX_AGE). Send the ID token (verified exactly as for sign-in) or an exchange code from " +
+    "the redirect flow. This is how an account whose email the provider could not be trusted for gets its identity: log in with " +
+    "the password, then link. Linking an identity already on this account changes nothing; one on another account is refused.",
+  limit: "RL_LOGIN",
+  auth: { ...SESSION, recentLogin: true },
+  errors: ["not_found", ...TOKEN_ERRORS, "oauth_exchange_code_invalid", "identity_already_linked"],
+  request: { params: ProviderParams, body: jsonBody(LinkBody, "The identity: id_token (and nonce), or code (and code_verifier)") },
+  responses: {
+    200: json(
+      z
+        .object({ status: z.literal("success"), message: sentence(), identity: IdentitySchema })
+        .openapi("LinkIdentityResponse", { example: { status: "success", message: "Google is linked.", identity: EXAMPLE_IDENTITY } }),
+      "Linked (or it already was)",
+    ),
+  },
+});
+
+const listRoute = route({
+  method: "get",
+  path: "/identities",
+  tags: TAGS,
+  summary: "The caller's linked Google and Apple identities",
+  description: "Oldest first. `has_password`: the account also has a usable password (the other way to sign in).",
+  limit: "RL_DEFAULT",
+  auth: SESSION,
+  errors: [],
+  responses: {
+    200: json(
+      z
+        .object({ status: z.literal("success"), has_password: z.boolean(), identities: z.array(IdentitySchema).max(100) })
+        .openapi("IdentityList", { example: { status: "success", has_password: true, identities: [EXAMPLE_IDENTITY] } }),
+      "The identities",
+    ),
+  },
+});
+
+const unlinkRoute = route({
+  method: "delete",
+  path: "/identities/{id}",
+  tags: TAGS,
+  summary: "Unlink one of the caller's identities",
+  description:
+    "Needs a recent login. Never removes the account's last way to sign in: without a usable password, the last identity " +
+    "stays (409 last_sign_in_method; set a password with forgot-password first).",
+  limit: "RL_DEFAULT",
+  auth: { ...SESSION, recentLogin: true },
+  errors: ["identity_not_found", "last_sign_in_method"],
+  request: { params: z.object({ id: uuid("Identity id must be a UUID.").openapi({ param: { name: "id", in: "path" } }) }) },
+  responses: { 200: json(MessageSchema, "Unlinked") },
+});
+
+const PROVIDER_LABEL: Record<string, string> = { google: "Google", apple: "Apple" };
+
+export function oauthRoutes() {
+  return new OpenAPIHono<AppEnv>()
+    .openapi(idTokenRoute, async (c) => {
+      const body = c.req.valid("json");
+      const result = await signInWithIdToken(c.get("deps"), c.get("meta"), c.req.valid("param").provider, {
+        idToken: body.id_token,
+        nonce: body.nonce,
+        fullName: body.full_name,
+      });
+      return c.json(signInAnswer(result), 200);
+    })
+    .openapi(startRoute, async (c) => {
+      const q = c.req.valid("query");
+      const url = await startWebSignIn(c.get("deps"), c.req.valid("param").provider, {
+        redirectTo: q.redirect_to,
+        codeChallenge: q.code_challenge,
+        requestUrl: c.req.url,
+      });
+      return c.redirect(url, 302);
+    })
+    .openapi(callbackGetRoute, async (c) => {
+      const params = new URLSearchParams(c.req.valid("query") as Record<string, string>);
+      return c.redirect(await finishWebSignIn(c.get("deps"), c.get("meta"), c.req.valid("param").provider, params, c.req.url), 302);
+    })
+    .openapi(callbackPostRoute, async (c) => {
+      const params = new URLSearchParams(c.req.valid("form") as Record<string, string>);
+      return c.redirect(await finishWebSignIn(c.get("deps"), c.get("meta"), c.req.valid("param").provider, params, c.req.url), 302);
+    })
+    .openapi(exchangeRoute, async (c) => {
+      const body = c.req.valid("json");
+      const result = await exchangeSignIn(c.get("deps"), c.get("meta"), { code: body.code, codeVerifier: body.code_verifier });
+      return c.json(signInAnswer(result), 200);
+    })
+    .openapi(linkRoute, async (c) => {
+      const body = c.req.valid("json");
+      const name = c.req.valid("param").provider;
+      const [deps, meta, auth] = [c.get("deps"), c.get("meta"), c.get("auth")];
+      const { identity, created } =
+        body.code !== undefined
+          ? await linkWithExchangeCode(deps, meta, auth, name, { code: body.code, codeVerifier: body.code_verifier })
+          : await linkWithIdToken(deps, meta, auth, name, { idToken: body.id_token!, nonce: body.nonce });
+      const label = PROVIDER_LABEL[identity.provider] ?? identity.provider;
+      const message = created ? `${label} is linked.` : `${label} was already linked to this account.`;
+      return c.json({ status: "success" as const, message, identity: publicIdentity(identity) }, 200);
+    })
+    .openapi(listRoute, async (c) => {
+      const { identities, hasPassword } = await listIdentities(c.get("deps"), c.get("auth"));
+      return c.json({ status: "success" as const, has_password: hasPassword, identities: identities.map(publicIdentity) }, 200);
+    })
+    .openapi(unlinkRoute, async (c) => {
+      const gone = await unlinkIdentity(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("param").id);
+      return c.json({ status: "success" as const, message: `${PROVIDER_LABEL[gone.provider] ?? gone.provider} is unlinked.` }, 200);
+    });
+}
