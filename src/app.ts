@@ -7,7 +7,9 @@ import type { Overrides } from "./deps";
 import { apiError, validationError } from "./errors";
 import { errorResponse, onError, onNotFound } from "./middleware/errors";
 import { requestContext, requireContentType } from "./middleware/request";
+import { accountDataRoutes } from "./routes/account";
 import { accountRoutes } from "./routes/accounts";
+import { adminRoutes } from "./routes/admin";
 import { docsRoutes, documentCommonErrors } from "./routes/docs";
 import { emailRoutes } from "./routes/email";
 import { aliasingGetPath, deprecationHeaders, documentAliases, legacyAliases } from "./routes/legacy-paths";
@@ -57,7 +59,7 @@ export function createApp<const B extends string = "/auth">(
       return cors({
         origin: (origin) => (origins?.includes(origin) ? origin : null),
         allowHeaders: ["Authorization", "Content-Type"],
-        allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
+        allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         exposeHeaders: ["X-Request-Id", "Retry-After"],
         maxAge: 600,
       })(c, next);
@@ -83,6 +85,8 @@ export function createApp<const B extends string = "/auth">(
     .route(basePath, emailRoutes())
     .route(basePath, profileRoutes())
     .route(basePath, mfaRoutes())
+    .route(basePath, accountDataRoutes())
+    .route(basePath, adminRoutes())
     .route("/", systemRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
@@ -106,6 +110,13 @@ export function createApp<const B extends string = "/auth">(
       { name: "Sessions", description: "Refresh-token rotation, logout and the session list" },
       { name: "Password reset", description: "Reset with a code mailed to the account's address" },
       { name: "Profile", description: "Name and avatar" },
+      { name: "Account", description: "Deleting the caller's account (and restoring it), and exporting its data" },
+      {
+        name: "Admin",
+        description:
+          "Account management for administrators: role `admin`, a session signed in with two-factor sign-in, and a recent login " +
+          "for changes; every call is audited (docs/admin.md)",
+      },
       { name: "System", description: "Health probes and the public signing keys" },
     ],
     info: {

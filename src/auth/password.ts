@@ -2,7 +2,7 @@ import * as nodeCrypto from "node:crypto";
 import { scrypt as nobleScrypt, scryptAsync as nobleScryptAsync } from "@noble/hashes/scrypt.js";
 import type { Config } from "../config";
 import { describeError, log } from "../log";
-import { fromB64, randomBytes, timingSafeEqual, utf8 } from "./encoding";
+import { fromB64, hex, randomBytes, timingSafeEqual, utf8 } from "./encoding";
 import { type LegacyOptions, verifyLegacyHash } from "./legacy-hashes";
 
 /**
@@ -92,6 +92,14 @@ export async function hashPassword(password: string, params: ScryptParams): Prom
   return `$scrypt$ln=${params.logN},r=${params.r},p=${params.p}$${b64(salt)}$${b64(key)}`;
 }
 
+/**
+ * A stored password that no password matches, for accounts without one (made by create-admin
+ * before its setup, anonymised accounts): Django's convention, "!" and random text, so the
+ * platform's other services read it the same way.
+ */
+export const unusablePassword = () => `!${hex(randomBytes(20))}`;
+export const isUnusablePassword = (stored: string) => stored.startsWith("!");
+
 const SCRYPT_FORMAT = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]{16,})\$([A-Za-z0-9+/]{32,})$/;
 
 export interface VerifyResult {
@@ -112,6 +120,8 @@ export async function verifyPassword(
   current: ScryptParams,
   legacyOptions: LegacyOptions = {},
 ): Promise<VerifyResult> {
+  // No password matches; the caller does a dummy verify, as for a malformed hash (same timing).
+  if (isUnusablePassword(stored)) return { ok: false, needsRehash: false, malformed: true, scheme: "unusable" };
   const m = SCRYPT_FORMAT.exec(stored);
   if (m) {
     const params = { logN: +m[1], r: +m[2], p: +m[3] };
