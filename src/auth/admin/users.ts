@@ -102,7 +102,13 @@ export function userListQuery(db: Db, f: UserFilters, limit: number) {
  */
 export async function listUsers(deps: Deps, meta: RequestMeta, admin: Authenticated, f: UserFilters) {
   const limit = pageSize(f.limit);
-  const rows = await userListQuery(deps.db, f, limit);
+  const rows = await deps.db.transaction(async (tx) => {
+    // Planned for the values sent, every time. A prepared statement may otherwise switch to a
+    // generic plan after a few runs, which cannot see how selective a search is and walks the
+    // order index filtering every row: a full scan for a search that matches nothing.
+    await tx.execute(sql`set local plan_cache_mode = force_custom_plan`);
+    return userListQuery(tx, f, limit);
+  });
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   await recordAdmin(deps, meta, admin, "admin_users_listed", null, {
