@@ -5,7 +5,7 @@
 //
 // Creates the account (without a usable password) or promotes an existing one, and prints a
 // one-time setup token with the steps that follow: set the password with it (POST
-// /auth/admin/setup), log in, enroll two-factor sign-in, log in again with it. The token is shown
+// /auth/account/setup), log in, enroll two-factor sign-in, log in again with it. The token is shown
 // only here; only its SHA-256 is stored. Exit code 0, 1 when the account cannot be made admin, 2
 // for a usage or connection error. See docs/admin.md.
 import postgres from "postgres";

@@ -98,6 +98,15 @@ export function createApp<const B extends string = "/auth">(
       "algorithms pinned per key (EdDSA or ES256 by `kid`; HS256 only in legacy mode; never `none`), `typ` JWT, " +
       "`iss`, `aud`, `exp` and `nbf` checked, `jku`/`x5u`/`jwk` headers ignored, `crit` refused.",
   });
+  app.openAPIRegistry.registerComponent("securitySchemes", "adminAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description:
+      "The access token of an administrator (role `admin`) whose session was signed in with two-factor sign-in (`amr` includes " +
+      "`otp`); changes also need a login within RECENT_AUTH_MAX_AGE. Verified like bearerAuth, following RFC8725 (JWT best " +
+      "current practices); see docs/admin.md.",
+  });
   documentAliases(app, aliases);
   // The document (/openapi.json) and its reference page (/docs) are not part of the document.
   documentCommonErrors(app);

@@ -3,13 +3,13 @@
 // client and Web Crypto, so the Node command and the Worker tests run the same code.
 //
 // The token is 256 random bits (base64url), returned once and stored only as its SHA-256 in
-// auth_one_time_codes (purpose `admin_setup`); POST /auth/admin/setup redeems it
-// (src/auth/admin/setup.ts). Hashed without AUTH_SECRET on purpose: the operator's machine does
+// auth_one_time_codes (purpose `admin_setup`); POST /auth/account/setup redeems it
+// (src/auth/account/setup.ts). Hashed without AUTH_SECRET on purpose: the operator's machine does
 // not hold the Worker's secrets, and a token this long needs no keyed hash or guess throttle.
 
 export const SETUP_PURPOSE = "admin_setup";
 export const DEFAULT_SETUP_TTL_SECONDS = 72 * 3600;
-export const SETUP_PATH = "/auth/admin/setup";
+export const SETUP_PATH = "/auth/account/setup";
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 

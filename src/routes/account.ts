@@ -2,6 +2,7 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { SESSION } from "../auth/access";
 import { requestDeletion, restoreAccount } from "../auth/account-deletion";
 import { EXPORT_MAX_EVENTS, exportAccount } from "../auth/account-export";
+import { completeAdminSetup } from "../auth/admin/setup";
 import type { AppEnv } from "../context";
 import { route } from "./route";
 import {
@@ -12,6 +13,7 @@ import {
   jsonBody,
   MessageSchema,
   mfaCodeField,
+  newPassword,
   otpField,
   sentence,
   timestamp,
@@ -19,7 +21,7 @@ import {
   uuid,
 } from "./schemas";
 
-/** The caller's own account: deletion (and its restore) and the data export (docs/admin.md). */
+/** The caller's own account: deletion (and its restore), the data export, and the setup of an account made by create-admin (docs/admin.md). */
 const TAGS = ["Account"];
 
 const DeleteBody = z
@@ -186,6 +188,41 @@ const exportRoute = route({
   responses: { 200: json(ExportSchema, "The caller's data") },
 });
 
+const SETUP_DONE = "Password set. Log in, then turn on two-factor sign-in (POST /auth/mfa/totp/enroll) to use the admin API.";
+const SetupBody = z
+  .object({
+    token: z
+      .string({ error: "token is required." })
+      .min(1, "token is required.")
+      .max(128)
+      .regex(/^[A-Za-z0-9_-]+$/, "Paste the token exactly as npm run create-admin printed it."),
+    new_password: newPassword,
+  })
+  .openapi("AdminSetupRequest", {
+    example: { token: "Q2hhbmdlIHRoaXMgdG9rZW4gdG8gdGhlIHByaW50ZWQgb25l", new_password: "a long new admin passphrase" },
+  });
+
+const setupRoute = route({
+  method: "post",
+  path: "/account/setup",
+  tags: TAGS,
+  summary: "Set the password of an account made by npm run create-admin, with its setup token",
+  description:
+    "Public: the token printed by `npm run create-admin` (valid 72 hours by default, works once) authenticates the request. It sets " +
+    "the password of that admin account, ends its sessions and counts its address as verified (the operator vouched for it). It " +
+    "never grants a role. Next: log in (the session may only enroll MFA), enroll and confirm an authenticator app, log in again " +
+    "with it (docs/admin.md#the-first-admin).",
+  limit: "RL_PASSWORD_RESET",
+  errors: ["setup_token_invalid", "password_too_common", "password_breached", "password_check_unavailable"],
+  request: { body: jsonBody(SetupBody, "The setup token and the admin's password") },
+  responses: {
+    200: {
+      ...json(MessageSchema, "Password set"),
+      content: { "application/json": { schema: MessageSchema, example: { status: "success", message: SETUP_DONE } } },
+    },
+  },
+});
+
 export function accountDataRoutes() {
   return new OpenAPIHono<AppEnv>()
     .openapi(deleteRoute, async (c) => {
@@ -204,5 +241,10 @@ export function accountDataRoutes() {
       const data = await exportAccount(c.get("deps"), c.get("meta"), c.get("auth"));
       c.header("Content-Disposition", 'attachment; filename="account-export.json"');
       return c.json({ status: "success" as const, ...data }, 200);
+    })
+    .openapi(setupRoute, async (c) => {
+      const body = c.req.valid("json");
+      await completeAdminSetup(c.get("deps"), c.get("meta"), body.token, body.new_password);
+      return c.json({ status: "success" as const, message: SETUP_DONE }, 200);
     });
 }

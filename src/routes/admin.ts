@@ -4,17 +4,16 @@ import { ACCOUNT_STATUSES } from "../auth/account-status";
 import { listAudit } from "../auth/admin/audit-log";
 import { LIST_DEFAULT, LIST_MAX } from "../auth/admin/cursor";
 import { ASSIGNABLE_ROLES, ASSIGNABLE_STATUSES, revokeUserSessions, sendUserPasswordReset, updateUser } from "../auth/admin/manage";
-import { completeAdminSetup } from "../auth/admin/setup";
 import { getUser, listUsers, NAME_MATCH_MIN } from "../auth/admin/users";
 import { AUDIT_EVENTS } from "../auth/audit";
 import type { AppEnv } from "../context";
 import { route } from "./route";
-import { EXAMPLE_USER, json, jsonBody, MessageSchema, newPassword, sentence, timestamp, UserSchema, uuid } from "./schemas";
+import { EXAMPLE_USER, json, jsonBody, MessageSchema, sentence, timestamp, UserSchema, uuid } from "./schemas";
 
 /**
  * The admin API (docs/admin.md): role `admin`, a session signed in with a second factor, and for
  * changes a recent login (src/auth/access.ts ADMIN, ADMIN_CHANGE). Every call is audited with the
- * acting admin's id (src/auth/admin/). The one public route is the first admin's setup.
+ * acting admin's id (src/auth/admin/). The first admin's setup is POST /auth/account/setup (account.ts).
  */
 const TAGS = ["Admin"];
 
@@ -50,6 +49,8 @@ const limitField = z.coerce
   .openapi({
     type: "integer",
     format: "int32",
+    minimum: 1,
+    maximum: 2_147_483_647,
     description: `Rows per page (default ${LIST_DEFAULT}); more than ${LIST_MAX} is served ${LIST_MAX}`,
   });
 
@@ -282,41 +283,6 @@ const auditRoute = route({
   },
 });
 
-const SETUP_DONE = "Password set. Log in, then turn on two-factor sign-in (POST /auth/mfa/totp/enroll) to use the admin API.";
-const SetupBody = z
-  .object({
-    token: z
-      .string({ error: "token is required." })
-      .min(1, "token is required.")
-      .max(128)
-      .regex(/^[A-Za-z0-9_-]+$/, "Paste the token exactly as npm run create-admin printed it."),
-    new_password: newPassword,
-  })
-  .openapi("AdminSetupRequest", {
-    example: { token: "Q2hhbmdlIHRoaXMgdG9rZW4gdG8gdGhlIHByaW50ZWQgb25l", new_password: "a long new admin passphrase" },
-  });
-
-const setupRoute = route({
-  method: "post",
-  path: "/admin/setup",
-  tags: TAGS,
-  summary: "First admin: set the password with the token from npm run create-admin",
-  description:
-    "Public: the token printed by `npm run create-admin` (valid 72 hours by default, works once) authenticates the request. It sets " +
-    "the password of that admin account, ends its sessions and counts its address as verified (the operator vouched for it). It " +
-    "never grants a role. Next: log in (the session may only enroll MFA), enroll and confirm an authenticator app, log in again " +
-    "with it (docs/admin.md#the-first-admin).",
-  limit: "RL_PASSWORD_RESET",
-  errors: ["setup_token_invalid", "password_too_common", "password_breached", "password_check_unavailable"],
-  request: { body: jsonBody(SetupBody, "The setup token and the admin's password") },
-  responses: {
-    200: {
-      ...json(MessageSchema, "Password set"),
-      content: { "application/json": { schema: MessageSchema, example: { status: "success", message: SETUP_DONE } } },
-    },
-  },
-});
-
 export function adminRoutes() {
   return new OpenAPIHono<AppEnv>()
     .openapi(listRoute, async (c) => {
@@ -346,10 +312,5 @@ export function adminRoutes() {
       const filters = { userId: q.user_id, actorId: q.actor_id, type: q.type, cursor: q.cursor, limit: q.limit };
       const page = await listAudit(c.get("deps"), c.get("meta"), c.get("auth"), filters);
       return c.json({ status: "success" as const, events: page.events, next_cursor: page.nextCursor }, 200);
-    })
-    .openapi(setupRoute, async (c) => {
-      const body = c.req.valid("json");
-      await completeAdminSetup(c.get("deps"), c.get("meta"), body.token, body.new_password);
-      return c.json({ status: "success" as const, message: SETUP_DONE }, 200);
     });
 }

@@ -83,7 +83,7 @@ const statusRoute = route({
         .object({
           status: z.literal("success"),
           totp: z.enum(["off", "pending", "on"]),
-          recovery_codes_remaining: z.number().int(),
+          recovery_codes_remaining: z.number().int().min(0).max(100).openapi({ format: "int32" }),
         })
         .openapi("MfaStatus", { example: { status: "success", totp: "on", recovery_codes_remaining: 9 } }),
       "The caller's second factors",

@@ -110,7 +110,7 @@ export const MfaRequiredSchema = z
     status: z.literal("mfa_required"),
     message: z.string().max(200),
     mfa_token: z.string().max(128).openapi({ description: "Single-use, valid `expires_in` seconds; send it to POST /auth/mfa/verify" }),
-    expires_in: z.number().int(),
+    expires_in: int32(60, 900),
     methods: z.array(z.enum(["totp", "recovery_code"])).max(2),
   })
   .openapi("MfaRequired", {

@@ -37,7 +37,7 @@ describe("first admin setup", () => {
     expect((await loginAs(email, "!")).status).toBe(401);
 
     const setup = (token: string, new_password = ADMIN_PASSWORD) =>
-      call("/auth/admin/setup", { body: { token, new_password }, now: clock.now });
+      call("/auth/account/setup", { body: { token, new_password }, now: clock.now });
     expect((await setup(made.token, "password")).status).toBe(400); // too common: the token is not spent
     const done = await setup(made.token);
     expect(done.status, await done.clone().text()).toBe(200);
@@ -72,7 +72,7 @@ describe("first admin setup", () => {
       ]),
     );
     const granted = (await auditRows(made.id)).find((r) => r.event === "admin_granted");
-    expect(granted.detail).toEqual({ via: "create-admin", created: true, role_from: null, reactivated: false });
+    expect(granted?.detail).toEqual({ via: "create-admin", created: true, role_from: null, reactivated: false });
   });
 
   it("promotes an existing account; its setup token expires, and a wrong or used one is refused", async () => {
@@ -85,10 +85,10 @@ describe("first admin setup", () => {
     const session = await json(await loginAs(user.email, PASSWORD, { now: clock.now }));
     expect((await json(await adminCall("/users", session.access_token, clock))).code).toBe("mfa_enrollment_required");
 
-    const wrong = await call("/auth/admin/setup", { body: { token: "A".repeat(43), new_password: ADMIN_PASSWORD }, now: clock.now });
+    const wrong = await call("/auth/account/setup", { body: { token: "A".repeat(43), new_password: ADMIN_PASSWORD }, now: clock.now });
     expect((await json(wrong)).code).toBe("setup_token_invalid");
     clock.advance(DAY);
-    const late = await call("/auth/admin/setup", { body: { token: made.token, new_password: ADMIN_PASSWORD }, now: clock.now });
+    const late = await call("/auth/account/setup", { body: { token: made.token, new_password: ADMIN_PASSWORD }, now: clock.now });
     expect(late.status).toBe(400);
     expect((await json(late)).code).toBe("setup_token_invalid");
     expect((await loginAs(user.email, ADMIN_PASSWORD, { now: clock.now })).status).toBe(401);
@@ -100,9 +100,9 @@ describe("first admin setup", () => {
     const one = await runCreateAdmin({ email, now: clock.now() });
     const two = await runCreateAdmin({ email, now: clock.now() });
     expect(two.id).toBe(one.id);
-    const old = await call("/auth/admin/setup", { body: { token: one.token, new_password: ADMIN_PASSWORD }, now: clock.now });
+    const old = await call("/auth/account/setup", { body: { token: one.token, new_password: ADMIN_PASSWORD }, now: clock.now });
     expect((await json(old)).code).toBe("setup_token_invalid");
-    expect((await call("/auth/admin/setup", { body: { token: two.token, new_password: ADMIN_PASSWORD }, now: clock.now })).status).toBe(
+    expect((await call("/auth/account/setup", { body: { token: two.token, new_password: ADMIN_PASSWORD }, now: clock.now })).status).toBe(
       200,
     );
 
