@@ -158,7 +158,7 @@ async function anonymise(deps: Deps, meta: RequestMeta, id: string, budget: { au
       // Code rows before the users row, as every code flow locks them.
       await tx.delete(oneTimeCodes).where(eq(oneTimeCodes.userId, id));
       const [row] = await tx
-        .select({ id: users.id, avatar: users.avatar })
+        .select({ id: users.id, avatar: users.avatar, fresh: UNCACHED })
         .from(users)
         .where(and(eq(users.id, id), eq(users.status, "deletion_pending"), lte(users.deletionDueAt, now)))
         .for("update");

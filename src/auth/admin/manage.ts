@@ -1,4 +1,5 @@
 import { eq } from "drizzle-orm";
+import { UNCACHED } from "../../db/client";
 import { type User, users } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { AppError, apiError } from "../../errors";
@@ -34,9 +35,9 @@ const BEING_DELETED = new Set(["deletion_pending", "deleted"]);
 
 /** The target's row, locked until the transaction ends; 404 user_not_found. */
 async function lockUser(deps: Deps, id: string): Promise<User> {
-  const [row] = await deps.db.select().from(users).where(eq(users.id, id)).for("update").limit(1);
+  const [row] = await deps.db.select({ u: users, fresh: UNCACHED }).from(users).where(eq(users.id, id)).for("update").limit(1);
   if (!row) throw apiError("user_not_found");
-  return row;
+  return row.u;
 }
 
 /**
