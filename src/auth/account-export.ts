@@ -3,10 +3,17 @@ import { UNCACHED } from "../db/client";
 import { auditEvents, mfaFactors, mfaRecoveryCodes, sessions, users } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
 import { apiError } from "../errors";
-import { audit } from "./audit";
+import { type AuditDetail, audit } from "./audit";
 import type { Authenticated } from "./sessions";
 import { exportPolicy, reserve, throttleKey } from "./throttle";
 import { publicUser } from "./users";
+
+/** An admin event's detail without the ids of administrators it names (a filter of the audit log, say). */
+function withoutAdminIds(detail: unknown): AuditDetail | null {
+  if (!detail) return null;
+  const { actor_id: _actor, ...rest } = detail as AuditDetail;
+  return rest;
+}
 
 /** Newest audit events in one export; older ones are left out (`audit_events_truncated`). */
 export const EXPORT_MAX_EVENTS = 10_000;
@@ -83,7 +90,7 @@ export async function exportAccount(deps: Deps, meta: RequestMeta, auth: Authent
         ip: byAdmin ? null : ev.ip,
         user_agent: byAdmin ? null : ev.userAgent,
         by_administrator: byAdmin,
-        detail: (ev.detail ?? null) as Record<string, string | number | boolean | null> | null,
+        detail: byAdmin ? withoutAdminIds(ev.detail) : ((ev.detail ?? null) as AuditDetail | null),
       };
     }),
     audit_events_truncated: events.length > EXPORT_MAX_EVENTS,

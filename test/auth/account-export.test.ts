@@ -15,6 +15,8 @@ describe("GET /auth/account/export", () => {
     await call("/auth/login", { body: { email: me.email, password: "Wrong-guess-123" }, now: clock.now, ip: "192.0.2.44" });
     const admin = await adminAccount(clock);
     await adminCall(`/users/${me.user.id}`, admin.token, clock, { ip: "192.0.2.250", headers: { "user-agent": "Admin Console" } });
+    // Filtering the audit log on my account and on the admin: the record names both.
+    await adminCall(`/audit?user_id=${me.user.id}&actor_id=${admin.user.user.id}`, admin.token, clock);
     const mine = await login(me.email, PASSWORD, { now: clock.now, ip: "198.51.100.21", headers: { "user-agent": "Erin's Laptop" } });
 
     const res = await call("/auth/account/export", { token: mine.access_token, now: clock.now });
@@ -27,7 +29,9 @@ describe("GET /auth/account/export", () => {
     expect(data.sessions.map((s: { user_agent: string | null }) => s.user_agent)).toEqual(expect.arrayContaining(["Erin's Laptop"]));
     expect(data.sessions).toHaveLength(2);
     const events = data.audit_events.map((e: { event: string }) => e.event);
-    expect(events).toEqual(expect.arrayContaining(["registered", "login_failed", "login_succeeded", "admin_user_viewed"]));
+    expect(events).toEqual(
+      expect.arrayContaining(["registered", "login_failed", "login_succeeded", "admin_user_viewed", "admin_audit_viewed"]),
+    );
     const viewed = data.audit_events.find((e: { event: string }) => e.event === "admin_user_viewed");
     expect(viewed).toMatchObject({ by_administrator: true, ip: null, user_agent: null });
     expect(data.audit_events_truncated).toBe(false);
