@@ -50,7 +50,7 @@ describe("npm run create-admin", () => {
     const out = await createAdmin(["--email", " Root@Example.com ", "--name", "Root Admin", "--database-url", url]);
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toMatch(/root@example\.com created as a new admin account/);
-    expect(out.stdout).toMatch(/POST \/auth\/admin\/setup/);
+    expect(out.stdout).toMatch(/POST \/auth\/account\/setup/);
     const token = /^ {2}([A-Za-z0-9_-]{43})$/m.exec(out.stdout)?.[1];
     expect(token).toBeDefined();
     const [user] = await sql`select id, email, full_name, role, status, password from users`;
