@@ -60,10 +60,10 @@ describe("GET /auth/account/export", () => {
     expect((await json(stale)).code).toBe("recent_login_required");
     const fresh = await login(u.email, PASSWORD, { now: clock.now });
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => call("/auth/account/export", { token: fresh.access_token, now: clock.now })),
+      Array.from({ length: 50 }, () => call("/auth/account/export", { token: fresh.access_token, now: clock.now })),
     );
     const statuses = results.map((r) => r.status).sort();
-    expect(statuses).toEqual([200, 200, 200, 429, 429, 429, 429, 429, 429, 429]);
+    expect(statuses).toEqual([...Array(3).fill(200), ...Array(47).fill(429)]);
     for (const r of results.filter((r) => r.status === 429)) expect(Number(r.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     // Asked again later, it says when the 24 hours end.
     const later = await call("/auth/account/export", { token: fresh.access_token, now: clock.now });

@@ -94,6 +94,21 @@ describe("first admin setup", () => {
     expect((await loginAs(user.email, ADMIN_PASSWORD, { now: clock.now })).status).toBe(401);
   });
 
+  it("the token works exactly once when sent many times at once", async () => {
+    const clock = fakeClock();
+    const made = await runCreateAdmin({ email: uniqueEmail("race"), now: clock.now() });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        call("/auth/account/setup", { body: { token: made.token, new_password: `${ADMIN_PASSWORD} ${i}` }, now: clock.now }),
+      ),
+    );
+    const ok = results.flatMap((r, i) => (r.status === 200 ? [i] : []));
+    expect(ok).toHaveLength(1);
+    expect(results.filter((r) => r.status === 400)).toHaveLength(19);
+    // The password set is the winner's.
+    expect((await loginAs(made.email, `${ADMIN_PASSWORD} ${ok[0]}`, { now: clock.now })).status).toBe(200);
+  });
+
   it("a new token replaces the previous one, and an account being deleted cannot be made admin", async () => {
     const clock = fakeClock();
     const email = uniqueEmail("twice");
