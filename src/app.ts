@@ -9,7 +9,9 @@ import type { Overrides } from "./deps";
 import { apiError, validationError } from "./errors";
 import { errorResponse, onError, onNotFound } from "./middleware/errors";
 import { requestContext, requireContentType } from "./middleware/request";
+import { accountDataRoutes } from "./routes/account";
 import { accountRoutes } from "./routes/accounts";
+import { adminRoutes } from "./routes/admin";
 import { docsRoutes, documentCommonErrors } from "./routes/docs";
 import { emailRoutes } from "./routes/email";
 import { aliasingGetPath, deprecationHeaders, documentAliases, legacyAliases } from "./routes/legacy-paths";
@@ -106,6 +108,8 @@ export function createApp<const B extends string = "/auth">(
     .route(basePath, profileRoutes())
     .route(basePath, mfaRoutes())
     .route(basePath, oauthRoutes())
+    .route(basePath, accountDataRoutes())
+    .route(basePath, adminRoutes())
     .route("/", systemRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
@@ -116,6 +120,15 @@ export function createApp<const B extends string = "/auth">(
       "The access token from register, login or refresh. Verified following RFC8725 (JWT best current practices): " +
       "algorithms pinned per key (EdDSA or ES256 by `kid`; HS256 only in legacy mode; never `none`), `typ` JWT, " +
       "`iss`, `aud`, `exp` and `nbf` checked, `jku`/`x5u`/`jwk` headers ignored, `crit` refused.",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "adminAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description:
+      "The access token of an administrator (role `admin`) whose session was signed in with two-factor sign-in (`amr` includes " +
+      "`otp`); changes also need a login within RECENT_AUTH_MAX_AGE. Verified like bearerAuth, following RFC8725 (JWT best " +
+      "current practices); see docs/admin.md.",
   });
   documentAliases(app, aliases);
   // The document (/openapi.json) and its reference page (/docs) are not part of the document.
@@ -130,6 +143,13 @@ export function createApp<const B extends string = "/auth">(
       { name: "Password reset", description: "Reset with a code mailed to the account's address" },
       { name: "Profile", description: "Name and avatar" },
       { name: "Social sign-in", description: "Sign in with Google and Apple: native ID tokens, the web redirect flow, linked identities" },
+      { name: "Account", description: "Deleting the caller's account (and restoring it), and exporting its data" },
+      {
+        name: "Admin",
+        description:
+          "Account management for administrators: role `admin`, a session signed in with two-factor sign-in, and a recent login " +
+          "for changes; every call is audited (docs/admin.md)",
+      },
       { name: "System", description: "Health probes and the public signing keys" },
     ],
     info: {

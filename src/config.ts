@@ -246,6 +246,18 @@ export const settingsSchema = z
       "Public origin of this API as registered with the providers (https://api.example.com); the callback is it + BASE_PATH + /oauth/{provider}/callback. Default: the request's origin.",
     ),
 
+    // Account management (src/auth/admin/, src/auth/account-deletion.ts)
+    INSTRUCTOR_APPROVAL: choice(["open", "required"], "open").describe(
+      "`open`: registering as instructor makes an instructor; `required`: a student with requested_role instructor until an admin sets the role.",
+    ),
+    ACCOUNT_DELETION_GRACE: duration("14d", 3600, 90 * 86400).describe(
+      "After DELETE /auth/account, the account can be restored with the mailed code for this long; then the purge anonymises it.",
+    ),
+    ACCOUNT_EXPORT_DAILY_LIMIT: int(3, 1, 50).describe("Data exports (GET /auth/account/export) per account in 24 hours."),
+    AUDIT_RETENTION: duration("400d", 86400, 10 * 365 * 86400).describe(
+      "Audit rows older than this are deleted by the scheduled purge, in bounded batches.",
+    ),
+
     // Mail
     RESEND_API_KEY: optionalString.describe("Secret: Resend API key."),
     RESEND_BASE_URL: optionalString.describe("Resend API base URL (the local mail capture in dev and tests)."),

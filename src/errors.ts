@@ -133,6 +133,31 @@ export const ERROR_CATALOG = {
     message: "This is the account's last way to sign in. Set a password (reset it by email) or link another identity first.",
   },
 
+  // Account management: the admin API, deletion and restore (src/auth/admin/, src/auth/account-deletion.ts)
+  admin_required: { status: 403, message: "This needs an administrator account." },
+  admin_mfa_required: {
+    status: 403,
+    message: "Administrator actions need a session signed in with two-factor sign-in: log in again and verify your second factor.",
+  },
+  admin_self_change: {
+    status: 403,
+    message: "You cannot change your own role or status. Ask another administrator.",
+  },
+  user_not_found: { status: 404, message: "No account with this id." },
+  account_being_deleted: {
+    status: 409,
+    message: "This account is being deleted or was deleted: it can no longer be changed.",
+  },
+  account_deletion_pending: {
+    status: 403,
+    message: "This account is scheduled for deletion. To keep it, restore it with the code we emailed you.",
+  },
+  account_deleted: { status: 403, message: "This account was deleted." },
+  setup_token_invalid: {
+    status: 400,
+    message: "This setup token is invalid, used or expired. Run npm run create-admin again for a new one.",
+  },
+
   // Profile and avatars
   email_mismatch: {
     status: 403,

@@ -45,9 +45,10 @@ export function createWorker(overrides: Overrides = {}) {
       }
     },
     async scheduled(_controller, env, ctx) {
-      const deps = createDeps(env, `cron-${crypto.randomUUID()}`, (p) => ctx.waitUntil(p), overrides);
+      const requestId = `cron-${crypto.randomUUID()}`;
+      const deps = createDeps(env, requestId, (p) => ctx.waitUntil(p), overrides);
       try {
-        const counts = await purgeExpired(deps);
+        const counts = await purgeExpired(deps, { ip: null, userAgent: null, requestId });
         log("info", "purge done", counts);
       } catch (err) {
         log("error", "purge failed", describeError(err));

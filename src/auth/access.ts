@@ -28,6 +28,12 @@ export interface AccessPolicy {
    * Every other route refuses such an account with 403 mfa_enrollment_required.
    */
   readonly enrollment?: true;
+  /**
+   * The admin API: the account's role is `admin` (read fresh by authenticate(), so a demotion takes
+   * effect on the next request), else 403 admin_required; and the session proved a second factor
+   * (`amr` includes "otp"), else 403 admin_mfa_required (log in again with the second factor).
+   */
+  readonly admin?: true;
 }
 
 export const SESSION: AccessPolicy = { session: true };
@@ -35,6 +41,16 @@ export const SESSION: AccessPolicy = { session: true };
 export const ENROLLMENT: AccessPolicy = { session: true, enrollment: true };
 /** A live session, whatever it still has to do (verify the email, enroll MFA): for signing out. */
 export const ANY_SESSION: AccessPolicy = { session: true, unverifiedEmail: "allow", enrollment: true };
+/** The admin API's reads; its changes add `recentLogin: true` (ADMIN_CHANGE). */
+export const ADMIN: AccessPolicy = { session: true, admin: true };
+export const ADMIN_CHANGE: AccessPolicy = { session: true, admin: true, recentLogin: true };
+
+/** The policy's admin rule, by itself: the code of the refusal, or null (audited by the auth middleware). */
+export function adminRefusal(auth: Authenticated): "admin_required" | "admin_mfa_required" | null {
+  if (auth.user.role !== "admin") return "admin_required";
+  if (!auth.amr.includes("otp")) return "admin_mfa_required";
+  return null;
+}
 
 /** The role must use MFA and the account has no active factor yet. */
 export const mustEnrollMfa = (deps: Deps, auth: Authenticated) =>
@@ -49,6 +65,8 @@ export function assertAccess(deps: Deps, auth: Authenticated, policy: AccessPoli
   // auth.user is the row authenticate() just read, so verifying takes effect on the next request.
   if (policy.unverifiedEmail !== "allow" && mustVerifyEmail(deps.config, auth.user)) throw apiError("email_unverified");
   if (!policy.enrollment && mustEnrollMfa(deps, auth)) throw apiError("mfa_enrollment_required");
+  const notAdmin = policy.admin ? adminRefusal(auth) : null;
+  if (notAdmin) throw apiError(notAdmin);
   if (policy.recentLogin && !isRecentLogin(deps, auth)) throw apiError("recent_login_required");
 }
 
@@ -57,6 +75,7 @@ export function accessCodes(policy: AccessPolicy): ErrorCode[] {
   return [
     ...(policy.unverifiedEmail === "allow" ? [] : (["email_unverified"] as const)),
     ...(policy.enrollment ? [] : (["mfa_enrollment_required"] as const)),
+    ...(policy.admin ? (["admin_required", "admin_mfa_required"] as const) : []),
     ...(policy.recentLogin ? (["recent_login_required"] as const) : []),
   ];
 }

@@ -1,6 +1,6 @@
 import type { User } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
-import { apiError } from "../errors";
+import { apiError, type ErrorCode } from "../errors";
 import { audit } from "./audit";
 import { refuseUnverified } from "./email-verification";
 
@@ -12,10 +12,18 @@ import { refuseUnverified } from "./email-verification";
  */
 export const ACCOUNT_STATUSES = {
   active: null,
+  /** By an admin (PATCH /auth/admin/users/{id}); every session ended with it. */
   suspended: "account_suspended",
-} as const;
+  /** DELETE /auth/account: restorable with the mailed code until `deletion_due_at` (src/auth/account-deletion.ts). */
+  deletion_pending: "account_deletion_pending",
+  /** Anonymised by the purge after the grace period; the row stays for other services' foreign keys. */
+  deleted: "account_deleted",
+} as const satisfies Record<string, ErrorCode | null>;
 
 export type AccountStatus = keyof typeof ACCOUNT_STATUSES;
+
+/** The codes a sign-in route can answer for an account that is not active (for its `errors` list). */
+export const STATUS_REFUSALS = Object.values(ACCOUNT_STATUSES).filter((c): c is NonNullable<typeof c> => c !== null);
 
 /** The sign-in rules of an account whose credentials were checked: its status, then REQUIRE_VERIFIED_EMAIL. */
 export async function assertMaySignIn(deps: Deps, meta: RequestMeta, user: User): Promise<void> {

@@ -33,9 +33,20 @@ export async function register(
   await assertAcceptableNewPassword(deps, input.password);
   const email = normalizeEmail(input.email);
   const hash = await hashPassword(input.password, scryptParams(deps.config));
+  // INSTRUCTOR_APPROVAL=required: instructors can reach students (chats), so the role waits for an admin.
+  const pending = input.role === "instructor" && deps.config.INSTRUCTOR_APPROVAL === "required";
+  const role = pending ? "student" : input.role;
   const [user] = await deps.db
     .insert(users)
-    .values({ id: crypto.randomUUID(), fullName: input.fullName.trim(), email, password: hash, role: input.role, createdAt: deps.now() })
+    .values({
+      id: crypto.randomUUID(),
+      fullName: input.fullName.trim(),
+      email,
+      password: hash,
+      role,
+      requestedRole: pending ? input.role : null,
+      createdAt: deps.now(),
+    })
     .onConflictDoNothing()
     .returning();
   const safe = deps.config.REGISTER_ENUMERATION_SAFE;
@@ -47,14 +58,16 @@ export async function register(
     return { kind: "accepted" };
   }
   mailVerificationCode(deps, meta, user);
+  const detail = pending ? { requested_role: input.role } : null;
   if (safe || mustVerifyEmail(deps.config, user)) {
-    await audit(deps, meta, "registered", "success", user.id);
+    await audit(deps, meta, "registered", "success", user.id, detail);
     return { kind: safe ? "accepted" : "verify_email" };
   }
   const signedIn = await completeSignIn(deps, meta, user, {
     method: "pwd",
     grounds: { passwordChangedAt: user.passwordChangedAt },
     event: "registered",
+    detail,
   });
   // A brand-new account has no second factor.
   if (signedIn.kind !== "session") throw new Error("a new account asked for a second factor");

@@ -45,9 +45,65 @@ export const AUDIT_EVENTS = [
   "identity_linked",
   "identity_link_refused",
   "identity_unlinked",
+  // Account management (src/auth/admin/): `actor_id` is the admin, `user_id` the account acted on
+  "admin_access_refused",
+  "admin_users_listed",
+  "admin_user_viewed",
+  "admin_user_updated",
+  "admin_sessions_revoked",
+  "admin_password_reset_sent",
+  "admin_audit_viewed",
+  "admin_granted",
+  "admin_setup_completed",
+  "admin_setup_failed",
+  // Self-service deletion and export (src/auth/account-deletion.ts, src/auth/account-export.ts)
+  "account_deletion_requested",
+  "account_restored",
+  "account_restore_failed",
+  "account_anonymised",
+  "account_exported",
 ] as const;
 
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
+
+export type AuditDetail = Record<string, string | number | boolean | null>;
+
+/**
+ * Detail keys that may hold a value identifying a person. Anything personal goes under one of these
+ * names only, so that anonymising an account (src/auth/account-deletion.ts) can drop them from its
+ * audit rows along with `ip` and `user_agent` while keeping the rest of its history.
+ */
+export const PERSONAL_DETAIL_KEYS = ["email", "name", "ip", "user_agent"] as const;
+export type AuditOutcome = "success" | "failure" | "blocked";
+
+export interface AuditRecord {
+  event: AuditEvent;
+  outcome: AuditOutcome;
+  /** The account the event is about. */
+  userId?: string | null;
+  detail?: AuditDetail | null;
+  /** An administrator acting on `userId`'s account (the admin API). */
+  actorId?: string | null;
+}
+
+/**
+ * Write an audit row, failing when it cannot be written: for events that must not happen
+ * unrecorded (every admin call). Inside a transaction (deps over its handle), the row commits or
+ * rolls back with the change it records.
+ */
+export async function writeAudit(deps: Deps, meta: RequestMeta, r: AuditRecord): Promise<void> {
+  await deps.db.insert(auditEvents).values({
+    at: deps.now(),
+    event: r.event,
+    outcome: r.outcome,
+    userId: r.userId ?? null,
+    actorId: r.actorId ?? null,
+    ip: meta.ip,
+    userAgent: meta.userAgent?.slice(0, 512) ?? null,
+    requestId: meta.requestId,
+    detail: r.detail ?? null,
+  });
+}
 
 /**
  * Record an auth event. Never pass a password, code or token in `detail`. A failed write is
@@ -57,21 +113,12 @@ export async function audit(
   deps: Deps,
   meta: RequestMeta,
   event: AuditEvent,
-  outcome: "success" | "failure" | "blocked",
+  outcome: AuditOutcome,
   userId: string | null = null,
-  detail: Record<string, string | number | boolean | null> | null = null,
+  detail: AuditDetail | null = null,
 ): Promise<void> {
   try {
-    await deps.db.insert(auditEvents).values({
-      at: deps.now(),
-      event,
-      outcome,
-      userId,
-      ip: meta.ip,
-      userAgent: meta.userAgent?.slice(0, 512) ?? null,
-      requestId: meta.requestId,
-      detail,
-    });
+    await writeAudit(deps, meta, { event, outcome, userId, detail });
   } catch (err) {
     deps.log("error", "audit write failed", { event, ...describeError(err) });
   }

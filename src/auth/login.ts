@@ -75,14 +75,14 @@ export async function checkPassword(deps: Deps, meta: RequestMeta, rawEmail: str
   const legacy = { pbkdf2WebCryptoMaxIterations: deps.config.PBKDF2_WEBCRYPTO_MAX_ITERATIONS };
   const result = await verifyPassword(password, user?.password ?? (await dummyHash(params)), params, legacy);
   if (user && result.malformed) {
-    reportMalformedHash(deps, user, result.scheme);
+    if (result.scheme !== "unusable") reportMalformedHash(deps, user, result.scheme);
     // The same work as a wrong password, so the answer's timing does not single out the account.
     await verifyPassword(password, await dummyHash(params), params);
   }
   if (!user || !result.ok) {
     await audit(deps, meta, "login_failed", "failure", user?.id ?? null, {
       failures: gate.attempt,
-      ...(user && result.malformed ? { reason: "unusable_stored_hash" } : {}),
+      ...(user && result.malformed ? { reason: result.scheme === "unusable" ? "no_password" : "unusable_stored_hash" } : {}),
     });
     throw apiError("invalid_credentials");
   }

@@ -60,6 +60,16 @@ export const CODE_PURPOSES = {
     // guesses a day), and a right guess only gives the address back to its previous owner.
     maxAttempts: () => 1000,
   },
+  /**
+   * Mailed after DELETE /auth/account: restores the account until the purge anonymises it
+   * (src/auth/account-deletion.ts). Many attempts per code, as for the undo code: whoever knows the
+   * address must not be able to end the owner's way back with a few wrong guesses.
+   */
+  account_restore: {
+    ttl: (c) => c.ACCOUNT_DELETION_GRACE,
+    events: { requested: "account_deletion_requested", failed: "account_restore_failed" },
+    maxAttempts: () => 1000,
+  },
 } as const satisfies Record<string, CodePurpose>;
 
 export type CodePurposeName = keyof typeof CODE_PURPOSES;

@@ -1,11 +1,12 @@
 import { eq, sql } from "drizzle-orm";
-import { users } from "../db/schema";
+import { type User, users } from "../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../deps";
+import { describeError } from "../log";
 import { passwordChangedMessage, resetCodeMessage } from "../mail/templates";
 import { audit } from "./audit";
 import { assertAcceptableNewPassword } from "./new-password";
 import { dropUnprovenIdentities } from "./oauth/identities";
-import { redeemCode, requestCode } from "./one-time-codes";
+import { type IssuedCode, mailCode, redeemCode, requestCode, takeSendSlot } from "./one-time-codes";
 import { hashPassword, scryptParams } from "./password";
 import { endAllSessions } from "./sessions";
 import { clearThrottle, throttleKey } from "./throttle";
@@ -17,14 +18,28 @@ import { findUserByEmail, normalizeEmail } from "./users";
  * ends every session and confirms the address in the transaction that consumes the code, then
  * tells the address that its password changed.
  */
+const resetMessage = (deps: Deps) => (user: User, c: IssuedCode) =>
+  resetCodeMessage({ appName: deps.config.APP_NAME, to: user.email, code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt });
+
 /** Returns the address the request named, normalised: the same for known and unknown emails. */
 export async function requestReset(deps: Deps, meta: RequestMeta, rawEmail: string): Promise<{ email: string }> {
-  const { APP_NAME } = deps.config;
   const email = normalizeEmail(rawEmail);
-  await requestCode(deps, meta, "password_reset", email, (user, c) =>
-    resetCodeMessage({ appName: APP_NAME, to: user.email, code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt }),
-  );
+  await requestCode(deps, meta, "password_reset", email, resetMessage(deps));
   return { email };
+}
+
+/**
+ * The same reset code and mail for a known account, on an administrator's request (POST
+ * /auth/admin/users/{id}/send-password-reset): within the account's send throttle (429 when too
+ * soon), mailed in the background.
+ */
+export async function sendResetCode(deps: Deps, meta: RequestMeta, user: User): Promise<void> {
+  await takeSendSlot(deps, "password_reset", user.email);
+  deps.waitUntil(
+    mailCode(deps, meta, "password_reset", user, resetMessage(deps)).catch((err) =>
+      deps.log("error", "one-time code not issued", { purpose: "password_reset", ...describeError(err) }),
+    ),
+  );
 }
 
 export async function resetPassword(

@@ -54,6 +54,12 @@ export async function hashPassword(password: string, params: ScryptParams): Prom
   return `$scrypt$ln=${params.logN},r=${params.r},p=${params.p}$${b64(salt)}$${b64(key)}`;
 }
 
+/**
+ * A stored password that no password matches, for accounts without one (made by create-admin
+ * before its setup, anonymised accounts): Django's convention, "!" and random text, so the
+ * platform's other services read it the same way.
+ */
+
 const SCRYPT_FORMAT = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]{16,})\$([A-Za-z0-9+/]{32,})$/;
 
 export interface VerifyResult {
@@ -75,6 +81,7 @@ const SCRYPT_MAX_MEM = 256 * 1024 * 1024;
  */
 export const UNUSABLE_PASSWORD_PREFIX = "!";
 export const unusablePassword = () => `${UNUSABLE_PASSWORD_PREFIX}${hex(randomBytes(20))}`;
+export const isUnusablePassword = (stored: string) => stored.startsWith(UNUSABLE_PASSWORD_PREFIX);
 
 /**
  * The stored value is a hash that a right password can match: one of the schemes verifyPassword

@@ -153,6 +153,7 @@ async function saveProfile(deps: Deps, userId: string, fullName: string | undefi
       role: users.role,
       avatar: users.avatar,
       emailVerifiedAt: users.emailVerifiedAt,
+      requestedRole: users.requestedRole,
       previousAvatar: before.previousAvatar,
     });
   if (!row) return undefined;

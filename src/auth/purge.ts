@@ -1,6 +1,7 @@
 import { and, eq, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
 import { UNCACHED } from "../db/client";
 import {
+  auditEvents,
   mfaChallenges,
   mfaFactors,
   oauthExchangeCodes,
@@ -11,20 +12,22 @@ import {
   throttles,
   users,
 } from "../db/schema";
-import type { Deps } from "../deps";
+import type { Deps, RequestMeta } from "../deps";
 import { describeError } from "../log";
 import { ownAvatarKey, parseAvatarKey } from "../storage/avatar-keys";
+import { anonymiseDueAccounts } from "./account-deletion";
 
 /**
  * Housekeeping run by the cron trigger: delete ended sessions (revoked, or past their absolute
  * or idle expiry; their refresh tokens go with them), consumed refresh tokens older than the
  * idle lifetime, dead one-time codes, used or expired MFA challenges, enrollments never confirmed
  * within a day, throttle rows idle for longer than any delay they hold, and expired social
- * sign-in states and exchange codes. Live sessions, live
- * tokens and active throttles are kept. Then sweeps avatar objects nobody references
+ * sign-in states and exchange codes. Live sessions, live tokens and active throttles are kept.
+ * Then anonymises accounts whose deletion grace period is over (src/auth/account-deletion.ts),
+ * deletes audit rows past AUDIT_RETENTION, and sweeps avatar objects nobody references
  * (sweepOrphanAvatars); a storage fault there is logged and does not fail the purge.
  */
-export async function purgeExpired(deps: Deps) {
+export async function purgeExpired(deps: Deps, meta: RequestMeta) {
   const now = deps.now();
   const idleCutoff = new Date(now.getTime() - deps.config.REFRESH_IDLE_TTL * 1000);
   const endedSessions = await deps.db
@@ -65,6 +68,13 @@ export async function purgeExpired(deps: Deps) {
     .delete(oauthExchangeCodes)
     .where(lt(oauthExchangeCodes.expiresAt, now))
     .returning({ h: oauthExchangeCodes.codeHash });
+  let anonymised = 0;
+  try {
+    anonymised = await anonymiseDueAccounts(deps, meta);
+  } catch (err) {
+    deps.log("error", "anonymisation failed", describeError(err));
+  }
+  const auditRows = await purgeOldAudit(deps);
   let orphanAvatars = 0;
   try {
     orphanAvatars = await sweepOrphanAvatars(deps);
@@ -72,6 +82,8 @@ export async function purgeExpired(deps: Deps) {
     deps.log("error", "avatar sweep failed", describeError(err));
   }
   return {
+    anonymised,
+    auditRows,
     sessions: endedSessions.length,
     mfaChallenges: challenges.length,
     pendingFactors: abandoned.length,
@@ -82,6 +94,33 @@ export async function purgeExpired(deps: Deps) {
     oauthExchangeCodes: exchangeGone.length,
     orphanAvatars,
   };
+}
+
+/**
+ * AUDIT_RETENTION: audit rows older than it are deleted in batches of AUDIT_PURGE_BATCH, each its
+ * own short statement (row locks only, nothing waits on it for long), at most AUDIT_PURGE_BATCHES
+ * per run; a backlog (the first run after a deploy, say) shrinks by that much per run. 500,000
+ * rows an hour keeps up with several million audit rows a day.
+ */
+const AUDIT_PURGE_BATCH = 5000;
+const AUDIT_PURGE_BATCHES = 100;
+
+export async function purgeOldAudit(deps: Deps): Promise<number> {
+  const cutoff = new Date(deps.now().getTime() - deps.config.AUDIT_RETENTION * 1000);
+  const e = auditEvents;
+  let deleted = 0;
+  for (let batch = 1; ; batch++) {
+    const rows = await deps.db.execute<{ id: number }>(sql`
+      delete from ${e} where ${e.id} in (select id from ${e} where ${e.at} < ${cutoff.toISOString()}::timestamptz limit ${AUDIT_PURGE_BATCH})
+      returning ${e.id}`);
+    deleted += rows.length;
+    if (rows.length < AUDIT_PURGE_BATCH) break;
+    if (batch >= AUDIT_PURGE_BATCHES) {
+      deps.log("warn", "audit retention stopped after its batch budget; the rest waits for the next run", { deleted });
+      break;
+    }
+  }
+  return deleted;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { User } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
 import { assertMaySignIn } from "./account-status";
-import { type AuditEvent, audit } from "./audit";
+import { type AuditDetail, type AuditEvent, audit } from "./audit";
 import { issueChallenge, MFA_METHODS, type MfaMethod } from "./mfa/challenge";
 import { SecondFactorRequired, type SessionGrounds, startSession, type TokenPair } from "./sessions";
 
@@ -25,6 +25,8 @@ export interface SignIn {
   alongside?: Promise<unknown>;
   /** The audit event of the success (default login_succeeded). */
   event?: AuditEvent;
+  /** More detail for that audit row. */
+  detail?: AuditDetail | null;
   /** Set only by the MFA verify (src/auth/mfa/verify.ts): the second factor was proven. */
   secondFactor?: "otp";
 }
@@ -53,6 +55,8 @@ export async function completeSignIn(deps: Deps, meta: RequestMeta, user: User, 
     deps.waitUntil(audit(deps, meta, "mfa_challenge_issued", "success", user.id, { method: s.method }));
     return { kind: "mfa_required", user, mfaToken: challenge.token, expiresIn: challenge.expiresIn, methods: MFA_METHODS };
   }
-  deps.waitUntil(audit(deps, meta, s.event ?? "login_succeeded", "success", user.id, { method: s.method, amr: amr.join(" ") }));
+  deps.waitUntil(
+    audit(deps, meta, s.event ?? "login_succeeded", "success", user.id, { method: s.method, amr: amr.join(" "), ...s.detail }),
+  );
   return { kind: "session", user, tokens };
 }

@@ -16,7 +16,7 @@ import { hmacHex } from "./encoding";
  * Keys are a purpose plus a keyed hash of the normalised email (never the email itself), so an
  * unknown email is throttled exactly like a known one.
  */
-export type ThrottlePurpose = "login" | "otp-guess" | "mfa-guess" | `otp-send:${string}`;
+export type ThrottlePurpose = "login" | "otp-guess" | "mfa-guess" | "account-export" | `otp-send:${string}`;
 
 export async function throttleKey(deps: Deps, purpose: ThrottlePurpose, email: string): Promise<string> {
   return `${purpose}:${await hmacHex(authSecret(deps.config), `${purpose}:${email}`)}`;
@@ -70,6 +70,15 @@ export const mfaGuessPolicy = (c: Config): ThrottlePolicy => ({
   free: c.MFA_FREE_FAILURES,
   baseDelay: c.LOGIN_THROTTLE_BASE_DELAY,
   maxDelay: c.LOGIN_THROTTLE_MAX_DELAY,
+});
+
+/** Data exports: ACCOUNT_EXPORT_DAILY_LIMIT per account in 24 hours, no delays in between; keyed by the user id. */
+export const exportPolicy = (c: Config): ThrottlePolicy => ({
+  free: c.ACCOUNT_EXPORT_DAILY_LIMIT + 1,
+  baseDelay: 1,
+  maxDelay: 1,
+  window: 86400,
+  limit: c.ACCOUNT_EXPORT_DAILY_LIMIT,
 });
 
 /** The delay after attempt `n` of a policy, in seconds (the same rule as the SQL below). */

@@ -14,15 +14,20 @@ export interface PublicUser {
   avatar: string | null;
   /** The address was proven by a mailed code (verification, reset, email change). */
   email_verified: boolean;
+  /** INSTRUCTOR_APPROVAL=required: the role asked for at registration and not yet decided by an admin; else null. */
+  requested_role: string | null;
 }
 
-export const publicUser = (u: Pick<User, "id" | "fullName" | "email" | "role" | "avatar" | "emailVerifiedAt">): PublicUser => ({
+export const publicUser = (
+  u: Pick<User, "id" | "fullName" | "email" | "role" | "avatar" | "emailVerifiedAt" | "requestedRole">,
+): PublicUser => ({
   id: u.id,
   full_name: u.fullName,
   email: u.email,
   role: u.role,
   avatar: u.avatar,
   email_verified: u.emailVerifiedAt !== null,
+  requested_role: u.requestedRole,
 });
 
 /** Emails are stored trimmed and lower-cased; lookups compare lower(email). */

@@ -22,8 +22,25 @@ export const users = pgTable(
     passwordChangedAt: timestamp("password_changed_at", tz),
     /** `active`, or a state that refuses sign-in (see src/auth/account-status.ts). */
     status: text("status").notNull().default("active"),
+    /** INSTRUCTOR_APPROVAL=required: the role asked for at registration, until an admin decides (src/auth/admin/). */
+    requestedRole: text("requested_role"),
+    /** `deletion_pending`: when the purge anonymises the row unless it is restored first (src/auth/account-deletion.ts). */
+    deletionDueAt: timestamp("deletion_due_at", tz),
   },
-  (t) => [uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`)],
+  (t) => [
+    uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`),
+    // The admin list (src/auth/admin/users.ts): newest first by USER_ORDER, keyset-paginated, with
+    // each filter served by an index of its own so no filter walks the whole table.
+    index("users_admin_order_idx").on(sql`coalesce(${t.createdAt}, 'epoch'::timestamptz)`, t.id),
+    index("users_admin_role_idx").on(t.role, sql`coalesce(${t.createdAt}, 'epoch'::timestamptz)`, t.id),
+    index("users_admin_status_idx").on(t.status, sql`coalesce(${t.createdAt}, 'epoch'::timestamptz)`, t.id),
+    index("users_admin_requested_role_idx")
+      .on(sql`coalesce(${t.createdAt}, 'epoch'::timestamptz)`, t.id)
+      .where(sql`${t.requestedRole} is not null`),
+    index("users_email_prefix_idx").on(sql`lower(${t.email}) text_pattern_ops`),
+    index("users_full_name_trgm_idx").using("gin", sql`${t.fullName} gin_trgm_ops`),
+    index("users_deletion_due_idx").on(t.deletionDueAt).where(sql`${t.status} = 'deletion_pending'`),
+  ],
 );
 
 /** One row per login: the refresh-token family. Access tokens carry its id as `sid`. */
@@ -253,8 +270,15 @@ export const auditEvents = pgTable(
     userAgent: text("user_agent"),
     requestId: text("request_id"),
     detail: jsonb("detail"),
+    /** The administrator who acted (admin API, src/auth/admin/); `user_id` is then the account acted on, if one. */
+    actorId: uuid("actor_id"),
   },
-  (t) => [index("auth_audit_events_user_at_idx").on(t.userId, t.at), index("auth_audit_events_at_idx").on(t.at)],
+  (t) => [
+    index("auth_audit_events_user_at_idx").on(t.userId, t.at),
+    index("auth_audit_events_at_idx").on(t.at),
+    index("auth_audit_events_event_at_idx").on(t.event, t.at),
+    index("auth_audit_events_actor_at_idx").on(t.actorId, t.at).where(sql`${t.actorId} is not null`),
+  ],
 );
 
 export type User = typeof users.$inferSelect;

@@ -1,8 +1,10 @@
 import type { MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
 import { type AccessPolicy, assertAccess } from "../auth/access";
+import { audit } from "../auth/audit";
 import { authenticate } from "../auth/sessions";
 import type { AppEnv } from "../context";
-import { apiError } from "../errors";
+import { AppError, apiError } from "../errors";
 
 /** Bearer authentication: verifies the access token, loads the live session and user, applies the route's policy. */
 export const requireAuth =
@@ -13,7 +15,17 @@ export const requireAuth =
     if (!m) throw apiError("unauthorized");
     const deps = c.get("deps");
     const auth = await authenticate(deps, m[1]);
-    assertAccess(deps, auth, policy);
+    try {
+      assertAccess(deps, auth, policy);
+    } catch (err) {
+      // Every call of the admin API is on record, the refused ones too (who tried what).
+      if (policy.admin && err instanceof AppError)
+        await audit(deps, c.get("meta"), "admin_access_refused", "blocked", auth.user.id, {
+          reason: err.code,
+          route: `${c.req.method} ${routePath(c, -1)}`,
+        });
+      throw err;
+    }
     c.set("auth", auth);
     await next();
   };

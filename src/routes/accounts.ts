@@ -1,5 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { ENROLLMENT, SESSION } from "../auth/access";
+import { STATUS_REFUSALS } from "../auth/account-status";
 import { register } from "../auth/accounts";
 import { changePassword } from "../auth/change-password";
 import { login } from "../auth/login";
@@ -77,7 +78,7 @@ const loginRoute = route({
     'On an account with two-factor sign-in the right password answers `status: "mfa_required"` with a single-use `mfa_token` ' +
     "and starts no session: send it with a code to POST /auth/mfa/verify (docs/mfa.md).",
   limit: "RL_LOGIN",
-  errors: ["invalid_credentials", "password_reset_required", "account_suspended", "email_unverified"],
+  errors: ["invalid_credentials", "password_reset_required", ...STATUS_REFUSALS, "email_unverified"],
   request: { body: jsonBody(LoginBody, "Credentials") },
   responses: { 200: json(SignInResponseSchema, "Logged in (a session is started), or the second factor is needed next") },
 });

@@ -1,5 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { ENROLLMENT, SESSION } from "../auth/access";
+import { STATUS_REFUSALS } from "../auth/account-status";
 import { confirmTotp, disableMfa, enrollTotp, mfaStatus, regenerateRecoveryCodes } from "../auth/mfa/enrollment";
 import type { Proof } from "../auth/mfa/second-factor";
 import { verifyMfa } from "../auth/mfa/verify";
@@ -175,7 +176,7 @@ const verifyRoute = route({
     "The `mfa_token` from the login answer (single-use, valid MFA_TOKEN_TTL) with a current code from the app or a recovery code. " +
     "Wrong codes count against the account (MFA_FREE_FAILURES, then doubling delays: 429). Answers like a login.",
   limit: "RL_LOGIN",
-  errors: ["mfa_token_invalid", "invalid_mfa_code", "mfa_code_used", "account_suspended"],
+  errors: ["mfa_token_invalid", "invalid_mfa_code", "mfa_code_used", ...STATUS_REFUSALS],
   request: { body: jsonBody(VerifyBody, "The mfa_token and a code") },
   responses: { 200: json(AuthResponseSchema, "Logged in; a session is started (amr includes otp)") },
 });

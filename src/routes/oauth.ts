@@ -1,5 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { SESSION } from "../auth/access";
+import { STATUS_REFUSALS } from "../auth/account-status";
 import { PROVIDER_NAMES } from "../auth/oauth/configured";
 import { listIdentities, unlinkIdentity } from "../auth/oauth/identities";
 import { exchangeSignIn, finishWebSignIn, linkWithExchangeCode, startWebSignIn } from "../auth/oauth/redirect";
@@ -47,7 +48,8 @@ const SIGN_IN_ERRORS = [
   "not_found",
   "oauth_email_missing",
   "account_exists_unverified_link",
-  "account_suspended",
+  // Every refusal of an account's state (suspended, being deleted), as for password login.
+  ...STATUS_REFUSALS,
   "email_unverified",
   "invalid_credentials",
 ] as const satisfies readonly ErrorCode[];

@@ -58,6 +58,7 @@ const ProfileResponseSchema = z
         role: "student",
         avatar: EXAMPLE_SIZES["512"],
         email_verified: true,
+        requested_role: null,
       },
       avatar_sizes: EXAMPLE_SIZES,
     },

@@ -118,7 +118,7 @@ export const operationIdOf = (method: string, path: string) =>
  * `auth` is set), body limit (JSON or multipart), refusal of text Postgres cannot store; then
  * the validators and the handler. The document gets the rest by construction: the error
  * responses, the common headers, an operationId, and the security requirement: the bearer
- * scheme, or `[{}]` (explicitly anonymous) for a public route.
+ * scheme (`adminAuth` for the admin API), or `[{}]` (explicitly anonymous) for a public route.
  */
 export function route<P extends string, S extends Spec & { path: P }>(spec: S) {
   const { limit, auth, errors, multipart, noDatabase: _noDatabase, ...config } = spec;
@@ -142,7 +142,8 @@ export function route<P extends string, S extends Spec & { path: P }>(spec: S) {
     operationId: operationIdOf(spec.method, spec.path),
     ...config,
     middleware,
-    security: auth ? [{ bearerAuth: [] }] : [{}],
+    // The admin API has its own scheme: the same bearer token, of an admin session with MFA.
+    security: auth ? [{ [auth.admin ? "adminAuth" : "bearerAuth"]: [] }] : [{}],
     responses: { ...errorResponses([...errors, ...middlewareCodes(spec)]), ...success },
   } as RouteConfig & { path: P }) as unknown as ReturnType<typeof createRoute<P, Omit<S, Extras> & { path: P }>>;
 }

@@ -45,6 +45,7 @@ export const EXAMPLE_USER = {
   role: "student",
   avatar: null,
   email_verified: true,
+  requested_role: null,
 };
 
 export const UserSchema = z
@@ -56,6 +57,11 @@ export const UserSchema = z
     role: z.enum(["student", "instructor", "admin"]).or(z.string().max(50)),
     avatar: z.string().max(2048).nullable().openapi({ description: "Public URL of the avatar, or null" }),
     email_verified: z.boolean().openapi({ description: "The address was proven by a mailed code (docs/email-verification.md)" }),
+    requested_role: z
+      .enum(["instructor"])
+      .or(z.string().max(50))
+      .nullable()
+      .openapi({ description: "INSTRUCTOR_APPROVAL=required: the role asked for at registration, until an admin decides (docs/admin.md)" }),
   })
   .openapi("User", { example: EXAMPLE_USER });
 

@@ -57,7 +57,15 @@ describe("POST /auth/update-profile", () => {
     expect(await json(res)).toEqual({
       status: "success",
       message: "Profile updated.",
-      user: { id: u.user.id, full_name: "New Name", email: u.email, role: "student", avatar: null, email_verified: false },
+      user: {
+        id: u.user.id,
+        full_name: "New Name",
+        email: u.email,
+        role: "student",
+        avatar: null,
+        email_verified: false,
+        requested_role: null,
+      },
     });
     expect(await userRow(u.user.id)).toEqual({ full_name: "New Name", avatar: null });
     const me = await json(await call("/auth/me", { token: u.access_token }));

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { PASSWORD, registerUser, uniqueEmail, wrongCode } from "../support/accounts";
+import { adminAccount, adminCall } from "../support/admin";
+import { fakeClock } from "../support/clock";
 import { withDb } from "../support/db";
-import { latestCode } from "../support/mail";
+import { codeIn, latestCode, mailsTo } from "../support/mail";
 import { exchangeCall, nativeToken, redirectResult, socialLogin, uniqueSub, webFlowUntilCallback } from "../support/oidc";
 import { call, json, recordStatements } from "../support/worker";
 
@@ -79,5 +81,34 @@ describe("Hyperdrive's query cache", () => {
       reads.filter((q) => !/clock_timestamp\(\)/i.test(q)),
       "reads that Hyperdrive could answer from its cache",
     ).toEqual([]);
+  });
+
+  it("so is every read of the admin API, account deletion, restore and export", async () => {
+    const clock = fakeClock();
+    const admin = await adminAccount(clock);
+    const statements = await recordStatements(async () => {
+      const u = await registerUser({}, { now: clock.now });
+      expect((await adminCall(`/users?q=${encodeURIComponent(u.email)}`, admin.token, clock)).status).toBe(200);
+      expect((await adminCall(`/users/${u.user.id}`, admin.token, clock)).status).toBe(200);
+      expect((await adminCall(`/users/${u.user.id}`, admin.token, clock, { method: "PATCH", body: { role: "instructor" } })).status).toBe(
+        200,
+      );
+      expect((await adminCall(`/users/${u.user.id}/revoke-sessions`, admin.token, clock, { method: "POST" })).status).toBe(200);
+      const again = await json(await call("/auth/login", { body: { email: u.email, password: PASSWORD }, now: clock.now }));
+      expect((await call("/auth/account/export", { token: again.access_token, now: clock.now })).status).toBe(200);
+      const del = await call("/auth/account", {
+        method: "DELETE",
+        token: again.access_token,
+        body: { current_password: PASSWORD },
+        now: clock.now,
+      });
+      expect(del.status).toBe(202);
+      const code = codeIn((await mailsTo(u.email, "account_deletion"))[0]);
+      expect((await call("/auth/account/restore", { body: { email: u.email, code }, now: clock.now })).status).toBe(200);
+    });
+    const reads = statements.filter((q) => ACCESS_TABLES.test(q) && !MUTATING.test(q) && !CONTROL.test(q));
+    expect(reads.length).toBeGreaterThan(5);
+    const cacheable = reads.filter((q) => !/clock_timestamp\(\)/i.test(q));
+    expect(cacheable, "reads that Hyperdrive could answer from its cache").toEqual([]);
   });
 });

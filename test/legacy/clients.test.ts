@@ -119,6 +119,8 @@ async function expectSignedIn(
     role: "student",
     avatar: who.avatar ?? null,
     email_verified: who.email_verified ?? false,
+    // Added by account management (INSTRUCTOR_APPROVAL); old clients ignore unknown fields.
+    requested_role: null,
   });
   return body;
 }
@@ -135,6 +137,7 @@ async function expectProfile(res: Response, who: { id: string; email: string; fu
     role: "student",
     avatar: expect.any(String),
     email_verified: false,
+    requested_role: null,
   });
   expect(body.user.avatar.startsWith(`${s3Base()}${who.id}/`)).toBe(true);
   // The stored avatar is the re-encoded main size (docs/profile-and-avatars.md).

@@ -173,7 +173,8 @@ describe("GET /openapi.json", () => {
       bearerFormat: "JWT",
       description: expect.stringContaining("RFC8725"),
     });
-    const secured = operations(doc).filter(({ op }) => op.security?.some((s) => "bearerAuth" in s));
+    expect(doc.components.securitySchemes?.adminAuth).toMatchObject({ type: "http", scheme: "bearer" });
+    const secured = operations(doc).filter(({ op }) => op.security?.some((s) => "bearerAuth" in s || "adminAuth" in s));
     expect(secured.map((o) => `${o.method} ${o.path}`)).toEqual(expect.arrayContaining(["get /auth/me", "post /auth/logout"]));
     for (const { path, method, op } of operations(doc)) {
       const res = await call(path.replace("{id}", crypto.randomUUID()), { method: method.toUpperCase() });

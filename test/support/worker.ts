@@ -24,13 +24,13 @@ export function freshIp(): string {
  */
 const openClients = new Set<postgres.Sql>();
 let callsInFlight = 0;
-/** Every statement the Worker sent, when a test asked to record them (recordStatements). */
-let recording: string[] | null = null;
+/** Every statement the Worker sent, with its parameters, when a test asked to record them (recordStatements). */
+let recording: { query: string; params: unknown[] }[] | null = null;
 
 const trackedDb: Overrides["createDb"] = (connectionString) => {
   const client = postgres(connectionString, {
     ...CLIENT_OPTIONS,
-    debug: (_connection: number, query: string) => void recording?.push(query),
+    debug: (_connection: number, query: string, params: unknown[]) => void recording?.push({ query, params }),
   });
   openClients.add(client);
   return drizzleOver(client);
@@ -128,7 +128,12 @@ export async function runScheduled(opts: { now?: () => Date; env?: Record<string
 
 /** Runs `fn` and returns every SQL statement the Worker sent meanwhile. */
 export async function recordStatements(fn: () => Promise<unknown>): Promise<string[]> {
-  const statements: string[] = [];
+  return (await recordQueries(fn)).map((q) => q.query);
+}
+
+/** Runs `fn` and returns every statement the Worker sent meanwhile, with its parameters (to EXPLAIN it). */
+export async function recordQueries(fn: () => Promise<unknown>): Promise<{ query: string; params: unknown[] }[]> {
+  const statements: { query: string; params: unknown[] }[] = [];
   recording = statements;
   try {
     await fn();

@@ -1,0 +1,109 @@
+import { eq } from "drizzle-orm";
+import { UNCACHED } from "../../db/client";
+import { type User, users } from "../../db/schema";
+import { type Deps, type RequestMeta, withDb } from "../../deps";
+import { AppError, apiError } from "../../errors";
+import { sendResetCode } from "../password-reset";
+import { type Authenticated, endAllSessions } from "../sessions";
+import { recordAdmin } from "./record";
+import { adminUser, findUser } from "./users";
+
+/**
+ * The admin API's changes to an account. Each runs in one transaction with the target's row
+ * locked, and its audit row (actor, target, what changed) is written in that transaction: a
+ * change is never made unrecorded. No change can make an account admin (only the create-admin
+ * command can), and no admin can change their own role or status.
+ */
+
+/** Roles an admin may give through the API; `admin` comes only from `npm run create-admin`. */
+export const ASSIGNABLE_ROLES = ["student", "instructor"] as const;
+export type AssignableRole = (typeof ASSIGNABLE_ROLES)[number];
+/** Statuses an admin may set; deletion has its own flow (src/auth/account-deletion.ts). */
+export const ASSIGNABLE_STATUSES = ["active", "suspended"] as const;
+export type AssignableStatus = (typeof ASSIGNABLE_STATUSES)[number];
+
+export interface UserChange {
+  role?: AssignableRole;
+  status?: AssignableStatus;
+}
+
+/** What a role may do, in order; an unknown role (another service's) counts as above a student. */
+const RANK: Record<string, number> = { student: 0, instructor: 1, admin: 2 };
+const rank = (role: string) => RANK[role] ?? 1;
+
+const BEING_DELETED = new Set(["deletion_pending", "deleted"]);
+
+/** The target's row, locked until the transaction ends; 404 user_not_found. */
+async function lockUser(deps: Deps, id: string): Promise<User> {
+  const [row] = await deps.db.select({ u: users, fresh: UNCACHED }).from(users).where(eq(users.id, id)).for("update").limit(1);
+  if (!row) throw apiError("user_not_found");
+  return row.u;
+}
+
+/**
+ * PATCH: a new role and/or status. Suspending ends every session at once (the same transaction);
+ * so does lowering a role, so that no token keeps claiming the old one past its session. Setting a
+ * role also settles a pending instructor request (granted or declined), clearing requested_role.
+ */
+export async function updateUser(deps: Deps, meta: RequestMeta, admin: Authenticated, id: string, change: UserChange) {
+  if (id === admin.user.id) {
+    await recordAdmin(deps, meta, admin, "admin_user_updated", id, { reason: "self_change" }, "blocked");
+    throw apiError("admin_self_change");
+  }
+  try {
+    await deps.db.transaction(async (tx) => {
+      const txDeps = withDb(deps, tx);
+      const before = await lockUser(txDeps, id);
+      if (BEING_DELETED.has(before.status)) throw apiError("account_being_deleted");
+      const role = change.role ?? before.role;
+      const status = change.status ?? before.status;
+      await tx
+        .update(users)
+        .set({ role, status, ...(change.role ? { requestedRole: null } : {}) })
+        .where(eq(users.id, id));
+      const suspended = status === "suspended" && before.status !== "suspended";
+      const demoted = rank(role) < rank(before.role);
+      const ended = suspended || demoted ? await endAllSessions(txDeps, id, suspended ? "suspended" : "role_lowered") : 0;
+      await recordAdmin(txDeps, meta, admin, "admin_user_updated", id, {
+        role_from: before.role,
+        role_to: role,
+        status_from: before.status,
+        status_to: status,
+        requested_role_cleared: Boolean(change.role && before.requestedRole),
+        sessions_ended: ended,
+      });
+    });
+  } catch (err) {
+    if (err instanceof AppError && err.code === "account_being_deleted")
+      await recordAdmin(deps, meta, admin, "admin_user_updated", id, { reason: "being_deleted" }, "blocked");
+    throw err;
+  }
+  return adminUser(await findUser(deps, id));
+}
+
+/** End every session of the account; its access and refresh tokens stop on their next use. */
+export async function revokeUserSessions(deps: Deps, meta: RequestMeta, admin: Authenticated, id: string): Promise<number> {
+  return deps.db.transaction(async (tx) => {
+    const txDeps = withDb(deps, tx);
+    await lockUser(txDeps, id);
+    const ended = await endAllSessions(txDeps, id, "revoked_by_admin");
+    await recordAdmin(txDeps, meta, admin, "admin_sessions_revoked", id, { sessions_ended: ended });
+    return ended;
+  });
+}
+
+/** Mail the account a password-reset code, as forgot-password does (the same code, mail and send throttle). */
+export async function sendUserPasswordReset(deps: Deps, meta: RequestMeta, admin: Authenticated, id: string): Promise<void> {
+  const user = await findUser(deps, id);
+  if (BEING_DELETED.has(user.status)) {
+    await recordAdmin(deps, meta, admin, "admin_password_reset_sent", id, { reason: "being_deleted" }, "blocked");
+    throw apiError("account_being_deleted");
+  }
+  try {
+    await sendResetCode(deps, meta, user);
+  } catch (err) {
+    await recordAdmin(deps, meta, admin, "admin_password_reset_sent", id, { reason: (err as AppError).code ?? "error" }, "blocked");
+    throw err;
+  }
+  await recordAdmin(deps, meta, admin, "admin_password_reset_sent", id);
+}

@@ -1,0 +1,250 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { SESSION } from "../auth/access";
+import { requestDeletion, restoreAccount } from "../auth/account-deletion";
+import { EXPORT_MAX_EVENTS, exportAccount } from "../auth/account-export";
+import { completeAdminSetup } from "../auth/admin/setup";
+import type { AppEnv } from "../context";
+import { route } from "./route";
+import {
+  anyPasswordField,
+  EXAMPLE_USER,
+  emailField,
+  json,
+  jsonBody,
+  MessageSchema,
+  mfaCodeField,
+  newPassword,
+  otpField,
+  sentence,
+  timestamp,
+  UserSchema,
+  uuid,
+} from "./schemas";
+
+/** The caller's own account: deletion (and its restore), the data export, and the setup of an account made by create-admin (docs/admin.md). */
+const TAGS = ["Account"];
+
+const DeleteBody = z
+  .object({ current_password: anyPasswordField.optional(), mfa_code: mfaCodeField })
+  .openapi("DeleteAccountRequest", { example: { current_password: "correct horse battery staple" } });
+
+const DELETION_MESSAGE =
+  "Your account is scheduled for deletion and you are signed out everywhere. We have emailed you a code that restores it until then.";
+
+const deleteRoute = route({
+  method: "delete",
+  path: "/account",
+  tags: TAGS,
+  summary: "Delete the caller's account (restorable during a grace period)",
+  description:
+    "Needs a login within RECENT_AUTH_MAX_AGE and the current password (checked through the login throttle); with two-factor " +
+    "sign-in on, `mfa_code` too. An account without a password (social sign-in only) needs just the recent login and, with MFA, " +
+    "the code. Every session ends, sign-in answers 403 account_deletion_pending, and a code mailed to the address restores the " +
+    "account (POST /auth/account/restore) until `deletion_due_at` (ACCOUNT_DELETION_GRACE, 14 days). Then the scheduled purge " +
+    "anonymises it: the row stays for other services' references, without email, name, password, avatar or sessions.",
+  limit: "RL_LOGIN",
+  auth: { ...SESSION, recentLogin: true },
+  errors: [
+    "invalid_current_password",
+    "password_reset_required",
+    "mfa_code_required",
+    "invalid_mfa_code",
+    "mfa_code_used",
+    "account_being_deleted",
+  ],
+  request: { body: jsonBody(DeleteBody, "The current password (and mfa_code with two-factor sign-in)") },
+  responses: {
+    202: json(
+      z.object({ status: z.literal("success"), message: sentence(), deletion_due_at: timestamp() }).openapi("AccountDeletionScheduled", {
+        example: { status: "success", message: DELETION_MESSAGE, deletion_due_at: "2026-01-19T09:30:00.000Z" },
+      }),
+      "Scheduled; every session ended",
+    ),
+  },
+});
+
+const RestoreBody = z
+  .object({ email: emailField, code: otpField })
+  .openapi("RestoreAccountRequest", { example: { email: "ada@example.com", code: "042917" } });
+const RESTORED = "Your account is restored. Log in again.";
+
+const restoreRoute = route({
+  method: "post",
+  path: "/account/restore",
+  tags: TAGS,
+  summary: "Cancel a deletion with the mailed code",
+  description:
+    "Until the account's deletion is due. The guess limits of every code apply (OTP_FREE_FAILURES per account before delays). " +
+    "Starts no session: log in again.",
+  limit: "RL_EMAIL_CODES",
+  errors: ["invalid_otp", "otp_expired", "otp_used", "otp_attempts_exceeded"],
+  request: { body: jsonBody(RestoreBody, "The account's email and the mailed code") },
+  responses: {
+    200: {
+      ...json(MessageSchema, "Restored"),
+      content: { "application/json": { schema: MessageSchema, example: { status: "success", message: RESTORED } } },
+    },
+  },
+});
+
+const detailSchema = z.record(z.string().max(64), z.union([z.string().max(2048), z.number(), z.boolean(), z.null()])).nullable();
+
+const ExportSchema = z
+  .object({
+    status: z.literal("success"),
+    exported_at: timestamp(),
+    profile: UserSchema.extend({
+      status: z.string().max(50),
+      created_at: timestamp().nullable(),
+      email_verified_at: timestamp().nullable(),
+      password_changed_at: timestamp().nullable(),
+    }),
+    mfa: z.object({
+      totp: z.enum(["off", "pending", "active"]).or(z.string().max(16)),
+      enrolled_at: timestamp().nullable(),
+      confirmed_at: timestamp().nullable(),
+      recovery_codes_remaining: z.number().int().min(0).max(100).openapi({ format: "int32" }),
+    }),
+    sessions: z
+      .array(
+        z.object({
+          id: uuid(),
+          created_at: timestamp(),
+          last_used_at: timestamp(),
+          expires_at: timestamp(),
+          revoked_at: timestamp().nullable(),
+          user_agent: z.string().max(512).nullable(),
+          ip: z.string().max(64).nullable(),
+          amr: z.array(z.string().max(16)).max(8),
+        }),
+      )
+      .max(100_000),
+    audit_events: z
+      .array(
+        z.object({
+          at: timestamp(),
+          event: z.string().max(64),
+          outcome: z.string().max(16),
+          ip: z.string().max(64).nullable(),
+          user_agent: z.string().max(512).nullable(),
+          by_administrator: z.boolean().openapi({ description: "An administrator did this (their address and device are left out)" }),
+          detail: detailSchema,
+        }),
+      )
+      .max(EXPORT_MAX_EVENTS),
+    audit_events_truncated: z.boolean().openapi({ description: `More than ${EXPORT_MAX_EVENTS} events: the oldest are left out` }),
+  })
+  .openapi("AccountExport", {
+    example: {
+      status: "success",
+      exported_at: "2026-01-05T10:00:00.000Z",
+      profile: {
+        ...EXAMPLE_USER,
+        status: "active",
+        created_at: "2025-09-01T08:00:00.000Z",
+        email_verified_at: "2025-09-01T08:05:00.000Z",
+        password_changed_at: null,
+      },
+      mfa: { totp: "off", enrolled_at: null, confirmed_at: null, recovery_codes_remaining: 0 },
+      sessions: [
+        {
+          id: "8b0f6a52-5c1d-4e7a-9d3b-1f2e3a4b5c6d",
+          created_at: "2026-01-05T09:30:00.000Z",
+          last_used_at: "2026-01-05T09:58:00.000Z",
+          expires_at: "2026-02-04T09:30:00.000Z",
+          revoked_at: null,
+          user_agent: "Mozilla/5.0 (X11; Linux x86_64)",
+          ip: "203.0.113.7",
+          amr: ["pwd"],
+        },
+      ],
+      audit_events: [
+        {
+          at: "2026-01-05T09:30:00.000Z",
+          event: "login_succeeded",
+          outcome: "success",
+          ip: "203.0.113.7",
+          user_agent: "Mozilla/5.0 (X11; Linux x86_64)",
+          by_administrator: false,
+          detail: { method: "pwd", amr: "pwd" },
+        },
+      ],
+      audit_events_truncated: false,
+    },
+  });
+
+const exportRoute = route({
+  method: "get",
+  path: "/account/export",
+  tags: TAGS,
+  summary: "Download what this service holds about the caller",
+  description:
+    "The profile, the stored sessions, the second factor's state (never its secret) and the account's own audit events " +
+    `(newest ${EXPORT_MAX_EVENTS}, within AUDIT_RETENTION), as one JSON document. Needs a login within RECENT_AUTH_MAX_AGE; ` +
+    "ACCOUNT_EXPORT_DAILY_LIMIT (3) exports per account in 24 hours, then 429 with Retry-After.",
+  limit: "RL_DEFAULT",
+  auth: { ...SESSION, recentLogin: true },
+  errors: [],
+  responses: { 200: json(ExportSchema, "The caller's data") },
+});
+
+const SETUP_DONE = "Password set. Log in, then turn on two-factor sign-in (POST /auth/mfa/totp/enroll) to use the admin API.";
+const SetupBody = z
+  .object({
+    token: z
+      .string({ error: "token is required." })
+      .min(1, "token is required.")
+      .max(128)
+      .regex(/^[A-Za-z0-9_-]+$/, "Paste the token exactly as npm run create-admin printed it."),
+    new_password: newPassword,
+  })
+  .openapi("AdminSetupRequest", {
+    example: { token: "Q2hhbmdlIHRoaXMgdG9rZW4gdG8gdGhlIHByaW50ZWQgb25l", new_password: "a long new admin passphrase" },
+  });
+
+const setupRoute = route({
+  method: "post",
+  path: "/account/setup",
+  tags: TAGS,
+  summary: "Set the password of an account made by npm run create-admin, with its setup token",
+  description:
+    "Public: the token printed by `npm run create-admin` (valid 72 hours by default, works once) authenticates the request. It sets " +
+    "the password of that admin account, ends its sessions and counts its address as verified (the operator vouched for it). It " +
+    "never grants a role. Next: log in (the session may only enroll MFA), enroll and confirm an authenticator app, log in again " +
+    "with it (docs/admin.md#the-first-admin).",
+  limit: "RL_PASSWORD_RESET",
+  errors: ["setup_token_invalid", "password_too_common", "password_breached", "password_check_unavailable"],
+  request: { body: jsonBody(SetupBody, "The setup token and the admin's password") },
+  responses: {
+    200: {
+      ...json(MessageSchema, "Password set"),
+      content: { "application/json": { schema: MessageSchema, example: { status: "success", message: SETUP_DONE } } },
+    },
+  },
+});
+
+export function accountDataRoutes() {
+  return new OpenAPIHono<AppEnv>()
+    .openapi(deleteRoute, async (c) => {
+      const body = c.req.valid("json");
+      const { dueAt } = await requestDeletion(c.get("deps"), c.get("meta"), c.get("auth"), {
+        currentPassword: body.current_password,
+        mfaCode: body.mfa_code,
+      });
+      return c.json({ status: "success" as const, message: DELETION_MESSAGE, deletion_due_at: dueAt.toISOString() }, 202);
+    })
+    .openapi(restoreRoute, async (c) => {
+      await restoreAccount(c.get("deps"), c.get("meta"), c.req.valid("json"));
+      return c.json({ status: "success" as const, message: RESTORED }, 200);
+    })
+    .openapi(exportRoute, async (c) => {
+      const data = await exportAccount(c.get("deps"), c.get("meta"), c.get("auth"));
+      c.header("Content-Disposition", 'attachment; filename="account-export.json"');
+      return c.json({ status: "success" as const, ...data }, 200);
+    })
+    .openapi(setupRoute, async (c) => {
+      const body = c.req.valid("json");
+      await completeAdminSetup(c.get("deps"), c.get("meta"), body.token, body.new_password);
+      return c.json({ status: "success" as const, message: SETUP_DONE }, 200);
+    });
+}
