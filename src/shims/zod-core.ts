@@ -1,10 +1,10 @@
 /**
- * zod's core entry (node_modules/zod/v4/core/index.js) minus `export * as locales`, for the
- * `z.core` namespace of src/shims/zod-external.ts (see there why).
+ * zod's core entry (node_modules/zod/v4/core/index.js) minus `export * as locales` and the
+ * schema compiler (compile.js: `compile`, `compileFn`, `withParser`, `INVALID`, its errors), for
+ * the `z.core` namespace of src/shims/zod-external.ts (see there why).
  */
 export * from "../../node_modules/zod/v4/core/api.js";
 export * from "../../node_modules/zod/v4/core/checks.js";
-export * from "../../node_modules/zod/v4/core/compile.js";
 export * from "../../node_modules/zod/v4/core/core.js";
 export * from "../../node_modules/zod/v4/core/doc.js";
 export * from "../../node_modules/zod/v4/core/errors.js";

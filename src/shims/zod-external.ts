@@ -1,9 +1,11 @@
 /**
- * zod's own entry (node_modules/zod/v4/classic/external.js) minus one line: `export * as
- * locales`. @hono/zod-openapi passes the `z` namespace as a value (extendZodWithOpenApi), so the
- * bundler must keep every member of it, and that line alone brought every translation of every
- * message into the Worker: ~50 locales, ~250 KB minified. English, the only language the API
- * answers in, is registered by schemas.js itself. Re-exports the package's own files by path,
+ * zod's own entry (node_modules/zod/v4/classic/external.js) minus what this API never calls:
+ * `locales`, the schema compiler (`compile`, `withParser`, `INVALID`, `ZodCompile*Error`) and
+ * `fromJSONSchema`. @hono/zod-openapi passes the `z` namespace as a value
+ * (extendZodWithOpenApi), so the bundler must keep every member of it: `locales` alone brought
+ * every translation of every message into the Worker (~50 locales, ~250 KB minified), the
+ * compiler another ~30 KB. English, the only language the API answers in, is registered by
+ * schemas.js itself. Re-exports the package's own files by path,
  * so there is one copy of zod and every `instanceof` still holds.
  */
 
@@ -12,7 +14,6 @@ export * as coerce from "../../node_modules/zod/v4/classic/coerce.js";
 export * from "../../node_modules/zod/v4/classic/compat.js";
 export { deepPartial } from "../../node_modules/zod/v4/classic/deep-partial.js";
 export * from "../../node_modules/zod/v4/classic/errors.js";
-export { fromJSONSchema } from "../../node_modules/zod/v4/classic/from-json-schema.js";
 export { input, output } from "../../node_modules/zod/v4/classic/in-out.js";
 export * as iso from "../../node_modules/zod/v4/classic/iso.js";
 export { ZodISODate, ZodISODateTime, ZodISODuration, ZodISOTime } from "../../node_modules/zod/v4/classic/iso.js";
@@ -25,13 +26,11 @@ export {
   $input,
   $output,
   clone,
-  compile,
   config,
   flattenError,
   formatError,
   getDiscriminatedOption,
   globalRegistry,
-  INVALID,
   memoizer,
   NEVER,
   prettifyError,
@@ -41,7 +40,4 @@ export {
   toZod,
   treeifyError,
   util,
-  withParser,
-  ZodCompileAsyncError,
-  ZodCompileUnsupportedError,
 } from "./zod-core";
