@@ -23,6 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import postgres from "postgres";
+import * as flows from "./lib/bench-flows.mjs";
 import { runHashBench } from "./lib/bench-hash.mjs";
 import { profileWhile } from "./lib/bench-profile.mjs";
 import { renderCharts, renderMarkdown } from "./lib/bench-report.mjs";
@@ -71,16 +72,20 @@ const SCRYPT = { logN: 14, r: 8, p: 5 };
     if (vars[k] !== undefined) SCRYPT[v] = Number(vars[k]);
 }
 const PASSWORD = "Vivid-Quartz-Lantern-2026";
+const GOOGLE_CLIENT = "bench-google-native";
 
 // ---------------------------------------------------------------------------------------------
-// Scenarios: one entry per measured route. A new flow (verify-email, MFA verify, admin list,
-// social ID-token sign-in) is one more entry here.
+// Scenarios: one entry per measured route; a new flow is one more entry here (its state, when it
+// needs some, from scripts/lib/bench-flows.mjs).
 //   server     which Worker answers: "app" (default), "bare" (bare Hono floor), "nolog" (the app
 //              with console.log silenced)
 //   request    (ctx) => { method, path, headers?, body? } for each request; ctx.seed() gives the
 //              next seeded user { email, access, refresh }, ctx.refreshPool live refresh tokens
 //   onResponse (status, bodyText, ctx) after each answer (e.g. put a rotated token back)
-//   prepare    async (ctx, connections) before each load run (e.g. enough live refresh tokens)
+//   prepare    async (ctx, { connections, requests }) before each load run (e.g. enough live refresh
+//              tokens); requests: how many the run will send (the batch, or serial), else null
+//   batch      single-use state (codes, mfa_tokens): each load run sends exactly this many requests
+//              (prepared just before it) instead of running for a fixed time
 //   hashBound  answers wait for a password hash: the run lasts longer by the queue's fill time
 //   serial     how many requests the one-at-a-time CPU measurement sends
 const get = (p, headers = {}) => ({ method: "GET", path: p, headers });
@@ -128,7 +133,7 @@ const SCENARIOS = [
     id: "refresh",
     title: "POST /auth/refresh",
     // Each refresh consumes its token; the successor goes back to the pool (a chain per session).
-    prepare: async (ctx, connections) => {
+    prepare: async (ctx, { connections }) => {
       const need = connections * 2 - ctx.refreshPool.length;
       for (let i = 0; i < need; i++) {
         const r = await api(ctx.apiUrl, "POST", "/auth/login", { email: ctx.seed().email, password: PASSWORD });
@@ -151,6 +156,49 @@ const SCENARIOS = [
         role: "student",
       }),
     serial: 20,
+  },
+  {
+    id: "verify-email",
+    title: "POST /auth/verify-email",
+    // Each code works once: a batch of new accounts (registered, their codes read from the mail capture).
+    batch: 96,
+    prepare: async (ctx, { requests }) => {
+      ctx.verifyPool = await flows.verifyEmailBatch(ctx, requests);
+    },
+    request: (ctx) => post("/auth/verify-email", ctx.verifyPool.shift() ?? { email: "exhausted@example.com", code: "000000" }),
+    serial: 32,
+  },
+  {
+    id: "mfa-verify",
+    title: "POST /auth/mfa/verify (TOTP)",
+    // A TOTP step works once per account: each run, every MFA account logs in (mfa_token) and
+    // sends the code of a step it has not used yet.
+    batch: 96,
+    prepare: async (ctx, { requests }) => {
+      ctx.mfaUsers ??= await flows.mfaUsers(ctx, 96);
+      ctx.mfaPool = await flows.mfaVerifyBatch(ctx, ctx.mfaUsers.slice(0, requests));
+    },
+    request: (ctx) => post("/auth/mfa/verify", ctx.mfaPool.shift() ?? { mfa_token: "exhausted", code: "000000" }),
+    serial: 32,
+  },
+  {
+    id: "admin-users",
+    title: "GET /auth/admin/users (first page)",
+    prepare: async (ctx) => {
+      ctx.adminToken ??= await flows.adminToken(ctx);
+    },
+    request: (ctx) => get("/auth/admin/users", { authorization: `Bearer ${ctx.adminToken}` }),
+    serial: 100,
+  },
+  {
+    id: "id-token",
+    title: "POST /auth/oauth/google/id-token",
+    // Native sign-in of 64 existing social accounts with their (hour-long) Google ID tokens.
+    prepare: async (ctx) => {
+      ctx.socialPool ??= await flows.socialSignIns(ctx, 64, ctx.googleClientId);
+    },
+    request: (ctx) => post("/auth/oauth/google/id-token", ctx.socialPool[ctx.seq++ % ctx.socialPool.length]),
+    serial: 100,
   },
 ];
 // Two scenarios at once on the app: the foreground at each concurrency, the background at a fixed one.
@@ -253,11 +301,22 @@ function nextIp() {
 const jsonHeaders = { "content-type": "application/json", "user-agent": "edge-auth-bench" };
 
 async function api(apiUrl, method, p, body, headers = {}) {
-  const res = await fetch(apiUrl + p, {
-    method,
-    headers: { ...jsonHeaders, "cf-connecting-ip": nextIp(), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const send = () =>
+    fetch(apiUrl + p, {
+      method,
+      headers: { ...jsonHeaders, "cf-connecting-ip": nextIp(), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  let res;
+  try {
+    res = await send();
+  } catch (err) {
+    // A kept-alive connection the server closed as this request went out (setup requests only:
+    // none of them is single-use before it is answered). Once more on a new connection.
+    if (!(err instanceof TypeError)) throw err;
+    log(`  (${method} ${p}: ${err.cause?.code ?? err.cause?.message ?? err.message}; sent again)`);
+    res = await send();
+  }
   const text = await res.text();
   let data;
   try {
@@ -293,39 +352,39 @@ async function pool(items, concurrency, fn) {
  *   loses the requests cut off at the end; c ÷ mean latency does not. autocannon's own
  *   2xx ÷ duration is kept as `rawReqPerSec` (the two agree on the fast routes).
  * - CPU per request: process CPU from /proc between 20% and 90% of the run ÷ (req/s × that time).
+ * - With `amount` (a batch of single-use state) it sends exactly that many requests instead of
+ *   running for `duration`, and CPU is measured over the whole run ÷ the 2xx answers.
  */
-async function load({ apiUrl, request, connections, duration, cpu }) {
+async function load({ apiUrl, request, connections, duration, amount, cpu }) {
   const url = new URL(apiUrl);
   let cpu0, cpu1, m0, m1, g0, g1, w0, w1;
+  const begin = () => {
+    cpu0 = cpu?.();
+    m0 = machineCpu();
+    g0 = process.cpuUsage();
+    w0 = performance.now();
+  };
+  const end = () => {
+    cpu1 = cpu?.();
+    m1 = machineCpu();
+    g1 = process.cpuUsage(g0);
+    w1 = performance.now();
+  };
+  if (amount) begin();
   const instance = autocannon({
     url: apiUrl,
     connections,
-    duration,
+    ...(amount ? { amount } : { duration }),
     timeout: 120,
     requests: [{ ...request, hostname: url.hostname, port: Number(url.port) }],
   });
-  const t1 = setTimeout(
-    () => {
-      cpu0 = cpu?.();
-      m0 = machineCpu();
-      g0 = process.cpuUsage();
-      w0 = performance.now();
-    },
-    duration * 1000 * 0.2,
-  );
-  const t2 = setTimeout(
-    () => {
-      cpu1 = cpu?.();
-      m1 = machineCpu();
-      g1 = process.cpuUsage(g0);
-      w1 = performance.now();
-    },
-    duration * 1000 * 0.9,
-  );
+  const t1 = amount ? null : setTimeout(begin, duration * 1000 * 0.2);
+  const t2 = amount ? null : setTimeout(end, duration * 1000 * 0.9);
   const r = await new Promise((resolve, reject) => {
     instance.on("done", resolve);
     instance.on("error", reject);
   });
+  if (amount) end();
   clearTimeout(t1);
   clearTimeout(t2);
   const okShare = r.requests.total ? r["2xx"] / r.requests.total : 0;
@@ -345,7 +404,8 @@ async function load({ apiUrl, request, connections, duration, cpu }) {
   };
   if (cpu0 && cpu1 && sustained > 0) {
     const windowMs = w1 - w0;
-    const served = (sustained * windowMs) / 1000;
+    // A fixed batch is measured over the whole run: exactly its 2xx answers were served.
+    const served = amount ? r["2xx"] : (sustained * windowMs) / 1000;
     const d = diffCpu(cpu1, cpu0);
     const per = Object.fromEntries(Object.entries(d).map(([k, v]) => [k, v / served]));
     per.total = (d.workerd + d.proxy + d.wrangler + d.postgres) / served;
@@ -488,7 +548,8 @@ async function main() {
     mailPort: await freePort(),
     s3Port: await freePort(),
     oidcPort: await freePort(),
-    vars: { PWNED_PASSWORDS_URL: pwned.url },
+    // Google sign-in with the local OpenID provider, whatever a .dev.vars says (the bench mints the ID tokens).
+    vars: { PWNED_PASSWORDS_URL: pwned.url, GOOGLE_CLIENT_IDS: GOOGLE_CLIENT, GOOGLE_CLIENT_SECRET: "bench-google-secret" },
     config: frozen.config,
     wranglerArgs: ["--no-bundle", "--inspector-port", String(inspectorPort)],
     inheritOutput: false,
@@ -584,10 +645,27 @@ async function main() {
     )
   ).filter(Boolean);
   let next = 0;
-  const ctx = { apiUrl, runId, seq: 0, refreshPool: [], seed: () => seeds[next++ % seeds.length] };
+  const ctx = {
+    apiUrl,
+    runId,
+    seq: 0,
+    refreshPool: [],
+    seed: () => seeds[next++ % seeds.length],
+    // What the flows' state needs (scripts/lib/bench-flows.mjs).
+    api: (method, p, body, headers) => api(apiUrl, method, p, body, headers),
+    pool,
+    mailUrl: stack.mailUrl,
+    oidcUrl: stack.oidcUrl,
+    dbUrl: stack.dbUrl,
+    password: PASSWORD,
+    googleClientId: GOOGLE_CLIENT,
+  };
   // Warm up every server and route once (JIT, connection setup) before measuring.
-  for (const sc of SCENARIOS.filter((x) => wanted(x.id) && !x.hashBound && x.id !== "refresh"))
-    for (let i = 0; i < 4; i++) await sendOne(sc, ctx, servers[sc.server ?? "app"].url);
+  for (const sc of SCENARIOS.filter((x) => wanted(x.id) && !x.hashBound && x.id !== "refresh")) {
+    const warm = 4;
+    await sc.prepare?.(ctx, { connections: 1, requests: sc.batch ? warm : null });
+    for (let i = 0; i < warm; i++) await sendOne(sc, ctx, servers[sc.server ?? "app"].url);
+  }
 
   // Hash-bound routes answer only once c requests have queued on the one thread that hashes:
   // they run for the duration plus that fill time, so the steady state lasts the full duration.
@@ -599,11 +677,20 @@ async function main() {
   for (const sc of SCENARIOS.filter((x) => wanted(x.id))) {
     const server = servers[sc.server ?? "app"];
     for (const connections of options.connections) {
-      await sc.prepare?.(ctx, connections);
+      await sc.prepare?.(ctx, { connections, requests: sc.batch ?? null });
       await waitIdle(server.cpu);
       const duration = durationFor(sc, connections);
-      process.stdout.write(`  ${sc.title.padEnd(44)} c=${String(connections).padEnd(3)} ${duration}s ... `);
-      const r = await load({ apiUrl: server.url, request: autocannonRequest(sc, ctx), connections, duration, cpu: server.cpu });
+      process.stdout.write(
+        `  ${sc.title.padEnd(44)} c=${String(connections).padEnd(3)} ${sc.batch ? `${sc.batch} req` : `${duration}s`} ... `,
+      );
+      const r = await load({
+        apiUrl: server.url,
+        request: autocannonRequest(sc, ctx),
+        connections,
+        duration,
+        amount: sc.batch,
+        cpu: server.cpu,
+      });
       results.scenarios.push({ name: sc.id, title: sc.title, server: sc.server ?? "app", hashBound: !!sc.hashBound, ...r });
       if (r.cpu?.otherCores != null) machineLoad.push(r.cpu.otherCores);
       log(
@@ -621,7 +708,7 @@ async function main() {
     results.serial = [];
     for (const sc of SCENARIOS.filter((x) => wanted(x.id))) {
       const server = servers[sc.server ?? "app"];
-      await sc.prepare?.(ctx, 1);
+      await sc.prepare?.(ctx, { connections: 1, requests: sc.batch ? sc.serial : null });
       const r = await serialCpu({ cpu: server.cpu, n: sc.serial, send: () => sendOne(sc, ctx, server.url) });
       results.serial.push({ name: sc.id, title: sc.title, server: sc.server ?? "app", ...r });
       const c = r.msPerRequest;

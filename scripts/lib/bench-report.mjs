@@ -259,7 +259,7 @@ export function renderMarkdown(res, { chartsDir = "." } = {}) {
   if (res.scenarios?.length) {
     L.push("### Load (autocannon, one request per connection at a time)", "");
     L.push(
-      "req/s (sustained): Little's law for a closed loop, c ÷ mean latency × share of 2xx (hash-bound routes first fill a queue of c requests and answer in bursts; they also run longer by that fill time). 2xx ÷ s: autocannon's plain average over the whole run. CPU columns: process CPU from /proc between 20% and 90% of the run ÷ (sustained req/s × that time). *workerd* runs the Worker; *proxy* is wrangler dev's own proxy workerd (absent in production); *postgres* includes the backend forked per connection.",
+      "req/s (sustained): Little's law for a closed loop, c ÷ mean latency × share of 2xx (hash-bound routes first fill a queue of c requests and answer in bursts; they also run longer by that fill time). 2xx ÷ s: autocannon's plain average over the whole run. CPU columns: process CPU from /proc between 20% and 90% of the run ÷ (sustained req/s × that time); a flow with single-use state (a verification code, an mfa_token) runs a fixed batch instead (*s* is then the time the batch took), measured over the whole run ÷ its 2xx. *workerd* runs the Worker; *proxy* is wrangler dev's own proxy workerd (absent in production); *postgres* includes the backend forked per connection.",
       "",
     );
     L.push(

@@ -1,4 +1,6 @@
 /** Small byte helpers shared by the auth modules (base64url, hex, constant-time compare). */
+import { isolateMemo } from "../isolate-memo";
+
 const enc = new TextEncoder();
 
 export const utf8 = (s: string): Uint8Array => enc.encode(s);
@@ -47,15 +49,12 @@ export async function sha256Hex(input: string | Uint8Array): Promise<string> {
   return hex(await crypto.subtle.digest("SHA-256", data));
 }
 
-const hmacKeys = new Map<string, Promise<CryptoKey>>();
+const hmacKey = isolateMemo((secret: string) =>
+  crypto.subtle.importKey("raw", utf8(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]),
+);
 /** HMAC-SHA-256 with a server secret (the imported key is cached per secret). */
 export async function hmac(secret: string, message: string): Promise<ArrayBuffer> {
-  let key = hmacKeys.get(secret);
-  if (!key) {
-    key = crypto.subtle.importKey("raw", utf8(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-    hmacKeys.set(secret, key);
-  }
-  return crypto.subtle.sign("HMAC", await key, utf8(message));
+  return crypto.subtle.sign("HMAC", await hmacKey(secret), utf8(message));
 }
 
 /** HMAC-SHA-256 with a server secret, hex encoded. */

@@ -1,5 +1,6 @@
 import { importJWK, type JWK } from "jose";
 import type { Config } from "../config";
+import { isolateMemo } from "../isolate-memo";
 import { utf8 } from "./encoding";
 import { type AsymAlg, generateKeySet } from "./jwk.mjs";
 
@@ -72,39 +73,27 @@ function parseKeySet(source: string): { keys: PrivateJwk[] } {
   return parsed as { keys: PrivateJwk[] };
 }
 
-const rings = new Map<string, Promise<KeyRing>>();
-/** Per-isolate generated key sets (development and tests only), one per algorithm. */
-const generated = new Map<AsymAlg, Promise<string>>();
+/** Per-isolate generated key sets (development and tests only), one per algorithm: the first one made is kept. */
+const generatedSet = isolateMemo((alg: AsymAlg) => generateKeySet(alg).then((s) => JSON.stringify(s)));
 
-export function getKeyRing(config: Config): Promise<KeyRing> {
-  const cacheKey = `${config.JWT_PRIVATE_KEYS ?? ""}|${config.JWT_ALG}|${config.LEGACY_HS256 ? config.JWT_SECRET : ""}`;
-  let ring = rings.get(cacheKey);
-  if (!ring) {
-    ring = (async () => {
-      const legacy = config.LEGACY_HS256 && !!config.JWT_SECRET;
-      let source = config.JWT_PRIVATE_KEYS;
-      if (!source && !(legacy && config.ENVIRONMENT === "production")) {
-        if (config.ENVIRONMENT === "production") throw new Error("JWT_PRIVATE_KEYS is not set");
-        let gen = generated.get(config.JWT_ALG);
-        if (!gen) {
-          gen = generateKeySet(config.JWT_ALG).then((s) => JSON.stringify(s));
-          generated.set(config.JWT_ALG, gen);
-        }
-        source = await gen;
-      }
-      // Production in legacy mode may run without asymmetric keys: HS256 only, empty JWKS.
-      const set: Omit<KeyRing, "hmac"> = source
-        ? await importSet(parseKeySet(source))
-        : { signer: null, verifiers: new Map(), jwks: { keys: [] } };
-      // Imported once here: jose would re-import a raw secret on every sign and verify.
-      const hmac =
-        config.LEGACY_HS256 && config.JWT_SECRET
-          ? await crypto.subtle.importKey("raw", utf8(config.JWT_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"])
-          : null;
-      return { ...set, hmac };
-    })();
-    ring.catch(() => rings.delete(cacheKey));
-    rings.set(cacheKey, ring);
+const ringKey = (config: Config) => `${config.JWT_PRIVATE_KEYS ?? ""}|${config.JWT_ALG}|${config.LEGACY_HS256 ? config.JWT_SECRET : ""}`;
+
+/** The key ring, once per isolate and key configuration. */
+export const getKeyRing = isolateMemo(async (config: Config): Promise<KeyRing> => {
+  const legacy = config.LEGACY_HS256 && !!config.JWT_SECRET;
+  let source = config.JWT_PRIVATE_KEYS;
+  if (!source && !(legacy && config.ENVIRONMENT === "production")) {
+    if (config.ENVIRONMENT === "production") throw new Error("JWT_PRIVATE_KEYS is not set");
+    source = await generatedSet(config.JWT_ALG);
   }
-  return ring;
-}
+  // Production in legacy mode may run without asymmetric keys: HS256 only, empty JWKS.
+  const set: Omit<KeyRing, "hmac"> = source
+    ? await importSet(parseKeySet(source))
+    : { signer: null, verifiers: new Map(), jwks: { keys: [] } };
+  // Imported once here: jose would re-import a raw secret on every sign and verify.
+  const hmac =
+    config.LEGACY_HS256 && config.JWT_SECRET
+      ? await crypto.subtle.importKey("raw", utf8(config.JWT_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"])
+      : null;
+  return { ...set, hmac };
+}, ringKey);

@@ -1,4 +1,5 @@
 import type { Config } from "../config";
+import { isolateMemo } from "../isolate-memo";
 import { fromB64, hex, randomBytes, timingSafeEqual, utf8 } from "./encoding";
 import { type LegacyOptions, legacyScheme, verifyLegacyHash } from "./legacy-hashes";
 import { scryptWasm } from "./scrypt-wasm";
@@ -127,13 +128,8 @@ export async function verifyPassword(
  * A hash to verify against when the account does not exist, so that an unknown email costs
  * the same time as a wrong password. Made once per isolate and parameter set.
  */
-const dummies = new Map<string, Promise<string>>();
-export function dummyHash(params: ScryptParams): Promise<string> {
-  const k = `${params.logN},${params.r},${params.p}`;
-  let h = dummies.get(k);
-  if (!h) {
-    h = hashPassword(b64(randomBytes(18)), params);
-    dummies.set(k, h);
-  }
-  return h;
-}
+const dummies = isolateMemo((k: string) => {
+  const [logN, r, p] = k.split(",").map(Number);
+  return hashPassword(b64(randomBytes(18)), { logN, r, p });
+});
+export const dummyHash = (params: ScryptParams): Promise<string> => dummies(`${params.logN},${params.r},${params.p}`);

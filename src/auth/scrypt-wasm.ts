@@ -56,18 +56,56 @@ function instance(bytes: number): Romix {
   return wasm;
 }
 
-/** The instance's memory is shared: one hash at a time per isolate (this also bounds memory to one hash's). */
-let queue: Promise<unknown> = Promise.resolve();
+/**
+ * The instance's memory is shared: one hash at a time per isolate (this also bounds memory to one
+ * hash's). Each hash waits and runs on its own request's timers, never on another request's
+ * promise: workerd runs a continuation in the request that created it, so a queue of chained
+ * promises stalls every later hash of the isolate for good when one queued request is cancelled
+ * (a client that disconnects mid-login), which test/auth/scrypt-cancelled.test.ts reproduces.
+ */
+interface Turn {
+  /** Slices done so far: a waiter that sees no progress over STALE_WAKES of its own wakes takes over. */
+  progress: number;
+}
+let running: Turn | null = null;
 
-export function scryptWasm(
+/**
+ * How many of a waiter's wakes without a single slice of the running hash mean that hash's
+ * request is gone (a live hash does a slice every turn of the event loop in which its timer
+ * fires, and timers fire in order, so a waiter wakes about once per slice).
+ */
+const STALE_WAKES = 64;
+
+async function acquire(): Promise<Turn> {
+  let seen: Turn | null = null;
+  let seenProgress = -1;
+  let idleWakes = 0;
+  for (;;) {
+    if (running === null) break;
+    if (running !== seen || running.progress !== seenProgress) {
+      seen = running;
+      seenProgress = running.progress;
+      idleWakes = 0;
+    } else if (++idleWakes >= STALE_WAKES) break; // its request was cancelled: it will never resume
+    await pause();
+  }
+  const turn: Turn = { progress: 0 };
+  running = turn;
+  return turn;
+}
+
+export async function scryptWasm(
   password: Uint8Array,
   salt: Uint8Array,
   params: { N: number; r: number; p: number; dkLen: number },
   slice: number = SALSA_CORES_PER_SLICE,
 ): Promise<Uint8Array> {
-  const run = queue.then(() => derive(password, salt, params, slice));
-  queue = run.catch(() => {});
-  return run;
+  const turn = await acquire();
+  try {
+    return await derive(password, salt, params, slice, turn);
+  } finally {
+    if (running === turn) running = null;
+  }
 }
 
 async function derive(
@@ -75,7 +113,14 @@ async function derive(
   salt: Uint8Array,
   { N, r, p, dkLen }: { N: number; r: number; p: number; dkLen: number },
   slice: number,
+  turn: Turn,
 ): Promise<Uint8Array> {
+  /** After each pause: still this hash's turn? (If another took over, the memory is no longer ours.) */
+  const resume = async () => {
+    await pause();
+    if (running !== turn) throw new Error("scrypt: another hash took over the shared memory");
+    turn.progress++;
+  };
   if (N < 2 || (N & (N - 1)) !== 0 || r < 1 || p < 1) throw new RangeError("scrypt: N must be a power of 2 > 1, r and p >= 1");
   const bs = 128 * r;
   const wasm = instance(bs * (N + 2));
@@ -87,18 +132,19 @@ async function derive(
       wasm.toLanes(r);
       for (let i = 0; i < N; i += steps) {
         wasm.fill(r, N, i, Math.min(N, i + steps));
-        await pause();
+        await resume();
       }
       for (let i = 0; i < N; i += steps) {
         wasm.mix(r, N, i, Math.min(steps, N - i));
-        await pause();
+        await resume();
       }
       wasm.fromLanes(r);
       B.set(new Uint8Array(wasm.memory.buffer, 0, bs), block * bs);
     }
     return pbkdf2(sha256, password, B, { c: 1, dkLen });
   } finally {
-    wasm.wipe(r, N);
+    // Wiped by the hash that owns it: one that lost its turn leaves the memory to the new owner.
+    if (running === turn) wasm.wipe(r, N);
     B.fill(0);
   }
 }

@@ -1,6 +1,7 @@
 import ipaddr from "ipaddr.js";
 import { utf8 } from "../auth/encoding";
 import type { Config } from "../config";
+import { isolateMemo } from "../isolate-memo";
 import { log } from "../log";
 
 /**
@@ -53,16 +54,11 @@ const inRanges = (addr: Address, ranges: readonly Cidr[]) =>
   ranges.some(([net, bits]) => net.kind() === addr.kind() && addr.match(net, bits));
 
 /** SHA-256 of the configured secret, once per isolate: both sides of the comparison have 32 bytes. */
-const digests = new Map<string, Promise<ArrayBuffer>>();
 const digest = (s: string) => crypto.subtle.digest("SHA-256", utf8(s));
+const secretDigest = isolateMemo(digest);
 
 async function secretMatches(presented: string, secret: string): Promise<boolean> {
-  let expected = digests.get(secret);
-  if (!expected) {
-    expected = digest(secret);
-    digests.set(secret, expected);
-  }
-  return crypto.subtle.timingSafeEqual(await digest(presented), await expected);
+  return crypto.subtle.timingSafeEqual(await digest(presented), await secretDigest(secret));
 }
 
 let warnedNoClientIp = false;

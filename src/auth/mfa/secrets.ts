@@ -1,4 +1,5 @@
 import { authSecret, type Config } from "../../config";
+import { isolateMemo } from "../../isolate-memo";
 import { b64url, fromB64url, randomBytes, utf8 } from "../encoding";
 
 /**
@@ -11,29 +12,21 @@ import { b64url, fromB64url, randomBytes, utf8 } from "../encoding";
 const INFO = "edge-auth-api mfa totp-secret aes-256-gcm v1";
 const SALT = "edge-auth-api/mfa";
 
-const keys = new Map<string, Promise<CryptoKey>>();
-
 /** The derived key, once per isolate and secret (HKDF and the import are not repeated per request). */
-function secretKey(config: Config): Promise<CryptoKey> {
-  const secret = authSecret(config);
-  let key = keys.get(secret);
-  if (!key) {
-    key = crypto.subtle
-      .importKey("raw", utf8(secret), "HKDF", false, ["deriveKey"])
-      .then((ikm) =>
-        crypto.subtle.deriveKey(
-          { name: "HKDF", hash: "SHA-256", salt: utf8(SALT), info: utf8(INFO) },
-          ikm,
-          { name: "AES-GCM", length: 256 },
-          false,
-          ["encrypt", "decrypt"],
-        ),
-      );
-    key.catch(() => keys.delete(secret));
-    keys.set(secret, key);
-  }
-  return key;
-}
+const derivedKey = isolateMemo((secret: string) =>
+  crypto.subtle
+    .importKey("raw", utf8(secret), "HKDF", false, ["deriveKey"])
+    .then((ikm) =>
+      crypto.subtle.deriveKey(
+        { name: "HKDF", hash: "SHA-256", salt: utf8(SALT), info: utf8(INFO) },
+        ikm,
+        { name: "AES-GCM", length: 256 },
+        false,
+        ["encrypt", "decrypt"],
+      ),
+    ),
+);
+const secretKey = (config: Config): Promise<CryptoKey> => derivedKey(authSecret(config));
 
 const boundTo = (userId: string) => utf8(`totp:${userId}`);
 

@@ -1,4 +1,5 @@
 import { importPKCS8, SignJWT } from "jose";
+import { isolateMemo } from "../../isolate-memo";
 
 /**
  * Apple's token endpoint takes no static client secret: the secret is an ES256 JWT signed with
@@ -12,18 +13,8 @@ export interface AppleSigningKey {
   privateKeyPem: string;
 }
 
-const imported = new Map<string, Promise<CryptoKey>>();
-
-function keyFor(pem: string): Promise<CryptoKey> {
-  let key = imported.get(pem);
-  if (!key) {
-    key = importPKCS8(pem.replace(/\\n/g, "\n"), "ES256");
-    // A bad PEM must not stay cached as a rejected promise.
-    key.catch(() => imported.delete(pem));
-    imported.set(pem, key);
-  }
-  return key;
-}
+/** Imported once per isolate (a bad PEM is not cached: the next request tries again). */
+const keyFor = isolateMemo((pem: string) => importPKCS8(pem.replace(/\\n/g, "\n"), "ES256"));
 
 /** A fresh client secret for one token request (short-lived: it is made per request anyway). */
 export async function appleClientSecret(
