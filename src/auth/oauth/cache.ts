@@ -1,3 +1,4 @@
+import { awaitShared } from "../../isolate-memo";
 import { OAuthError } from "./errors";
 
 /**
@@ -141,7 +142,13 @@ export async function loadDocument<T>(
     if (since === undefined ? now < existing.expiresAt : existing.checkedAt > since) return existing;
   }
   const pending = cache.inflight.get(key) as Promise<CacheEntry<T>> | undefined;
-  if (pending) return pending;
+  if (pending) {
+    // Started by another request: if that one was cancelled its fetch never settles here
+    // (src/isolate-memo.ts), so wait no longer than a fetch may take, then fetch ourselves.
+    const shared = await awaitShared(pending, FETCH_TIMEOUT_MS + 1000);
+    if (shared.settled) return shared.value;
+    if (cache.inflight.get(key) === pending) cache.inflight.delete(key);
+  }
   const job = (async (): Promise<CacheEntry<T>> => {
     try {
       const { json, headers } = await fetchJson(deps, url);

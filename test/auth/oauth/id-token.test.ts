@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { appleUserName } from "../../../src/auth/oauth/apple";
 import { createOidcCache, type OidcDeps } from "../../../src/auth/oauth/cache";
-import { parseDiscovery } from "../../../src/auth/oauth/discovery";
+import { getDiscovery, parseDiscovery } from "../../../src/auth/oauth/discovery";
 import { isOAuthError, type OAuthErrorKind } from "../../../src/auth/oauth/errors";
 import { hashNonce, verifyIdToken } from "../../../src/auth/oauth/id-token";
 import { UNKNOWN_KID_REFETCH_MS } from "../../../src/auth/oauth/jwks";
@@ -269,6 +269,19 @@ describe("native ID tokens: each refusal has its own kind", () => {
 });
 
 describe("discovery and JWKS caching", () => {
+  it("a fetch another request started and never finished (that request was cancelled) delays a sign-in, never stalls it", async () => {
+    const cache = createOidcCache();
+    // The first caller's fetch never settles: what a waiter sees when workerd drops the
+    // continuations of a cancelled request. The second caller shares the cache and its in-flight entry.
+    const gone: OidcDeps = { fetch: () => new Promise<Response>(() => {}), now: () => new Date(), oidcCache: cache };
+    const live: OidcDeps = { ...makeDeps(), oidcCache: cache };
+    void getDiscovery(gone, google);
+    const doc = await getDiscovery(live, google);
+    expect(doc.issuer).toBe(
+      new URL(google.discoveryUrl).origin + new URL(google.discoveryUrl).pathname.replace(/\/\.well-known\/openid-configuration$/, ""),
+    );
+  }, 20_000);
+
   it("honours the JWKS max-age: no fetch while fresh, one fetch after", async () => {
     await control("cache", { provider: "google", jwksMaxAge: 300 });
     try {
