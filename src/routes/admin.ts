@@ -8,7 +8,7 @@ import { getUser, listUsers, NAME_MATCH_MIN } from "../auth/admin/users";
 import { AUDIT_EVENTS } from "../auth/audit";
 import type { AppEnv } from "../context";
 import { route } from "./route";
-import { EXAMPLE_USER, json, jsonBody, MessageSchema, sentence, timestamp, UserSchema, uuid } from "./schemas";
+import { EXAMPLE_USER, json, jsonBody, MessageSchema, sentence, sessionFields, timestamp, UserSchema, uuid } from "./schemas";
 
 /**
  * The admin API (docs/admin.md): role `admin`, a session signed in with a second factor, and for
@@ -99,16 +99,7 @@ const SESSION_EXAMPLE = {
   user_agent: "Mozilla/5.0 (X11; Linux x86_64)",
   ip: "203.0.113.7",
 };
-const AdminSessionSchema = z
-  .object({
-    id: uuid(),
-    created_at: timestamp(),
-    last_used_at: timestamp(),
-    expires_at: timestamp(),
-    user_agent: z.string().max(512).nullable(),
-    ip: z.string().max(64).nullable(),
-  })
-  .openapi("AdminSession", { example: SESSION_EXAMPLE });
+const AdminSessionSchema = z.object(sessionFields()).openapi("AdminSession", { example: SESSION_EXAMPLE });
 
 const getRoute = route({
   method: "get",

@@ -213,3 +213,13 @@ export const mfaCodeField = z
   .max(32)
   .optional()
   .openapi({ example: "123456", description: "Required when two-factor sign-in is on: a current authenticator code or a recovery code" });
+
+/** The fields of a session as the API shows it (the owner's list adds `current`; the admin view does not). */
+export const sessionFields = () => ({
+  id: uuid(),
+  created_at: timestamp(),
+  last_used_at: timestamp(),
+  expires_at: timestamp(),
+  user_agent: z.string().max(512).nullable(),
+  ip: z.string().max(64).nullable(),
+});

@@ -5,7 +5,7 @@ import { endAllSessions, endSession, listSessions, refresh } from "../auth/sessi
 import type { AppEnv } from "../context";
 import { apiError } from "../errors";
 import { route } from "./route";
-import { EXAMPLE_TOKENS, json, jsonBody, MessageSchema, RefreshBody, sentence, TokenPairSchema, timestamp, uuid } from "./schemas";
+import { EXAMPLE_TOKENS, json, jsonBody, MessageSchema, RefreshBody, sentence, sessionFields, TokenPairSchema, uuid } from "./schemas";
 
 const refreshRoute = route({
   method: "post",
@@ -53,17 +53,7 @@ const logoutAllRoute = route({
   responses: { 200: json(MessageSchema, "All sessions ended") },
 });
 
-const SessionSchema = z
-  .object({
-    id: uuid(),
-    created_at: timestamp(),
-    last_used_at: timestamp(),
-    expires_at: timestamp(),
-    user_agent: z.string().max(512).nullable(),
-    ip: z.string().max(64).nullable(),
-    current: z.boolean(),
-  })
-  .openapi("Session");
+const SessionSchema = z.object({ ...sessionFields(), current: z.boolean() }).openapi("Session");
 
 const sessionsRoute = route({
   method: "get",
