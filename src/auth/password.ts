@@ -128,8 +128,7 @@ export async function verifyPassword(
  * A hash to verify against when the account does not exist, so that an unknown email costs
  * the same time as a wrong password. Made once per isolate and parameter set.
  */
-const dummies = isolateMemo((k: string) => {
-  const [logN, r, p] = k.split(",").map(Number);
-  return hashPassword(b64(randomBytes(18)), { logN, r, p });
-});
-export const dummyHash = (params: ScryptParams): Promise<string> => dummies(`${params.logN},${params.r},${params.p}`);
+export const dummyHash = isolateMemo(
+  (params: ScryptParams) => hashPassword(b64(randomBytes(18)), params),
+  (params) => `${params.logN},${params.r},${params.p}`,
+);
