@@ -17,7 +17,7 @@
  *   GET /inproc?target=app|bare&console=0|1&n=  n GET /health/live requests handed straight to the app's fetch
  *                                               (src/index.ts) or to a bare Hono app, inside this isolate: the
  *                                               per-request cost of the middleware chain without network or proxy
- * impl: native (node:crypto), noble-async (scryptAsync), noble-sync (scrypt), wasm (src/auth/scrypt-wasm.ts),
+ * impl: native (node:crypto), noble-async (scryptAsync), noble-sync (scrypt), wasm (src/auth/password/scrypt-wasm.ts),
  * app (hashPassword/verifyPassword)
  *
  * The heartbeat reads Date.now(), which advances while JavaScript runs under local workerd (not on
@@ -27,10 +27,10 @@
 import * as nodeCrypto from "node:crypto";
 import { scrypt as nobleScrypt, scryptAsync as nobleScryptAsync } from "@noble/hashes/scrypt.js";
 import { Hono } from "hono";
-import { fromB64, randomBytes, timingSafeEqual, utf8 } from "../src/auth/encoding";
-import { hashPassword, type ScryptParams, verifyPassword } from "../src/auth/password";
-import { scryptWasm } from "../src/auth/scrypt-wasm";
+import { hashPassword, type ScryptParams, verifyPassword } from "../src/auth/password/hash";
+import { scryptWasm } from "../src/auth/password/scrypt-wasm";
 import worker from "../src/index";
+import { fromB64, randomBytes, timingSafeEqual, utf8 } from "../src/lib/encoding";
 import { log } from "../src/log";
 
 const BENCH_PASSWORD = "Bench-Password-Correct-9";

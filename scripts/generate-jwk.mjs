@@ -4,7 +4,7 @@
 //   npm exec -- node scripts/generate-jwk.mjs EdDSA current.json   -> {"keys":[<new key>, ...keys of current.json]}
 // The second form is key rotation: the new key goes first (it signs), the old ones keep verifying.
 import fs from "node:fs";
-import { generateKeySet } from "../src/auth/jwk.mjs";
+import { generateKeySet } from "../src/auth/sessions/jwk.ts";
 
 const alg = process.argv[2] ?? "EdDSA";
 if (alg !== "EdDSA" && alg !== "ES256") {

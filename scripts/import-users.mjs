@@ -19,7 +19,7 @@ const REQUIRED = ["id", "full_name", "email", "password", "role"];
 const ROLES = new Set(["student", "instructor", "admin"]);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-/** The formats login verifies (src/auth/password.ts and src/auth/legacy-hashes.ts). */
+/** The formats login verifies (src/auth/password/hash.ts and src/auth/password/legacy-hashes.ts). */
 const HASH_FORMATS = [
   /^\$scrypt\$ln=\d{1,2},r=\d{1,2},p=\d{1,2}\$[A-Za-z0-9+/]{16,}\$[A-Za-z0-9+/]{32,}$/,
   /^pbkdf2_sha256\$\d{1,8}\$[^$]+\$[A-Za-z0-9+/]{43}=$/,

@@ -7,19 +7,19 @@ import type { Config } from "./config";
 import type { AppEnv } from "./context";
 import type { Overrides } from "./deps";
 import { apiError, validationError } from "./errors";
-import { errorResponse, onError, onNotFound } from "./middleware/errors";
+import { errorResponse, onError, onNotFound } from "./middleware/error-handler";
 import { requestContext, requireContentType } from "./middleware/request";
-import { accountDataRoutes } from "./routes/account";
-import { accountRoutes } from "./routes/accounts";
+import { accountRoutes } from "./routes/account";
 import { adminRoutes } from "./routes/admin";
 import { docsRoutes, documentCommonErrors } from "./routes/docs";
 import { emailRoutes } from "./routes/email";
 import { aliasingGetPath, deprecationHeaders, documentAliases, legacyAliases } from "./routes/legacy-paths";
 import { mfaRoutes } from "./routes/mfa";
 import { oauthRoutes } from "./routes/oauth";
-import { passwordResetRoutes } from "./routes/password-reset";
+import { passwordRoutes } from "./routes/password";
 import { profileRoutes } from "./routes/profile";
 import { sessionRoutes } from "./routes/sessions";
+import { signInRoutes } from "./routes/sign-in";
 import { systemRoutes } from "./routes/system";
 
 /** cors() for a configuration, built once (the configuration is parsed once per env and cached). */
@@ -102,13 +102,13 @@ export function createApp<const B extends string = "/auth">(
 
   const routes = app
     .route(basePath, accountRoutes())
+    .route(basePath, signInRoutes())
     .route(basePath, sessionRoutes())
-    .route(basePath, passwordResetRoutes())
+    .route(basePath, passwordRoutes())
     .route(basePath, emailRoutes())
     .route(basePath, profileRoutes())
     .route(basePath, mfaRoutes())
     .route(basePath, oauthRoutes())
-    .route(basePath, accountDataRoutes())
     .route(basePath, adminRoutes())
     .route("/", systemRoutes());
 

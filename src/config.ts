@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { hex, randomBytes } from "./auth/encoding";
-import { isSecureOrLoopback } from "./auth/oauth/cache";
-import { parseCidrs } from "./middleware/client-address";
+import { hex, randomBytes } from "./lib/encoding";
+import { parseCidrs } from "./lib/ip";
+import { isSecureOrLoopback } from "./lib/url";
 
 /**
  * Every setting of the Worker, declared once: its parser, default, bounds and a one-line
@@ -246,7 +246,7 @@ export const settingsSchema = z
       "Public origin of this API as registered with the providers (https://api.example.com); the callback is it + BASE_PATH + /oauth/{provider}/callback. Default: the request's origin.",
     ),
 
-    // Account management (src/auth/admin/, src/auth/account-deletion.ts)
+    // Account management (src/auth/admin/, src/auth/account/deletion.ts)
     INSTRUCTOR_APPROVAL: choice(["open", "required"], "open").describe(
       "`open`: registering as instructor makes an instructor; `required`: a student with requested_role instructor until an admin sets the role.",
     ),

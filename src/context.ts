@@ -1,4 +1,4 @@
-import type { Authenticated } from "./auth/sessions";
+import type { Authenticated } from "./auth/sessions/sessions";
 import type { Env } from "./config";
 import type { Deps, RequestMeta } from "./deps";
 

@@ -133,7 +133,7 @@ export const ERROR_CATALOG = {
     message: "This is the account's last way to sign in. Set a password (reset it by email) or link another identity first.",
   },
 
-  // Account management: the admin API, deletion and restore (src/auth/admin/, src/auth/account-deletion.ts)
+  // Account management: the admin API, deletion and restore (src/auth/admin/, src/auth/account/deletion.ts)
   admin_required: { status: 403, message: "This needs an administrator account." },
   admin_mfa_required: {
     status: 403,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, inject, it, vi } from "vitest";
-import { b64url, utf8 } from "../src/auth/encoding";
-import { generateKeySet } from "../src/auth/keys";
+import { generateKeySet } from "../src/auth/sessions/keys";
+import { b64url, utf8 } from "../src/lib/encoding";
 import { loginAs, PASSWORD, registerUser, uniqueEmail } from "./support/accounts";
 import { fakeClock } from "./support/clock";
 import { inOneWindow } from "./support/limits";

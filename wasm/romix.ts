@@ -1,5 +1,5 @@
-// scrypt's ROMix (RFC 7914 §5) in AssemblyScript with 128-bit SIMD, compiled to src/auth/romix.wasm
-// by `npm run build:wasm`. JavaScript (src/auth/scrypt-wasm.ts) does the two PBKDF2 steps and
+// scrypt's ROMix (RFC 7914 §5) in AssemblyScript with 128-bit SIMD, compiled to src/auth/password/romix.wasm
+// by `npm run build:wasm`. JavaScript (src/auth/password/scrypt-wasm.ts) does the two PBKDF2 steps and
 // calls `fill` and `mix` a slice at a time, so the isolate can serve other requests in between.
 //
 // Memory: X (the working block, 128·r bytes) at 0, a second working block after it, V (128·r·N)

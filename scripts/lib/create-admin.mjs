@@ -28,7 +28,7 @@ const hex = (bytes) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).jo
 
 /**
  * In one transaction: find the account by email (case-insensitive) or create it (no usable
- * password: Django's "!" convention, as src/auth/password.ts), make it admin (a pending
+ * password: Django's "!" convention, as src/auth/password/hash.ts), make it admin (a pending
  * instructor request is settled with it), replace any live setup token with a new one, and write
  * the `admin_granted` audit row. Accounts being deleted are refused; a suspended one only with
  * `reactivate`. Returns the token and what happened.

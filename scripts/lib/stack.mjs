@@ -4,7 +4,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { parseEnv } from "node:util";
-import { generateKeySet } from "../../src/auth/jwk.mjs";
+import { generateKeySet } from "../../src/auth/sessions/jwk.ts";
 import { assertPortFree, displayPath, freePort, isAlive, logError, ServiceError, startService } from "./local-service.mjs";
 import { applyMigrations } from "./migrate.mjs";
 import { startPostgres } from "./postgres.mjs";

@@ -1,7 +1,7 @@
 import type { Deps } from "../deps";
 import { apiError, type ErrorCode } from "../errors";
-import { mustVerifyEmail } from "./email-verification";
-import type { Authenticated } from "./sessions";
+import { mustVerifyEmail } from "./account/email-verification";
+import type { Authenticated } from "./sessions/sessions";
 
 /**
  * What a protected route asks of its caller beyond a live session. Routes declare it once

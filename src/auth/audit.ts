@@ -56,7 +56,7 @@ export const AUDIT_EVENTS = [
   "admin_granted",
   "admin_setup_completed",
   "admin_setup_failed",
-  // Self-service deletion and export (src/auth/account-deletion.ts, src/auth/account-export.ts)
+  // Self-service deletion and export (src/auth/account/deletion.ts, src/auth/account/export.ts)
   "account_deletion_requested",
   "account_restored",
   "account_restore_failed",
@@ -70,7 +70,7 @@ export type AuditDetail = Record<string, string | number | boolean | null>;
 
 /**
  * Detail keys that may hold a value identifying a person. Anything personal goes under one of these
- * names only, so that anonymising an account (src/auth/account-deletion.ts) can drop them from its
+ * names only, so that anonymising an account (src/auth/account/deletion.ts) can drop them from its
  * audit rows along with `ip` and `user_agent` while keeping the rest of its history.
  */
 export const PERSONAL_DETAIL_KEYS = ["email", "name", "ip", "user_agent"] as const;

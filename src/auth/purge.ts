@@ -15,7 +15,7 @@ import {
 import type { Deps, RequestMeta } from "../deps";
 import { describeError } from "../log";
 import { ownAvatarKey, parseAvatarKey } from "../storage/avatar-keys";
-import { anonymiseDueAccounts } from "./account-deletion";
+import { anonymiseDueAccounts } from "./account/deletion";
 
 /**
  * Housekeeping run by the cron trigger: delete ended sessions (revoked, or past their absolute
@@ -23,7 +23,7 @@ import { anonymiseDueAccounts } from "./account-deletion";
  * idle lifetime, dead one-time codes, used or expired MFA challenges, enrollments never confirmed
  * within a day, throttle rows idle for longer than any delay they hold, and expired social
  * sign-in states and exchange codes. Live sessions, live tokens and active throttles are kept.
- * Then anonymises accounts whose deletion grace period is over (src/auth/account-deletion.ts),
+ * Then anonymises accounts whose deletion grace period is over (src/auth/account/deletion.ts),
  * deletes audit rows past AUDIT_RETENTION, and sweeps avatar objects nobody references
  * (sweepOrphanAvatars); a storage fault there is logged and does not fail the purge.
  */

@@ -2,7 +2,7 @@ import { eq, type SQL, sql } from "drizzle-orm";
 import { authSecret, type Config } from "../config";
 import { throttles } from "../db/schema";
 import type { Deps } from "../deps";
-import { hmacHex } from "./encoding";
+import { hmacHex } from "../lib/encoding";
 
 /**
  * Per-account throttling in Postgres, so it holds across every edge location and isolate.

@@ -20,11 +20,11 @@ export const users = pgTable(
     // added by this service
     emailVerifiedAt: timestamp("email_verified_at", tz),
     passwordChangedAt: timestamp("password_changed_at", tz),
-    /** `active`, or a state that refuses sign-in (see src/auth/account-status.ts). */
+    /** `active`, or a state that refuses sign-in (see src/auth/account/status.ts). */
     status: text("status").notNull().default("active"),
     /** INSTRUCTOR_APPROVAL=required: the role asked for at registration, until an admin decides (src/auth/admin/). */
     requestedRole: text("requested_role"),
-    /** `deletion_pending`: when the purge anonymises the row unless it is restored first (src/auth/account-deletion.ts). */
+    /** `deletion_pending`: when the purge anonymises the row unless it is restored first (src/auth/account/deletion.ts). */
     deletionDueAt: timestamp("deletion_due_at", tz),
   },
   (t) => [
@@ -84,7 +84,7 @@ export const refreshTokens = pgTable(
 );
 
 /**
- * Emailed one-time codes of every purpose (src/auth/one-time-codes.ts), stored only as
+ * Emailed one-time codes of every purpose (src/auth/codes/one-time-codes.ts), stored only as
  * HMAC-SHA-256. At most one live code per user and purpose. `target` carries what the code is
  * about when that is not the account itself (the new address of an email change, the address an
  * undo code restores).
@@ -182,7 +182,7 @@ export const mfaChallenges = pgTable(
     tokenHash: text("token_hash").notNull().unique(),
     /** The first factor's amr value ("pwd"). */
     method: text("method").notNull(),
-    /** The session grounds of the first factor (src/auth/sessions.ts SessionGrounds), as JSON. */
+    /** The session grounds of the first factor (src/auth/sessions/sessions.ts SessionGrounds), as JSON. */
     grounds: jsonb("grounds").notNull(),
     createdAt: timestamp("created_at", tz).notNull(),
     expiresAt: timestamp("expires_at", tz).notNull(),

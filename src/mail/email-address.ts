@@ -2,8 +2,8 @@ import type { MailMessage } from "./mailer";
 import { escapeHtml, htmlDocument, minutes, utcTime } from "./templates";
 
 /**
- * The mails of email verification and email change (src/auth/email-verification.ts,
- * src/auth/change-email.ts). Each code mail shows the code and when it expires in both bodies;
+ * The mails of email verification and email change (src/auth/account/email-verification.ts,
+ * src/auth/account/change-email.ts). Each code mail shows the code and when it expires in both bodies;
  * no subject carries a code (lock-screen previews).
  */
 

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import { type AccessPolicy, assertAccess } from "../auth/access";
 import { audit } from "../auth/audit";
-import { authenticate } from "../auth/sessions";
+import { authenticate } from "../auth/sessions/sessions";
 import type { AppEnv } from "../context";
 import { AppError, apiError } from "../errors";
 

@@ -1,11 +1,14 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import { SESSION } from "../auth/access";
-import { requestDeletion, restoreAccount } from "../auth/account-deletion";
-import { EXPORT_MAX_EVENTS, exportAccount } from "../auth/account-export";
+import { ENROLLMENT, SESSION } from "../auth/access";
+import { requestDeletion, restoreAccount } from "../auth/account/deletion";
+import { EXPORT_MAX_EVENTS, exportAccount } from "../auth/account/export";
+import { register } from "../auth/account/register";
+import { publicUser } from "../auth/account/users";
 import { completeAdminSetup } from "../auth/admin/setup";
 import type { AppEnv } from "../context";
 import { route } from "./route";
 import {
+  AuthResponseSchema,
   anyPasswordField,
   EXAMPLE_USER,
   emailField,
@@ -15,14 +18,67 @@ import {
   mfaCodeField,
   newPassword,
   otpField,
+  RegisterBody,
   sentence,
   timestamp,
   UserSchema,
   uuid,
 } from "./schemas";
 
-/** The caller's own account: deletion (and its restore), the data export, and the setup of an account made by create-admin (docs/admin.md). */
+/**
+ * Accounts: registration, the caller (/me), deletion (and its restore), the data export, and the
+ * setup of an account made by create-admin (docs/admin.md).
+ */
 const TAGS = ["Account"];
+
+/** REGISTER_ENUMERATION_SAFE: one answer for a new and a taken email. */
+export const REGISTER_ACCEPTED =
+  "Registration received. If this email is new, your account is ready: log in with your email and password. If it already has an account, we have emailed its owner.";
+/** REQUIRE_VERIFIED_EMAIL covers the new account: no session before the address is verified. */
+export const REGISTER_VERIFY = "Account created. Enter the code we have emailed you to verify your address, then log in.";
+
+const registerRoute = route({
+  method: "post",
+  path: "/register",
+  tags: ["Auth"],
+  summary: "Create an account and start a session",
+  description:
+    "Emails are stored trimmed and lower-cased and are unique in any letter case. The password (8 to 256 characters " +
+    "after NFKC) is refused when it is one of the most common passwords or appears in a known breach. " +
+    "`admin` can never be self-assigned. With REGISTER_ENUMERATION_SAFE=true every registration answers 202 alike. " +
+    "Every new account is mailed a verification code (POST /verify-email). When REQUIRE_VERIFIED_EMAIL covers the account, " +
+    "it gets no session yet: 202 and a message instead of tokens.",
+  limit: "RL_REGISTER",
+  errors: ["email_taken", "password_too_common", "password_breached", "password_check_unavailable"],
+  request: { body: jsonBody(RegisterBody, "The new account") },
+  responses: {
+    201: json(AuthResponseSchema, "Account created; a session is started"),
+    202: json(
+      MessageSchema,
+      "REGISTER_ENUMERATION_SAFE=true: the same answer whether the email was free or taken; or REQUIRE_VERIFIED_EMAIL covers the " +
+        "new account. No tokens: verify the address and/or log in next",
+    ),
+  },
+});
+
+const meRoute = route({
+  method: "get",
+  path: "/me",
+  tags: ["Auth"],
+  summary: "The authenticated user",
+  description: "The user of the access token's session; the session must still be live (logout takes effect here at once).",
+  limit: "RL_DEFAULT",
+  auth: ENROLLMENT,
+  errors: [],
+  responses: {
+    200: json(
+      z
+        .object({ status: z.literal("success"), user: UserSchema })
+        .openapi("MeResponse", { example: { status: "success", user: EXAMPLE_USER } }),
+      "The caller",
+    ),
+  },
+});
 
 const DeleteBody = z
   .object({ current_password: anyPasswordField.optional(), mfa_code: mfaCodeField })
@@ -223,8 +279,22 @@ const setupRoute = route({
   },
 });
 
-export function accountDataRoutes() {
+export function accountRoutes() {
   return new OpenAPIHono<AppEnv>()
+    .openapi(registerRoute, async (c) => {
+      const body = c.req.valid("json");
+      const outcome = await register(c.get("deps"), c.get("meta"), {
+        fullName: body.full_name,
+        email: body.email,
+        password: body.password,
+        role: body.role,
+      });
+      if (outcome.kind !== "created")
+        return c.json({ status: "success" as const, message: outcome.kind === "accepted" ? REGISTER_ACCEPTED : REGISTER_VERIFY }, 202);
+      const { user, tokens } = outcome;
+      return c.json({ status: "success" as const, message: "Account created.", user: publicUser(user), ...tokens }, 201);
+    })
+    .openapi(meRoute, (c) => c.json({ status: "success" as const, user: publicUser(c.get("auth").user) }, 200))
     .openapi(deleteRoute, async (c) => {
       const body = c.req.valid("json");
       const { dueAt } = await requestDeletion(c.get("deps"), c.get("meta"), c.get("auth"), {

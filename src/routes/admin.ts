@@ -1,6 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { ADMIN, ADMIN_CHANGE } from "../auth/access";
-import { ACCOUNT_STATUSES } from "../auth/account-status";
+import { ACCOUNT_STATUSES } from "../auth/account/status";
 import { listAudit } from "../auth/admin/audit-log";
 import { LIST_DEFAULT, LIST_MAX } from "../auth/admin/cursor";
 import { ASSIGNABLE_ROLES, ASSIGNABLE_STATUSES, revokeUserSessions, sendUserPasswordReset, updateUser } from "../auth/admin/manage";

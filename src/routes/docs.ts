@@ -1,9 +1,9 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { Hono } from "hono";
-import { b64url, randomBytes } from "../auth/encoding";
 import type { AppEnv } from "../context";
 import { errorBody } from "../errors";
+import { b64url, randomBytes } from "../lib/encoding";
 import { RESPONSE_HEADER_REFS, RESPONSE_HEADERS } from "./route";
 
 /**

@@ -1,10 +1,10 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { SESSION } from "../auth/access";
-import { confirmEmailChange, requestEmailChange, revertEmailChange } from "../auth/change-email";
-import { resendVerification, verifyEmail } from "../auth/email-verification";
-import { confirmCurrentPassword } from "../auth/login";
+import { confirmEmailChange, requestEmailChange, revertEmailChange } from "../auth/account/change-email";
+import { resendVerification, verifyEmail } from "../auth/account/email-verification";
+import { publicUser } from "../auth/account/users";
 import { requireMfaCode } from "../auth/mfa/step-up";
-import { publicUser } from "../auth/users";
+import { confirmCurrentPassword } from "../auth/password/confirm";
 import type { AppEnv } from "../context";
 import type { ErrorCode } from "../errors";
 import { route } from "./route";

@@ -1,13 +1,13 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { ENROLLMENT, SESSION } from "../auth/access";
-import { STATUS_REFUSALS } from "../auth/account-status";
+import { STATUS_REFUSALS } from "../auth/account/status";
 import { confirmTotp, disableMfa, enrollTotp, mfaStatus, regenerateRecoveryCodes } from "../auth/mfa/enrollment";
 import type { Proof } from "../auth/mfa/second-factor";
 import { verifyMfa } from "../auth/mfa/verify";
 import type { AppEnv } from "../context";
-import { signInAnswer } from "./accounts";
 import { route } from "./route";
 import { AuthResponseSchema, int32, json, jsonBody, MessageSchema } from "./schemas";
+import { signInAnswer } from "./sign-in";
 
 const TAGS = ["Two-factor sign-in"];
 const TOTP_MESSAGE = "Enter the 6-digit code from your authenticator app.";

@@ -1,6 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { SESSION } from "../auth/access";
-import { STATUS_REFUSALS } from "../auth/account-status";
+import { STATUS_REFUSALS } from "../auth/account/status";
 import { PROVIDER_NAMES } from "../auth/oauth/configured";
 import { listIdentities, unlinkIdentity } from "../auth/oauth/identities";
 import { exchangeSignIn, finishWebSignIn, linkWithExchangeCode, startWebSignIn } from "../auth/oauth/redirect";
@@ -8,9 +8,9 @@ import { linkWithIdToken, signInWithIdToken } from "../auth/oauth/social-sign-in
 import type { AppEnv } from "../context";
 import type { Identity } from "../db/schema";
 import type { ErrorCode } from "../errors";
-import { signInAnswer } from "./accounts";
 import { route } from "./route";
 import { json, jsonBody, MessageSchema, SignInResponseSchema, sentence, timestamp, uuid } from "./schemas";
+import { signInAnswer } from "./sign-in";
 
 /**
  * Sign in with Google and Apple (docs/social-sign-in.md): native ID tokens, the web redirect flow

@@ -1,6 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { SESSION } from "../auth/access";
-import { tooLarge, updateProfile } from "../auth/profile";
+import { tooLarge, updateProfile } from "../auth/account/profile";
 import type { AppEnv } from "../context";
 import { route } from "./route";
 import { json, sentence, UserSchema } from "./schemas";

@@ -1,7 +1,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { ANY_SESSION, SESSION } from "../auth/access";
 import { audit } from "../auth/audit";
-import { endAllSessions, endSession, listSessions, refresh } from "../auth/sessions";
+import { endAllSessions, endSession, listSessions, refresh } from "../auth/sessions/sessions";
 import type { AppEnv } from "../context";
 import { apiError } from "../errors";
 import { route } from "./route";

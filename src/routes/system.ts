@@ -1,6 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
-import { getKeyRing } from "../auth/keys";
+import { getKeyRing } from "../auth/sessions/keys";
 import type { AppEnv } from "../context";
 import { isDbUnavailable } from "../db/client";
 import { describeError } from "../log";
@@ -35,7 +35,7 @@ const liveRoute = route({
   responses: { 200: json(z.object({ status: z.literal("ok") }).openapi("Live", { example: { status: "ok" } }), "The Worker is running") },
 });
 
-/** Public keys only (src/auth/keys.ts): Ed25519 (OKP) or P-256 (EC), coordinates in base64url. */
+/** Public keys only (src/auth/sessions/keys.ts): Ed25519 (OKP) or P-256 (EC), coordinates in base64url. */
 const coordinate = z
   .string()
   .max(64)

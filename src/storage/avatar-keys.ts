@@ -6,7 +6,7 @@
  * in the bucket or in users.avatar (the old service's `avatars/<email>_avatar.png`, another
  * user's folder) is not ours to delete.
  */
-import { hex, randomBytes } from "../auth/encoding";
+import { hex, randomBytes } from "../lib/encoding";
 
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 const OWN_KEY = new RegExp(`^avatars/(${UUID})/([0-9a-f]{32})(?:-([1-9][0-9]{0,3}))?\\.(webp|jpg|png)$`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { sha256Hex } from "../../src/auth/encoding";
+import { sha256Hex } from "../../src/lib/encoding";
 import { me, registerUser } from "../support/accounts";
 import { DAY, MIN } from "../support/clock";
 import { db } from "../support/db";

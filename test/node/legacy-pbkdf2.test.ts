@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { noblePbkdf2, type Pbkdf2Derive, pbkdf2Sha256, verifyLegacyHash } from "../../src/auth/legacy-hashes";
+import { noblePbkdf2, type Pbkdf2Derive, pbkdf2Sha256, verifyLegacyHash } from "../../src/auth/password/legacy-hashes";
 import fixtures from "../fixtures/legacy-hashes.json";
 
 // The pure-JS fallback at Django's real iteration counts. In Node, where it runs at full speed;

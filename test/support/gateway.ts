@@ -1,4 +1,4 @@
-import { hex } from "../../src/auth/encoding";
+import { hex } from "../../src/lib/encoding";
 import { type CallOptions, call, freshIp } from "./worker";
 
 /**

@@ -3,7 +3,7 @@ import type { Db } from "../../db/client";
 import { auditEvents } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import type { AuditEvent } from "../audit";
-import type { Authenticated } from "../sessions";
+import type { Authenticated } from "../sessions/sessions";
 import { decodeCursor, encodeCursor, pageSize } from "./cursor";
 import { recordAdmin } from "./record";
 

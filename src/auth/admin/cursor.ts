@@ -1,5 +1,5 @@
 import { fieldError } from "../../errors";
-import { b64url, fromB64url, utf8 } from "../encoding";
+import { b64url, fromB64url, utf8 } from "../../lib/encoding";
 
 /**
  * Keyset pagination for the admin lists: a page ends at a position (its last row's sort key and

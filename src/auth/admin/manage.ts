@@ -3,8 +3,8 @@ import { UNCACHED } from "../../db/client";
 import { type User, users } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { AppError, apiError } from "../../errors";
-import { sendResetCode } from "../password-reset";
-import { type Authenticated, endAllSessions } from "../sessions";
+import { sendResetCode } from "../password/reset";
+import { type Authenticated, endAllSessions } from "../sessions/sessions";
 import { recordAdmin } from "./record";
 import { adminUser, findUser } from "./users";
 
@@ -18,7 +18,7 @@ import { adminUser, findUser } from "./users";
 /** Roles an admin may give through the API; `admin` comes only from `npm run create-admin`. */
 export const ASSIGNABLE_ROLES = ["student", "instructor"] as const;
 export type AssignableRole = (typeof ASSIGNABLE_ROLES)[number];
-/** Statuses an admin may set; deletion has its own flow (src/auth/account-deletion.ts). */
+/** Statuses an admin may set; deletion has its own flow (src/auth/account/deletion.ts). */
 export const ASSIGNABLE_STATUSES = ["active", "suspended"] as const;
 export type AssignableStatus = (typeof ASSIGNABLE_STATUSES)[number];
 

@@ -1,6 +1,6 @@
 import type { Deps, RequestMeta } from "../../deps";
 import { type AuditDetail, type AuditEvent, writeAudit } from "../audit";
-import type { Authenticated } from "../sessions";
+import type { Authenticated } from "../sessions/sessions";
 
 /**
  * Every admin API call is on record: the acting admin (`actor_id`), the account acted on

@@ -2,11 +2,11 @@ import { sql } from "drizzle-orm";
 import { oneTimeCodes, type User, users } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { apiError } from "../../errors";
+import { sha256Hex } from "../../lib/encoding";
 import { audit } from "../audit";
-import { sha256Hex } from "../encoding";
-import { assertAcceptableNewPassword } from "../new-password";
-import { hashPassword, scryptParams } from "../password";
-import { endAllSessions } from "../sessions";
+import { hashPassword, scryptParams } from "../password/hash";
+import { assertAcceptableNewPassword } from "../password/new-password";
+import { endAllSessions } from "../sessions/sessions";
 import { clearThrottle, throttleKey } from "../throttle";
 
 /**

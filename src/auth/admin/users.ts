@@ -4,9 +4,9 @@ import { UNCACHED } from "../../db/client";
 import { auditEvents, type User, users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
+import { publicUser } from "../account/users";
 import { hasActiveFactor } from "../mfa/factors";
-import { type Authenticated, listSessions } from "../sessions";
-import { publicUser } from "../users";
+import { type Authenticated, listSessions } from "../sessions/sessions";
 import { decodeCursor, encodeCursor, pageSize } from "./cursor";
 import { recordAdmin } from "./record";
 

@@ -3,8 +3,8 @@ import type { Db } from "../../db/client";
 import { UNCACHED } from "../../db/client";
 import { type MfaFactor, mfaChallenges, mfaFactors, type User, users } from "../../db/schema";
 import type { Deps } from "../../deps";
-import { b64url, randomBytes, sha256Hex } from "../encoding";
-import type { SessionGrounds } from "../sessions";
+import { b64url, randomBytes, sha256Hex } from "../../lib/encoding";
+import type { SessionGrounds } from "../sessions/sessions";
 
 /**
  * The mfa_token: the step between a right first factor (the password) and the session, for an

@@ -4,7 +4,7 @@ import type { Db } from "../../db/client";
 import { UNCACHED } from "../../db/client";
 import { mfaRecoveryCodes } from "../../db/schema";
 import type { Deps } from "../../deps";
-import { hmacHex } from "../encoding";
+import { hmacHex } from "../../lib/encoding";
 
 /**
  * Recovery codes: 10 per account, each 12 symbols of Crockford's base32 (60 random bits), shown

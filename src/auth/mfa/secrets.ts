@@ -1,6 +1,6 @@
 import { authSecret, type Config } from "../../config";
-import { isolateMemo } from "../../isolate-memo";
-import { b64url, fromB64url, randomBytes, utf8 } from "../encoding";
+import { b64url, fromB64url, randomBytes, utf8 } from "../../lib/encoding";
+import { isolateMemo } from "../../lib/isolate-memo";
 
 /**
  * TOTP secrets at rest: AES-256-GCM (Web Crypto) under a key derived from AUTH_SECRET with HKDF,

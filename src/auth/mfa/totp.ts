@@ -1,6 +1,6 @@
 import { encodeBase32NoPadding } from "@oslojs/encoding";
 import { createTOTPKeyURI, verifyHOTP } from "@oslojs/otp";
-import { randomBytes } from "../encoding";
+import { randomBytes } from "../../lib/encoding";
 
 /**
  * TOTP (RFC 6238) with what every authenticator app reads: HMAC-SHA-1, 6 digits, 30-second steps.

@@ -1,8 +1,8 @@
 import type { Deps, RequestMeta } from "../../deps";
 import { AppError, apiError } from "../../errors";
-import { assertMaySignIn } from "../account-status";
+import { assertMaySignIn } from "../account/status";
 import { audit } from "../audit";
-import { completeSignIn, type SignInMethod, type SignInResult } from "../sign-in";
+import { completeSignIn, type SignInMethod, type SignInResult } from "../sign-in/complete";
 import { consumeChallenge, openChallenge } from "./challenge";
 import { type Proof, withSecondFactor } from "./second-factor";
 

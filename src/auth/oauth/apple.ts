@@ -1,5 +1,5 @@
 import { importPKCS8, SignJWT } from "jose";
-import { isolateMemo } from "../../isolate-memo";
+import { isolateMemo } from "../../lib/isolate-memo";
 
 /**
  * Apple's token endpoint takes no static client secret: the secret is an ES256 JWT signed with

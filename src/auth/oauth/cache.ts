@@ -1,5 +1,6 @@
-import { awaitShared } from "../../isolate-memo";
-import { OAuthError } from "./errors";
+import { awaitShared } from "../../lib/isolate-memo";
+import { isSecureOrLoopback } from "../../lib/url";
+import { OAuthError } from "./oauth-error";
 
 /**
  * Per-isolate cache of provider documents (discovery, JWKS): one fetch serves every request of
@@ -88,17 +89,6 @@ function store<T>(cache: OidcCache, key: string, entry: CacheEntry<T>) {
   while (cache.entries.size > cache.maxEntries) cache.entries.delete(cache.entries.keys().next().value as string);
 }
 
-/** https, or plain http to this machine only (the local stand-in provider). */
-export function isSecureOrLoopback(url: string): boolean {
-  try {
-    const u = new URL(url);
-    if (u.protocol === "https:") return true;
-    return u.protocol === "http:" && (u.hostname === "localhost" || u.hostname === "127.0.0.1" || u.hostname === "[::1]");
-  } catch {
-    return false;
-  }
-}
-
 async function fetchJson(deps: OidcDeps, url: string): Promise<{ json: unknown; headers: Headers }> {
   const res = await deps.fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
   if (!res.ok) {
@@ -144,7 +134,7 @@ export async function loadDocument<T>(
   const pending = cache.inflight.get(key) as Promise<CacheEntry<T>> | undefined;
   if (pending) {
     // Started by another request: if that one was cancelled its fetch never settles here
-    // (src/isolate-memo.ts), so wait no longer than a fetch may take, then fetch ourselves.
+    // (src/lib/isolate-memo.ts), so wait no longer than a fetch may take, then fetch ourselves.
     const shared = await awaitShared(pending, FETCH_TIMEOUT_MS + 1000);
     if (shared.settled) return shared.value;
     if (cache.inflight.get(key) === pending) cache.inflight.delete(key);

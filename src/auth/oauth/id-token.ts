@@ -1,9 +1,9 @@
 import { errors, type JWTPayload, jwtVerify } from "jose";
-import { sha256Hex, timingSafeEqual, utf8 } from "../encoding";
+import { sha256Hex, timingSafeEqual, utf8 } from "../../lib/encoding";
 import type { OidcDeps } from "./cache";
 import { getDiscovery } from "./discovery";
-import { OAuthError, type OAuthErrorKind } from "./errors";
 import { keyResolver } from "./jwks";
+import { OAuthError, type OAuthErrorKind } from "./oauth-error";
 import { isTrue, type OidcProvider, type ProviderName, RULES } from "./providers";
 
 /** Both providers sign with RS256 (Google, Apple); ES256 is allowed for providers that use it. */

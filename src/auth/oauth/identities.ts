@@ -4,11 +4,11 @@ import { UNCACHED } from "../../db/client";
 import { type Identity, identities, type User, users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
+import { mailVerificationCode } from "../account/email-verification";
+import { findUserByEmail, normalizeEmail } from "../account/users";
 import { audit } from "../audit";
-import { mailVerificationCode } from "../email-verification";
-import { hasUsablePassword, unusablePassword } from "../password";
-import type { Authenticated } from "../sessions";
-import { findUserByEmail, normalizeEmail } from "../users";
+import { hasUsablePassword, unusablePassword } from "../password/hash";
+import type { Authenticated } from "../sessions/sessions";
 import type { VerifiedIdentity } from "./id-token";
 
 /**

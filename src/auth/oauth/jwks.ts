@@ -1,6 +1,6 @@
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWSHeaderParameters } from "jose";
 import { type CacheEntry, loadDocument, type OidcDeps } from "./cache";
-import { OAuthError } from "./errors";
+import { OAuthError } from "./oauth-error";
 
 type KeyResolver = ReturnType<typeof createLocalJWKSet>;
 

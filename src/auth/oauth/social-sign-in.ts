@@ -1,12 +1,12 @@
 import type { Deps, RequestMeta } from "../../deps";
 import { describeError } from "../../log";
 import { audit } from "../audit";
-import type { Authenticated } from "../sessions";
-import { completeSignIn, type SignInResult } from "../sign-in";
+import type { Authenticated } from "../sessions/sessions";
+import { completeSignIn, type SignInResult } from "../sign-in/complete";
 import { configuredProvider } from "./configured";
-import { isOAuthError, oauthApiError } from "./errors";
 import { type VerifiedIdentity, verifyIdToken } from "./id-token";
 import { linkIdentity, resolveAccount } from "./identities";
+import { isOAuthError, oauthApiError } from "./oauth-error";
 import type { OidcProvider } from "./providers";
 
 /**

@@ -1,9 +1,10 @@
 import * as oauth from "oauth4webapi";
+import { isSecureOrLoopback } from "../../lib/url";
 import { type AppleSigningKey, appleClientSecret } from "./apple";
-import { isSecureOrLoopback, type OidcDeps } from "./cache";
+import type { OidcDeps } from "./cache";
 import { type Discovery, getDiscovery } from "./discovery";
-import { OAuthError, type OAuthErrorKind } from "./errors";
 import { hashNonce, type VerifiedIdentity, verifyIdToken } from "./id-token";
+import { OAuthError, type OAuthErrorKind } from "./oauth-error";
 import { type OidcProvider, RULES } from "./providers";
 
 /**

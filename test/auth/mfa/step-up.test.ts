@@ -2,7 +2,7 @@
 // change-password, new recovery codes, turning MFA off, and REQUIRE_MFA_ROLES (an admin without a
 // factor can only enroll).
 import { describe, expect, it } from "vitest";
-import { hashPassword, scryptParams } from "../../../src/auth/password";
+import { hashPassword, scryptParams } from "../../../src/auth/password/hash";
 import { getConfig } from "../../../src/config";
 import { login, PASSWORD, registerUser, uniqueEmail } from "../../support/accounts";
 import { fakeClock, MIN, SEC } from "../../support/clock";

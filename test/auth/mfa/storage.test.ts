@@ -1,6 +1,6 @@
 // What the database holds: never a TOTP secret or a recovery code in clear, in any encoding.
 import { describe, expect, it } from "vitest";
-import { b64url, hex } from "../../../src/auth/encoding";
+import { b64url, hex } from "../../../src/lib/encoding";
 import { registerUser } from "../../support/accounts";
 import { DAY, fakeClock, MIN } from "../../support/clock";
 import { dumpDatabase, withDb } from "../../support/db";

@@ -2,9 +2,9 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { appleUserName } from "../../../src/auth/oauth/apple";
 import { createOidcCache, type OidcDeps } from "../../../src/auth/oauth/cache";
 import { getDiscovery, parseDiscovery } from "../../../src/auth/oauth/discovery";
-import { isOAuthError, type OAuthErrorKind } from "../../../src/auth/oauth/errors";
 import { hashNonce, verifyIdToken } from "../../../src/auth/oauth/id-token";
 import { UNKNOWN_KID_REFETCH_MS } from "../../../src/auth/oauth/jwks";
+import { isOAuthError, type OAuthErrorKind } from "../../../src/auth/oauth/oauth-error";
 import type { OidcProvider, ProviderName } from "../../../src/auth/oauth/providers";
 import { completeAuthorization, startAuthorization, type WebClient } from "../../../src/auth/oauth/web-flow";
 

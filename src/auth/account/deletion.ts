@@ -1,0 +1,238 @@
+import { and, asc, eq, lte, sql } from "drizzle-orm";
+import { UNCACHED } from "../../db/client";
+import {
+  auditEvents,
+  identities,
+  mfaChallenges,
+  mfaFactors,
+  mfaRecoveryCodes,
+  oneTimeCodes,
+  sessions,
+  type User,
+  users,
+} from "../../db/schema";
+import { type Deps, type RequestMeta, withDb } from "../../deps";
+import { apiError, fieldError } from "../../errors";
+import { describeError } from "../../log";
+import { deletionScheduledMessage } from "../../mail/account";
+import { avatarPrefix, ownAvatarKey } from "../../storage/avatar-keys";
+import { audit, PERSONAL_DETAIL_KEYS } from "../audit";
+import { issueCode, redeemCode, revokeCodes } from "../codes/one-time-codes";
+import { requireMfaCode } from "../mfa/step-up";
+import { confirmCurrentPassword } from "../password/confirm";
+import { isUnusablePassword, unusablePassword } from "../password/hash";
+import { type Authenticated, endAllSessions } from "../sessions/sessions";
+import { findUserByEmail, normalizeEmail } from "./users";
+
+/**
+ * Self-service deletion (docs/admin.md#deletion):
+ *
+ * - request (DELETE /auth/account, recent login, the current password and, with MFA on, a second
+ *   factor code): every session ends, `status` becomes `deletion_pending` (sign-in refused with its
+ *   own code, tokens stop at once), and a restore code valid ACCOUNT_DELETION_GRACE is mailed.
+ * - restore (POST /auth/account/restore, the address and that code): the account is active again.
+ * - after the grace period the scheduled purge anonymises the row instead of deleting it, since
+ *   other services hold foreign keys to users.id: an unroutable unique address, no name, no
+ *   password, no avatar (its objects deleted), no sessions, codes or factors; its audit rows keep
+ *   the id and lose ip, user agent and personal detail fields.
+ *
+ * Locks are taken in one order, as the code flows do (code rows, the users row, sessions), so a
+ * concurrent reset or restore waits, never deadlocks.
+ */
+
+export interface DeletionProof {
+  currentPassword?: string;
+  mfaCode?: string;
+}
+
+export async function requestDeletion(deps: Deps, meta: RequestMeta, auth: Authenticated, proof: DeletionProof): Promise<{ dueAt: Date }> {
+  // An account without a password (made by create-admin, or by social sign-in) proves itself by
+  // its recent login and, with MFA on, its second factor.
+  if (!isUnusablePassword(auth.user.password)) {
+    if (!proof.currentPassword) throw fieldError("validation_failed", "current_password", "Enter your current password.");
+    await confirmCurrentPassword(deps, meta, auth, proof.currentPassword, "account_deletion_requested");
+  }
+  await requireMfaCode(deps, meta, auth.user, proof.mfaCode);
+  const now = deps.now();
+  const grace = deps.config.ACCOUNT_DELETION_GRACE;
+  const dueAt = new Date(now.getTime() + grace * 1000);
+  const done = await deps.db.transaction(async (tx) => {
+    const txDeps = withDb(deps, tx);
+    // Codes mailed before (a reset, an email change) must not outlive the request.
+    await revokeCodes(tx, auth.user.id);
+    const [user] = await tx
+      .update(users)
+      .set({ status: "deletion_pending", deletionDueAt: dueAt })
+      .where(and(eq(users.id, auth.user.id), eq(users.status, "active")))
+      .returning();
+    if (!user) throw apiError("account_being_deleted");
+    const ended = await endAllSessions(txDeps, user.id, "account_deletion");
+    const code = await issueCode(txDeps, user.id, "account_restore");
+    return { user, ended, code };
+  });
+  const { user, ended, code } = done;
+  const message = deletionScheduledMessage({ appName: deps.config.APP_NAME, to: user.email, code: code.code, graceSeconds: grace, dueAt });
+  deps.waitUntil(
+    (async () => {
+      const sent = await deps.mailer.send(message);
+      await audit(deps, meta, "account_deletion_requested", "success", user.id, {
+        due_at: dueAt.toISOString(),
+        sessions_ended: ended,
+        mail: sent.ok ? "sent" : sent.reason,
+      });
+    })().catch((err) => deps.log("error", "deletion mail not sent", describeError(err))),
+  );
+  return { dueAt };
+}
+
+/** The restore code mailed at the request brings the account back (no session: log in again). */
+export async function restoreAccount(deps: Deps, meta: RequestMeta, input: { email: string; code: string }): Promise<void> {
+  const email = normalizeEmail(input.email);
+  const user = await findUserByEmail(deps, email);
+  const restored = await redeemCode(deps, meta, { user: user ?? null, email, purpose: "account_restore", code: input.code }, async (tx) => {
+    const [row] = await tx
+      .update(users)
+      .set({ status: "active", deletionDueAt: null })
+      .where(and(eq(users.id, user!.id), eq(users.status, "deletion_pending")))
+      .returning({ id: users.id });
+    // Not pending (any more): the code is left unused and answers as wrong.
+    if (!row) throw apiError("invalid_otp");
+    return row;
+  });
+  await audit(deps, meta, "account_restored", "success", restored.id);
+}
+
+/**
+ * Budget of one purge run: accounts anonymised, and audit rows scrubbed (in batches of
+ * AUDIT_SCRUB_BATCH, each a short statement). What is left waits for the next run (logged).
+ */
+const ANONYMISE_PER_RUN = 50;
+const AUDIT_SCRUB_BATCH = 1000;
+const AUDIT_SCRUB_PER_RUN = 20_000;
+
+const PERSONAL_KEYS = sql.raw(`array[${PERSONAL_DETAIL_KEYS.map((k) => `'${k}'`).join(",")}]::text[]`);
+
+/** One batch of a user's audit rows that still hold personal fields: those fields dropped. Returns how many. */
+async function scrubAuditBatch(deps: Deps, userId: string, max: number): Promise<number> {
+  const e = auditEvents;
+  const rows = await deps.db.execute<{ id: number }>(sql`
+    update ${e} set ip = null, user_agent = null, detail = ${e.detail} - ${PERSONAL_KEYS}
+     where ${e.id} in (
+       select id from ${e}
+        where ${e.userId} = ${userId}::uuid
+          and (ip is not null or user_agent is not null or jsonb_exists_any(coalesce(detail, '{}'::jsonb), ${PERSONAL_KEYS}))
+        limit ${max})
+    returning ${e.id}`);
+  return rows.length;
+}
+
+/** Objects this service wrote under the account's own avatar folder: every size of every upload. */
+async function deleteAvatarObjects(deps: Deps, user: Pick<User, "id" | "avatar">): Promise<number> {
+  let deleted = 0;
+  let startAfter: string | undefined;
+  for (;;) {
+    const { objects, more } = await deps.storage.list(avatarPrefix(user.id), startAfter);
+    for (const o of objects) {
+      if (!ownAvatarKey(o.key, user.id)) continue;
+      await deps.storage.delete(o.key);
+      deleted++;
+    }
+    if (!more || objects.length === 0) break;
+    startAfter = objects[objects.length - 1].key;
+  }
+  const key = user.avatar ? deps.storage.keyFromUrl(user.avatar) : null;
+  if (user.avatar && !(key && ownAvatarKey(key, user.id)))
+    // The old service's avatars/<email>_avatar.png and foreign URLs are not ours to delete.
+    deps.log("warn", "the avatar of an anonymised account is not this service's object; left in storage", { userId: user.id });
+  return deleted;
+}
+
+class NotDue extends Error {}
+
+/**
+ * Anonymise one account whose grace period is over: its audit rows first (in batches, within the
+ * run's budget; false when the budget ran out, so the account waits for the next run), then the
+ * row and everything hanging off it in one transaction, then its avatar objects.
+ */
+async function anonymise(deps: Deps, meta: RequestMeta, id: string, budget: { audit: number }): Promise<"done" | "not_due" | "later"> {
+  for (;;) {
+    if (budget.audit <= 0) return "later";
+    const n = await scrubAuditBatch(deps, id, Math.min(AUDIT_SCRUB_BATCH, budget.audit));
+    budget.audit -= n;
+    if (n < AUDIT_SCRUB_BATCH) break;
+  }
+  const now = deps.now();
+  let before: Pick<User, "id" | "avatar">;
+  try {
+    before = await deps.db.transaction(async (tx) => {
+      // Code rows before the users row, as every code flow locks them.
+      await tx.delete(oneTimeCodes).where(eq(oneTimeCodes.userId, id));
+      const [row] = await tx
+        .select({ id: users.id, avatar: users.avatar, fresh: UNCACHED })
+        .from(users)
+        .where(and(eq(users.id, id), eq(users.status, "deletion_pending"), lte(users.deletionDueAt, now)))
+        .for("update");
+      if (!row) throw new NotDue(); // restored meanwhile: roll back
+      await tx
+        .update(users)
+        .set({
+          email: `deleted+${id}@invalid`,
+          fullName: "Deleted user",
+          password: unusablePassword(),
+          avatar: null,
+          emailVerifiedAt: null,
+          passwordChangedAt: now,
+          requestedRole: null,
+          status: "deleted",
+          deletionDueAt: null,
+        })
+        .where(eq(users.id, id));
+      await tx.delete(sessions).where(eq(sessions.userId, id)); // refresh tokens cascade
+      await tx.delete(mfaChallenges).where(eq(mfaChallenges.userId, id));
+      await tx.delete(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, id));
+      await tx.delete(mfaFactors).where(eq(mfaFactors.userId, id));
+      // A social identity would be a way back into the anonymised account.
+      await tx.delete(identities).where(eq(identities.userId, id));
+      // Rows written since the batches above (a refused login, say): few.
+      await scrubAuditBatch(withDb(deps, tx), id, AUDIT_SCRUB_PER_RUN);
+      return row;
+    });
+  } catch (err) {
+    if (err instanceof NotDue) return "not_due";
+    throw err;
+  }
+  await audit(deps, meta, "account_anonymised", "success", id);
+  try {
+    await deleteAvatarObjects(deps, before);
+  } catch (err) {
+    // Unreferenced now: the orphan sweep deletes them on a later run.
+    deps.log("error", "avatar objects of an anonymised account not deleted; the sweep will", { userId: id, ...describeError(err) });
+  }
+  return "done";
+}
+
+/** The purge's part: anonymise accounts past their grace period, at most ANONYMISE_PER_RUN per run. */
+export async function anonymiseDueAccounts(deps: Deps, meta: RequestMeta): Promise<number> {
+  const due = await deps.db
+    .select({ id: users.id, fresh: UNCACHED })
+    .from(users)
+    .where(and(eq(users.status, "deletion_pending"), lte(users.deletionDueAt, deps.now())))
+    .orderBy(asc(users.deletionDueAt))
+    .limit(ANONYMISE_PER_RUN);
+  const budget = { audit: AUDIT_SCRUB_PER_RUN };
+  let done = 0;
+  for (const { id } of due) {
+    try {
+      const outcome = await anonymise(deps, meta, id, budget);
+      if (outcome === "later") {
+        deps.log("warn", "anonymisation stopped after its audit budget; the rest waits for the next run", { done });
+        break;
+      }
+      if (outcome === "done") done++;
+    } catch (err) {
+      deps.log("error", "anonymisation of an account failed; retried next run", { userId: id, ...describeError(err) });
+    }
+  }
+  if (due.length === ANONYMISE_PER_RUN) deps.log("info", "more accounts may be due for anonymisation; they wait for the next run");
+  return done;
+}

@@ -1,0 +1,84 @@
+import { type User, users } from "../../db/schema";
+import type { Deps, RequestMeta } from "../../deps";
+import { apiError } from "../../errors";
+import { registrationAttemptMessage } from "../../mail/registration-attempt";
+import { audit } from "../audit";
+import { hashPassword, scryptParams } from "../password/hash";
+import { assertAcceptableNewPassword } from "../password/new-password";
+import type { TokenPair } from "../sessions/sessions";
+import { completeSignIn } from "../sign-in/complete";
+import { mailVerificationCode, mustVerifyEmail } from "./email-verification";
+import { findUserByEmail, normalizeEmail } from "./users";
+
+export type RegisterOutcome =
+  | { kind: "created"; user: User; tokens: TokenPair }
+  /** REGISTER_ENUMERATION_SAFE: the same answer whether the email was free or taken; no tokens. */
+  | { kind: "accepted" }
+  /** REQUIRE_VERIFIED_EMAIL covers the new account: created, but no session until the address is verified. */
+  | { kind: "verify_email" };
+
+/**
+ * Create an account. By default a taken email answers 409 (existing clients rely on it) and a
+ * new account gets a session at once. With REGISTER_ENUMERATION_SAFE=true both cases answer
+ * alike without tokens ("accepted"): a new account logs in with POST /login, and the owner of a
+ * taken email is told by mail instead (see docs/abuse.md). Every new account is mailed a
+ * verification code in the background; when REQUIRE_VERIFIED_EMAIL covers it, it gets no
+ * session until it is verified (docs/email-verification.md).
+ */
+export async function register(
+  deps: Deps,
+  meta: RequestMeta,
+  input: { fullName: string; email: string; password: string; role: "student" | "instructor" },
+): Promise<RegisterOutcome> {
+  await assertAcceptableNewPassword(deps, input.password);
+  const email = normalizeEmail(input.email);
+  const hash = await hashPassword(input.password, scryptParams(deps.config));
+  // INSTRUCTOR_APPROVAL=required: instructors can reach students (chats), so the role waits for an admin.
+  const pending = input.role === "instructor" && deps.config.INSTRUCTOR_APPROVAL === "required";
+  const role = pending ? "student" : input.role;
+  const [user] = await deps.db
+    .insert(users)
+    .values({
+      id: crypto.randomUUID(),
+      fullName: input.fullName.trim(),
+      email,
+      password: hash,
+      role,
+      requestedRole: pending ? input.role : null,
+      createdAt: deps.now(),
+    })
+    .onConflictDoNothing()
+    .returning();
+  const safe = deps.config.REGISTER_ENUMERATION_SAFE;
+  if (!user) {
+    const owner = safe ? await findUserByEmail(deps, email) : undefined;
+    await audit(deps, meta, "registered", "failure", owner?.id ?? null, { reason: "email_taken" });
+    if (!safe) throw apiError("email_taken");
+    if (owner) notifyRegistrationAttempt(deps, owner);
+    return { kind: "accepted" };
+  }
+  mailVerificationCode(deps, meta, user);
+  const detail = pending ? { requested_role: input.role } : null;
+  if (safe || mustVerifyEmail(deps.config, user)) {
+    await audit(deps, meta, "registered", "success", user.id, detail);
+    return { kind: safe ? "accepted" : "verify_email" };
+  }
+  const signedIn = await completeSignIn(deps, meta, user, {
+    method: "pwd",
+    grounds: { passwordChangedAt: user.passwordChangedAt },
+    event: "registered",
+    detail,
+  });
+  // A brand-new account has no second factor.
+  if (signedIn.kind !== "session") throw new Error("a new account asked for a second factor");
+  return { kind: "created", user, tokens: signedIn.tokens };
+}
+
+/**
+ * REGISTER_ENUMERATION_SAFE: tell the owner of a taken email that someone tried to register
+ * with it, in the background so the answer's timing does not depend on the mail.
+ */
+function notifyRegistrationAttempt(deps: Deps, owner: User): void {
+  const message = registrationAttemptMessage({ appName: deps.config.APP_NAME, to: owner.email });
+  deps.waitUntil(deps.mailer.send(message));
+}

@@ -1,0 +1,44 @@
+import { sql } from "drizzle-orm";
+import { UNCACHED } from "../../db/client";
+import { type User, users } from "../../db/schema";
+import type { Deps } from "../../deps";
+
+export type Role = "student" | "instructor" | "admin";
+
+/** The user object every answer carries (login, register, /me, profile). */
+export interface PublicUser {
+  id: string;
+  full_name: string;
+  email: string;
+  role: string;
+  avatar: string | null;
+  /** The address was proven by a mailed code (verification, reset, email change). */
+  email_verified: boolean;
+  /** INSTRUCTOR_APPROVAL=required: the role asked for at registration and not yet decided by an admin; else null. */
+  requested_role: string | null;
+}
+
+export const publicUser = (
+  u: Pick<User, "id" | "fullName" | "email" | "role" | "avatar" | "emailVerifiedAt" | "requestedRole">,
+): PublicUser => ({
+  id: u.id,
+  full_name: u.fullName,
+  email: u.email,
+  role: u.role,
+  avatar: u.avatar,
+  email_verified: u.emailVerifiedAt !== null,
+  requested_role: u.requestedRole,
+});
+
+/** Emails are stored trimmed and lower-cased; lookups compare lower(email). */
+export const normalizeEmail = (email: string) => email.trim().toLowerCase();
+
+/** The account with this email, read fresh (never from Hyperdrive's cache). */
+export async function findUserByEmail(deps: Deps, email: string): Promise<User | undefined> {
+  const [row] = await deps.db
+    .select({ user: users, fresh: UNCACHED })
+    .from(users)
+    .where(sql`lower(${users.email}) = ${normalizeEmail(email)}`)
+    .limit(1);
+  return row?.user;
+}

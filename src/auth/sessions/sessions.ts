@@ -1,0 +1,291 @@
+import { and, desc, eq, gt, isNull, ne, sql } from "drizzle-orm";
+import { authSecret } from "../../config";
+import { UNCACHED } from "../../db/client";
+import { refreshTokens, type Session, sessions, type User, users } from "../../db/schema";
+import { type Deps, type RequestMeta, seconds } from "../../deps";
+import { apiError } from "../../errors";
+import { b64url, hmac, randomBytes, sha256Hex } from "../../lib/encoding";
+import { audit } from "../audit";
+import { hasActiveFactor } from "../mfa/factors";
+import { type Assurance, signAccessToken, verifyAccessToken } from "./tokens";
+
+/**
+ * Sessions and refresh tokens. A session is one login; its refresh tokens form a chain where
+ * each use consumes the presented token and issues its successor (rotation). Presenting a
+ * consumed token outside the grace window revokes the whole session (reuse detection).
+ * Refresh tokens are 256 random bits, stored only as SHA-256.
+ */
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+}
+
+const newRefreshToken = () => b64url(randomBytes(32));
+
+/**
+ * The successor of a refresh token is derived from it with a keyed hash, so two tabs that
+ * refresh the same token at the same moment can both be given the same successor without
+ * storing any token in clear.
+ */
+async function successorOf(deps: Deps, token: string): Promise<string> {
+  return b64url(await hmac(authSecret(deps.config), `refresh-successor:${token}`));
+}
+
+async function pair(deps: Deps, user: User, sessionId: string, refreshToken: string, assurance: Assurance): Promise<TokenPair> {
+  const { token, expiresIn } = await signAccessToken(
+    deps.config,
+    { id: user.id, email: user.email, role: user.role, fullName: user.fullName, emailVerified: user.emailVerifiedAt !== null },
+    sessionId,
+    seconds(deps.now()),
+    assurance,
+  );
+  return { access_token: token, refresh_token: refreshToken, token_type: "Bearer", expires_in: expiresIn };
+}
+
+/**
+ * The idle deadline after a use at `now`: the idle lifetime, but never shorter than the access
+ * token just issued (a long legacy ACCESS_TOKEN_TTL must not outlive its session), and never
+ * past the absolute expiry.
+ */
+function idleDeadline(deps: Deps, now: Date, expiresAt: Date): Date {
+  const window = Math.max(deps.config.REFRESH_IDLE_TTL, deps.config.ACCESS_TOKEN_TTL) * 1000;
+  return new Date(Math.min(now.getTime() + window, expiresAt.getTime()));
+}
+
+/**
+ * What the new session rests on: the account must still be active and, after a password check,
+ * its password must not have been changed since the row that was verified was read. A change is
+ * recognised by `password_changed_at`, which every reset and change sets and a rehash (same
+ * password, new parameters) does not, so two concurrent logins of a legacy user both succeed.
+ */
+export interface SessionGrounds {
+  /** `password_changed_at` of the row whose password was verified. */
+  passwordChangedAt?: Date | null;
+  /**
+   * The sign-in proved no second factor, so the account must have none active (checked in the same
+   * statement). When it has one, startSession throws SecondFactorRequired and completeSignIn
+   * answers with an MFA challenge instead.
+   */
+  withoutActiveFactor?: true;
+}
+
+/** The grounds held except one: the account has an active second factor this sign-in did not prove. */
+export class SecondFactorRequired extends Error {}
+
+/** What a session records about its sign-in: how (RFC 8176 amr values) and when. */
+export type Amr = readonly string[];
+
+/**
+ * Start a session for a user who just proved who they are. One statement inserts the session and
+ * its first refresh token only if the grounds still hold, reading the users row FOR SHARE: a
+ * password reset or change that is updating the row makes this wait for its commit and then see
+ * the change, so a login that verified the old password gets no session (401), however the two
+ * requests interleave. (A reset that committed first is seen directly; one that commits after
+ * this statement ends this session along with the others.) The session records `amr` and
+ * `auth_time` (now), which every access token of it carries.
+ */
+export async function startSession(
+  deps: Deps,
+  meta: RequestMeta,
+  user: User,
+  grounds: SessionGrounds = {},
+  amr: Amr = ["pwd"],
+): Promise<TokenPair> {
+  const now = deps.now();
+  const id = crypto.randomUUID();
+  const refresh = newRefreshToken();
+  const expiresAt = new Date(now.getTime() + deps.config.REFRESH_TOKEN_TTL * 1000);
+  const idle = idleDeadline(deps, now, expiresAt);
+  const at = (d: Date) => sql`${d.toISOString()}::timestamptz`;
+  const samePassword =
+    grounds.passwordChangedAt === undefined
+      ? sql`true`
+      : sql`date_trunc('milliseconds', ${users.passwordChangedAt}) is not distinct from ${grounds.passwordChangedAt?.toISOString() ?? null}::timestamptz`;
+  // The factor condition is only evaluated when asked for; its answer says why no session started.
+  const factor = grounds.withoutActiveFactor ? hasActiveFactor(users.id) : sql`false`;
+  const rows = await deps.db.execute<{ session_id: string | null; has_factor: boolean }>(sql`
+    with u as (
+      select ${users.id} as id, ${factor} as has_factor from ${users}
+       where ${users.id} = ${user.id}::uuid and ${users.status} = 'active' and ${samePassword}
+       for share
+    ), s as (
+      insert into ${sessions} (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip, amr, auth_time)
+      select ${id}::uuid, u.id, ${at(now)}, ${at(now)}, ${at(expiresAt)}, ${at(idle)}, ${meta.userAgent?.slice(0, 512) ?? null}, ${meta.ip},
+             ${pgTextArray(amr)}::text[], ${at(now)}
+        from u where not u.has_factor
+      returning id
+    ), r as (
+      insert into ${refreshTokens} (id, session_id, token_hash, created_at)
+      select ${crypto.randomUUID()}::uuid, s.id, ${await sha256Hex(refresh)}, ${at(now)} from s
+      returning session_id
+    )
+    select (select session_id from r) as session_id, u.has_factor from u`);
+  if (rows[0]?.has_factor) throw new SecondFactorRequired();
+  if (!rows[0]?.session_id) throw apiError("invalid_credentials");
+  return pair(deps, user, id, refresh, { amr, authTime: now });
+}
+
+/** An amr list as a Postgres array literal (a bound parameter); its values are RFC 8176 names. */
+function pgTextArray(values: Amr): string {
+  if (!values.every((v) => /^[a-z]{2,8}$/.test(v))) throw new Error("unexpected amr value");
+  return `{${values.join(",")}}`;
+}
+
+const invalidRefresh = () => apiError("invalid_refresh_token");
+
+type RefreshOutcome =
+  | { kind: "ok"; user: User; sessionId: string; token: string; assurance: Assurance }
+  | { kind: "reuse"; userId: string; sessionId: string }
+  | { kind: "invalid" };
+
+/** Rotate a refresh token: consume it and issue its successor with a new access token. */
+export async function refresh(deps: Deps, meta: RequestMeta, presented: string): Promise<TokenPair> {
+  const now = deps.now();
+  const hash = await sha256Hex(presented);
+  const successor = await successorOf(deps, presented);
+  const successorHash = await sha256Hex(successor);
+  const reuseGrace = deps.config.REFRESH_REUSE_GRACE;
+
+  const outcome = await deps.db.transaction(async (tx): Promise<RefreshOutcome> => {
+    const [row] = await tx
+      .select({ rt: refreshTokens, s: sessions, u: users, fresh: UNCACHED })
+      .from(refreshTokens)
+      .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(eq(refreshTokens.tokenHash, hash))
+      .for("update", { of: refreshTokens })
+      .limit(1);
+    if (!row) return { kind: "invalid" };
+    const { rt, s, u } = row;
+    if (s.revokedAt || s.expiresAt <= now || s.idleExpiresAt <= now || u.status !== "active") return { kind: "invalid" };
+    const touch = () =>
+      tx
+        .update(sessions)
+        .set({ lastUsedAt: now, idleExpiresAt: idleDeadline(deps, now, s.expiresAt) })
+        .where(eq(sessions.id, s.id));
+    if (rt.consumedAt) {
+      // REFRESH_REUSE_GRACE=0 turns the grace off: any second use is reuse, even in the same
+      // millisecond. (sinceConsumed may be slightly negative: a concurrent request that read the
+      // clock before the winner did, then waited for its row lock.)
+      const sinceConsumed = now.getTime() - rt.consumedAt.getTime();
+      const withinGrace = reuseGrace > 0 && sinceConsumed <= reuseGrace * 1000;
+      if (withinGrace && rt.successorHash === successorHash) {
+        const [next] = await tx
+          .select({ consumedAt: refreshTokens.consumedAt })
+          .from(refreshTokens)
+          .where(eq(refreshTokens.tokenHash, successorHash))
+          .limit(1);
+        if (next && !next.consumedAt) {
+          await touch();
+          return { kind: "ok", user: u, sessionId: s.id, token: successor, assurance: assuranceOf(s) };
+        }
+      }
+      await tx.update(sessions).set({ revokedAt: now, revokedReason: "refresh_reuse" }).where(eq(sessions.id, s.id));
+      return { kind: "reuse", userId: u.id, sessionId: s.id };
+    }
+    await tx.update(refreshTokens).set({ consumedAt: now, successorHash }).where(eq(refreshTokens.id, rt.id));
+    await tx.insert(refreshTokens).values({ id: crypto.randomUUID(), sessionId: s.id, tokenHash: successorHash, createdAt: now });
+    await touch();
+    return { kind: "ok", user: u, sessionId: s.id, token: successor, assurance: assuranceOf(s) };
+  });
+
+  if (outcome.kind === "reuse") {
+    await audit(deps, meta, "refresh_reuse_detected", "blocked", outcome.userId, { session: outcome.sessionId });
+    deps.log("warn", "refresh token reuse detected; session revoked", { session: outcome.sessionId });
+    throw invalidRefresh();
+  }
+  if (outcome.kind === "invalid") throw invalidRefresh();
+  await audit(deps, meta, "refreshed", "success", outcome.user.id, { session: outcome.sessionId });
+  return pair(deps, outcome.user, outcome.sessionId, outcome.token, outcome.assurance);
+}
+
+/** The session's sign-in, as its tokens carry it (sessions from before it was recorded: a password login at creation). */
+const assuranceOf = (s: Pick<Session, "amr" | "authTime" | "createdAt">): Assurance => ({
+  amr: s.amr?.length ? s.amr : ["pwd"],
+  authTime: s.authTime ?? s.createdAt,
+});
+
+export interface Authenticated {
+  user: User;
+  sessionId: string;
+  claims: { iat: number; exp: number };
+  /** How and when the session's user proved who they are (from the session row, not the token). */
+  amr: Amr;
+  authTime: Date;
+  /** The account has an active second factor (REQUIRE_MFA_ROLES, src/auth/access.ts). */
+  mfaEnabled: boolean;
+}
+
+/**
+ * Verify a bearer token and load its user and live session in one indexed query, so that
+ * logout and revocation take effect at once on this API.
+ */
+export async function authenticate(deps: Deps, token: string): Promise<Authenticated> {
+  const now = deps.now();
+  const claims = await verifyAccessToken(deps.config, token, seconds(now));
+  if (!/^[0-9a-f-]{36}$/i.test(claims.sid) || !/^[0-9a-f-]{36}$/i.test(claims.sub)) throw apiError("invalid_token");
+  const [row] = await deps.db
+    .select({
+      u: users,
+      amr: sessions.amr,
+      authTime: sessions.authTime,
+      createdAt: sessions.createdAt,
+      mfaEnabled: sql<boolean>`${hasActiveFactor(users.id)}`,
+      fresh: UNCACHED,
+    })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(
+      and(
+        eq(sessions.id, claims.sid),
+        eq(sessions.userId, claims.sub),
+        eq(users.status, "active"),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, now),
+        gt(sessions.idleExpiresAt, now),
+      ),
+    )
+    .limit(1);
+  if (!row) throw apiError("invalid_token");
+  const { amr, authTime } = assuranceOf(row);
+  return { user: row.u, sessionId: claims.sid, claims: { iat: claims.iat, exp: claims.exp }, amr, authTime, mfaEnabled: row.mfaEnabled };
+}
+
+export async function endSession(deps: Deps, userId: string, sessionId: string, reason: string): Promise<boolean> {
+  const ended = await deps.db
+    .update(sessions)
+    .set({ revokedAt: deps.now(), revokedReason: reason })
+    .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt)))
+    .returning({ id: sessions.id });
+  return ended.length > 0;
+}
+
+/** End every live session of a user, except `keep` when given. Returns how many ended. */
+export async function endAllSessions(deps: Deps, userId: string, reason: string, keep?: string): Promise<number> {
+  const ended = await deps.db
+    .update(sessions)
+    .set({ revokedAt: deps.now(), revokedReason: reason })
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), keep ? ne(sessions.id, keep) : sql`true`))
+    .returning({ id: sessions.id });
+  return ended.length;
+}
+
+export async function listSessions(deps: Deps, userId: string, currentSessionId: string) {
+  const now = deps.now();
+  const rows = await deps.db
+    .select({ s: sessions, fresh: UNCACHED })
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.idleExpiresAt, now)))
+    .orderBy(desc(sessions.lastUsedAt));
+  return rows.map(({ s }) => ({
+    id: s.id,
+    created_at: s.createdAt.toISOString(),
+    last_used_at: s.lastUsedAt.toISOString(),
+    expires_at: s.expiresAt.toISOString(),
+    user_agent: s.userAgent,
+    ip: s.ip,
+    current: s.id === currentSessionId,
+  }));
+}

@@ -1,0 +1,179 @@
+import { afterEach, describe, expect, inject, it, vi } from "vitest";
+import { loginAs, PASSWORD, registerUser, uniqueEmail } from "../../support/accounts";
+import { auditRows, db } from "../../support/db";
+import { mailsTo, tagOf } from "../../support/mail";
+import { call, json } from "../../support/worker";
+
+/**
+ * Issue 6: abuse resistance. Per-client rate limits (Workers Rate Limiting binding, simulated by
+ * the test runtime with the numbers in wrangler.toml), per-account throttling in Postgres,
+ * breached and common passwords, REGISTER_ENUMERATION_SAFE, the audit log, hardened responses.
+ */
+
+const [_BREACHED, _BREACHED_ACCENTED] = inject("breachedPasswords");
+const [_PADDING_ONLY] = inject("paddedPasswords");
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("register, login, me", () => {
+  it("registers, logs in and answers /auth/me", async () => {
+    const email = uniqueEmail("ada");
+    const res = await call("/auth/register", {
+      body: { full_name: "  Ada Lovelace ", email: `  ${email.toUpperCase()} `, password: PASSWORD, role: "instructor" },
+    });
+    expect(res.status).toBe(201);
+    const reg = await json(res);
+    expect(reg).toMatchObject({
+      status: "success",
+      token_type: "Bearer",
+      user: { full_name: "Ada Lovelace", email, role: "instructor", avatar: null },
+    });
+    expect(typeof reg.access_token).toBe("string");
+    expect(typeof reg.refresh_token).toBe("string");
+    expect(reg.expires_in).toBe(900);
+
+    const login = await call("/auth/login", { body: { email: email.toUpperCase(), password: PASSWORD } });
+    expect(login.status).toBe(200);
+    const body = await json(login);
+    expect(body.user).toEqual(reg.user);
+
+    const me = await call("/auth/me", { token: body.access_token });
+    expect(me.status).toBe(200);
+    expect(await json(me)).toEqual({ status: "success", user: reg.user });
+  });
+
+  it("stores the password as self-describing scrypt, never in clear", async () => {
+    const u = await registerUser();
+    const sql = db();
+    const [row] = await sql`select password from users where id = ${u.user.id}`;
+    await sql.end();
+    expect(row.password).toMatch(/^\$scrypt\$ln=\d+,r=\d+,p=\d+\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+    expect(row.password).not.toContain(PASSWORD);
+  });
+
+  it("refuses a duplicate email in another letter case with 409", async () => {
+    const u = await registerUser();
+    const res = await call("/auth/register", {
+      body: { full_name: "Dup", email: u.email.toUpperCase(), password: PASSWORD, role: "student" },
+    });
+    expect(res.status).toBe(409);
+    expect(await json(res)).toEqual({ status: "error", code: "email_taken", message: "An account with this email already exists." });
+  });
+
+  it("50 concurrent registrations of one email: exactly one 201, 49 x 409, one row", async () => {
+    await registrationBurst({});
+  });
+
+  it("the same burst at the production scrypt cost (N=2^14, r=8, p=5): still one 201 and 49 x 409, never a 503", {
+    timeout: 120_000,
+  }, async () => {
+    await registrationBurst({ SCRYPT_LOG_N: "14", SCRYPT_R: "8", SCRYPT_P: "5" });
+  });
+
+  it("answers unknown email and wrong password with byte-identical 401 bodies", async () => {
+    const u = await registerUser();
+    const wrong = await call("/auth/login", { body: { email: u.email, password: "Wrong-password-123" } });
+    const unknown = await call("/auth/login", { body: { email: uniqueEmail("nobody"), password: "Wrong-password-123" } });
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    const [a, b] = [await wrong.text(), await unknown.text()];
+    expect(a).toBe(b);
+    expect(JSON.parse(a)).toEqual({ status: "error", code: "invalid_credentials", message: "Invalid email or password." });
+  });
+
+  it("never lets anyone self-assign admin", async () => {
+    const res = await call("/auth/register", { body: { full_name: "Mallory", email: uniqueEmail(), password: PASSWORD, role: "admin" } });
+    expect(res.status).toBe(400);
+    const body = await json(res);
+    expect(body).toMatchObject({ status: "error", code: "validation_failed" });
+    expect(body.issues).toEqual([{ path: "role", message: "Role must be student or instructor." }]);
+  });
+
+  it("applies the password policy at registration but accepts short legacy passwords at login", async () => {
+    const short = await call("/auth/register", { body: { full_name: "S", email: uniqueEmail(), password: "1234567", role: "student" } });
+    expect(short.status).toBe(400);
+    expect((await json(short)).issues[0].path).toBe("password");
+    const tooLong = await call("/auth/register", {
+      body: { full_name: "L", email: uniqueEmail(), password: "x".repeat(257), role: "student" },
+    });
+    expect(tooLong.status).toBe(400);
+    // 256 characters of a multi-byte letter is within the limit (characters, not bytes)
+    const ok = await call("/auth/register", { body: { full_name: "U", email: uniqueEmail(), password: "é".repeat(256), role: "student" } });
+    expect(ok.status).toBe(201);
+    const login = await call("/auth/login", { body: { email: uniqueEmail(), password: "123456" } });
+    expect(login.status).toBe(401); // not 400: short passwords are allowed at login
+  });
+
+  it("does not trim passwords", async () => {
+    const u = await registerUser({ password: "  spaced password  " });
+    expect((await call("/auth/login", { body: { email: u.email, password: "spaced password" } })).status).toBe(401);
+    expect((await call("/auth/login", { body: { email: u.email, password: "  spaced password  " } })).status).toBe(200);
+  });
+});
+
+describe("REGISTER_ENUMERATION_SAFE", () => {
+  const safe = { REGISTER_ENUMERATION_SAFE: "true" };
+
+  it("off (default): a taken email answers 409", async () => {
+    const u = await registerUser();
+    const res = await call("/auth/register", { body: { full_name: "X", email: u.email, password: PASSWORD, role: "student" } });
+    expect(res.status).toBe(409);
+    expect((await json(res)).code).toBe("email_taken");
+  });
+
+  it("on: a new and a taken email get byte-identical 202 answers without tokens; the owner is emailed; the new account logs in", async () => {
+    const owner = await registerUser();
+    const fresh = uniqueEmail("safe");
+    const attackerPassword = "Attacker-Chosen-Passw0rd";
+    const taken = await call("/auth/register", {
+      body: { full_name: "Mallory", email: owner.email, password: attackerPassword, role: "student" },
+      env: safe,
+    });
+    const created = await call("/auth/register", {
+      body: { full_name: "Newcomer", email: fresh, password: attackerPassword, role: "student" },
+      env: safe,
+    });
+    expect(taken.status).toBe(202);
+    expect(created.status).toBe(202);
+    const [a, b] = [await taken.text(), await created.text()];
+    expect(a).toBe(b);
+    expect(JSON.parse(a)).toEqual({ status: "success", message: expect.stringMatching(/log in/) });
+    expect(a).not.toMatch(/token/);
+
+    // The owner is told by mail; the newcomer is not mailed about a taken address, only its verification code.
+    const mails = await mailsTo(owner.email);
+    expect(mails.some((m) => /tried to create/.test(m.subject))).toBe(true);
+    expect((await mailsTo(fresh)).map(tagOf)).toEqual(["email_verification"]);
+
+    // The owner's account is untouched; the new account works with POST /login.
+    expect((await loginAs(owner.email, owner.password)).status).toBe(200);
+    expect((await loginAs(owner.email, attackerPassword)).status).toBe(401);
+    expect((await loginAs(fresh, attackerPassword)).status).toBe(200);
+
+    const rows = await auditRows(owner.user.id);
+    expect(rows.map((r) => `${r.event}:${r.outcome}:${r.detail?.reason ?? ""}`)).toContain("registered:failure:email_taken");
+  });
+});
+
+/** 50 registrations of one email (in two letter cases) in flight at once. */
+async function registrationBurst(env: Record<string, string>) {
+  const email = uniqueEmail("race");
+  const results = await Promise.all(
+    Array.from({ length: 50 }, (_, i) =>
+      call("/auth/register", {
+        body: { full_name: `Racer ${i}`, email: i % 2 ? email.toUpperCase() : email, password: PASSWORD, role: "student" },
+        ip: `10.${90 + (Object.keys(env).length ? 1 : 0)}.${i}.1`,
+        env,
+      }),
+    ),
+  );
+  const statuses = results.map((r) => r.status).sort();
+  expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+  expect(statuses.filter((s) => s === 409)).toHaveLength(49);
+  const sql = db();
+  const rows = await sql`select id from users where lower(email) = ${email}`;
+  await sql.end();
+  expect(rows).toHaveLength(1);
+}
