@@ -30,8 +30,9 @@ export interface AccessPolicy {
   readonly enrollment?: true;
   /**
    * The admin API: the account's role is `admin` (read fresh by authenticate(), so a demotion takes
-   * effect on the next request), else 403 admin_required; and the session proved a second factor
-   * (`amr` includes "otp"), else 403 admin_mfa_required (log in again with the second factor).
+   * effect on the next request), else 403 admin_required; and the session is multi-factor by the
+   * ways-in registry (two kinds of factor: a password and an authenticator code, say), else 403
+   * admin_mfa_required (log in again with the second factor).
    */
   readonly admin?: true;
 }
@@ -48,11 +49,11 @@ export const ADMIN_CHANGE: AccessPolicy = { session: true, admin: true, recentLo
 /** The policy's admin rule, by itself: the code of the refusal, or null (audited by the auth middleware). */
 export function adminRefusal(auth: Authenticated): "admin_required" | "admin_mfa_required" | null {
   if (auth.user.role !== "admin") return "admin_required";
-  if (!auth.amr.includes("otp")) return "admin_mfa_required";
+  if (!auth.assurance.multiFactor) return "admin_mfa_required";
   return null;
 }
 
-/** The role must use MFA and the account has no active factor yet. */
+/** The role must use MFA (REQUIRE_MFA_ROLES) and the account holds no second factor yet (by the ways-in registry). */
 export const mustEnrollMfa = (deps: Deps, auth: Authenticated) =>
   !auth.mfaEnabled && deps.config.REQUIRE_MFA_ROLES.includes(auth.user.role);
 

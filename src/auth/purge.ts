@@ -1,126 +1,91 @@
-import { and, eq, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
+import { and, getTableName, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
+import type { PgTable } from "drizzle-orm/pg-core";
 import { UNCACHED } from "../db/client";
-import {
-  auditEvents,
-  mfaChallenges,
-  mfaFactors,
-  oauthExchangeCodes,
-  oauthStates,
-  oneTimeCodes,
-  refreshTokens,
-  sessions,
-  throttles,
-  users,
-} from "../db/schema";
+import { oauthExchangeCodes, oauthStates, refreshTokens, throttles, users } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
 import { describeError } from "../log";
 import { ownAvatarKey, parseAvatarKey } from "../storage/avatar-keys";
 import { anonymiseDueAccounts } from "./account/deletion";
+import { OWNED_DATA } from "./account/owned-data";
 
 /**
- * Housekeeping run by the cron trigger: delete ended sessions (revoked, or past their absolute
- * or idle expiry; their refresh tokens go with them), consumed refresh tokens older than the
- * idle lifetime, dead one-time codes, used or expired MFA challenges, enrollments never confirmed
- * within a day, throttle rows idle for longer than any delay they hold, and expired social
- * sign-in states and exchange codes. Live sessions, live tokens and active throttles are kept.
- * Then anonymises accounts whose deletion grace period is over (src/auth/account/deletion.ts),
- * deletes audit rows past AUDIT_RETENTION, and sweeps avatar objects nobody references
- * (sweepOrphanAvatars); a storage fault there is logged and does not fail the purge.
+ * Tables of transient state that belong to no account (no `user_id`), with what is dead in them.
+ * Together with the owned-data registry (src/auth/account/owned-data.ts) this is every table the
+ * purge touches; a test checks that every table of the schema is in one list or the other.
+ */
+export const TRANSIENT_DATA: readonly { table: PgTable; purge: (deps: Deps, now: Date) => Promise<number> }[] = [
+  {
+    // Consumed refresh tokens older than the idle lifetime (reuse detection needs them until then).
+    table: refreshTokens,
+    purge: async (deps, now) =>
+      (
+        await deps.db
+          .delete(refreshTokens)
+          .where(
+            and(
+              isNotNull(refreshTokens.consumedAt),
+              lt(refreshTokens.consumedAt, new Date(now.getTime() - deps.config.REFRESH_IDLE_TTL * 1000)),
+            ),
+          )
+          .returning({ id: refreshTokens.id })
+      ).length,
+  },
+  {
+    // Idle for longer than any delay they hold. A locked login stays locked until a reset clears it.
+    table: throttles,
+    purge: async (deps, now) =>
+      (
+        await deps.db
+          .delete(throttles)
+          .where(
+            and(
+              lt(throttles.lastAt, new Date(now.getTime() - 24 * 3600 * 1000)),
+              or(sql`${throttles.blockedUntil} is null`, lt(throttles.blockedUntil, now)),
+              or(sql`${throttles.key} not like 'login:%'`, lt(throttles.failures, deps.config.LOGIN_LOCKOUT_FAILURES)),
+            ),
+          )
+          .returning({ key: throttles.key })
+      ).length,
+  },
+  {
+    // Social sign-in: a used state or exchange code is deleted at once; these never came back.
+    table: oauthStates,
+    purge: async (deps, now) =>
+      (await deps.db.delete(oauthStates).where(lt(oauthStates.expiresAt, now)).returning({ h: oauthStates.stateHash })).length,
+  },
+  {
+    table: oauthExchangeCodes,
+    purge: async (deps, now) =>
+      (await deps.db.delete(oauthExchangeCodes).where(lt(oauthExchangeCodes.expiresAt, now)).returning({ h: oauthExchangeCodes.codeHash }))
+        .length,
+  },
+];
+
+/**
+ * Housekeeping run by the cron trigger: the dead rows of every table that has any (each table's
+ * rule is declared with it: ended sessions, dead codes, used challenges, abandoned enrollments,
+ * audit rows past AUDIT_RETENTION, consumed refresh tokens, idle throttles, expired social sign-in
+ * states...). Then anonymises accounts whose deletion grace period is over
+ * (src/auth/account/deletion.ts) and sweeps avatar objects nobody references
+ * (sweepOrphanAvatars). A fault in one step is logged and does not stop the others.
  */
 export async function purgeExpired(deps: Deps, meta: RequestMeta) {
   const now = deps.now();
-  const idleCutoff = new Date(now.getTime() - deps.config.REFRESH_IDLE_TTL * 1000);
-  const endedSessions = await deps.db
-    .delete(sessions)
-    .where(or(isNotNull(sessions.revokedAt), lt(sessions.expiresAt, now), lt(sessions.idleExpiresAt, now)))
-    .returning({ id: sessions.id });
-  const consumedTokens = await deps.db
-    .delete(refreshTokens)
-    .where(and(isNotNull(refreshTokens.consumedAt), lt(refreshTokens.consumedAt, idleCutoff)))
-    .returning({ id: refreshTokens.id });
-  // Every purpose: a code is dead once used or expired.
-  const codes = await deps.db
-    .delete(oneTimeCodes)
-    .where(or(isNotNull(oneTimeCodes.consumedAt), lt(oneTimeCodes.expiresAt, now)))
-    .returning({ id: oneTimeCodes.id });
-  const staleThrottles = await deps.db
-    .delete(throttles)
-    .where(
-      and(
-        lt(throttles.lastAt, new Date(now.getTime() - 24 * 3600 * 1000)),
-        or(sql`${throttles.blockedUntil} is null`, lt(throttles.blockedUntil, now)),
-        // A locked login stays locked until a reset clears it; every other key only expires.
-        or(sql`${throttles.key} not like 'login:%'`, lt(throttles.failures, deps.config.LOGIN_LOCKOUT_FAILURES)),
-      ),
-    )
-    .returning({ key: throttles.key });
-  const challenges = await deps.db
-    .delete(mfaChallenges)
-    .where(or(isNotNull(mfaChallenges.consumedAt), lt(mfaChallenges.expiresAt, now)))
-    .returning({ id: mfaChallenges.id });
-  const abandoned = await deps.db
-    .delete(mfaFactors)
-    .where(and(eq(mfaFactors.status, "pending"), lt(mfaFactors.createdAt, new Date(now.getTime() - 24 * 3600 * 1000))))
-    .returning({ id: mfaFactors.id });
-  // Social sign-in: a used state or exchange code is deleted at once; these never came back.
-  const oauthStatesGone = await deps.db.delete(oauthStates).where(lt(oauthStates.expiresAt, now)).returning({ h: oauthStates.stateHash });
-  const exchangeGone = await deps.db
-    .delete(oauthExchangeCodes)
-    .where(lt(oauthExchangeCodes.expiresAt, now))
-    .returning({ h: oauthExchangeCodes.codeHash });
-  let anonymised = 0;
-  try {
-    anonymised = await anonymiseDueAccounts(deps, meta);
-  } catch (err) {
-    deps.log("error", "anonymisation failed", describeError(err));
-  }
-  const auditRows = await purgeOldAudit(deps);
-  let orphanAvatars = 0;
-  try {
-    orphanAvatars = await sweepOrphanAvatars(deps);
-  } catch (err) {
-    deps.log("error", "avatar sweep failed", describeError(err));
-  }
-  return {
-    anonymised,
-    auditRows,
-    sessions: endedSessions.length,
-    mfaChallenges: challenges.length,
-    pendingFactors: abandoned.length,
-    refreshTokens: consumedTokens.length,
-    codes: codes.length,
-    throttles: staleThrottles.length,
-    oauthStates: oauthStatesGone.length,
-    oauthExchangeCodes: exchangeGone.length,
-    orphanAvatars,
-  };
-}
-
-/**
- * AUDIT_RETENTION: audit rows older than it are deleted in batches of AUDIT_PURGE_BATCH, each its
- * own short statement (row locks only, nothing waits on it for long), at most AUDIT_PURGE_BATCHES
- * per run; a backlog (the first run after a deploy, say) shrinks by that much per run. 500,000
- * rows an hour keeps up with several million audit rows a day.
- */
-const AUDIT_PURGE_BATCH = 5000;
-const AUDIT_PURGE_BATCHES = 100;
-
-export async function purgeOldAudit(deps: Deps): Promise<number> {
-  const cutoff = new Date(deps.now().getTime() - deps.config.AUDIT_RETENTION * 1000);
-  const e = auditEvents;
-  let deleted = 0;
-  for (let batch = 1; ; batch++) {
-    const rows = await deps.db.execute<{ id: number }>(sql`
-      delete from ${e} where ${e.id} in (select id from ${e} where ${e.at} < ${cutoff.toISOString()}::timestamptz limit ${AUDIT_PURGE_BATCH})
-      returning ${e.id}`);
-    deleted += rows.length;
-    if (rows.length < AUDIT_PURGE_BATCH) break;
-    if (batch >= AUDIT_PURGE_BATCHES) {
-      deps.log("warn", "audit retention stopped after its batch budget; the rest waits for the next run", { deleted });
-      break;
+  const counts: Record<string, number> = {};
+  const step = async (name: string, run: () => Promise<number>) => {
+    try {
+      counts[name] = await run();
+    } catch (err) {
+      deps.log("error", "purge step failed; retried next run", { step: name, ...describeError(err) });
     }
+  };
+  for (const d of [...OWNED_DATA, ...TRANSIENT_DATA]) {
+    const purge = d.purge;
+    if (purge) await step(getTableName(d.table), () => purge(deps, now));
   }
-  return deleted;
+  await step("anonymised", () => anonymiseDueAccounts(deps, meta));
+  await step("orphan_avatars", () => sweepOrphanAvatars(deps));
+  return counts;
 }
 
 /**

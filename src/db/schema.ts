@@ -61,6 +61,11 @@ export const sessions = pgTable(
     ip: text("ip"),
     /** How the user proved who they are (RFC 8176 values): ["pwd"], ["pwd","otp"]. Copied into every access token. */
     amr: text("amr").array().notNull().default(sql`'{pwd}'::text[]`),
+    /**
+     * The assurance those proofs establish, by the ways-in registry (src/auth/sign-in/ways-in.ts
+     * ACR_VALUES), as it was when the session started; null on sessions from before it was recorded.
+     */
+    acr: text("acr"),
     /** When that proof happened (login or MFA verify); null on sessions from before it was recorded: created_at. */
     authTime: timestamp("auth_time", tz),
   },

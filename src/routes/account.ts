@@ -1,7 +1,8 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { ENROLLMENT, SESSION } from "../auth/access";
 import { requestDeletion, restoreAccount } from "../auth/account/deletion";
-import { EXPORT_MAX_EVENTS, exportAccount } from "../auth/account/export";
+import { exportAccount } from "../auth/account/export";
+import { EXPORT_MAX_EVENTS } from "../auth/account/owned-data";
 import { register } from "../auth/account/register";
 import { publicUser } from "../auth/account/users";
 import { completeAdminSetup } from "../auth/admin/setup";
@@ -175,6 +176,19 @@ const ExportSchema = z
         }),
       )
       .max(100_000),
+    identities: z
+      .array(
+        z.object({
+          id: uuid(),
+          provider: z.string().max(32),
+          email: z.string().max(255).nullable(),
+          email_verified: z.boolean().openapi({ description: "What the provider said of the address when the identity was linked" }),
+          linked_at: timestamp(),
+          last_used_at: timestamp().nullable(),
+        }),
+      )
+      .max(100)
+      .openapi({ description: "Linked Google/Apple identities (the provider's user id is not shown)" }),
     audit_events: z
       .array(
         z.object({
@@ -202,6 +216,7 @@ const ExportSchema = z
         password_changed_at: null,
       },
       mfa: { totp: "off", enrolled_at: null, confirmed_at: null, recovery_codes_remaining: 0 },
+      identities: [],
       sessions: [
         {
           id: "8b0f6a52-5c1d-4e7a-9d3b-1f2e3a4b5c6d",
@@ -310,7 +325,8 @@ export function accountRoutes() {
     .openapi(exportRoute, async (c) => {
       const data = await exportAccount(c.get("deps"), c.get("meta"), c.get("auth"));
       c.header("Content-Disposition", 'attachment; filename="account-export.json"');
-      return c.json({ status: "success" as const, ...data }, 200);
+      // The sections come from the owned-data registry (src/auth/account/owned-data.ts); ExportSchema documents them.
+      return c.json({ status: "success" as const, ...data } as z.output<typeof ExportSchema>, 200);
     })
     .openapi(setupRoute, async (c) => {
       const body = c.req.valid("json");

@@ -1,27 +1,18 @@
 import { and, asc, eq, lte, sql } from "drizzle-orm";
-import { UNCACHED } from "../../db/client";
-import {
-  auditEvents,
-  identities,
-  mfaChallenges,
-  mfaFactors,
-  mfaRecoveryCodes,
-  oneTimeCodes,
-  sessions,
-  type User,
-  users,
-} from "../../db/schema";
+import { type Db, UNCACHED } from "../../db/client";
+import { type User, users } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { apiError, fieldError } from "../../errors";
 import { describeError } from "../../log";
 import { deletionScheduledMessage } from "../../mail/account";
 import { avatarPrefix, ownAvatarKey } from "../../storage/avatar-keys";
-import { audit, PERSONAL_DETAIL_KEYS } from "../audit";
+import { audit } from "../audit";
 import { issueCode, redeemCode, revokeCodes } from "../codes/one-time-codes";
 import { requireMfaCode } from "../mfa/step-up";
 import { confirmCurrentPassword } from "../password/confirm";
-import { isUnusablePassword, unusablePassword } from "../password/hash";
+import { isUnusablePassword, unusablePassword } from "../password/formats";
 import { type Authenticated, endAllSessions } from "../sessions/sessions";
+import { OWNED_DATA } from "./owned-data";
 import { findUserByEmail, normalizeEmail } from "./users";
 
 /**
@@ -110,21 +101,18 @@ const ANONYMISE_PER_RUN = 50;
 const AUDIT_SCRUB_BATCH = 1000;
 const AUDIT_SCRUB_PER_RUN = 20_000;
 
-const PERSONAL_KEYS = sql.raw(`array[${PERSONAL_DETAIL_KEYS.map((k) => `'${k}'`).join(",")}]::text[]`);
+/** The owned tables whose rows are scrubbed (kept without what identifies a person) rather than deleted. */
+const SCRUBBED = OWNED_DATA.flatMap((d) => ("scrub" in d.anonymise ? [d.anonymise.scrub] : []));
 
-/** One batch of a user's audit rows that still hold personal fields: those fields dropped. Returns how many. */
-async function scrubAuditBatch(deps: Deps, userId: string, max: number): Promise<number> {
-  const e = auditEvents;
-  const rows = await deps.db.execute<{ id: number }>(sql`
-    update ${e} set ip = null, user_agent = null, detail = ${e.detail} - ${PERSONAL_KEYS}
-     where ${e.id} in (
-       select id from ${e}
-        where ${e.userId} = ${userId}::uuid
-          and (ip is not null or user_agent is not null or jsonb_exists_any(coalesce(detail, '{}'::jsonb), ${PERSONAL_KEYS}))
-        limit ${max})
-    returning ${e.id}`);
-  return rows.length;
+/** One batch over every scrubbed table, at most `max` rows; returns how many were scrubbed. */
+async function scrubBatch(db: Db, userId: string, max: number): Promise<number> {
+  let n = 0;
+  for (const scrub of SCRUBBED) n += await scrub(db, userId, max - n);
+  return n;
 }
+
+const deletedAt = (when: "before_lock" | "after_lock") =>
+  OWNED_DATA.flatMap((d) => ("delete" in d.anonymise && d.anonymise.delete === when ? [d.table] : []));
 
 /** Objects this service wrote under the account's own avatar folder: every size of every upload. */
 async function deleteAvatarObjects(deps: Deps, user: Pick<User, "id" | "avatar">): Promise<number> {
@@ -157,7 +145,7 @@ class NotDue extends Error {}
 async function anonymise(deps: Deps, meta: RequestMeta, id: string, budget: { audit: number }): Promise<"done" | "not_due" | "later"> {
   for (;;) {
     if (budget.audit <= 0) return "later";
-    const n = await scrubAuditBatch(deps, id, Math.min(AUDIT_SCRUB_BATCH, budget.audit));
+    const n = await scrubBatch(deps.db, id, Math.min(AUDIT_SCRUB_BATCH, budget.audit));
     budget.audit -= n;
     if (n < AUDIT_SCRUB_BATCH) break;
   }
@@ -165,8 +153,8 @@ async function anonymise(deps: Deps, meta: RequestMeta, id: string, budget: { au
   let before: Pick<User, "id" | "avatar">;
   try {
     before = await deps.db.transaction(async (tx) => {
-      // Code rows before the users row, as every code flow locks them.
-      await tx.delete(oneTimeCodes).where(eq(oneTimeCodes.userId, id));
+      // Rows every flow locks before the users row (code rows) go first, in that order.
+      for (const table of deletedAt("before_lock")) await tx.execute(sql`delete from ${table} where user_id = ${id}::uuid`);
       const [row] = await tx
         .select({ id: users.id, avatar: users.avatar, fresh: UNCACHED })
         .from(users)
@@ -187,14 +175,11 @@ async function anonymise(deps: Deps, meta: RequestMeta, id: string, budget: { au
           deletionDueAt: null,
         })
         .where(eq(users.id, id));
-      await tx.delete(sessions).where(eq(sessions.userId, id)); // refresh tokens cascade
-      await tx.delete(mfaChallenges).where(eq(mfaChallenges.userId, id));
-      await tx.delete(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, id));
-      await tx.delete(mfaFactors).where(eq(mfaFactors.userId, id));
-      // A social identity would be a way back into the anonymised account.
-      await tx.delete(identities).where(eq(identities.userId, id));
-      // Rows written since the batches above (a refused login, say): few.
-      await scrubAuditBatch(withDb(deps, tx), id, AUDIT_SCRUB_PER_RUN);
+      // Everything else the account owns (src/auth/account/owned-data.ts): sessions (their refresh
+      // tokens cascade), factors, identities... Then rows written since the batches above (a
+      // refused login, say): few.
+      for (const table of deletedAt("after_lock")) await tx.execute(sql`delete from ${table} where user_id = ${id}::uuid`);
+      await scrubBatch(tx as unknown as Db, id, AUDIT_SCRUB_PER_RUN);
       return row;
     });
   } catch (err) {

@@ -64,7 +64,7 @@ export async function register(
     return { kind: safe ? "accepted" : "verify_email" };
   }
   const signedIn = await completeSignIn(deps, meta, user, {
-    method: "pwd",
+    method: "password",
     grounds: { passwordChangedAt: user.passwordChangedAt },
     event: "registered",
     detail,

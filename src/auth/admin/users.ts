@@ -5,8 +5,8 @@ import { auditEvents, type User, users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
 import { publicUser } from "../account/users";
-import { hasActiveFactor } from "../mfa/factors";
 import { type Authenticated, listSessions } from "../sessions/sessions";
+import { hasSecondFactor } from "../sign-in/ways-in";
 import { decodeCursor, encodeCursor, pageSize } from "./cursor";
 import { recordAdmin } from "./record";
 
@@ -78,7 +78,7 @@ export function userListQuery(db: Db, f: UserFilters, limit: number) {
   return db
     .select({
       u: users,
-      mfaEnabled: sql<boolean>`${hasActiveFactor(users.id)}`,
+      mfaEnabled: sql<boolean>`${hasSecondFactor(users.id)}`,
       position: sql<string>`${USER_ORDER}::text`,
       fresh: UNCACHED,
     })
@@ -128,7 +128,7 @@ export async function listUsers(deps: Deps, meta: RequestMeta, admin: Authentica
 /** The account with this id, read fresh; 404 user_not_found. */
 export async function findUser(deps: Deps, id: string): Promise<User & { mfaEnabled: boolean }> {
   const [row] = await deps.db
-    .select({ u: users, mfaEnabled: sql<boolean>`${hasActiveFactor(users.id)}`, fresh: UNCACHED })
+    .select({ u: users, mfaEnabled: sql<boolean>`${hasSecondFactor(users.id)}`, fresh: UNCACHED })
     .from(users)
     .where(eq(users.id, id))
     .limit(1);

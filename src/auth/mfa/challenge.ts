@@ -5,6 +5,7 @@ import { type MfaFactor, mfaChallenges, mfaFactors, type User, users } from "../
 import type { Deps } from "../../deps";
 import { b64url, randomBytes, sha256Hex } from "../../lib/encoding";
 import type { SessionGrounds } from "../sessions/sessions";
+import { type FirstFactor, isWayIn, type Proof, WAYS_IN } from "../sign-in/ways-in";
 
 /**
  * The mfa_token: the step between a right first factor (the password) and the session, for an
@@ -15,12 +16,7 @@ import type { SessionGrounds } from "../sessions/sessions";
  * row anyway, and a row can be consumed in the same transaction as the code, so of two verifies
  * racing with one token exactly one passes and the other leaves its code unused.
  */
-export const MFA_METHODS = ["totp", "recovery_code"] as const;
-export type MfaMethod = (typeof MFA_METHODS)[number];
-
-export interface FirstFactor {
-  /** The amr value of the first factor ("pwd"). */
-  method: string;
+export interface FirstProof extends Proof<FirstFactor> {
   grounds: SessionGrounds;
 }
 
@@ -34,7 +30,23 @@ const loadGrounds = (json: unknown): SessionGrounds => {
   return { passwordChangedAt: g.password_changed_at ? new Date(g.password_changed_at) : null };
 };
 
-export async function issueChallenge(deps: Deps, user: User, first: FirstFactor): Promise<{ token: string; expiresIn: number }> {
+/**
+ * The first proof as a challenge row keeps it: `method` holds its way in (rows written before the
+ * ways-in registry hold the amr value "pwd"), `grounds` its grounds and the amr it recorded.
+ */
+const storeProof = (p: FirstProof) => ({
+  method: p.method,
+  grounds: { ...storeGrounds(p.grounds), ...(p.amr ? { amr: [...p.amr] } : {}) },
+});
+
+function loadProof(method: string, json: unknown): FirstProof | null {
+  const name = method === "pwd" ? "password" : method;
+  if (!isWayIn(name) || WAYS_IN[name].use === "second") return null;
+  const amr = (json as { amr?: unknown } | null)?.amr;
+  return { method: name as FirstFactor, grounds: loadGrounds(json), ...(Array.isArray(amr) ? { amr: amr.map(String) } : {}) };
+}
+
+export async function issueChallenge(deps: Deps, user: User, first: FirstProof): Promise<{ token: string; expiresIn: number }> {
   const token = b64url(randomBytes(32));
   const now = deps.now();
   const expiresIn = deps.config.MFA_TOKEN_TTL;
@@ -42,8 +54,7 @@ export async function issueChallenge(deps: Deps, user: User, first: FirstFactor)
     id: crypto.randomUUID(),
     userId: user.id,
     tokenHash: await sha256Hex(token),
-    method: first.method,
-    grounds: storeGrounds(first.grounds),
+    ...storeProof(first),
     createdAt: now,
     expiresAt: new Date(now.getTime() + expiresIn * 1000),
   });
@@ -55,7 +66,7 @@ export interface OpenChallenge {
   user: User;
   /** The user's active factor; null when it was turned off since (the token no longer leads anywhere). */
   factor: MfaFactor | null;
-  first: FirstFactor;
+  first: FirstProof;
 }
 
 /** A live (unused, unexpired) challenge of a presented token, with its user and factor, read fresh. */
@@ -69,8 +80,9 @@ export async function openChallenge(deps: Deps, token: string): Promise<OpenChal
       and(eq(mfaChallenges.tokenHash, await sha256Hex(token)), isNull(mfaChallenges.consumedAt), gt(mfaChallenges.expiresAt, deps.now())),
     )
     .limit(1);
-  if (!row) return undefined;
-  return { id: row.c.id, user: row.u, factor: row.f, first: { method: row.c.method, grounds: loadGrounds(row.c.grounds) } };
+  const first = row ? loadProof(row.c.method, row.c.grounds) : null;
+  if (!row || !first) return undefined;
+  return { id: row.c.id, user: row.u, factor: row.f, first };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type AnyColumn, and, eq, isNull, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, eq, isNull, lt, or } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { UNCACHED } from "../../db/client";
 import { type MfaFactor, mfaFactors } from "../../db/schema";
@@ -16,10 +16,6 @@ export async function findFactor(deps: Deps, userId: string, status?: FactorStat
     .limit(1);
   return row?.f;
 }
-
-/** SQL: the user of `userId` has an active second factor (for statements that decide access in one go). */
-export const hasActiveFactor = (userId: AnyColumn | SQL): SQL =>
-  sql`exists (select 1 from ${mfaFactors} where ${mfaFactors.userId} = ${userId} and ${mfaFactors.status} = 'active')`;
 
 /**
  * Accept a TOTP step: one conditional UPDATE that only moves `last_used_step` forward, so a step

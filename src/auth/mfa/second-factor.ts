@@ -4,6 +4,7 @@ import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
 import { describeError } from "../../log";
 import { audit } from "../audit";
+import type { SecondFactor } from "../sign-in/ways-in";
 import { clearThrottle, mfaGuessPolicy, reserve, throttleKey } from "../throttle";
 import { acceptStep } from "./factors";
 import { notifyRecoveryCodeUsed } from "./notices";
@@ -13,7 +14,8 @@ import { matchingStep } from "./totp";
 
 /** What the caller typed as its second factor. */
 export type Proof = { code: string } | { recoveryCode: string };
-export type ProofKind = "totp" | "recovery_code";
+/** The way in (src/auth/sign-in/ways-in.ts) a typed code proves. */
+export type ProofKind = Extract<SecondFactor, "totp" | "recovery_code">;
 
 /** Where a code was checked (audit detail): signing in, confirming, disabling, regenerating, a sensitive change. */
 export type ProofContext = "sign_in" | "confirm" | "disable" | "regenerate" | "step_up";

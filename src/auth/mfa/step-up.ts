@@ -2,7 +2,7 @@ import type { User } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
 import { findFactor } from "./factors";
-import { type ProofContext, proofOf, withSecondFactor } from "./second-factor";
+import { type ProofContext, type ProofKind, proofOf, withSecondFactor } from "./second-factor";
 
 /**
  * Step-up for sensitive changes on an account with two-factor sign-in (change-password,
@@ -12,8 +12,8 @@ import { type ProofContext, proofOf, withSecondFactor } from "./second-factor";
  *   const { verified } = await requireMfaCode(deps, meta, auth.user, body.mfa_code);
  *
  * Missing: 403 mfa_code_required; wrong: 401 invalid_mfa_code (throttled per account like every
- * second-factor code, 429 when delayed). Returns whether a second factor was checked (the new
- * session's amr then includes "otp").
+ * second-factor code, 429 when delayed). Returns which second factor was checked, if any (a new
+ * session then records it).
  */
 export async function requireMfaCode(
   deps: Deps,
@@ -21,10 +21,10 @@ export async function requireMfaCode(
   user: Pick<User, "id" | "email">,
   mfaCode: string | undefined | null,
   context: ProofContext = "step_up",
-): Promise<{ verified: boolean }> {
+): Promise<{ verified: ProofKind | null }> {
   const factor = await findFactor(deps, user.id, "active");
-  if (!factor) return { verified: false };
+  if (!factor) return { verified: null };
   if (!mfaCode) throw apiError("mfa_code_required");
-  await withSecondFactor(deps, meta, user, factor, proofOf(mfaCode), context, async () => {});
-  return { verified: true };
+  const { kind } = await withSecondFactor(deps, meta, user, factor, proofOf(mfaCode), context, async () => {});
+  return { verified: kind };
 }

@@ -2,7 +2,7 @@ import type { Deps, RequestMeta } from "../../deps";
 import { AppError, apiError } from "../../errors";
 import { assertMaySignIn } from "../account/status";
 import { audit } from "../audit";
-import { completeSignIn, type SignInMethod, type SignInResult } from "../sign-in/complete";
+import { completeSignIn, type SignInResult } from "../sign-in/complete";
 import { consumeChallenge, openChallenge } from "./challenge";
 import { type Proof, withSecondFactor } from "./second-factor";
 
@@ -21,11 +21,11 @@ export async function verifyMfa(deps: Deps, meta: RequestMeta, mfaToken: string,
   const { user, factor, first } = challenge;
   // A suspended account is refused before its code is used (the row was just read fresh).
   await assertMaySignIn(deps, meta, user);
-  await withSecondFactor(deps, meta, user, factor, proof, "sign_in", async (tx) => {
+  const { kind } = await withSecondFactor(deps, meta, user, factor, proof, "sign_in", async (tx) => {
     if (!(await consumeChallenge(tx, challenge.id, deps.now()))) throw apiError("mfa_token_invalid");
   });
   try {
-    return await completeSignIn(deps, meta, user, { method: first.method as SignInMethod, grounds: first.grounds, secondFactor: "otp" });
+    return await completeSignIn(deps, meta, user, { ...first, secondFactor: { method: kind } });
   } catch (err) {
     // The grounds no longer hold (the password changed since it was checked): log in again.
     if (err instanceof AppError && err.code === "invalid_credentials") throw apiError("mfa_token_invalid");

@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, sql, TransactionRollbackError } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { UNCACHED } from "../../db/client";
 import { type Identity, identities, type User, users } from "../../db/schema";
@@ -7,8 +7,9 @@ import { apiError } from "../../errors";
 import { mailVerificationCode } from "../account/email-verification";
 import { findUserByEmail, normalizeEmail } from "../account/users";
 import { audit } from "../audit";
-import { hasUsablePassword, unusablePassword } from "../password/hash";
+import { hasUsablePassword, unusablePassword } from "../password/formats";
 import type { Authenticated } from "../sessions/sessions";
+import { holdsWayIn } from "../sign-in/ways-in";
 import type { VerifiedIdentity } from "./id-token";
 
 /**
@@ -218,27 +219,31 @@ export async function listIdentities(deps: Deps, auth: Authenticated): Promise<{
 }
 
 /**
- * DELETE /identities/{id}: never the account's last way to sign in (a usable password, or another
- * identity). The account row is locked first, so two unlinks racing for the last two identities
- * are decided one after the other, and the second sees what the first left.
+ * DELETE /identities/{id}: never the account's last way to sign in (by the ways-in registry: a
+ * usable password, another identity, a passkey...). The account row is locked first, so two
+ * unlinks racing for the last two ways in are decided one after the other; the identity is
+ * removed, then the rule is checked on what is left, in the same transaction, and a removal that
+ * would leave nothing is rolled back.
  */
 export async function unlinkIdentity(deps: Deps, meta: RequestMeta, auth: Authenticated, id: string): Promise<Identity> {
-  const outcome = await deps.db.transaction(async (tx) => {
-    const [account] = await tx
-      .select({ password: users.password, fresh: UNCACHED })
-      .from(users)
-      .where(eq(users.id, auth.user.id))
-      .for("update");
-    if (!account) return "not_found" as const;
-    const mine = (
-      await tx.select({ identity: identities, fresh: UNCACHED }).from(identities).where(eq(identities.userId, auth.user.id))
-    ).map((r) => r.identity);
-    const target = mine.find((i) => i.id === id);
-    if (!target) return "not_found" as const;
-    if (mine.length === 1 && !hasUsablePassword(account.password)) return "last" as const;
-    await tx.delete(identities).where(and(eq(identities.id, id), eq(identities.userId, auth.user.id)));
-    return target;
-  });
+  const outcome = await deps.db
+    .transaction(async (tx) => {
+      const [account] = await tx.select({ id: users.id, fresh: UNCACHED }).from(users).where(eq(users.id, auth.user.id)).for("update");
+      if (!account) return "not_found" as const;
+      const [target] = await tx
+        .delete(identities)
+        .where(and(eq(identities.id, id), eq(identities.userId, auth.user.id)))
+        .returning();
+      if (!target) return "not_found" as const;
+      if (!(await holdsWayIn(tx as unknown as Db, auth.user.id))) {
+        tx.rollback();
+      }
+      return target;
+    })
+    .catch((err) => {
+      if (err instanceof TransactionRollbackError) return "last" as const;
+      throw err;
+    });
   if (outcome === "not_found") throw apiError("identity_not_found");
   if (outcome === "last") {
     await audit(deps, meta, "identity_unlinked", "blocked", auth.user.id, { reason: "last_sign_in_method" });

@@ -7,6 +7,7 @@ import { audit } from "../audit";
 import { requireMfaCode } from "../mfa/step-up";
 import { confirmCurrentPassword } from "../password/confirm";
 import { type Authenticated, endAllSessions, startSession, type TokenPair } from "../sessions/sessions";
+import { amrOf } from "../sign-in/ways-in";
 import { hashPassword, scryptParams } from "./hash";
 import { assertAcceptableNewPassword } from "./new-password";
 import { notifyPasswordChanged } from "./reset";
@@ -47,6 +48,9 @@ export async function changePassword(
   }
   await audit(deps, meta, "password_changed", "success", user.id);
   notifyPasswordChanged(deps, user.email, "change");
-  const amr = verified ? ["pwd", "otp"] : ["pwd"];
-  return { user, tokens: await startSession(deps, meta, user, { passwordChangedAt: user.passwordChangedAt }, amr) };
+  // The new session proves what this request proved: the password, and the second factor when one was asked.
+  const amr = [...amrOf("password"), ...(verified ? amrOf(verified) : [])];
+  const started = await startSession(deps, meta, user, { passwordChangedAt: user.passwordChangedAt }, amr);
+  if (started.kind !== "session") throw new Error("a session without the second-factor condition started none");
+  return { user, tokens: started.tokens };
 }

@@ -1,6 +1,7 @@
 import type { Config } from "../../config";
 import { fromB64, hex, randomBytes, timingSafeEqual, utf8 } from "../../lib/encoding";
 import { isolateMemo } from "../../lib/isolate-memo";
+import { SCRYPT_FORMAT, UNUSABLE_PASSWORD_PREFIX } from "./formats";
 import { type LegacyOptions, legacyScheme, verifyLegacyHash } from "./legacy-hashes";
 import { scryptWasm } from "./scrypt-wasm";
 
@@ -55,14 +56,6 @@ export async function hashPassword(password: string, params: ScryptParams): Prom
   return `$scrypt$ln=${params.logN},r=${params.r},p=${params.p}$${b64(salt)}$${b64(key)}`;
 }
 
-/**
- * A stored password that no password matches, for accounts without one (made by create-admin
- * before its setup, anonymised accounts): Django's convention, "!" and random text, so the
- * platform's other services read it the same way.
- */
-
-const SCRYPT_FORMAT = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]{16,})\$([A-Za-z0-9+/]{32,})$/;
-
 export interface VerifyResult {
   ok: boolean;
   /** The hash is valid but not in the current scheme and parameters: store a new one. */
@@ -74,23 +67,6 @@ export interface VerifyResult {
 
 /** scrypt needs 128 * N * r bytes; beyond this a stored string is malformed, not a reason to exhaust the isolate. */
 const SCRYPT_MAX_MEM = 256 * 1024 * 1024;
-
-/**
- * An account without a password (created by a social sign-in) stores Django's "unusable password"
- * form, `!` and random characters, which the shared table's other services also read as "no
- * password". Nothing verifies against it; a password reset replaces it.
- */
-export const UNUSABLE_PASSWORD_PREFIX = "!";
-export const unusablePassword = () => `${UNUSABLE_PASSWORD_PREFIX}${hex(randomBytes(20))}`;
-export const isUnusablePassword = (stored: string) => stored.startsWith(UNUSABLE_PASSWORD_PREFIX);
-
-/**
- * The stored value is a hash that a right password can match: one of the schemes verifyPassword
- * reads (scrypt, Django pbkdf2_sha256, bcrypt), not the unusable marker nor anything unknown.
- * What counts as a way to sign in when an identity is unlinked.
- */
-export const hasUsablePassword = (stored: string) =>
-  !stored.startsWith(UNUSABLE_PASSWORD_PREFIX) && (SCRYPT_FORMAT.test(stored) || legacyScheme(stored) !== null);
 
 export async function verifyPassword(
   password: string,

@@ -6,7 +6,16 @@ import { type Deps, type RequestMeta, seconds } from "../../deps";
 import { apiError } from "../../errors";
 import { b64url, hmac, randomBytes, sha256Hex } from "../../lib/encoding";
 import { audit } from "../audit";
-import { hasActiveFactor } from "../mfa/factors";
+import {
+  type Acr,
+  type Assessment,
+  amrOf,
+  assess,
+  hasSecondFactor,
+  isAmrValue,
+  type SecondFactor,
+  secondFactorsHeld,
+} from "../sign-in/ways-in";
 import { type Assurance, signAccessToken, verifyAccessToken } from "./tokens";
 
 /**
@@ -64,18 +73,21 @@ export interface SessionGrounds {
   /** `password_changed_at` of the row whose password was verified. */
   passwordChangedAt?: Date | null;
   /**
-   * The sign-in proved no second factor, so the account must have none active (checked in the same
-   * statement). When it has one, startSession throws SecondFactorRequired and completeSignIn
-   * answers with an MFA challenge instead.
+   * The sign-in's proofs are not multi-factor, so the account must hold no second factor (checked
+   * in the same statement, from the ways-in registry). When it holds one, startSession answers
+   * `second_factor_required` with the second factors it holds, and completeSignIn answers with an
+   * MFA challenge instead.
    */
-  withoutActiveFactor?: true;
+  withoutSecondFactor?: true;
 }
-
-/** The grounds held except one: the account has an active second factor this sign-in did not prove. */
-export class SecondFactorRequired extends Error {}
 
 /** What a session records about its sign-in: how (RFC 8176 amr values) and when. */
 export type Amr = readonly string[];
+
+export type StartedSession =
+  | { kind: "session"; tokens: TokenPair }
+  /** The grounds held except one: the account holds a second factor this sign-in did not prove. */
+  | { kind: "second_factor_required"; methods: SecondFactor[] };
 
 /**
  * Start a session for a user who just proved who they are. One statement inserts the session and
@@ -86,13 +98,7 @@ export type Amr = readonly string[];
  * this statement ends this session along with the others.) The session records `amr` and
  * `auth_time` (now), which every access token of it carries.
  */
-export async function startSession(
-  deps: Deps,
-  meta: RequestMeta,
-  user: User,
-  grounds: SessionGrounds = {},
-  amr: Amr = ["pwd"],
-): Promise<TokenPair> {
+export async function startSession(deps: Deps, meta: RequestMeta, user: User, grounds: SessionGrounds, amr: Amr): Promise<StartedSession> {
   const now = deps.now();
   const id = crypto.randomUUID();
   const refresh = newRefreshToken();
@@ -104,32 +110,34 @@ export async function startSession(
       ? sql`true`
       : sql`date_trunc('milliseconds', ${users.passwordChangedAt}) is not distinct from ${grounds.passwordChangedAt?.toISOString() ?? null}::timestamptz`;
   // The factor condition is only evaluated when asked for; its answer says why no session started.
-  const factor = grounds.withoutActiveFactor ? hasActiveFactor(users.id) : sql`false`;
-  const rows = await deps.db.execute<{ session_id: string | null; has_factor: boolean }>(sql`
+  const factors = grounds.withoutSecondFactor ? secondFactorsHeld(users.id) : sql`'{}'::text[]`;
+  const { acr } = assess(amr);
+  const rows = await deps.db.execute<{ session_id: string | null; factors: SecondFactor[] | null }>(sql`
     with u as (
-      select ${users.id} as id, ${factor} as has_factor from ${users}
+      select ${users.id} as id, ${factors} as factors from ${users}
        where ${users.id} = ${user.id}::uuid and ${users.status} = 'active' and ${samePassword}
        for share
     ), s as (
-      insert into ${sessions} (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip, amr, auth_time)
+      insert into ${sessions} (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip, amr, acr, auth_time)
       select ${id}::uuid, u.id, ${at(now)}, ${at(now)}, ${at(expiresAt)}, ${at(idle)}, ${meta.userAgent?.slice(0, 512) ?? null}, ${meta.ip},
-             ${pgTextArray(amr)}::text[], ${at(now)}
-        from u where not u.has_factor
+             ${pgTextArray(amr)}::text[], ${acr}, ${at(now)}
+        from u where cardinality(u.factors) = 0
       returning id
     ), r as (
       insert into ${refreshTokens} (id, session_id, token_hash, created_at)
       select ${crypto.randomUUID()}::uuid, s.id, ${await sha256Hex(refresh)}, ${at(now)} from s
       returning session_id
     )
-    select (select session_id from r) as session_id, u.has_factor from u`);
-  if (rows[0]?.has_factor) throw new SecondFactorRequired();
+    select (select session_id from r) as session_id, array_to_json(u.factors) as factors from u`);
+  const factorsHeld = rows[0]?.factors ?? [];
+  if (factorsHeld.length > 0) return { kind: "second_factor_required", methods: factorsHeld };
   if (!rows[0]?.session_id) throw apiError("invalid_credentials");
-  return pair(deps, user, id, refresh, { amr, authTime: now });
+  return { kind: "session", tokens: await pair(deps, user, id, refresh, { amr, acr, authTime: now }) };
 }
 
-/** An amr list as a Postgres array literal (a bound parameter); its values are RFC 8176 names. */
+/** An amr list as a Postgres array literal (a bound parameter); its values are declared by the ways-in registry. */
 function pgTextArray(values: Amr): string {
-  if (!values.every((v) => /^[a-z]{2,8}$/.test(v))) throw new Error("unexpected amr value");
+  if (!values.every((v) => isAmrValue(v) && /^[a-z]{2,8}$/.test(v))) throw new Error("unexpected amr value");
   return `{${values.join(",")}}`;
 }
 
@@ -202,10 +210,10 @@ export async function refresh(deps: Deps, meta: RequestMeta, presented: string):
 }
 
 /** The session's sign-in, as its tokens carry it (sessions from before it was recorded: a password login at creation). */
-const assuranceOf = (s: Pick<Session, "amr" | "authTime" | "createdAt">): Assurance => ({
-  amr: s.amr?.length ? s.amr : ["pwd"],
-  authTime: s.authTime ?? s.createdAt,
-});
+const assuranceOf = (s: Pick<Session, "amr" | "acr" | "authTime" | "createdAt">): Assurance => {
+  const amr = s.amr?.length ? s.amr : amrOf("password");
+  return { amr, acr: (s.acr as Acr | null) ?? assess(amr).acr, authTime: s.authTime ?? s.createdAt };
+};
 
 export interface Authenticated {
   user: User;
@@ -214,7 +222,9 @@ export interface Authenticated {
   /** How and when the session's user proved who they are (from the session row, not the token). */
   amr: Amr;
   authTime: Date;
-  /** The account has an active second factor (REQUIRE_MFA_ROLES, src/auth/access.ts). */
+  /** What the session's proofs establish, by the ways-in registry (the admin gate, REQUIRE_MFA_ROLES: src/auth/access.ts). */
+  assurance: Assessment;
+  /** The account holds a second factor (REQUIRE_MFA_ROLES, src/auth/access.ts). */
   mfaEnabled: boolean;
 }
 
@@ -230,9 +240,10 @@ export async function authenticate(deps: Deps, token: string): Promise<Authentic
     .select({
       u: users,
       amr: sessions.amr,
+      acr: sessions.acr,
       authTime: sessions.authTime,
       createdAt: sessions.createdAt,
-      mfaEnabled: sql<boolean>`${hasActiveFactor(users.id)}`,
+      mfaEnabled: sql<boolean>`${hasSecondFactor(users.id)}`,
       fresh: UNCACHED,
     })
     .from(sessions)
@@ -250,7 +261,15 @@ export async function authenticate(deps: Deps, token: string): Promise<Authentic
     .limit(1);
   if (!row) throw apiError("invalid_token");
   const { amr, authTime } = assuranceOf(row);
-  return { user: row.u, sessionId: claims.sid, claims: { iat: claims.iat, exp: claims.exp }, amr, authTime, mfaEnabled: row.mfaEnabled };
+  return {
+    user: row.u,
+    sessionId: claims.sid,
+    claims: { iat: claims.iat, exp: claims.exp },
+    amr,
+    authTime,
+    assurance: assess(amr),
+    mfaEnabled: row.mfaEnabled,
+  };
 }
 
 export async function endSession(deps: Deps, userId: string, sessionId: string, reason: string): Promise<boolean> {

@@ -26,6 +26,8 @@ export interface AccessClaims {
   jti: string;
   /** How the user signed in (RFC 8176): ["pwd"] or ["pwd","otp"]; the session's, copied on every refresh. */
   amr: string[];
+  /** The session's assurance level (src/auth/sign-in/ways-in.ts ACR_VALUES): single-factor, multi-factor, phishing-resistant. */
+  acr: string;
   /** When the user signed in (seconds): the session's login or MFA verify, not this token's issue. */
   auth_time: number;
 }
@@ -33,6 +35,7 @@ export interface AccessClaims {
 /** What a session knows about its sign-in, carried into its access tokens. */
 export interface Assurance {
   amr: readonly string[];
+  acr: string;
   authTime: Date;
 }
 
@@ -69,6 +72,7 @@ export async function signAccessToken(
     exp: nowSeconds + expiresIn,
     jti: crypto.randomUUID(),
     amr: [...assurance.amr],
+    acr: assurance.acr,
     auth_time: Math.floor(assurance.authTime.getTime() / 1000),
   };
   const jwt = new SignJWT({ ...claims });

@@ -28,7 +28,7 @@ export async function login(deps: Deps, meta: RequestMeta, input: { email: strin
     }
   }
   return completeSignIn(deps, meta, current, {
-    method: "pwd",
+    method: "password",
     grounds: { passwordChangedAt: current.passwordChangedAt },
     alongside: clearThrottle(deps, key),
   });

@@ -1,0 +1,225 @@
+import { and, asc, desc, eq, isNotNull, lt, or, type SQL, sql } from "drizzle-orm";
+import type { PgTable } from "drizzle-orm/pg-core";
+import type { Db } from "../../db/client";
+import { UNCACHED } from "../../db/client";
+import { auditEvents, identities, mfaChallenges, mfaFactors, mfaRecoveryCodes, oneTimeCodes, sessions } from "../../db/schema";
+import type { Deps } from "../../deps";
+import { type AuditDetail, PERSONAL_DETAIL_KEYS } from "../audit";
+
+/**
+ * What an account owns, declared once per table that holds its rows (a `user_id` column): what
+ * the data export includes (never a secret), what anonymising a deleted account does to the rows,
+ * and which of them the hourly purge removes once they are dead. The export
+ * (src/auth/account/export.ts), the anonymisation (src/auth/account/deletion.ts) and the purge
+ * (src/auth/purge.ts) read this list; a test fails when a table with a `user_id` is missing here.
+ * The users row itself (the profile) is the account, handled by those modules directly.
+ */
+export interface OwnedData {
+  table: PgTable;
+  /**
+   * Export: the top-level keys this table contributes (merged one level deep, so two tables can
+   * fill one section), or why it is left out.
+   */
+  export: ((db: Db, userId: string) => Promise<Record<string, unknown>>) | { omit: string };
+  /**
+   * Anonymisation: `delete` its rows (`before_lock`: before the users row is locked, the order every
+   * flow that touches them locks in), or `scrub` them (keep the rows, drop what identifies a person;
+   * in batches of at most `max`, returning how many were scrubbed).
+   */
+  anonymise: { delete: "after_lock" | "before_lock" } | { scrub: (db: Db, userId: string, max: number) => Promise<number> };
+  /** Housekeeping: delete the rows that are dead at `now` (returns how many), when anything dies. */
+  purge?: (deps: Deps, now: Date) => Promise<number>;
+}
+
+const iso = (d: Date | null | undefined) => d?.toISOString() ?? null;
+const count = (rows: unknown[]) => rows.length;
+const day = 24 * 3600 * 1000;
+
+/** Newest audit events in one export; older ones are left out (`audit_events_truncated`). */
+export const EXPORT_MAX_EVENTS = 10_000;
+
+/** An admin event's detail without the ids of administrators it names (a filter of the audit log, say). */
+function withoutAdminIds(detail: unknown): AuditDetail | null {
+  if (!detail) return null;
+  const { actor_id: _actor, ...rest } = detail as AuditDetail;
+  return rest;
+}
+
+const PERSONAL_KEYS = sql.raw(`array[${PERSONAL_DETAIL_KEYS.map((k) => `'${k}'`).join(",")}]::text[]`);
+
+/** One batch of a user's audit rows that still hold personal fields: those fields dropped. Returns how many. */
+async function scrubAudit(db: Db, userId: string, max: number): Promise<number> {
+  const e = auditEvents;
+  const rows = await db.execute<{ id: number }>(sql`
+    update ${e} set ip = null, user_agent = null, detail = ${e.detail} - ${PERSONAL_KEYS}
+     where ${e.id} in (
+       select id from ${e}
+        where ${e.userId} = ${userId}::uuid
+          and (ip is not null or user_agent is not null or jsonb_exists_any(coalesce(detail, '{}'::jsonb), ${PERSONAL_KEYS}))
+        limit ${max})
+    returning ${e.id}`);
+  return rows.length;
+}
+
+/**
+ * AUDIT_RETENTION: audit rows older than it are deleted in batches of AUDIT_PURGE_BATCH, each its
+ * own short statement (row locks only, nothing waits on it for long), at most AUDIT_PURGE_BATCHES
+ * per run; a backlog (the first run after a deploy, say) shrinks by that much per run. 500,000
+ * rows an hour keeps up with several million audit rows a day.
+ */
+const AUDIT_PURGE_BATCH = 5000;
+const AUDIT_PURGE_BATCHES = 100;
+
+async function purgeOldAudit(deps: Deps, now: Date): Promise<number> {
+  const cutoff = new Date(now.getTime() - deps.config.AUDIT_RETENTION * 1000);
+  const e = auditEvents;
+  let deleted = 0;
+  for (let batch = 1; ; batch++) {
+    const rows = await deps.db.execute<{ id: number }>(sql`
+      delete from ${e} where ${e.id} in (select id from ${e} where ${e.at} < ${cutoff.toISOString()}::timestamptz limit ${AUDIT_PURGE_BATCH})
+      returning ${e.id}`);
+    deleted += rows.length;
+    if (rows.length < AUDIT_PURGE_BATCH) break;
+    if (batch >= AUDIT_PURGE_BATCHES) {
+      deps.log("warn", "audit retention stopped after its batch budget; the rest waits for the next run", { deleted });
+      break;
+    }
+  }
+  return deleted;
+}
+
+const deleteWhere = async (deps: Deps, table: PgTable, where: SQL | undefined) =>
+  count(await deps.db.delete(table).where(where).returning({ one: sql`1` }));
+
+export const OWNED_DATA: readonly OwnedData[] = [
+  {
+    table: sessions,
+    export: async (db, userId) => {
+      const rows = await db
+        .select({ s: sessions, fresh: UNCACHED })
+        .from(sessions)
+        .where(eq(sessions.userId, userId))
+        .orderBy(desc(sessions.createdAt));
+      return {
+        sessions: rows.map(({ s }) => ({
+          id: s.id,
+          created_at: s.createdAt.toISOString(),
+          last_used_at: s.lastUsedAt.toISOString(),
+          expires_at: s.expiresAt.toISOString(),
+          revoked_at: iso(s.revokedAt),
+          user_agent: s.userAgent,
+          ip: s.ip,
+          amr: [...s.amr],
+        })),
+      };
+    },
+    // Their refresh tokens go with them (ON DELETE CASCADE).
+    anonymise: { delete: "after_lock" },
+    // Ended: revoked, or past the absolute or idle expiry.
+    purge: (deps, now) =>
+      deleteWhere(deps, sessions, or(isNotNull(sessions.revokedAt), lt(sessions.expiresAt, now), lt(sessions.idleExpiresAt, now))),
+  },
+  {
+    table: oneTimeCodes,
+    export: { omit: "short-lived codes, stored only as keyed hashes: nothing to show" },
+    anonymise: { delete: "before_lock" },
+    // Every purpose: a code is dead once used or expired.
+    purge: (deps, now) => deleteWhere(deps, oneTimeCodes, or(isNotNull(oneTimeCodes.consumedAt), lt(oneTimeCodes.expiresAt, now))),
+  },
+  {
+    table: mfaFactors,
+    export: async (db, userId) => {
+      const [f] = await db
+        .select({ status: mfaFactors.status, createdAt: mfaFactors.createdAt, confirmedAt: mfaFactors.confirmedAt, fresh: UNCACHED })
+        .from(mfaFactors)
+        .where(eq(mfaFactors.userId, userId));
+      return { mfa: { totp: f ? f.status : "off", enrolled_at: iso(f?.createdAt), confirmed_at: iso(f?.confirmedAt) } };
+    },
+    anonymise: { delete: "after_lock" },
+    // Enrollments never confirmed within a day.
+    purge: (deps, now) =>
+      deleteWhere(deps, mfaFactors, and(eq(mfaFactors.status, "pending"), lt(mfaFactors.createdAt, new Date(now.getTime() - day)))),
+  },
+  {
+    table: mfaRecoveryCodes,
+    export: async (db, userId) => {
+      const [c] = await db
+        .select({ left: sql<number>`count(*) filter (where ${mfaRecoveryCodes.usedAt} is null)`.mapWith(Number), fresh: UNCACHED })
+        .from(mfaRecoveryCodes)
+        .where(eq(mfaRecoveryCodes.userId, userId));
+      return { mfa: { recovery_codes_remaining: c?.left ?? 0 } };
+    },
+    anonymise: { delete: "after_lock" },
+  },
+  {
+    table: mfaChallenges,
+    export: { omit: "the step between a first factor and the second, minutes long: nothing to show" },
+    anonymise: { delete: "after_lock" },
+    purge: (deps, now) => deleteWhere(deps, mfaChallenges, or(isNotNull(mfaChallenges.consumedAt), lt(mfaChallenges.expiresAt, now))),
+  },
+  {
+    table: identities,
+    export: async (db, userId) => {
+      const rows = await db
+        .select({ i: identities, fresh: UNCACHED })
+        .from(identities)
+        .where(eq(identities.userId, userId))
+        .orderBy(asc(identities.createdAt), asc(identities.id));
+      return {
+        identities: rows.map(({ i }) => ({
+          id: i.id,
+          provider: i.provider,
+          email: i.email,
+          email_verified: i.emailVerified,
+          linked_at: i.createdAt.toISOString(),
+          last_used_at: iso(i.lastUsedAt),
+        })),
+      };
+    },
+    // A social identity would be a way back into the anonymised account.
+    anonymise: { delete: "after_lock" },
+  },
+  {
+    table: auditEvents,
+    export: async (db, userId) => {
+      const e = auditEvents;
+      const events = await db
+        .select()
+        .from(e)
+        .where(eq(e.userId, userId))
+        .orderBy(desc(e.at), desc(e.id))
+        .limit(EXPORT_MAX_EVENTS + 1);
+      return {
+        audit_events: events.slice(0, EXPORT_MAX_EVENTS).map((ev) => {
+          const byAdmin = ev.actorId !== null;
+          return {
+            at: ev.at.toISOString(),
+            event: ev.event,
+            outcome: ev.outcome,
+            // The request came from an administrator: its address and device are theirs, not the caller's.
+            ip: byAdmin ? null : ev.ip,
+            user_agent: byAdmin ? null : ev.userAgent,
+            by_administrator: byAdmin,
+            detail: byAdmin ? withoutAdminIds(ev.detail) : ((ev.detail ?? null) as AuditDetail | null),
+          };
+        }),
+        audit_events_truncated: events.length > EXPORT_MAX_EVENTS,
+      };
+    },
+    // The history stays (with the id other services know), without ip, user agent and personal detail.
+    anonymise: { scrub: scrubAudit },
+    purge: purgeOldAudit,
+  },
+];
+
+/** The export of every owned table, merged one level deep (so two tables can fill one section), in registry order. */
+export async function exportOwnedData(db: Db, userId: string): Promise<Record<string, unknown>> {
+  const parts = await Promise.all(OWNED_DATA.map((d) => (typeof d.export === "function" ? d.export(db, userId) : {})));
+  const out: Record<string, unknown> = {};
+  for (const part of parts)
+    for (const [k, v] of Object.entries(part)) {
+      const prev = out[k];
+      out[k] = prev && typeof prev === "object" && !Array.isArray(prev) ? { ...prev, ...(v as object) } : v;
+    }
+  return out;
+}
