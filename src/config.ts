@@ -196,6 +196,12 @@ export const settingsSchema = z
     OTP_BASE_DELAY: duration("1s", 1, 3600).describe("First delay between guesses after the free failures; doubles per failure."),
     OTP_MAX_DELAY: duration("15m", 1, 86400).describe("Cap of the delay between guesses."),
 
+    // Sign-in by emailed code (src/auth/sign-in/email-code.ts)
+    SIGN_IN_CODE: bool(true).describe(
+      "Sign in with a 6-digit code mailed to the account's address (POST /auth/sign-in/code); false: its routes answer 404.",
+    ),
+    SIGN_IN_CODE_TTL: duration("10m", 60, 900).describe("Lifetime of a sign-in code (1 to 15 minutes)."),
+
     // Email verification and email change
     EMAIL_CODE_TTL: duration("15m", 60, 3600).describe("Lifetime of an email verification or email change code (1 to 60 minutes)."),
     REQUIRE_VERIFIED_EMAIL: choice(["off", "instructors", "all"], "off").describe(
@@ -330,6 +336,7 @@ export const settingsSchema = z
     // A new code may be requested before the last one expires, never only long after it.
     if (s.OTP_RESEND_INTERVAL > s.OTP_TTL) problem("OTP_RESEND_INTERVAL", "must not be longer than OTP_TTL");
     if (s.OTP_RESEND_INTERVAL > s.EMAIL_CODE_TTL) problem("OTP_RESEND_INTERVAL", "must not be longer than EMAIL_CODE_TTL");
+    if (s.OTP_RESEND_INTERVAL > s.SIGN_IN_CODE_TTL) problem("OTP_RESEND_INTERVAL", "must not be longer than SIGN_IN_CODE_TTL");
     if (s.GOOGLE_WEB_CLIENT_ID && !s.GOOGLE_CLIENT_IDS.includes(s.GOOGLE_WEB_CLIENT_ID))
       problem("GOOGLE_WEB_CLIENT_ID", "must be one of GOOGLE_CLIENT_IDS");
     if (s.APPLE_SERVICES_ID && !s.APPLE_CLIENT_IDS.includes(s.APPLE_SERVICES_ID))

@@ -31,6 +31,9 @@ export const AUDIT_EVENTS = [
   "email_changed",
   "email_change_revert_failed",
   "email_change_reverted",
+  // Sign-in by emailed code (a success is login_succeeded with method email_code)
+  "sign_in_code_requested",
+  "sign_in_code_failed",
   // Two-factor sign-in
   "mfa_enrollment_started",
   "mfa_enabled",

@@ -57,6 +57,18 @@ export function verificationCodeMessage(input: CodeMail): MailMessage {
   });
 }
 
+/** The code that signs in without a password (POST /auth/sign-in/code). */
+export function signInCodeMessage(input: CodeMail): MailMessage {
+  return codeMessage({
+    ...input,
+    subject: `Your ${input.appName} sign-in code`,
+    intro: `Someone asked to sign in to your ${input.appName} account with a code sent to this address.`,
+    label: "sign-in code",
+    outro: "If you did not ask for this, ignore this email: nobody can sign in without the code.",
+    tag: "sign_in_code",
+  });
+}
+
 /** The code that confirms a new address, sent to that address. */
 export function emailChangeCodeMessage(input: CodeMail): MailMessage {
   return codeMessage({

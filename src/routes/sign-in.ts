@@ -1,13 +1,14 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { STATUS_REFUSALS } from "../auth/account/status";
 import { publicUser } from "../auth/account/users";
 import type { SignInResult } from "../auth/sign-in/complete";
+import { requestSignInCode, verifySignInCode } from "../auth/sign-in/email-code";
 import { login } from "../auth/sign-in/password";
 import type { AppEnv } from "../context";
 import { route } from "./route";
-import { json, jsonBody, LoginBody, MFA_REQUIRED_MESSAGE, SignInResponseSchema } from "./schemas";
+import { emailField, json, jsonBody, LoginBody, MessageSchema, MFA_REQUIRED_MESSAGE, otpField, SignInResponseSchema } from "./schemas";
 
-/** The ways in: login with a password (each other way in has its own routes file: mfa, oauth). */
+/** The ways in by email: a password, or a code mailed to the address (social sign-in: oauth.ts; the second factor: mfa.ts). */
 
 /** The answer of every sign-in (login, MFA verify, later social sign-in): tokens and the user, or the MFA step. */
 export const signInAnswer = (result: SignInResult, message = "Logged in.") =>
@@ -38,8 +39,57 @@ const loginRoute = route({
   responses: { 200: json(SignInResponseSchema, "Logged in (a session is started), or the second factor is needed next") },
 });
 
+const SignInCodeBody = z.object({ email: emailField }).openapi("SignInCodeRequest", { example: { email: "ada@example.com" } });
+const SignInCodeVerifyBody = z
+  .object({ email: emailField, code: otpField })
+  .openapi("SignInCodeVerifyRequest", { example: { email: "ada@example.com", code: "042917" } });
+
+const CODE_SENT = "If an account exists for this email, we have sent it a code to sign in.";
+
+const signInCodeRoute = route({
+  method: "post",
+  path: "/sign-in/code",
+  tags: ["Auth"],
+  summary: "Mail a 6-digit sign-in code",
+  description:
+    "Always 202 with the same body, whether or not the account exists or may sign in (a suspended or deleted account is mailed " +
+    "nothing); the code is issued and mailed after the answer. Valid SIGN_IN_CODE_TTL (default 10 minutes), under the same " +
+    "resend back-off, daily limit and guess budget as every emailed code (docs/password-reset.md). Off with SIGN_IN_CODE=false " +
+    "(404).",
+  limit: "RL_EMAIL_CODES",
+  errors: ["not_found"],
+  request: { body: jsonBody(SignInCodeBody, "The account's address") },
+  responses: {
+    202: {
+      ...json(MessageSchema, "Accepted (the same answer for every address)"),
+      content: { "application/json": { schema: MessageSchema, example: { status: "success", message: CODE_SENT } } },
+    },
+  },
+});
+
+const signInCodeVerifyRoute = route({
+  method: "post",
+  path: "/sign-in/code/verify",
+  tags: ["Auth"],
+  summary: "Sign in with the mailed code",
+  description:
+    "The code proves the mailbox: the address counts as verified, and the session records amr `email` (one factor; " +
+    "docs/tokens-and-sessions.md). An account with two-factor sign-in answers `mfa_required` (continue at POST /auth/mfa/verify): " +
+    "a code alone never opens what needs two factors, the admin API included. Off with SIGN_IN_CODE=false (404).",
+  limit: "RL_LOGIN",
+  errors: ["not_found", "invalid_otp", "otp_expired", "otp_used", "otp_attempts_exceeded", ...STATUS_REFUSALS, "email_unverified"],
+  request: { body: jsonBody(SignInCodeVerifyBody, "The address and the code from the mail") },
+  responses: { 200: json(SignInResponseSchema, "Signed in (a session is started), or the second factor is needed next") },
+});
+
 export function signInRoutes() {
-  return new OpenAPIHono<AppEnv>().openapi(loginRoute, async (c) =>
-    c.json(signInAnswer(await login(c.get("deps"), c.get("meta"), c.req.valid("json"))), 200),
-  );
+  return new OpenAPIHono<AppEnv>()
+    .openapi(loginRoute, async (c) => c.json(signInAnswer(await login(c.get("deps"), c.get("meta"), c.req.valid("json"))), 200))
+    .openapi(signInCodeRoute, async (c) => {
+      await requestSignInCode(c.get("deps"), c.get("meta"), c.req.valid("json").email);
+      return c.json({ status: "success" as const, message: CODE_SENT }, 202);
+    })
+    .openapi(signInCodeVerifyRoute, async (c) =>
+      c.json(signInAnswer(await verifySignInCode(c.get("deps"), c.get("meta"), c.req.valid("json")), "Signed in."), 200),
+    );
 }

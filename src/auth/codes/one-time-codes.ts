@@ -60,6 +60,8 @@ export const CODE_PURPOSES = {
     // guesses a day), and a right guess only gives the address back to its previous owner.
     maxAttempts: () => 1000,
   },
+  /** Sign-in by emailed code (src/auth/sign-in/email-code.ts): a first factor, like a password. */
+  sign_in: { ttl: (c) => c.SIGN_IN_CODE_TTL, events: { requested: "sign_in_code_requested", failed: "sign_in_code_failed" } },
   /**
    * Mailed after DELETE /auth/account: restores the account until the purge anonymises it
    * (src/auth/account/deletion.ts). Many attempts per code, as for the undo code: whoever knows the

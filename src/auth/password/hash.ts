@@ -1,8 +1,8 @@
 import type { Config } from "../../config";
-import { fromB64, hex, randomBytes, timingSafeEqual, utf8 } from "../../lib/encoding";
+import { fromB64, randomBytes, timingSafeEqual, utf8 } from "../../lib/encoding";
 import { isolateMemo } from "../../lib/isolate-memo";
 import { SCRYPT_FORMAT, UNUSABLE_PASSWORD_PREFIX } from "./formats";
-import { type LegacyOptions, legacyScheme, verifyLegacyHash } from "./legacy-hashes";
+import { type LegacyOptions, verifyLegacyHash } from "./legacy-hashes";
 import { scryptWasm } from "./scrypt-wasm";
 
 /**

@@ -63,7 +63,9 @@ export const WAYS_IN = {
     describe: "Email and password (POST /auth/login).",
   },
   email_code: {
-    amr: { email: ["possession"] },
+    // The mailbox's own sign-in, which this service cannot see, like a provider's: one factor,
+    // counted with what the user knows (so a mailed code and an authenticator code are two kinds).
+    amr: { email: ["knowledge"] },
     use: "first",
     phishingResistant: false,
     describe: "A 6-digit code mailed to the account's address (POST /auth/sign-in/code): proves the mailbox, one factor.",

@@ -1,0 +1,53 @@
+import { eq, sql } from "drizzle-orm";
+import { type User, users } from "../../db/schema";
+import type { Deps, RequestMeta } from "../../deps";
+import { apiError } from "../../errors";
+import { signInCodeMessage } from "../../mail/email-address";
+import { findUserByEmail, normalizeEmail } from "../account/users";
+import { audit } from "../audit";
+import { type IssuedCode, redeemCode, requestCode } from "../codes/one-time-codes";
+import { completeSignIn, type SignInResult } from "./complete";
+
+/**
+ * Sign-in by emailed code (a way in: `email_code` in WAYS_IN, amr `email`). The code proves the
+ * mailbox, one factor: an account with a second factor answers `mfa_required` like a password
+ * would. Every rule of the shared code flow applies (src/auth/codes/one-time-codes.ts): the send
+ * slot (resend back-off, daily cap), the per-code attempt limit and the per-account guess budget.
+ * SIGN_IN_CODE=false turns it off (404, as if the route did not exist).
+ */
+const message = (deps: Deps) => (user: User, c: IssuedCode) =>
+  signInCodeMessage({ appName: deps.config.APP_NAME, to: user.email, code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt });
+
+function assertOn(deps: Deps): void {
+  if (!deps.config.SIGN_IN_CODE) throw apiError("not_found");
+}
+
+/**
+ * POST /auth/sign-in/code: the same 202 whether or not the account exists or may sign in; the
+ * code is issued and mailed after the response, only to an active account.
+ */
+export async function requestSignInCode(deps: Deps, meta: RequestMeta, rawEmail: string): Promise<void> {
+  assertOn(deps);
+  await requestCode(deps, meta, "sign_in", normalizeEmail(rawEmail), message(deps), (u) => u.status === "active");
+}
+
+/**
+ * POST /auth/sign-in/code/verify: the code is redeemed and, in the same transaction, the address
+ * counts as verified (the code proved it); then the sign-in completes like any other.
+ */
+export async function verifySignInCode(deps: Deps, meta: RequestMeta, input: { email: string; code: string }): Promise<SignInResult> {
+  assertOn(deps);
+  const email = normalizeEmail(input.email);
+  const user = await findUserByEmail(deps, email);
+  const now = deps.now();
+  const current = await redeemCode(deps, meta, { user: user ?? null, email, purpose: "sign_in", code: input.code }, async (tx) => {
+    const [row] = await tx
+      .update(users)
+      .set({ emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now.toISOString()}::timestamptz)` })
+      .where(eq(users.id, user!.id))
+      .returning();
+    return row;
+  });
+  if (!user!.emailVerifiedAt) await audit(deps, meta, "email_verified", "success", current.id, { how: "sign_in_code" });
+  return completeSignIn(deps, meta, current, { method: "email_code" });
+}
