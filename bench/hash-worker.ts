@@ -1,6 +1,6 @@
 /**
  * Bench-only Worker (bench/wrangler.toml), started by `npm run bench` under `wrangler dev`:
- * runs scrypt in workerd with each implementation so scripts/bench.mjs can time it from outside.
+ * runs scrypt in workerd with each implementation so scripts/bench/bench.ts can time it from outside.
  * Timing is taken by the caller (wall clock around the request, and the workerd process's CPU
  * from /proc): inside workerd, Date.now() only advances across I/O, so in-Worker timers cannot
  * measure a synchronous hash.

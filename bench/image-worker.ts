@@ -2,7 +2,7 @@
  * Bench-only Worker (bench/wrangler.image.toml), run by `npm run bench:image` under `wrangler dev`:
  * avatar processing as the app does it (src/storage/avatar-images.ts: header check, Cloudflare
  * Images binding per size, output check and metadata strip), without the database and S3, so
- * scripts/bench-image.mjs can time it from outside (CPU from /proc). Locally the binding's work
+ * scripts/bench/bench-image.ts can time it from outside (CPU from /proc). Locally the binding's work
  * (decode, resize, encode) runs in sharp inside wrangler's Node process, not in workerd: the
  * script reports the two separately. Never deployed.
  *

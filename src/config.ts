@@ -22,7 +22,7 @@ const DURATION = /^(\d+)\s*(ms|s|m|h|d)?$/;
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
 
 /** "900", "900s", "15m", "30d" -> seconds. */
-export function parseDuration(value: string): number {
+function parseDuration(value: string): number {
   const m = DURATION.exec(value.trim());
   if (!m) throw new Error(`not a duration: ${value}`);
   return Math.floor(Number(m[1]) * UNIT_SECONDS[m[2] ?? "s"]);

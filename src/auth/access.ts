@@ -47,18 +47,17 @@ export const ADMIN: AccessPolicy = { session: true, admin: true };
 export const ADMIN_CHANGE: AccessPolicy = { session: true, admin: true, recentLogin: true };
 
 /** The policy's admin rule, by itself: the code of the refusal, or null (audited by the auth middleware). */
-export function adminRefusal(auth: Authenticated): "admin_required" | "admin_mfa_required" | null {
+function adminRefusal(auth: Authenticated): "admin_required" | "admin_mfa_required" | null {
   if (auth.user.role !== "admin") return "admin_required";
   if (!auth.assurance.multiFactor) return "admin_mfa_required";
   return null;
 }
 
 /** The role must use MFA (REQUIRE_MFA_ROLES) and the account holds no second factor yet (by the ways-in registry). */
-export const mustEnrollMfa = (deps: Deps, auth: Authenticated) =>
-  !auth.mfaEnabled && deps.config.REQUIRE_MFA_ROLES.includes(auth.user.role);
+const mustEnrollMfa = (deps: Deps, auth: Authenticated) => !auth.mfaEnabled && deps.config.REQUIRE_MFA_ROLES.includes(auth.user.role);
 
 /** The session's sign-in (login or MFA verify) happened within RECENT_AUTH_MAX_AGE. */
-export const isRecentLogin = (deps: Deps, auth: Authenticated) =>
+const isRecentLogin = (deps: Deps, auth: Authenticated) =>
   deps.now().getTime() - auth.authTime.getTime() <= deps.config.RECENT_AUTH_MAX_AGE * 1000;
 
 /** Throws the catalog error of the first rule the caller does not meet. */

@@ -102,7 +102,7 @@ const SWEEP_MAX_DELETES = 500;
  * avatars of deleted users. The age keeps it clear of uploads in flight, whose row is updated
  * right after their objects are written. Other keys are never touched.
  */
-export async function sweepOrphanAvatars(deps: Deps): Promise<number> {
+async function sweepOrphanAvatars(deps: Deps): Promise<number> {
   const cutoff = deps.now().getTime() - deps.config.AVATAR_ORPHAN_MIN_AGE * 1000;
   let deleted = 0;
   let startAfter: string | undefined;

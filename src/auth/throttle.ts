@@ -81,12 +81,6 @@ export const exportPolicy = (c: Config): ThrottlePolicy => ({
   limit: c.ACCOUNT_EXPORT_DAILY_LIMIT,
 });
 
-/** The delay after attempt `n` of a policy, in seconds (the same rule as the SQL below). */
-export function delayAfter(p: ThrottlePolicy, n: number): number {
-  if (n < p.free) return 0;
-  return Math.min(p.maxDelay, p.baseDelay * 2 ** Math.min(30, n - p.free));
-}
-
 const ts = (d: Date) => sql`${d.toISOString()}::timestamptz`;
 
 /**

@@ -11,7 +11,7 @@ export interface MailMessage {
   tag?: string;
 }
 
-export type SendResult = { ok: true; id: string; attempts: number } | { ok: false; reason: string; attempts: number };
+type SendResult = { ok: true; id: string; attempts: number } | { ok: false; reason: string; attempts: number };
 
 export interface Mailer {
   /** Never throws and never hangs: bounded by MAIL_TIMEOUT_MS per attempt and MAIL_RETRIES. */

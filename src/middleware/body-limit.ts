@@ -13,7 +13,7 @@ export const jsonBodyLimit: MiddlewareHandler<AppEnv> = (c, next) =>
   })(c, next);
 
 /** Room for the multipart framing and the text fields around a file of the maximum size. */
-export const MULTIPART_OVERHEAD = 64 * 1024;
+const MULTIPART_OVERHEAD = 64 * 1024;
 
 /**
  * A multipart body carrying one file of at most `maxFileBytes`: a Content-Length above it plus

@@ -33,10 +33,10 @@ import {
 const TAGS = ["Account"];
 
 /** REGISTER_ENUMERATION_SAFE: one answer for a new and a taken email. */
-export const REGISTER_ACCEPTED =
+const REGISTER_ACCEPTED =
   "Registration received. If this email is new, your account is ready: log in with your email and password. If it already has an account, we have emailed its owner.";
 /** REQUIRE_VERIFIED_EMAIL covers the new account: no session before the address is verified. */
-export const REGISTER_VERIFY = "Account created. Enter the code we have emailed you to verify your address, then log in.";
+const REGISTER_VERIFY = "Account created. Enter the code we have emailed you to verify your address, then log in.";
 
 const registerRoute = route({
   method: "post",

@@ -9,9 +9,9 @@ import { RESPONSE_HEADER_REFS, RESPONSE_HEADERS } from "./route";
 /**
  * Scalar's standalone bundle (4.3 MB, 1.2 MiB gzip) is far too big for the Worker script, so it
  * is a static asset next to the Worker (wrangler.toml [assets], copied from node_modules by
- * scripts/docs-assets.mjs): same origin in every environment, no third-party script at run time.
+ * scripts/build/docs-assets.ts): same origin in every environment, no third-party script at run time.
  */
-export const DOCS_SCRIPT_PATH = "/docs/scalar.js";
+const DOCS_SCRIPT_PATH = "/docs/scalar.js";
 
 /**
  * GET /docs: the interactive API reference (Scalar) for /openapi.json. Served outside the

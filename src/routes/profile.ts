@@ -9,7 +9,7 @@ import { json, sentence, UserSchema } from "./schemas";
 const noFileChosen = (v: unknown) => (v instanceof File && v.size === 0 && v.name === "" ? undefined : v);
 const blankAsMissing = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 
-export const UpdateProfileForm = z
+const UpdateProfileForm = z
   .object({
     full_name: z
       .string({ error: "full_name must be a text field." })

@@ -75,7 +75,7 @@ const RETRY_AFTER = {
  * The OpenAPI error responses of a set of codes, grouped by status: the description lists each
  * code with its meaning, and each code is an example body (derived from src/errors.ts).
  */
-export function errorResponses(codes: readonly ErrorCode[]) {
+function errorResponses(codes: readonly ErrorCode[]) {
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of new Set(codes)) {
     const { status } = ERROR_CATALOG[code];
@@ -100,7 +100,7 @@ export function errorResponses(codes: readonly ErrorCode[]) {
 }
 
 /** `post /sessions/{id}` -> `postSessionsById`: unique per operation, stable across base paths. */
-export const operationIdOf = (method: string, path: string) =>
+const operationIdOf = (method: string, path: string) =>
   method +
   path
     .split(/[/.-]+/)

@@ -95,7 +95,7 @@ export const AuthResponseSchema = z
   .openapi("AuthResponse", { example: { status: "success", message: "Logged in.", user: EXAMPLE_USER, ...EXAMPLE_TOKENS } });
 
 /** The right password on an account with two-factor sign-in: no session yet (continue at POST /auth/mfa/verify). */
-export const MfaRequiredSchema = z
+const MfaRequiredSchema = z
   .object({
     status: z.literal("mfa_required"),
     message: z.string().max(200),

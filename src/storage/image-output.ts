@@ -64,7 +64,7 @@ function endOfScan(b: Uint8Array, from: number): number {
 }
 
 /** The JPEG without metadata segments and without anything after EOI. */
-export function stripJpeg(b: Uint8Array): { bytes: Uint8Array; removed: string[] } {
+function stripJpeg(b: Uint8Array): { bytes: Uint8Array; removed: string[] } {
   if (b[0] !== 0xff || b[1] !== 0xd8) fail("not a JPEG");
   const parts: Uint8Array[] = [b.subarray(0, 2)];
   const removed: string[] = [];
@@ -106,7 +106,7 @@ const VP8X_EXIF = 0x08;
 const VP8X_XMP = 0x04;
 
 /** The WebP without metadata chunks (and the VP8X flags that announced them). */
-export function stripWebp(b: Uint8Array): { bytes: Uint8Array; removed: string[] } {
+function stripWebp(b: Uint8Array): { bytes: Uint8Array; removed: string[] } {
   if (ascii(b, 0, 4) !== "RIFF" || ascii(b, 8, 4) !== "WEBP") fail("not a WebP");
   const end = Math.min(b.length, 8 + u32le(b, 4));
   const chunks: Uint8Array[] = [];

@@ -7,7 +7,7 @@ import { apiError } from "../errors";
 import { ascii, u16be, u16le, u24le, u32be, u32le } from "./bytes";
 import { sniffImage } from "./sniff";
 
-export type ImageFormat = "png" | "jpeg" | "webp";
+type ImageFormat = "png" | "jpeg" | "webp";
 
 export interface ImageHeader {
   format: ImageFormat;
@@ -26,13 +26,13 @@ export interface PixelLimits {
 
 const formatPixels = (n: number) => (n % 1_000_000 === 0 ? `${n / 1_000_000} megapixels` : `${n} pixels`);
 
-export const imageTooLarge = (s: PixelLimits) =>
+const imageTooLarge = (s: PixelLimits) =>
   apiError("image_too_large_pixels", {
     message: `The avatar's dimensions are too large: at most ${s.maxSide} px on a side and ${formatPixels(s.maxPixels)} in all.`,
   });
 
 /** Orientation (tag 0x0112) from IFD0 of a TIFF structure (EXIF payload); 1 if absent or malformed. */
-export function exifOrientation(t: Uint8Array): number {
+function exifOrientation(t: Uint8Array): number {
   if (t.length < 8) return 1;
   const order = ascii(t, 0, 2);
   if (order !== "II" && order !== "MM") return 1;

@@ -9,7 +9,7 @@ import { apiError } from "../errors";
 import { describeError, log } from "../log";
 import type { OutputFormat } from "./image-output";
 
-export interface TransformRequest {
+interface TransformRequest {
   width: number;
   height: number;
   /** cover: fill width x height, centre-cropped; contain: fit within, aspect kept. Both may enlarge. */

@@ -20,12 +20,12 @@ export interface AvatarStore {
   keyFromUrl(url: string): string | null;
 }
 
-export interface StoredObject {
+interface StoredObject {
   key: string;
   lastModified: Date;
 }
 
-export interface S3Settings {
+interface S3Settings {
   endpoint: string | undefined;
   region: string;
   bucket: string | undefined;
@@ -38,7 +38,7 @@ export interface S3Settings {
 }
 
 /** The S3 settings, with the Django service's AWS_* names accepted as fallbacks. */
-export const s3Settings = (c: Config): S3Settings => ({
+const s3Settings = (c: Config): S3Settings => ({
   endpoint: c.S3_ENDPOINT,
   region: c.S3_REGION ?? c.AWS_S3_REGION_NAME ?? "us-east-1",
   bucket: c.S3_BUCKET ?? c.AWS_STORAGE_BUCKET_NAME,
@@ -49,10 +49,10 @@ export const s3Settings = (c: Config): S3Settings => ({
   timeout: c.S3_TIMEOUT,
 });
 
-export const AVATAR_CACHE_CONTROL = "public, max-age=31536000, immutable";
+const AVATAR_CACHE_CONTROL = "public, max-age=31536000, immutable";
 
-export const storageUnavailable = (message?: string) => apiError("storage_unavailable", { message, retryAfter: 5 });
-export const storageFailed = () => apiError("storage_error");
+const storageUnavailable = (message?: string) => apiError("storage_unavailable", { message, retryAfter: 5 });
+const storageFailed = () => apiError("storage_error");
 
 /**
  * An error the S3 service answered (it has an HTTP status: 502) versus one where it could not be

@@ -6,9 +6,9 @@ import path from "node:path";
 import { promisify } from "node:util";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPostgres } from "../../scripts/lib/postgres.mjs";
+import { startPostgres } from "../../scripts/stack/postgres.ts";
 
-/** `npm run create-admin` (scripts/create-admin.mjs) as an operator runs it, against a fresh, migrated database. */
+/** `npm run create-admin` (scripts/ops/create-admin.ts) as an operator runs it, against a fresh, migrated database. */
 const ROOT = path.resolve(__dirname, "../..");
 const run = promisify(execFile);
 
@@ -19,7 +19,7 @@ let sql: postgres.Sql;
 
 async function createAdmin(args: string[], env: Record<string, string> = {}) {
   try {
-    const { stdout, stderr } = await run(process.execPath, [path.join(ROOT, "scripts/create-admin.mjs"), ...args], {
+    const { stdout, stderr } = await run(process.execPath, [path.join(ROOT, "scripts/ops/create-admin.ts"), ...args], {
       env: { ...process.env, DATABASE_URL: "", ...env },
     });
     return { code: 0, stdout, stderr };
@@ -36,7 +36,7 @@ beforeAll(async () => {
   await admin.unsafe(`create database "admins"`);
   await admin.end();
   url = pg.url.replace(/\/postgres$/, "/admins");
-  await run(process.execPath, [path.join(ROOT, "scripts/migrate.mjs"), url]);
+  await run(process.execPath, [path.join(ROOT, "scripts/ops/migrate.ts"), url]);
   sql = postgres(url, { max: 1, onnotice: () => {} });
 });
 afterAll(async () => {

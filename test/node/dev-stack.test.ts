@@ -5,11 +5,11 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { freePorts as freePortList, portInUse } from "../../scripts/lib/local-service.mjs";
-import { type MailCapture, startMailCapture } from "../../scripts/lib/mail-capture.mjs";
-import { startWranglerDev } from "../../scripts/lib/wrangler-dev.mjs";
+import { freePorts as freePortList, portInUse } from "../../scripts/stack/local-service.ts";
+import { type MailCapture, startMailCapture } from "../../scripts/stack/mail-capture.ts";
+import { startWranglerDev } from "../../scripts/stack/wrangler-dev.ts";
 
-// `npm run dev` (scripts/dev.mjs, the same code) from a copy of this checkout in a private
+// `npm run dev` (scripts/stack/dev.ts, the same code) from a copy of this checkout in a private
 // folder (mode 0700, as `mktemp -d` makes), on free ports.
 const ROOT = path.resolve(__dirname, "../..");
 const isRoot = process.getuid?.() === 0;
@@ -46,10 +46,15 @@ async function freePorts() {
 }
 type Ports = Awaited<ReturnType<typeof freePorts>>;
 
-/** `node scripts/dev.mjs` in the copy; resolves when it says the stack is up or when it exits. */
+/** `node scripts/stack/dev.ts` in the copy; resolves when it says the stack is up or when it exits. */
 function runDev(ports: Ports) {
   const env = { ...process.env, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
-  const child = spawn(process.execPath, ["scripts/dev.mjs"], { cwd: checkout, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["scripts/stack/dev.ts"], {
+    cwd: checkout,
+    env,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   started.push(child);
   const out = { stdout: "", stderr: "" };
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
@@ -90,7 +95,7 @@ afterAll(() => {
     } catch {}
   }
   if (!checkout) return;
-  // A wrangler group left by a failed test (dev.mjs records it here).
+  // A wrangler group left by a failed test (dev.ts records it here).
   try {
     process.kill(-Number(fs.readFileSync(path.join(checkout, ".data/wrangler.pgid"), "utf8")), "SIGKILL");
   } catch {}

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
-import { readWranglerConfig } from "../../scripts/lib/wrangler-config.mjs";
+import { readWranglerConfig } from "../../scripts/stack/wrangler-config.ts";
 import { AUDIT_EVENTS } from "../../src/auth/audit";
 import { settingsSchema } from "../../src/config";
 import { ERROR_CATALOG } from "../../src/errors";

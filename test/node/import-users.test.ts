@@ -4,11 +4,11 @@ import os from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPostgres } from "../../scripts/lib/postgres.mjs";
+import { startPostgres } from "../../scripts/stack/postgres.ts";
 
 // `npm run import-users` end to end: the real script in a child Node process, a real PostgreSQL.
 const ROOT = path.resolve(__dirname, "../..");
-const SCRIPT = path.join(ROOT, "scripts/import-users.mjs");
+const SCRIPT = path.join(ROOT, "scripts/ops/import-users.ts");
 const JSON_DUMP = path.join(ROOT, "test/fixtures/users-dump.json");
 const CSV_DUMP = path.join(ROOT, "test/fixtures/users-dump.csv");
 const dumpJson: Array<Record<string, string | null>> = JSON.parse(fs.readFileSync(JSON_DUMP, "utf8"));
@@ -33,7 +33,7 @@ async function freshDb(name: string, migrated = true) {
   await admin.end();
   const url = pg.url.replace(/\/postgres$/, `/${name}`);
   if (migrated) {
-    const m = spawnSync(process.execPath, [path.join(ROOT, "scripts/migrate.mjs"), url], { encoding: "utf8" });
+    const m = spawnSync(process.execPath, [path.join(ROOT, "scripts/ops/migrate.ts"), url], { encoding: "utf8" });
     expect(m.status, m.stderr).toBe(0);
   }
   return url;

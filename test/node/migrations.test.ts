@@ -4,10 +4,10 @@ import os from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPostgres } from "../../scripts/lib/postgres.mjs";
+import { startPostgres } from "../../scripts/stack/postgres.ts";
 
 const ROOT = path.resolve(__dirname, "../..");
-const migrate = (url: string) => execFileSync(process.execPath, [path.join(ROOT, "scripts/migrate.mjs"), url], { encoding: "utf8" });
+const migrate = (url: string) => execFileSync(process.execPath, [path.join(ROOT, "scripts/ops/migrate.ts"), url], { encoding: "utf8" });
 
 let pg: Awaited<ReturnType<typeof startPostgres>>;
 let dir: string;

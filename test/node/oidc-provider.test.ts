@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type OidcProvider, startOidcProvider } from "../../scripts/lib/oidc-provider.mjs";
+import { type OidcProvider, startOidcProvider } from "../../scripts/stack/oidc-provider.ts";
 
 // The local OpenID provider itself: it must refuse what Google and Apple refuse, or the
 // Worker's tests against it would prove nothing.

@@ -53,7 +53,7 @@ export async function me(token: string, opts: CallOptions = {}) {
 }
 
 /** HMAC-SHA-256 hex, as the Worker keys its throttles and codes (with the test AUTH_SECRET). */
-export async function hmacHex(message: string, secret = String(testEnv.AUTH_SECRET)): Promise<string> {
+async function hmacHex(message: string, secret = String(testEnv.AUTH_SECRET)): Promise<string> {
   const enc = new TextEncoder();
   const key = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   return [...new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(message)))]

@@ -75,8 +75,7 @@ export async function decode(bytes: Uint8Array): Promise<Image> {
   return { ...d, rgba: Uint8Array.from(atob(d.rgba), (c) => c.charCodeAt(0)) };
 }
 
-export const pixel = (img: Image, x: number, y: number) =>
-  Array.from(img.rgba.subarray((y * img.width + x) * 4, (y * img.width + x) * 4 + 4));
+const pixel = (img: Image, x: number, y: number) => Array.from(img.rgba.subarray((y * img.width + x) * 4, (y * img.width + x) * 4 + 4));
 
 /** true, or what the pixel is instead (a readable failure). */
 export function near(img: Image, x: number, y: number, c: Rgba, tolerance = 48): true | string {

@@ -4,13 +4,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
-import { startMailCapture } from "../../scripts/lib/mail-capture.mjs";
-import { startOidcProvider } from "../../scripts/lib/oidc-provider.mjs";
-import { startPostgres } from "../../scripts/lib/postgres.mjs";
-import { startPwnedServer } from "../../scripts/lib/pwned-stub.mjs";
-import { startS3 } from "../../scripts/lib/s3.mjs";
-import { startStallProxy } from "../../scripts/lib/stall-proxy.mjs";
-import { rateLimits } from "../../scripts/lib/wrangler-config.mjs";
+import { startMailCapture } from "../../scripts/stack/mail-capture.ts";
+import { startOidcProvider } from "../../scripts/stack/oidc-provider.ts";
+import { startPostgres } from "../../scripts/stack/postgres.ts";
+import { startPwnedServer } from "../../scripts/stack/pwned-stub.ts";
+import { startS3 } from "../../scripts/stack/s3.ts";
+import { startStallProxy } from "../../scripts/stack/stall-proxy.ts";
+import { rateLimits } from "../../scripts/stack/wrangler-config.ts";
 import { startImageLab } from "./image-lab";
 
 declare module "vitest" {
@@ -19,21 +19,21 @@ declare module "vitest" {
     adminDbUrl: string;
     workerBindings: Record<string, string>;
     rateLimits: Record<string, { limit: number; period: number }>;
-    /** The local mail capture server (scripts/lib/mail-capture.mjs) the Resend SDK sends to. */
+    /** The local mail capture server (scripts/stack/mail-capture.ts) the Resend SDK sends to. */
     mailUrl: string;
-    /** The local S3-compatible server (scripts/lib/s3.mjs) and its bucket. */
+    /** The local S3-compatible server (scripts/stack/s3.ts) and its bucket. */
     s3Endpoint: string;
     s3Bucket: string;
-    /** A proxy in front of that S3 server that a test can stall (scripts/lib/stall-proxy.mjs). */
+    /** A proxy in front of that S3 server that a test can stall (scripts/stack/stall-proxy.ts). */
     s3StallEndpoint: string;
     s3StallControl: string;
     /** Makes test images and reads stored avatars back, with sharp in Node (image-lab.ts). */
     imageLab: string;
-    /** The local Pwned Passwords range API (scripts/lib/pwned-stub.mjs) and what it reports. */
+    /** The local Pwned Passwords range API (scripts/stack/pwned-stub.ts) and what it reports. */
     pwnedUrl: string;
     breachedPasswords: string[];
     paddedPasswords: string[];
-    /** The local OpenID provider (scripts/lib/oidc-provider.mjs) standing in for Google and Apple. */
+    /** The local OpenID provider (scripts/stack/oidc-provider.ts) standing in for Google and Apple. */
     oidc: OidcTestSetup;
   }
 }
@@ -72,7 +72,7 @@ export default async function setup(project: TestProject) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "auth-test-pg-"));
   const pg = await startPostgres({ dataDir: path.join(dataDir, "data"), persistent: false, database: "auth_test" });
   // In a child Node process: inside Vite's module runner, postgres.js resolves to its workerd build.
-  execFileSync(process.execPath, [path.resolve(__dirname, "../../scripts/migrate.mjs"), pg.url], {
+  execFileSync(process.execPath, [path.resolve(__dirname, "../../scripts/ops/migrate.ts"), pg.url], {
     stdio: ["ignore", "ignore", "inherit"],
   });
   process.env.CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE = pg.url;

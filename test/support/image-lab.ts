@@ -130,7 +130,7 @@ function bomb(spec: Extract<FixtureSpec, { kind: "bomb" }>) {
   ]);
 }
 
-export async function makeFixture(spec: FixtureSpec): Promise<Buffer> {
+async function makeFixture(spec: FixtureSpec): Promise<Buffer> {
   switch (spec.kind) {
     case "photo":
       return photo(spec);
@@ -163,7 +163,7 @@ function comments(b: Buffer): string[] {
   return out;
 }
 
-export async function decode(bytes: Buffer): Promise<Decoded> {
+async function decode(bytes: Buffer): Promise<Decoded> {
   const md = await sharp(bytes).metadata();
   const { data, info } = await sharp(bytes).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   return {

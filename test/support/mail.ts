@@ -1,7 +1,7 @@
 import { expect, inject } from "vitest";
 
-/** The local mail capture server (scripts/lib/mail-capture.mjs) the real `resend` SDK sends to. */
-export const mailUrl = () => inject("mailUrl");
+/** The local mail capture server (scripts/stack/mail-capture.ts) the real `resend` SDK sends to. */
+const mailUrl = () => inject("mailUrl");
 
 export interface Mail {
   id: string;

@@ -2,7 +2,7 @@ import { expect, inject } from "vitest";
 import { type CallOptions, call, json } from "./worker";
 
 /**
- * The local OpenID provider standing in for Google and Apple (scripts/lib/oidc-provider.mjs,
+ * The local OpenID provider standing in for Google and Apple (scripts/stack/oidc-provider.ts,
  * started by global-setup.ts): its control API, and the steps of a social sign-in through the
  * Worker. Real keys and signatures; the Worker fetches discovery and keys from it over HTTP.
  */

@@ -45,7 +45,7 @@ async function endIdleClients() {
 
 /** The Worker as deployed, with the tracked database; one per clock (a Worker keeps one app per base path). */
 const workers = new Map<(() => Date) | undefined, ReturnType<typeof createWorker>>();
-export function workerWith(now?: () => Date) {
+function workerWith(now?: () => Date) {
   let w = workers.get(now);
   if (!w) {
     w = createWorker({ createDb: trackedDb, ...(now ? { now } : {}) });

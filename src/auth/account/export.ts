@@ -53,5 +53,3 @@ interface ExportSections {
   audit_events: unknown[];
   audit_events_truncated: boolean;
 }
-
-export type AccountExport = Awaited<ReturnType<typeof exportAccount>>;

@@ -20,7 +20,7 @@ export const ACCOUNT_STATUSES = {
   deleted: "account_deleted",
 } as const satisfies Record<string, ErrorCode | null>;
 
-export type AccountStatus = keyof typeof ACCOUNT_STATUSES;
+type AccountStatus = keyof typeof ACCOUNT_STATUSES;
 
 /** The codes a sign-in route can answer for an account that is not active (for its `errors` list). */
 export const STATUS_REFUSALS = Object.values(ACCOUNT_STATUSES).filter((c): c is NonNullable<typeof c> => c !== null);

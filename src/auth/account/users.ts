@@ -3,8 +3,6 @@ import { UNCACHED } from "../../db/client";
 import { type User, users } from "../../db/schema";
 import type { Deps } from "../../deps";
 
-export type Role = "student" | "instructor" | "admin";
-
 /** The user object every answer carries (login, register, /me, profile). */
 export interface PublicUser {
   id: string;

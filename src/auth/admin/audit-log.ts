@@ -22,7 +22,7 @@ export interface AuditFilters {
 
 const ID = /^\d{1,19}$/;
 
-export function auditListQuery(db: Db, f: AuditFilters, limit: number) {
+function auditListQuery(db: Db, f: AuditFilters, limit: number) {
   const after = f.cursor ? decodeCursor(f.cursor, ID) : null;
   const e = auditEvents;
   return db
@@ -43,7 +43,7 @@ export function auditListQuery(db: Db, f: AuditFilters, limit: number) {
 export type AuditRow = typeof auditEvents.$inferSelect;
 
 /** An audit row as the API answers it. */
-export const auditEntry = (e: AuditRow) => ({
+const auditEntry = (e: AuditRow) => ({
   id: e.id,
   at: e.at.toISOString(),
   event: e.event,

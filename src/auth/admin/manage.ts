@@ -17,10 +17,10 @@ import { adminUser, findUser } from "./users";
 
 /** Roles an admin may give through the API; `admin` comes only from `npm run create-admin`. */
 export const ASSIGNABLE_ROLES = ["student", "instructor"] as const;
-export type AssignableRole = (typeof ASSIGNABLE_ROLES)[number];
+type AssignableRole = (typeof ASSIGNABLE_ROLES)[number];
 /** Statuses an admin may set; deletion has its own flow (src/auth/account/deletion.ts). */
 export const ASSIGNABLE_STATUSES = ["active", "suspended"] as const;
-export type AssignableStatus = (typeof ASSIGNABLE_STATUSES)[number];
+type AssignableStatus = (typeof ASSIGNABLE_STATUSES)[number];
 
 export interface UserChange {
   role?: AssignableRole;

@@ -10,7 +10,7 @@ import { endAllSessions } from "../sessions/sessions";
 import { clearThrottle, throttleKey } from "../throttle";
 
 /**
- * The first admin's setup (docs/admin.md). `npm run create-admin` (scripts/create-admin.mjs) makes
+ * The first admin's setup (docs/admin.md). `npm run create-admin` (scripts/ops/create-admin.ts) makes
  * or promotes the account and stores a setup token for it: 256 random bits, printed once, stored
  * only as SHA-256 in auth_one_time_codes under the purpose `admin_setup`, with a long lifetime.
  * Unlike the mailed 6-digit codes (CODE_PURPOSES), it is not guessable, so it needs no guess
@@ -20,7 +20,7 @@ import { clearThrottle, throttleKey } from "../throttle";
  * Redeeming it sets the account's password (then: log in, enroll MFA, log in with it). It never
  * grants a role: the account was made admin by the command, with database access, not over HTTP.
  */
-export const ADMIN_SETUP_PURPOSE = "admin_setup";
+const ADMIN_SETUP_PURPOSE = "admin_setup";
 
 export async function completeAdminSetup(deps: Deps, meta: RequestMeta, token: string, newPassword: string): Promise<User> {
   await assertAcceptableNewPassword(deps, newPassword, "new_password");

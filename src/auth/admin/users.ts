@@ -21,7 +21,7 @@ import { recordAdmin } from "./record";
  * (its default is now(), but nothing forbids null): those sort last, as the epoch. The same
  * expression is indexed (users_admin_*_idx in src/db/schema.ts), with the id breaking ties.
  */
-export const USER_ORDER = sql`coalesce(${users.createdAt}, 'epoch'::timestamptz)`;
+const USER_ORDER = sql`coalesce(${users.createdAt}, 'epoch'::timestamptz)`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -72,7 +72,7 @@ export const adminUser = (u: User & { mfaEnabled: boolean }) => ({
 });
 
 /** The list query itself (exported so a test can EXPLAIN exactly what the Worker runs). */
-export function userListQuery(db: Db, f: UserFilters, limit: number) {
+function userListQuery(db: Db, f: UserFilters, limit: number) {
   const q = f.q?.trim();
   const after = f.cursor ? decodeCursor(f.cursor, UUID) : null;
   return db

@@ -34,7 +34,7 @@ import { clearThrottle, codeGuessPolicy, codeSendPolicy, reserve, throttleKey } 
  * - Expired, used and exhausted codes get their own message only when the code itself is right,
  *   so without the mail nothing is revealed.
  */
-export interface CodePurpose {
+interface CodePurpose {
   /** Seconds a code of this purpose stays valid. */
   ttl: (c: Config) => number;
   /** Audit events of this purpose's flow. */
@@ -43,7 +43,7 @@ export interface CodePurpose {
   maxAttempts?: (c: Config) => number;
 }
 
-export const CODE_PURPOSES = {
+const CODE_PURPOSES = {
   password_reset: { ttl: (c) => c.OTP_TTL, events: { requested: "reset_requested", failed: "reset_failed" } },
   email_verification: {
     ttl: (c) => c.EMAIL_CODE_TTL,
@@ -90,7 +90,7 @@ export function generateCode(): string {
 }
 
 /** The stored form of a code: keyed, and bound to its purpose and user. */
-export const codeHash = (deps: Deps, purpose: CodePurposeName, userId: string, code: string) =>
+const codeHash = (deps: Deps, purpose: CodePurposeName, userId: string, code: string) =>
   hmacHex(authSecret(deps.config), `otp:${purpose}:${userId}:${code}`);
 
 /** Stands in for the user id of an unknown email, so both paths do the same work. */

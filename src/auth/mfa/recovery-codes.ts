@@ -12,12 +12,12 @@ import { hmacHex } from "../../lib/encoding";
  * hyphens are ignored, and i/l read as 1, o as 0. Stored only as HMAC-SHA-256 keyed with
  * AUTH_SECRET and bound to the user; each works once (one conditional UPDATE).
  */
-export const RECOVERY_CODE_COUNT = 10;
+const RECOVERY_CODE_COUNT = 10;
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 const LENGTH = 12;
 
 /** One code: 12 random bytes, 5 bits of each (256 is a multiple of 32: no bias). */
-export function generateRecoveryCode(): string {
+function generateRecoveryCode(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(LENGTH));
   let s = "";
   for (const b of bytes) s += ALPHABET[b & 31];

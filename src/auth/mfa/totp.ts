@@ -7,10 +7,10 @@ import { randomBytes } from "../../lib/encoding";
  * HOTP itself comes from @oslojs/otp; this module only picks the steps to try, so the clock is
  * the caller's (deps.now()) and the accepted step is known (to store it, see factors.ts).
  */
-export const TOTP_PERIOD = 30;
-export const TOTP_DIGITS = 6;
+const TOTP_PERIOD = 30;
+const TOTP_DIGITS = 6;
 /** Steps accepted either side of the current one (clock drift, a code typed as it rolls over). */
-export const TOTP_WINDOW = 1;
+const TOTP_WINDOW = 1;
 
 /** A new shared secret: 160 random bits, the length RFC 4226 recommends for HMAC-SHA-1. */
 export const newTotpSecret = (): Uint8Array => randomBytes(20);
@@ -29,10 +29,10 @@ export function totpUri(issuer: string, accountName: string, secret: Uint8Array)
   return uri.slice(0, q) + uri.slice(q).replace(/\+/g, "%20");
 }
 
-export const stepAt = (now: Date) => Math.floor(now.getTime() / 1000 / TOTP_PERIOD);
+const stepAt = (now: Date) => Math.floor(now.getTime() / 1000 / TOTP_PERIOD);
 
 /** A code as typed: digits, possibly grouped with a space ("123 456"). */
-export const normalizeTotpCode = (code: string) => code.replace(/\s+/g, "");
+const normalizeTotpCode = (code: string) => code.replace(/\s+/g, "");
 
 /**
  * The step whose code `code` is, within the window around `now`, or null. Every step of the

@@ -37,7 +37,7 @@ export function createOidcCache(maxEntries = 32): OidcCache {
 }
 
 /** The isolate's cache: module state lives as long as the isolate. */
-export const isolateOidcCache = createOidcCache();
+const isolateOidcCache = createOidcCache();
 
 /** Bounds for the provider's max-age, in seconds. */
 const MIN_TTL_S = 60; // a provider answering no-store must not turn every sign-in into a fetch
@@ -53,7 +53,7 @@ const MAX_BODY_BYTES = 256 * 1024;
  * How long a response may be reused, in seconds, from Cache-Control (max-age less Age;
  * no-store/no-cache mean 0) or Expires; null when it says nothing.
  */
-export function freshnessSeconds(headers: Headers, nowMs: number): number | null {
+function freshnessSeconds(headers: Headers, nowMs: number): number | null {
   const cc = headers.get("cache-control");
   if (cc) {
     const directives = cc
@@ -77,7 +77,7 @@ export function freshnessSeconds(headers: Headers, nowMs: number): number | null
   return null;
 }
 
-export function ttlMs(headers: Headers, nowMs: number): number {
+function ttlMs(headers: Headers, nowMs: number): number {
   const s = freshnessSeconds(headers, nowMs) ?? DEFAULT_TTL_S;
   return Math.min(MAX_TTL_S, Math.max(MIN_TTL_S, s)) * 1000;
 }

@@ -6,7 +6,7 @@ import type { WebClient } from "./web-flow";
 /** The providers this API knows; a path naming another one answers 404. */
 export const PROVIDER_NAMES = ["google", "apple"] as const satisfies readonly ProviderName[];
 
-export const isProviderName = (name: string): name is ProviderName => (PROVIDER_NAMES as readonly string[]).includes(name);
+const isProviderName = (name: string): name is ProviderName => (PROVIDER_NAMES as readonly string[]).includes(name);
 
 /**
  * A provider as the settings configure it, or a 404 when it is off (no client ids) or unknown:

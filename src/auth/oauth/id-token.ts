@@ -7,9 +7,9 @@ import { OAuthError, type OAuthErrorKind } from "./oauth-error";
 import { isTrue, type OidcProvider, type ProviderName, RULES } from "./providers";
 
 /** Both providers sign with RS256 (Google, Apple); ES256 is allowed for providers that use it. */
-export const ALLOWED_ALGS = ["RS256", "ES256"];
+const ALLOWED_ALGS = ["RS256", "ES256"];
 /** Clock skew tolerated on exp, iat and nbf, in seconds. */
-export const CLOCK_SKEW_S = 60;
+const CLOCK_SKEW_S = 60;
 /** Google's ID tokens live 1 h, Apple's 10 min: anything issued longer ago than this is refused. */
 const MAX_TOKEN_AGE_S = 24 * 3600;
 

@@ -4,7 +4,7 @@ import { type AppError, apiError, type ErrorCode } from "../../errors";
  * Why a social sign-in was refused. The route layer maps each kind to an error code of the
  * catalog; the token-shaped kinds are the caller's fault (401), `provider_unavailable` is not.
  */
-export const OAUTH_ERROR_KINDS = [
+const OAUTH_ERROR_KINDS = [
   "malformed", // not a JWT, a claim of the wrong type, a required claim missing
   "bad_signature", // signature does not verify, or an algorithm outside the allow-list
   "unknown_key", // no published key has this kid, even after a (rate-limited) refetch

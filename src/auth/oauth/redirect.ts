@@ -28,8 +28,8 @@ import { completeAuthorization, type PendingAuthorization, startAuthorization } 
  * EXCHANGE_TTL_S. An app may bind that code to itself with its own PKCE pair (code_challenge at
  * start, code_verifier at exchange), so a code that leaks from the address bar or a log is useless.
  */
-export const STATE_TTL_S = 600; // the user may take a while on the provider's pages
-export const EXCHANGE_TTL_S = 60; // the app exchanges at once
+const STATE_TTL_S = 600; // the user may take a while on the provider's pages
+const EXCHANGE_TTL_S = 60; // the app exchanges at once
 
 // -- The pending authorization, sealed under a key derived from the state --------------------------
 

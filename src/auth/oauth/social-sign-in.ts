@@ -16,7 +16,7 @@ import type { OidcProvider } from "./providers";
  */
 
 /** verifyIdToken, a refusal audited and answered as its catalog code (401s; 503 provider_unavailable). */
-export async function verifyForSignIn(
+async function verifyForSignIn(
   deps: Deps,
   meta: RequestMeta,
   provider: OidcProvider,

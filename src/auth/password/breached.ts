@@ -26,7 +26,7 @@ async function sha1Hex(text: string): Promise<string> {
 }
 
 /** Find `suffix` in a range answer; padding lines (count 0) and malformed lines are ignored. */
-export function countInRange(body: string, suffix: string): number {
+function countInRange(body: string, suffix: string): number {
   for (const line of body.split("\n")) {
     const sep = line.indexOf(":");
     if (sep < 0) continue;

@@ -23,8 +23,8 @@ export const scryptParams = (c: Pick<Config, "SCRYPT_LOG_N" | "SCRYPT_R" | "SCRY
   p: c.SCRYPT_P,
 });
 
-export const PASSWORD_MIN = 8;
-export const PASSWORD_MAX = 256;
+const PASSWORD_MIN = 8;
+const PASSWORD_MAX = 256;
 const SALT_BYTES = 16;
 const KEY_BYTES = 32;
 

@@ -72,16 +72,16 @@ export async function pbkdf2Sha256(
 }
 
 /** Django's own limits are far below; a larger count in the table is treated as malformed (it would hang the isolate). */
-export const PBKDF2_MAX_ITERATIONS = 10_000_000;
+const PBKDF2_MAX_ITERATIONS = 10_000_000;
 const DJANGO_PBKDF2 = /^pbkdf2_sha256\$(\d{1,8})\$([^$]+)\$([A-Za-z0-9+/]{43}=)$/;
 const DJANGO_KEY_BYTES = 32;
 
 /** bcrypt costs above this are refused as malformed: 2^17 rounds is minutes of pure-JS CPU. */
-export const BCRYPT_MAX_COST = 16;
+const BCRYPT_MAX_COST = 16;
 const BCRYPT = /^\$2([aby])\$(\d\d)\$[./A-Za-z0-9]{53}$/;
 
 /** The shape of a hash this service can verify, current or legacy (for the import command too). */
-export function legacyScheme(stored: string): "pbkdf2_sha256" | "bcrypt" | null {
+function legacyScheme(stored: string): "pbkdf2_sha256" | "bcrypt" | null {
   if (stored.startsWith("pbkdf2_sha256$")) return "pbkdf2_sha256";
   if (/^\$2[a-z]?\$/.test(stored)) return "bcrypt";
   return null;

@@ -12,7 +12,7 @@ export { type AsymAlg, generateKeySet };
  * key can be put first while older ones keep verifying until removed (rotation logs nobody out).
  * Without JWT_PRIVATE_KEYS (development and tests only) a key pair is generated per isolate.
  */
-export interface VerifyKey {
+interface VerifyKey {
   kid: string;
   alg: AsymAlg;
   key: CryptoKey;

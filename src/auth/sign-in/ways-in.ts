@@ -1,5 +1,5 @@
 import { type AnyColumn, type SQL, sql } from "drizzle-orm";
-import type { Db } from "../../db/client";
+import { type Db, UNCACHED } from "../../db/client";
 import { identities, mfaFactors, mfaRecoveryCodes, users } from "../../db/schema";
 import { USABLE_PASSWORD_PATTERN } from "../password/formats";
 
@@ -18,7 +18,7 @@ import { USABLE_PASSWORD_PATTERN } from "../password/formats";
  * mail, so those record the provider (`google`, `apple`) and `email`; `email` is never `otp`: it
  * proves the mailbox, a single factor, and must not pass for a second factor.
  */
-export type FactorKind = "knowledge" | "possession" | "inherence";
+type FactorKind = "knowledge" | "possession" | "inherence";
 
 /** What the account stores for a way in, as SQL over the account's id (so rules decide in one statement). */
 export interface Credential {
@@ -123,7 +123,7 @@ const entries = Object.entries(WAYS_IN) as [WayInName, WayIn][];
 export const isWayIn = (name: string): name is WayInName => Object.hasOwn(WAYS_IN, name);
 
 /** The ways in that can complete a sign-in as its second factor. */
-export const SECOND_FACTORS = entries.filter(([, w]) => w.use !== "first").map(([n]) => n) as SecondFactor[];
+const SECOND_FACTORS = entries.filter(([, w]) => w.use !== "first").map(([n]) => n) as SecondFactor[];
 
 /** The amr values of one proof by a way in (its declared values; a ceremony may record a subset). */
 export const amrOf = (name: WayInName): string[] => Object.keys(WAYS_IN[name].amr);
@@ -207,16 +207,13 @@ const STORED_FIRST_FACTORS = entries.filter(([, w]) => w.use !== "second" && w.c
  * with the account row locked, and roll back when nothing is left. A mailed code does not count:
  * it can be switched off (SIGN_IN_CODE), and it is not a credential the account holds.
  */
-export const hasFirstFactor = (userId: AnyColumn | SQL): SQL<boolean> => {
+const hasFirstFactor = (userId: AnyColumn | SQL): SQL<boolean> => {
   const parts = held(STORED_FIRST_FACTORS, userId).map((h) => h.sql);
   return sql<boolean>`(${sql.join(parts, sql` or `)})`;
 };
 
 /** The account still holds a stored way to sign in (see hasFirstFactor), read on `db` (a transaction that changed them). */
 export async function holdsWayIn(db: Db, userId: string): Promise<boolean> {
-  const [row] = await db.execute<{ held: boolean }>(sql`select ${hasFirstFactor(sql`${userId}::uuid`)} as held`);
+  const [row] = await db.execute<{ held: boolean }>(sql`select ${hasFirstFactor(sql`${userId}::uuid`)} as held, ${UNCACHED} as fresh`);
   return row?.held === true;
 }
-
-/** The tables that hold ways in, once each (a change of owner deletes their rows). */
-export const CREDENTIAL_TABLES = [...new Set(entries.flatMap(([, w]) => (w.credential?.rows ? [w.credential.rows.table] : [])))];

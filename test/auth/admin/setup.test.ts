@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createAdmin } from "../../../scripts/lib/create-admin.mjs";
+import { createAdmin } from "../../../scripts/ops/create-admin-db.ts";
 import { loginAs, PASSWORD, registerUser, uniqueEmail } from "../../support/accounts";
 import { adminCall } from "../../support/admin";
 import { DAY, fakeClock } from "../../support/clock";
@@ -8,7 +8,7 @@ import { base32Decode, codeAt, mfaToken, verify } from "../../support/mfa";
 import { call, json } from "../../support/worker";
 
 /**
- * The first admin: `npm run create-admin` (the same code, scripts/lib/create-admin.mjs, run here
+ * The first admin: `npm run create-admin` (the same code, scripts/ops/create-admin-db.ts, run here
  * against the test database) makes the account and prints a setup token; the setup then happens
  * over HTTP: set the password with the token, log in (enrollment only), enroll MFA, log in with it.
  */

@@ -9,7 +9,7 @@ import type { OidcProvider, ProviderName } from "../../../src/auth/oauth/provide
 import { completeAuthorization, startAuthorization, type WebClient } from "../../../src/auth/oauth/web-flow";
 
 // Google and Apple are the local OpenID provider started by test/support/global-setup.ts
-// (scripts/lib/oidc-provider.mjs): real keys, real signatures, real HTTP from inside workerd.
+// (scripts/stack/oidc-provider.ts): real keys, real signatures, real HTTP from inside workerd.
 const oidc = inject("oidc");
 const S = 1000;
 

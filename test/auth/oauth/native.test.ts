@@ -20,7 +20,7 @@ import {
 import { call, json, workerFetch } from "../../support/worker";
 
 // Native sign-in: POST /auth/oauth/{google|apple}/id-token through the Worker, with ID tokens the
-// local OpenID provider signs (scripts/lib/oidc-provider.mjs); the Worker fetches its discovery
+// local OpenID provider signs (scripts/stack/oidc-provider.ts); the Worker fetches its discovery
 // document and keys over HTTP.
 
 const identitiesOf = (userId: string) =>

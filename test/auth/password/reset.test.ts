@@ -7,7 +7,7 @@ import { captureStats, codeIn, failNextSends, latestCode, mailsTo } from "../../
 import { call, json } from "../../support/worker";
 
 // Password reset through the real Worker, the real `resend` SDK and the local capture server
-// (scripts/lib/mail-capture.mjs) that test/global-setup.ts starts and points RESEND_BASE_URL at.
+// (scripts/stack/mail-capture.ts) that test/support/global-setup.ts starts and points RESEND_BASE_URL at.
 
 const NEW_PASSWORD = "Brand-New-Passw0rd!";
 

@@ -117,7 +117,7 @@ describe("key rotation", () => {
     expect((await jwks(after)).body.keys.map((k) => k.kid)).toEqual([newKey.kid]);
   });
 
-  it("accepts keys in the shape scripts/generate-jwk.mjs prints (no key_ops/ext, use: sig)", async () => {
+  it("accepts keys in the shape scripts/ops/generate-jwk.ts prints (no key_ops/ext, use: sig)", async () => {
     const { key_ops: _o, ext: _e, ...jwk } = (await generateKeySet("EdDSA")).keys[0];
     const env = { JWT_PRIVATE_KEYS: JSON.stringify({ keys: [{ ...jwk, use: "sig" }] }) };
     const u = await register(env);

@@ -1,0 +1,162 @@
+// State for the bench scenarios of the account flows (scripts/bench/bench.ts SCENARIOS): email
+// verification, the second factor, the admin list and social sign-in. Everything goes through the
+// Worker's own endpoints and the local stand-ins (mail capture, OpenID provider), as a client
+// would; the only database write is promoting one account to admin (no endpoint grants it).
+//
+// Codes are single use, so those flows cannot loop over a few users for a fixed time: each load
+// run gets a batch made just before it (and runs until the batch is used up).
+
+import crypto from "node:crypto";
+import { decodeBase32IgnorePadding } from "@oslojs/encoding";
+import { generateHOTP } from "@oslojs/otp";
+import postgres from "postgres";
+import type { CapturedMail } from "../stack/mail-capture.ts";
+
+const STEP_S = 30;
+const currentStep = () => Math.floor(Date.now() / 1000 / STEP_S);
+const totp = (secret: string, step: number) => generateHOTP(decodeBase32IgnorePadding(secret), BigInt(step), 6);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** An answer of the API: its status and its JSON body (or text). */
+export interface ApiAnswer {
+  status: number;
+  data: any;
+}
+
+/** What the flows need from the bench: the API, the local stand-ins and a counter for unique emails. */
+export interface FlowContext {
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiAnswer>;
+  pool<T, R>(items: T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]>;
+  runId: string;
+  seq: number;
+  mailUrl: string;
+  oidcUrl: string;
+  dbUrl: string;
+  password: string;
+}
+
+/** An account with TOTP confirmed, and the last TOTP step it used. */
+export interface MfaUser {
+  email: string;
+  id: string;
+  secret: string;
+  lastStep: number;
+}
+
+function must(r: ApiAnswer, status: number, what: string) {
+  if (r.status !== status) throw new Error(`bench setup: ${what} answered ${r.status} ${JSON.stringify(r.data)}`);
+  return r.data;
+}
+
+const newEmail = (ctx: FlowContext, kind: string) => `bench-${ctx.runId}-${kind}-${ctx.seq++}@example.com`;
+
+async function register(ctx: FlowContext, kind: string) {
+  const email = newEmail(ctx, kind);
+  const r = await ctx.api("POST", "/auth/register", { full_name: "Bench Flow", email, password: ctx.password, role: "student" });
+  return { email, ...must(r, 201, "POST /auth/register") };
+}
+
+/** The verification code mailed to `email` (the mail is sent after the answer: poll briefly). */
+async function mailedCode(ctx: FlowContext, email: string) {
+  for (let i = 0; i < 100; i++) {
+    const res = await fetch(`${ctx.mailUrl}/emails?to=${encodeURIComponent(email)}`);
+    const { data } = (await res.json()) as { data: CapturedMail[] };
+    const mail = data.find((m) => m.tags?.some((t) => t.name === "category" && t.value === "email_verification"));
+    const code = mail && /code is: (\d{6})/.exec(mail.text ?? "")?.[1];
+    if (code) return code;
+    await sleep(100);
+  }
+  throw new Error(`bench setup: no verification mail reached ${email}`);
+}
+
+/** `n` unverified accounts and their mailed codes: { email, code } each. */
+export const verifyEmailBatch = (ctx: FlowContext, n: number) =>
+  ctx.pool(Array.from({ length: n }), 2, async () => {
+    const { email } = await register(ctx, "verify");
+    return { email, code: await mailedCode(ctx, email) };
+  });
+
+// --- Second factor -------------------------------------------------------------------------
+
+/** A registered account with TOTP confirmed: { email, secret, lastStep }. */
+async function mfaUser(ctx: FlowContext, kind = "mfa"): Promise<MfaUser> {
+  const reg = await register(ctx, kind);
+  const auth = { authorization: `Bearer ${reg.access_token}` };
+  const { secret } = must(await ctx.api("POST", "/auth/mfa/totp/enroll", undefined, auth), 200, "POST /auth/mfa/totp/enroll");
+  const step = currentStep();
+  must(await ctx.api("POST", "/auth/mfa/totp/confirm", { code: totp(secret, step) }, auth), 200, "POST /auth/mfa/totp/confirm");
+  return { email: reg.email, id: reg.user.id, secret, lastStep: step };
+}
+
+export const mfaUsers = (ctx: FlowContext, n: number) => ctx.pool(Array.from({ length: n }), 2, () => mfaUser(ctx));
+
+/**
+ * The step whose code every user of `users` can still use once, for requests sent within the
+ * next minute: the next step (the window accepts the current step ± 1), once each user's last
+ * used step is behind it (at most one step's wait).
+ */
+async function nextUsableStep(users: MfaUser[]) {
+  const last = Math.max(...users.map((u) => u.lastStep));
+  while (currentStep() + 1 <= last) await sleep(1000);
+  return currentStep() + 1;
+}
+
+/** For each user a fresh mfa_token (a password login) and a code of a step not used yet: { mfa_token, code }. */
+export async function mfaVerifyBatch(ctx: FlowContext, users: MfaUser[]) {
+  const tokens = await ctx.pool(users, 2, async (u) => {
+    const body = must(await ctx.api("POST", "/auth/login", { email: u.email, password: ctx.password }), 200, "POST /auth/login");
+    if (body.status !== "mfa_required") throw new Error("bench setup: an MFA account logged in without a second factor");
+    return body.mfa_token as string;
+  });
+  const step = await nextUsableStep(users);
+  for (const u of users) u.lastStep = step;
+  return users.map((u, i) => ({ mfa_token: tokens[i], code: totp(u.secret, step) }));
+}
+
+/** An admin (promoted in the database) signed in with password and TOTP: its access token. */
+export async function adminToken(ctx: FlowContext): Promise<string> {
+  const u = await mfaUser(ctx, "admin");
+  const sql = postgres(ctx.dbUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql`update users set role = 'admin' where id = ${u.id}`;
+  } finally {
+    await sql.end();
+  }
+  const [proof] = await mfaVerifyBatch(ctx, [u]);
+  return must(await ctx.api("POST", "/auth/mfa/verify", proof), 200, "POST /auth/mfa/verify").access_token;
+}
+
+// --- Social sign-in -------------------------------------------------------------------------
+
+const sha256hex = (s: string) => crypto.createHash("sha256").update(s).digest("hex");
+
+/**
+ * `n` Google accounts as a native app signs them in: an ID token from the local provider for the
+ * app's client id with SHA-256(nonce) in it, and the raw nonce. Each is used once here, so the
+ * accounts exist and the measured requests are sign-ins (ID tokens are valid for an hour).
+ */
+export async function socialSignIns(ctx: FlowContext, n: number, clientId: string) {
+  const out = await ctx.pool(Array.from({ length: n }), 4, async (_, i) => {
+    const nonce = crypto.randomBytes(16).toString("hex");
+    const res = await fetch(`${ctx.oidcUrl}/_control/mint`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        provider: "google",
+        claims: {
+          aud: clientId,
+          azp: clientId,
+          sub: `bench-${ctx.runId}-${i}`,
+          email: newEmail(ctx, "social"),
+          email_verified: true,
+          nonce: sha256hex(nonce),
+        },
+      }),
+    });
+    if (res.status !== 200) throw new Error(`bench setup: the OpenID provider's mint answered ${res.status}`);
+    const body = { id_token: ((await res.json()) as { id_token: string }).id_token, nonce };
+    must(await ctx.api("POST", "/auth/oauth/google/id-token", body), 200, "POST /auth/oauth/google/id-token (first sign-in)");
+    return body;
+  });
+  return out;
+}
