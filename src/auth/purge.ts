@@ -6,6 +6,7 @@ import {
   mfaFactors,
   oauthExchangeCodes,
   oauthStates,
+  oauthUsedTokens,
   oneTimeCodes,
   refreshTokens,
   sessions,
@@ -22,7 +23,7 @@ import { anonymiseDueAccounts } from "./account-deletion";
  * or idle expiry; their refresh tokens go with them), consumed refresh tokens older than the
  * idle lifetime, dead one-time codes, used or expired MFA challenges, enrollments never confirmed
  * within a day, throttle rows idle for longer than any delay they hold, and expired social
- * sign-in states and exchange codes. Live sessions, live tokens and active throttles are kept.
+ * sign-in states, exchange codes and records of used ID tokens. Live sessions, live tokens and active throttles are kept.
  * Then anonymises accounts whose deletion grace period is over (src/auth/account-deletion.ts),
  * deletes audit rows past AUDIT_RETENTION, and sweeps avatar objects nobody references
  * (sweepOrphanAvatars); a storage fault there is logged and does not fail the purge.
@@ -68,6 +69,11 @@ export async function purgeExpired(deps: Deps, meta: RequestMeta) {
     .delete(oauthExchangeCodes)
     .where(lt(oauthExchangeCodes.expiresAt, now))
     .returning({ h: oauthExchangeCodes.codeHash });
+  // Native ID tokens accepted once: once a token has expired it is refused anyway.
+  const usedTokensGone = await deps.db
+    .delete(oauthUsedTokens)
+    .where(lt(oauthUsedTokens.expiresAt, now))
+    .returning({ k: oauthUsedTokens.key });
   let anonymised = 0;
   try {
     anonymised = await anonymiseDueAccounts(deps, meta);
@@ -92,6 +98,7 @@ export async function purgeExpired(deps: Deps, meta: RequestMeta) {
     throttles: staleThrottles.length,
     oauthStates: oauthStatesGone.length,
     oauthExchangeCodes: exchangeGone.length,
+    oauthUsedTokens: usedTokensGone.length,
     orphanAvatars,
   };
 }

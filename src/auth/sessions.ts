@@ -1,7 +1,7 @@
 import { and, desc, eq, gt, isNull, ne, sql } from "drizzle-orm";
 import { authSecret } from "../config";
 import { UNCACHED } from "../db/client";
-import { refreshTokens, type Session, sessions, type User, users } from "../db/schema";
+import { identities, refreshTokens, type Session, sessions, type User, users } from "../db/schema";
 import { type Deps, type RequestMeta, seconds } from "../deps";
 import { apiError } from "../errors";
 import { audit } from "./audit";
@@ -61,8 +61,17 @@ function idleDeadline(deps: Deps, now: Date, expiresAt: Date): Date {
  * password, new parameters) does not, so two concurrent logins of a legacy user both succeed.
  */
 export interface SessionGrounds {
-  /** `password_changed_at` of the row whose password was verified. */
+  /**
+   * `password_changed_at` of the row whose password was verified (a social sign-in: of the row it
+   * resolved, so a sign-in racing a reset or a password change gets no session either).
+   */
   passwordChangedAt?: Date | null;
+  /**
+   * A social sign-in: the identity it proved. The session is inserted only while that identity row
+   * exists (locked in the same statement), records it, and is deleted with it (auth_sessions.identity_id
+   * ON DELETE CASCADE): a reset that removes the identity, an unlink or an account deletion ends it.
+   */
+  identityId?: string;
   /**
    * The sign-in proved no second factor, so the account must have none active (checked in the same
    * statement). When it has one, startSession throws SecondFactorRequired and completeSignIn
@@ -105,15 +114,20 @@ export async function startSession(
       : sql`date_trunc('milliseconds', ${users.passwordChangedAt}) is not distinct from ${grounds.passwordChangedAt?.toISOString() ?? null}::timestamptz`;
   // The factor condition is only evaluated when asked for; its answer says why no session started.
   const factor = grounds.withoutActiveFactor ? hasActiveFactor(users.id) : sql`false`;
+  // FOR SHARE locks the identity row too: an unlink or reset deleting it waits for this insert (and
+  // then deletes the session with it), or has committed and the row is gone (no session).
+  const identity = grounds.identityId
+    ? sql`join ${identities} on ${identities.id} = ${grounds.identityId}::uuid and ${identities.userId} = ${users.id}`
+    : sql``;
   const rows = await deps.db.execute<{ session_id: string | null; has_factor: boolean }>(sql`
     with u as (
-      select ${users.id} as id, ${factor} as has_factor from ${users}
+      select ${users.id} as id, ${factor} as has_factor from ${users} ${identity}
        where ${users.id} = ${user.id}::uuid and ${users.status} = 'active' and ${samePassword}
        for share
     ), s as (
-      insert into ${sessions} (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip, amr, auth_time)
+      insert into ${sessions} (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip, amr, auth_time, identity_id)
       select ${id}::uuid, u.id, ${at(now)}, ${at(now)}, ${at(expiresAt)}, ${at(idle)}, ${meta.userAgent?.slice(0, 512) ?? null}, ${meta.ip},
-             ${pgTextArray(amr)}::text[], ${at(now)}
+             ${pgTextArray(amr)}::text[], ${at(now)}, ${grounds.identityId ?? null}::uuid
         from u where not u.has_factor
       returning id
     ), r as (
