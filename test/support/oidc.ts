@@ -233,7 +233,10 @@ export async function webFlowUntilCallback(
   const pkce = await newPkce();
   const start = await startCall(provider, { code_challenge: pkce.challenge, ...query }, opts);
   expect(start.status, await start.clone().text()).toBe(query.intent === "link" ? 200 : 302);
-  const authorizeUrl = query.intent === "link" ? (await start.clone().json<{ authorization_url: string }>()).authorization_url : start.headers.get("location")!;
+  const authorizeUrl =
+    query.intent === "link"
+      ? (await start.clone().json<{ authorization_url: string }>()).authorization_url
+      : start.headers.get("location")!;
   const cookie = bindingCookie(start);
   const answer = await authorizeAtProvider(authorizeUrl);
   return { start, answer, callback: await browserCallback(answer, cookie), verifier: pkce.verifier, cookie };

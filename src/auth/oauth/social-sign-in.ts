@@ -43,13 +43,17 @@ export async function verifyForSignIn(
   }
 }
 
-const GROUNDS_GONE = "Your account changed during this sign-in (its password was reset, or this sign-in method was removed). Sign in again.";
+const GROUNDS_GONE =
+  "Your account changed during this sign-in (its password was reset, or this sign-in method was removed). Sign in again.";
 
 /** The account of a verified identity, signed in (or the MFA step, or the refusal of its state). */
 export async function signInWithIdentity(deps: Deps, meta: RequestMeta, v: VerifiedIdentity, fullName?: string): Promise<SignInResult> {
   const { user, identityId } = await resolveAccount(deps, meta, v, fullName);
   try {
-    return await completeSignIn(deps, meta, user, { method: v.provider, grounds: { passwordChangedAt: user.passwordChangedAt, identityId } });
+    return await completeSignIn(deps, meta, user, {
+      method: v.provider,
+      grounds: { passwordChangedAt: user.passwordChangedAt, identityId },
+    });
   } catch (err) {
     // The grounds no longer held when the session was to start (a reset or an unlink committed meanwhile).
     if (err instanceof AppError && err.code === "invalid_credentials") throw apiError("invalid_credentials", { message: GROUNDS_GONE });

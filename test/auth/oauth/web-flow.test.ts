@@ -23,7 +23,6 @@ import {
   startCall,
   uniqueSub,
   webCode,
-  webFlowUntilCallback,
 } from "../../support/oidc";
 import { call, json, runScheduled, testEnv } from "../../support/worker";
 
