@@ -172,7 +172,7 @@ const SET_COOKIE = {
   description:
     "The flow's browser binding: `__Host-oauth-<id>=<random>; Max-Age=600; Path=/; HttpOnly; Secure; SameSite=Lax` " +
     "(`oauth-<id>` without Secure over plain http to localhost); the callback clears it",
-  schema: { type: "string" as const, maxLength: 256 },
+  schema: { type: "string" as const, maxLength: 256, pattern: "^(__Host-)?oauth-[0-9a-f]{16}=" },
 };
 
 /** A 302 and where it points (and the browser-binding cookie it sets or clears). */
@@ -242,7 +242,10 @@ const startRoute = route({
   responses: {
     200: json(
       z.object({ status: z.literal("success"), authorization_url: z.string().url().max(4096) }).openapi("OAuthLinkStart", {
-        example: { status: "success", authorization_url: "https://accounts.google.com/o/oauth2/v2/auth?response_type=code&state=…" },
+        example: {
+          status: "success",
+          authorization_url: "https://accounts.google.com/o/oauth2/v2/auth?response_type=code&client_id=web.apps.example&state=s-3f9a",
+        },
       }),
       "intent=link: the provider's authorization URL, to open in this browser (the cookie is set)",
     ),
@@ -313,9 +316,24 @@ const callbackPostRoute = route({
     200: {
       description: "A cross-site POST without the cookie: a page that posts the same fields again from this origin",
       headers: {
-        "Content-Security-Policy": { description: "Only this page's own script may run", schema: { type: "string", maxLength: 512 } },
+        "Content-Security-Policy": {
+          description: "Only this page's own script may run",
+          schema: { type: "string", maxLength: 512, pattern: "^default-src 'none'; script-src 'nonce-" },
+        },
       },
-      content: { "text/html": { schema: { type: "string", maxLength: 16384 } } },
+      content: {
+        "text/html": {
+          schema: z
+            .string()
+            .max(16384)
+            .regex(/^<!doctype html>/)
+            .openapi({
+              example:
+                '<!doctype html>…<form method="post"><input type="hidden" name="code" value="c.abc123"><input type="hidden" name="state" ' +
+                'value="s-3f9a"><input type="hidden" name="same_site" value="1">…</form><script nonce="…">document.forms[0].submit();</script>…',
+            }),
+        },
+      },
     },
     302: callbackRedirect,
   },
