@@ -7,11 +7,11 @@ import { b64url, randomBytes, sha256Hex } from "../encoding";
 import type { SessionGrounds } from "../sessions";
 
 /**
- * The mfa_token: the step between a right first factor (the password) and the session, for an
- * account with an active factor. It is 256 random bits, stored only as SHA-256 in a row that
- * holds the user, the first factor's method and the grounds the session will rest on
- * (`password_changed_at` of the row whose password was verified), valid MFA_TOKEN_TTL and used at
- * most once. A random token with a row (rather than a signed token) because single use needs a
+ * The mfa_token: the step between a right first factor (the password, or Google or Apple) and the
+ * session, for an account with an active factor. It is 256 random bits, stored only as SHA-256 in a
+ * row that holds the user, the first factor's method and the grounds the session will rest on
+ * (`password_changed_at` of the row the first factor was checked against; for Google and Apple also
+ * the identity), valid MFA_TOKEN_TTL and used at most once; a password reset deletes it. A random token with a row (rather than a signed token) because single use needs a
  * row anyway, and a row can be consumed in the same transaction as the code, so of two verifies
  * racing with one token exactly one passes and the other leaves its code unused.
  */
