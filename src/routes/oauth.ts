@@ -4,7 +4,7 @@ import { getCookie, setCookie } from "hono/cookie";
 import { SESSION } from "../auth/access";
 import { STATUS_REFUSALS } from "../auth/account-status";
 import type { BindingCookie } from "../auth/oauth/browser-binding";
-import { PROVIDER_NAMES } from "../auth/oauth/configured";
+import { PROVIDER_NAMES, providerLabel } from "../auth/oauth/configured";
 import { RESUBMIT_MARKER, resubmitPage } from "../auth/oauth/form-post";
 import { listIdentities, unlinkIdentity } from "../auth/oauth/identities";
 import {
@@ -429,8 +429,6 @@ const unlinkRoute = route({
   responses: { 200: json(MessageSchema, "Unlinked") },
 });
 
-const PROVIDER_LABEL: Record<string, string> = { google: "Google", apple: "Apple" };
-
 function setBindingCookie(c: Context<AppEnv>, cookie: BindingCookie) {
   setCookie(c, cookie.name, cookie.value, { httpOnly: true, secure: cookie.secure, sameSite: "Lax", path: "/", maxAge: cookie.maxAge });
 }
@@ -494,7 +492,7 @@ export function oauthRoutes() {
         body.code !== undefined
           ? await linkWithExchangeCode(deps, meta, auth, name, { code: body.code, codeVerifier: body.code_verifier! }, proof)
           : await linkWithIdToken(deps, meta, auth, name, { idToken: body.id_token!, nonce: body.nonce }, proof);
-      const label = PROVIDER_LABEL[identity.provider] ?? identity.provider;
+      const label = providerLabel(identity.provider);
       const message = created ? `${label} is linked.` : `${label} was already linked to this account.`;
       return c.json({ status: "success" as const, message, identity: publicIdentity(identity) }, 200);
     })
@@ -508,7 +506,7 @@ export function oauthRoutes() {
         currentPassword: body.current_password,
         mfaCode: body.mfa_code,
       });
-      const label = PROVIDER_LABEL[gone.provider] ?? gone.provider;
+      const label = providerLabel(gone.provider);
       return c.json({ status: "success" as const, message: `${label} is unlinked; sessions signed in with it have ended.` }, 200);
     });
 }

@@ -6,6 +6,9 @@ import type { WebClient } from "./web-flow";
 /** The providers this API knows; a path naming another one answers 404. */
 export const PROVIDER_NAMES = ["google", "apple"] as const satisfies readonly ProviderName[];
 
+/** How a provider is named to people (messages, mails). */
+export const providerLabel = (name: string): string => ({ google: "Google", apple: "Apple" })[name] ?? name;
+
 export const isProviderName = (name: string): name is ProviderName => (PROVIDER_NAMES as readonly string[]).includes(name);
 
 /**

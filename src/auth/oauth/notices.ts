@@ -1,15 +1,14 @@
 import type { Identity } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { identityLinkedMessage, identityUnlinkedMessage } from "../../mail/identities";
+import { providerLabel } from "./configured";
 
 /** Mail about linked identities goes out in the background: the answer never waits for it. */
-const LABEL: Record<string, string> = { google: "Google", apple: "Apple" };
-
 const input = (deps: Deps, to: string, identity: Pick<Identity, "provider" | "email">) => ({
   appName: deps.config.APP_NAME,
   to,
   at: deps.now(),
-  provider: LABEL[identity.provider] ?? identity.provider,
+  provider: providerLabel(identity.provider),
   identityEmail: identity.email,
 });
 
