@@ -33,6 +33,10 @@ function corsFor(config: Config): MiddlewareHandler<AppEnv> {
       allowHeaders: ["Authorization", "Content-Type"],
       allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
       exposeHeaders: ["X-Request-Id", "Retry-After"],
+      // Only for the web flow's start with intent=link, which a listed app calls with fetch and
+      // `credentials: "include"` so that the browser keeps the flow's binding cookie. No cookie
+      // here carries authority (sessions are bearer tokens), so a listed origin gains nothing else.
+      credentials: true,
       maxAge: 600,
     });
     corsMiddleware.set(config, mw);

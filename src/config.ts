@@ -210,7 +210,7 @@ export const settingsSchema = z
 
     // Two-factor sign-in (src/auth/mfa/)
     RECENT_AUTH_MAX_AGE: duration("10m", 60, 86400).describe(
-      "Routes that weaken an account (enroll or disable MFA, new recovery codes) need a login or MFA verify at most this old, else 403 recent_login_required.",
+      "Routes that change the ways in (MFA, recovery codes, linked identities) or delete the account need a login or MFA verify at most this old, else 403 recent_login_required.",
     ),
     REQUIRE_MFA_ROLES: listOr("admin").describe(
       "Comma-separated roles that must use MFA: without an active factor their tokens only reach the enrollment routes and /me (`none`: no role).",
@@ -250,6 +250,9 @@ export const settingsSchema = z
     ),
     OAUTH_CALLBACK_BASE_URL: optionalString.describe(
       "Public origin of this API as registered with the providers (https://api.example.com); the callback is it + BASE_PATH + /oauth/{provider}/callback. Default: the request's origin.",
+    ),
+    OAUTH_REQUIRE_NONCE: bool(true).describe(
+      "Native ID tokens must carry the nonce the app sent (every platform SDK can set one); false: only where the platform always has one (Apple, Google iOS). Either way a token is accepted once.",
     ),
 
     // Account management (src/auth/admin/, src/auth/account/deletion.ts)

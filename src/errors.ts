@@ -120,11 +120,26 @@ export const ERROR_CATALOG = {
   oauth_provider_error: { status: 400, message: "The provider did not complete the sign-in (it was cancelled or refused)." },
   oauth_code_rejected: { status: 400, message: "The provider refused the authorization code. Start again." },
   oauth_exchange_code_invalid: { status: 401, message: "This sign-in code has expired or was already used. Start again." },
+  oauth_browser_mismatch: {
+    status: 400,
+    message: "This sign-in was started in another browser, or this browser did not keep its cookie. Start again in this browser.",
+  },
+  oauth_intent_mismatch: {
+    status: 400,
+    message:
+      "This code was issued for another use: a sign-in code cannot link an identity, and a linking code works only at POST /auth/oauth/{provider}/link from the session that started it. Start again.",
+  },
+  id_token_replayed: { status: 401, message: "This ID token was already used. Sign in with the provider again." },
   provider_unavailable: { status: 503, message: "The sign-in provider cannot be reached right now. Please try again shortly." },
   account_exists_unverified_link: {
     status: 409,
     message:
       "An account with this email already exists. Log in with its password and link this sign-in method from there (POST /auth/oauth/{provider}/link).",
+  },
+  account_exists_reset_required: {
+    status: 409,
+    message:
+      "An account with this email already exists, and its password was set before the address was verified. Reset the password by email (forgot password), then sign in again; or log in with the password and link this sign-in method from there.",
   },
   identity_already_linked: { status: 409, message: "This sign-in identity already belongs to another account." },
   identity_not_found: { status: 404, message: "No linked sign-in identity with this id." },

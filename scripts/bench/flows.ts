@@ -78,13 +78,22 @@ export const verifyEmailBatch = (ctx: FlowContext, n: number) =>
 
 // --- Second factor -------------------------------------------------------------------------
 
-/** A registered account with TOTP confirmed: { email, secret, lastStep }. */
+/**
+ * A registered account with TOTP confirmed: { email, secret, lastStep }. A factor is added only to
+ * a verified address, and confirming it takes the current password.
+ */
 async function mfaUser(ctx: FlowContext, kind = "mfa"): Promise<MfaUser> {
   const reg = await register(ctx, kind);
+  must(
+    await ctx.api("POST", "/auth/verify-email", { email: reg.email, code: await mailedCode(ctx, reg.email) }),
+    200,
+    "POST /auth/verify-email",
+  );
   const auth = { authorization: `Bearer ${reg.access_token}` };
   const { secret } = must(await ctx.api("POST", "/auth/mfa/totp/enroll", undefined, auth), 200, "POST /auth/mfa/totp/enroll");
   const step = currentStep();
-  must(await ctx.api("POST", "/auth/mfa/totp/confirm", { code: totp(secret, step) }, auth), 200, "POST /auth/mfa/totp/confirm");
+  const confirm = { code: totp(secret, step), current_password: ctx.password };
+  must(await ctx.api("POST", "/auth/mfa/totp/confirm", confirm, auth), 200, "POST /auth/mfa/totp/confirm");
   return { email: reg.email, id: reg.user.id, secret, lastStep: step };
 }
 
@@ -130,33 +139,33 @@ export async function adminToken(ctx: FlowContext): Promise<string> {
 
 const sha256hex = (s: string) => crypto.createHash("sha256").update(s).digest("hex");
 
-/**
- * `n` Google accounts as a native app signs them in: an ID token from the local provider for the
- * app's client id with SHA-256(nonce) in it, and the raw nonce. Each is used once here, so the
- * accounts exist and the measured requests are sign-ins (ID tokens are valid for an hour).
- */
-export async function socialSignIns(ctx: FlowContext, n: number, clientId: string) {
-  const out = await ctx.pool(Array.from({ length: n }), 4, async (_, i) => {
-    const nonce = crypto.randomBytes(16).toString("hex");
-    const res = await fetch(`${ctx.oidcUrl}/_control/mint`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        provider: "google",
-        claims: {
-          aud: clientId,
-          azp: clientId,
-          sub: `bench-${ctx.runId}-${i}`,
-          email: newEmail(ctx, "social"),
-          email_verified: true,
-          nonce: sha256hex(nonce),
-        },
-      }),
-    });
-    if (res.status !== 200) throw new Error(`bench setup: the OpenID provider's mint answered ${res.status}`);
-    const body = { id_token: ((await res.json()) as { id_token: string }).id_token, nonce };
-    must(await ctx.api("POST", "/auth/oauth/google/id-token", body), 200, "POST /auth/oauth/google/id-token (first sign-in)");
-    return body;
+/** A Google ID token from the local provider for the app's client id, with SHA-256(nonce) in it, and the raw nonce. */
+async function googleIdToken(ctx: FlowContext, clientId: string, account: { sub: string; email: string }) {
+  const nonce = crypto.randomBytes(16).toString("hex");
+  const res = await fetch(`${ctx.oidcUrl}/_control/mint`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      provider: "google",
+      claims: { aud: clientId, azp: clientId, ...account, email_verified: true, nonce: sha256hex(nonce) },
+    }),
   });
-  return out;
+  if (res.status !== 200) throw new Error(`bench setup: the OpenID provider's mint answered ${res.status}`);
+  return { id_token: ((await res.json()) as { id_token: string }).id_token, nonce };
 }
+
+/** `n` Google accounts, made by a first native sign-in each: { sub, email }. */
+export const socialAccounts = (ctx: FlowContext, n: number, clientId: string) =>
+  ctx.pool(Array.from({ length: n }), 4, async (_, i) => {
+    const account = { sub: `bench-${ctx.runId}-${i}`, email: newEmail(ctx, "social") };
+    const first = await googleIdToken(ctx, clientId, account);
+    must(await ctx.api("POST", "/auth/oauth/google/id-token", first), 200, "POST /auth/oauth/google/id-token (first sign-in)");
+    return account;
+  });
+
+/**
+ * `requests` sign-ins of those accounts as a native app makes them: each a fresh ID token and raw
+ * nonce (an ID token is accepted once), so the measured requests are sign-ins of existing accounts.
+ */
+export const socialSignInBatch = (ctx: FlowContext, accounts: { sub: string; email: string }[], requests: number, clientId: string) =>
+  ctx.pool(Array.from({ length: requests }), 4, (_, i) => googleIdToken(ctx, clientId, accounts[i % accounts.length]));

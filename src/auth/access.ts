@@ -57,7 +57,7 @@ function adminRefusal(auth: Authenticated): "admin_required" | "admin_mfa_requir
 const mustEnrollMfa = (deps: Deps, auth: Authenticated) => !auth.mfaEnabled && deps.config.REQUIRE_MFA_ROLES.includes(auth.user.role);
 
 /** The session's sign-in (login or MFA verify) happened within RECENT_AUTH_MAX_AGE. */
-const isRecentLogin = (deps: Deps, auth: Authenticated) =>
+export const isRecentLogin = (deps: Deps, auth: Authenticated) =>
   deps.now().getTime() - auth.authTime.getTime() <= deps.config.RECENT_AUTH_MAX_AGE * 1000;
 
 /** Throws the catalog error of the first rule the caller does not meet. */

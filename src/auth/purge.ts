@@ -1,7 +1,7 @@
 import { and, getTableName, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import { UNCACHED } from "../db/client";
-import { oauthExchangeCodes, oauthStates, refreshTokens, throttles, users } from "../db/schema";
+import { oauthExchangeCodes, oauthStates, oauthUsedTokens, refreshTokens, throttles, users } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
 import { describeError } from "../log";
 import { ownAvatarKey, parseAvatarKey } from "../storage/avatar-keys";
@@ -58,6 +58,12 @@ export const TRANSIENT_DATA: readonly { table: PgTable; purge: (deps: Deps, now:
     purge: async (deps, now) =>
       (await deps.db.delete(oauthExchangeCodes).where(lt(oauthExchangeCodes.expiresAt, now)).returning({ h: oauthExchangeCodes.codeHash }))
         .length,
+  },
+  {
+    // Native ID tokens accepted once (src/auth/oauth/replay.ts): once a token has expired it is refused anyway.
+    table: oauthUsedTokens,
+    purge: async (deps, now) =>
+      (await deps.db.delete(oauthUsedTokens).where(lt(oauthUsedTokens.expiresAt, now)).returning({ k: oauthUsedTokens.key })).length,
   },
 ];
 

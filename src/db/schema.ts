@@ -1,5 +1,18 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid, varchar } from "drizzle-orm/pg-core";
+import {
+  type AnyPgColumn,
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+  varchar,
+} from "drizzle-orm/pg-core";
 
 const tz = { withTimezone: true, mode: "date" } as const;
 
@@ -68,8 +81,18 @@ export const sessions = pgTable(
     acr: text("acr"),
     /** When that proof happened (login or MFA verify); null on sessions from before it was recorded: created_at. */
     authTime: timestamp("auth_time", tz),
+    /**
+     * A social sign-in's session rests on its identity: removing the identity (unlink, a reset that
+     * drops an identity the provider did not vouch for, deleting the account) deletes the session
+     * in the same statement, so no session outlives the way in it was opened with.
+     */
+    identityId: uuid("identity_id").references((): AnyPgColumn => identities.id, { onDelete: "cascade" }),
   },
-  (t) => [index("auth_sessions_user_idx").on(t.userId), index("auth_sessions_expires_idx").on(t.expiresAt)],
+  (t) => [
+    index("auth_sessions_user_idx").on(t.userId),
+    index("auth_sessions_expires_idx").on(t.expiresAt),
+    index("auth_sessions_identity_idx").on(t.identityId).where(sql`${t.identityId} is not null`),
+  ],
 );
 
 /** Refresh tokens, stored only as SHA-256 hashes. Consumed tokens stay for reuse detection. */
@@ -223,10 +246,10 @@ export const identities = pgTable(
 
 /**
  * Web redirect flow, between start and callback (src/auth/oauth/redirect.ts). Keyed by SHA-256 of
- * the `state` sent to the provider, used once (deleted by the callback). Apple's callback is a
- * cross-site form POST, which a SameSite=Lax cookie would not come back with, hence a row.
- * `sealed` holds the PKCE verifier and the raw nonce, AES-GCM under a key derived from the state
- * itself and AUTH_SECRET, so the table alone gives neither.
+ * the `state` sent to the provider, used once (deleted by the callback). `sealed` holds the PKCE
+ * verifier and the raw nonce, AES-GCM under a key derived from the state itself and AUTH_SECRET,
+ * so the table alone gives neither. The flow is bound to the browser that started it (a cookie
+ * whose SHA-256 is `binding_hash`) and to the app that will redeem it (its S256 challenge).
  */
 export const oauthStates = pgTable(
   "auth_oauth_states",
@@ -235,8 +258,14 @@ export const oauthStates = pgTable(
     provider: text("provider").notNull(),
     redirectTo: text("redirect_to").notNull(),
     sealed: text("sealed").notNull(),
-    /** The app's own S256 challenge for the exchange (optional): binds the exchange code to the app that started. */
-    clientChallenge: text("client_challenge"),
+    /** The app's own S256 challenge for the exchange: binds the exchange code to the app that started. */
+    clientChallenge: text("client_challenge").notNull(),
+    /** SHA-256 of the value of the browser-binding cookie set by start: the callback must present it. */
+    bindingHash: text("binding_hash").notNull(),
+    /** `sign_in` or `link`: what the exchange code may be used for. */
+    intent: text("intent").notNull().default("sign_in"),
+    /** `link`: the session that started it, the only one that may link the identity. */
+    sessionId: uuid("session_id").references(() => sessions.id, { onDelete: "cascade" }),
     createdAt: timestamp("created_at", tz).notNull(),
     expiresAt: timestamp("expires_at", tz).notNull(),
   },
@@ -246,7 +275,8 @@ export const oauthStates = pgTable(
 /**
  * The one-time exchange code the callback hands to redirect_to (never tokens in a URL): stored
  * only as SHA-256, deleted by its one use, short-lived. It carries the verified identity; the
- * account is resolved and the sign-in completed when it is exchanged.
+ * account is resolved and the sign-in completed when it is exchanged, only with the app's PKCE
+ * verifier and only for the intent (and, for `link`, the session) chosen at start.
  */
 export const oauthExchangeCodes = pgTable(
   "auth_oauth_exchange_codes",
@@ -255,11 +285,27 @@ export const oauthExchangeCodes = pgTable(
     provider: text("provider").notNull(),
     /** The verified identity (src/auth/oauth/id-token.ts VerifiedIdentity) and the name Apple posted once. */
     identity: jsonb("identity").notNull(),
-    clientChallenge: text("client_challenge"),
+    clientChallenge: text("client_challenge").notNull(),
+    intent: text("intent").notNull().default("sign_in"),
+    sessionId: uuid("session_id").references(() => sessions.id, { onDelete: "cascade" }),
     createdAt: timestamp("created_at", tz).notNull(),
     expiresAt: timestamp("expires_at", tz).notNull(),
   },
   (t) => [index("auth_oauth_exchange_codes_expires_idx").on(t.expiresAt)],
+);
+
+/**
+ * Native ID tokens already accepted (src/auth/oauth/replay.ts): a keyed hash of the token's nonce
+ * (or, without one, its jti or the token itself), kept until the token expires, so each is
+ * accepted once. Purged hourly.
+ */
+export const oauthUsedTokens = pgTable(
+  "auth_oauth_used_tokens",
+  {
+    key: text("key").primaryKey(),
+    expiresAt: timestamp("expires_at", tz).notNull(),
+  },
+  (t) => [index("auth_oauth_used_tokens_expires_idx").on(t.expiresAt)],
 );
 
 /** Audit trail of auth events. Never holds a password, code or token. */

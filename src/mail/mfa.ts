@@ -7,12 +7,12 @@ import { escapeHtml, htmlDocument, utcTime } from "./templates";
  */
 type Notice = { appName: string; to: string; at: Date };
 
-const notice = (input: Notice, subject: string, lines: string[], tag: string): MailMessage => {
+export const notice = (input: Notice, subject: string, lines: string[], tag: string): MailMessage => {
   const html = htmlDocument(subject, lines.map((l) => `<p>${escapeHtml(l)}</p>`).join("\n"));
   return { to: input.to, subject, text: lines.join("\n\n"), html, tag };
 };
 
-const TAKE_BACK =
+export const TAKE_BACK =
   'If this wasn\'t you, reset your password now with "Forgot password" on the sign-in screen (that signs everyone out) and contact support.';
 
 export function mfaEnabledMessage(input: Notice): MailMessage {
@@ -37,6 +37,18 @@ export function mfaDisabledMessage(input: Notice): MailMessage {
       TAKE_BACK,
     ],
     "mfa_disabled",
+  );
+}
+
+export function recoveryCodesRegeneratedMessage(input: Notice): MailMessage {
+  return notice(
+    input,
+    `New recovery codes for your ${input.appName} account`,
+    [
+      `A new set of recovery codes was created for your ${input.appName} account at ${utcTime(input.at)}. The previous codes no longer work.`,
+      TAKE_BACK,
+    ],
+    "mfa_recovery_codes_regenerated",
   );
 }
 

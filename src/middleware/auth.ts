@@ -6,6 +6,18 @@ import { authenticate } from "../auth/sessions/sessions";
 import type { AppEnv } from "../context";
 import { AppError, apiError } from "../errors";
 
+/**
+ * A route open to anonymous callers that acts for the caller when one is signed in (the web flow's
+ * start with intent=link): an Authorization header, if sent, is authenticated exactly as by
+ * requireAuth; without one the handler sees no `auth`.
+ */
+export const optionalAuth =
+  (policy: AccessPolicy): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    if (c.req.header("authorization") === undefined) return next();
+    return requireAuth(policy)(c, next);
+  };
+
 /** Bearer authentication: verifies the access token, loads the live session and user, applies the route's policy. */
 export const requireAuth =
   (policy: AccessPolicy): MiddlewareHandler<AppEnv> =>

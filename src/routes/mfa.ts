@@ -6,7 +6,7 @@ import type { Proof } from "../auth/mfa/second-factor";
 import { verifyMfa } from "../auth/mfa/verify";
 import type { AppEnv } from "../context";
 import { route } from "./route";
-import { AuthResponseSchema, int32, json, jsonBody, MessageSchema } from "./schemas";
+import { AuthResponseSchema, anyPasswordField, int32, json, jsonBody, MessageSchema } from "./schemas";
 import { signInAnswer } from "./sign-in";
 
 const TAGS = ["Two-factor sign-in"];
@@ -29,11 +29,20 @@ const ONE_PROOF = { message: "Send either code (from the authenticator app) or r
 const proofFrom = (b: { code?: string; recovery_code?: string }): Proof =>
   b.code !== undefined ? { code: b.code } : { recoveryCode: b.recovery_code! };
 
-const CodeBody = z.object({ code: totpCode }).openapi("MfaCodeRequest", { example: { code: "123456" } });
+/** The owner's proof of a change to the ways in (src/auth/ways-in.ts). */
+const currentPassword = anyPasswordField.optional().openapi({
+  description: "The account's current password (required when it has one; without one, a login within RECENT_AUTH_MAX_AGE suffices)",
+});
+const CodeBody = z
+  .object({ code: totpCode, current_password: currentPassword })
+  .openapi("MfaCodeRequest", { example: { code: "123456", current_password: "correct horse battery staple" } });
 const ProofBody = z
-  .object({ code: totpCode.optional(), recovery_code: recoveryCode.optional() })
+  .object({ code: totpCode.optional(), recovery_code: recoveryCode.optional(), current_password: currentPassword })
   .refine(oneProof, ONE_PROOF)
-  .openapi("MfaProofRequest", { example: { code: "123456" } });
+  .openapi("MfaProofRequest", { example: { code: "123456", current_password: "correct horse battery staple" } });
+
+/** A wrong or missing current password (checked through the login throttle). */
+const PASSWORD_ERRORS = ["invalid_current_password", "password_reset_required"] as const;
 const VerifyBody = z
   .object({
     mfa_token: z.string({ error: "mfa_token is required." }).min(1, "mfa_token is required.").max(128),
@@ -99,10 +108,11 @@ const enrollRoute = route({
   description:
     "Returns a new secret for a pending factor: `otpauth_uri` for a QR code (rendered by the client) and `secret` (base32) to type in. " +
     "SHA-1, 6 digits, 30 s. Nothing changes until POST /auth/mfa/totp/confirm; enrolling again replaces a pending secret. " +
-    "Needs a login within RECENT_AUTH_MAX_AGE.",
+    "Needs a login within RECENT_AUTH_MAX_AGE and a verified email address (else 403 email_unverified, whatever " +
+    "REQUIRE_VERIFIED_EMAIL says).",
   limit: "RL_DEFAULT",
   auth: { ...ENROLLMENT, recentLogin: true },
-  errors: ["mfa_already_enabled"],
+  errors: ["mfa_already_enabled", "email_unverified"],
   responses: {
     200: json(
       z
@@ -131,11 +141,22 @@ const confirmRoute = route({
   path: "/mfa/totp/confirm",
   tags: TAGS,
   summary: "Confirm the authenticator app with a code: two-factor sign-in turns on",
-  description: "Returns 10 recovery codes, this once. A notice is mailed to the account's address.",
+  description:
+    "A credential change: a code from the app, `current_password` (an account without a password: a login within " +
+    "RECENT_AUTH_MAX_AGE) and a verified email address. Returns 10 recovery codes, this once. Every other session of the account " +
+    "ends (this one continues); a notice is mailed to the account's address.",
   limit: "RL_LOGIN",
   auth: ENROLLMENT,
-  errors: ["mfa_enrollment_not_started", "mfa_already_enabled", "invalid_mfa_code", "mfa_code_used"],
-  request: { body: jsonBody(CodeBody, "A current code from the app") },
+  errors: [
+    "mfa_enrollment_not_started",
+    "recent_login_required",
+    "mfa_already_enabled",
+    "invalid_mfa_code",
+    "mfa_code_used",
+    "email_unverified",
+    ...PASSWORD_ERRORS,
+  ],
+  request: { body: jsonBody(CodeBody, "A current code from the app and the current password") },
   responses: { 200: json(RecoveryCodesSchema, "On; the recovery codes") },
 });
 
@@ -145,12 +166,12 @@ const disableRoute = route({
   tags: TAGS,
   summary: "Turn two-factor sign-in off",
   description:
-    "Needs a login within RECENT_AUTH_MAX_AGE and a current code (or a recovery code). The factor and every recovery code are removed; " +
-    "a notice is mailed.",
+    "A credential change: needs a login within RECENT_AUTH_MAX_AGE, `current_password` (an account without a password: the recent " +
+    "login alone) and a current code (or a recovery code). The factor and every recovery code are removed; a notice is mailed.",
   limit: "RL_LOGIN",
   auth: { ...SESSION, recentLogin: true },
-  errors: ["mfa_not_enabled", "invalid_mfa_code", "mfa_code_used"],
-  request: { body: jsonBody(ProofBody, "A current code, or a recovery code") },
+  errors: ["mfa_not_enabled", "invalid_mfa_code", "mfa_code_used", ...PASSWORD_ERRORS],
+  request: { body: jsonBody(ProofBody, "A current code, or a recovery code, and the current password") },
   responses: { 200: json(MessageSchema, "Off") },
 });
 
@@ -159,11 +180,13 @@ const regenerateRoute = route({
   path: "/mfa/recovery-codes",
   tags: TAGS,
   summary: "Replace the recovery codes",
-  description: "Needs a login within RECENT_AUTH_MAX_AGE and a current code from the app. The old codes stop working.",
+  description:
+    "A credential change: needs a login within RECENT_AUTH_MAX_AGE, `current_password` (an account without a password: the recent " +
+    "login alone) and a current code from the app. The old codes stop working; a notice is mailed.",
   limit: "RL_LOGIN",
   auth: { ...SESSION, recentLogin: true },
-  errors: ["mfa_not_enabled", "invalid_mfa_code", "mfa_code_used"],
-  request: { body: jsonBody(CodeBody, "A current code from the app") },
+  errors: ["mfa_not_enabled", "invalid_mfa_code", "mfa_code_used", ...PASSWORD_ERRORS],
+  request: { body: jsonBody(CodeBody, "A current code from the app and the current password") },
   responses: { 200: json(RecoveryCodesSchema, "The new recovery codes") },
 });
 
@@ -192,16 +215,19 @@ export function mfaRoutes() {
       return c.json({ status: "success" as const, message, ...enrollment }, 200);
     })
     .openapi(confirmRoute, async (c) => {
-      const codes = await confirmTotp(c.get("deps"), c.get("meta"), c.get("auth").user, c.req.valid("json").code);
+      const body = c.req.valid("json");
+      const codes = await confirmTotp(c.get("deps"), c.get("meta"), c.get("auth"), body.code, body.current_password);
       const message = "Two-factor sign-in is on. Store these recovery codes somewhere safe: each works once, and they are shown only now.";
       return c.json({ status: "success" as const, message, recovery_codes: codes }, 200);
     })
     .openapi(disableRoute, async (c) => {
-      await disableMfa(c.get("deps"), c.get("meta"), c.get("auth").user, proofFrom(c.req.valid("json")));
+      const body = c.req.valid("json");
+      await disableMfa(c.get("deps"), c.get("meta"), c.get("auth"), proofFrom(body), body.current_password);
       return c.json({ status: "success" as const, message: "Two-factor sign-in is off." }, 200);
     })
     .openapi(regenerateRoute, async (c) => {
-      const codes = await regenerateRecoveryCodes(c.get("deps"), c.get("meta"), c.get("auth").user, c.req.valid("json").code);
+      const body = c.req.valid("json");
+      const codes = await regenerateRecoveryCodes(c.get("deps"), c.get("meta"), c.get("auth"), body.code, body.current_password);
       const message = "New recovery codes: the old ones no longer work. Store these somewhere safe; they are shown only now.";
       return c.json({ status: "success" as const, message, recovery_codes: codes }, 200);
     })

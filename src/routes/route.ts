@@ -4,7 +4,7 @@ import { type AccessPolicy, accessCodes } from "../auth/access";
 import type { Config } from "../config";
 import type { AppEnv } from "../context";
 import { type AppError, ERROR_CATALOG, type ErrorCode, errorBody } from "../errors";
-import { requireAuth } from "../middleware/auth";
+import { optionalAuth, requireAuth } from "../middleware/auth";
 import { jsonBodyLimit, multipartBodyLimit, multipartOnly } from "../middleware/body-limit";
 import { type LimitName, rateLimit } from "../middleware/rate-limit";
 import { safeText } from "../middleware/safe-text";
@@ -16,6 +16,8 @@ interface RouteExtras {
   limit: LimitName | false;
   /** Protected route: bearer token plus this policy (src/auth/access.ts). Absent: public. */
   auth?: AccessPolicy;
+  /** Public route that acts for the caller when a bearer token is sent (checked with this policy). */
+  optionalAuth?: AccessPolicy;
   /** Codes the route's own handler and domain can answer (the middleware's are added here). */
   errors: readonly ErrorCode[];
   /** A multipart body with one file of at most this many bytes. */
@@ -35,7 +37,8 @@ function middlewareCodes(spec: Spec): ErrorCode[] {
   const codes: ErrorCode[] = ["internal_error"];
   if (spec.limit) codes.push("too_many_requests");
   if (!spec.noDatabase) codes.push("service_unavailable");
-  if (spec.auth) codes.push("unauthorized", "invalid_token", "token_expired", ...accessCodes(spec.auth));
+  const policy = spec.auth ?? spec.optionalAuth;
+  if (policy) codes.push("unauthorized", "invalid_token", "token_expired", ...accessCodes(policy));
   // A body without Content-Type is refused app-wide on these methods (src/middleware/request.ts).
   if (["post", "put", "patch"].includes(spec.method)) codes.push("unsupported_media_type");
   if (spec.request?.params || spec.request?.query) codes.push("validation_failed");
@@ -118,12 +121,14 @@ const operationIdOf = (method: string, path: string) =>
  * `auth` is set), body limit (JSON or multipart), refusal of text Postgres cannot store; then
  * the validators and the handler. The document gets the rest by construction: the error
  * responses, the common headers, an operationId, and the security requirement: the bearer
- * scheme (`adminAuth` for the admin API), or `[{}]` (explicitly anonymous) for a public route.
+ * scheme (`adminAuth` for the admin API), `[{}]` (explicitly anonymous) for a public route, or
+ * both for a public route that acts for a signed-in caller (`optionalAuth`).
  */
 export function route<P extends string, S extends Spec & { path: P }>(spec: S) {
-  const { limit, auth, errors, multipart, noDatabase: _noDatabase, ...config } = spec;
+  const { limit, auth, optionalAuth: maybeAuth, errors, multipart, noDatabase: _noDatabase, ...config } = spec;
   const middleware: MiddlewareHandler<AppEnv>[] = limit ? [rateLimit(limit)] : [];
   if (auth) middleware.push(requireAuth(auth));
+  else if (maybeAuth) middleware.push(optionalAuth(maybeAuth));
   // A form body (a provider's form_post callback) is small too: the same limit as JSON.
   if (has(spec, "application/json") || has(spec, FORM)) middleware.push(jsonBodyLimit);
   if (multipart)
@@ -143,7 +148,7 @@ export function route<P extends string, S extends Spec & { path: P }>(spec: S) {
     ...config,
     middleware,
     // The admin API has its own scheme: the same bearer token, of an admin session with MFA.
-    security: auth ? [{ [auth.admin ? "adminAuth" : "bearerAuth"]: [] }] : [{}],
+    security: auth ? [{ [auth.admin ? "adminAuth" : "bearerAuth"]: [] }] : maybeAuth ? [{}, { bearerAuth: [] }] : [{}],
     responses: { ...errorResponses([...errors, ...middlewareCodes(spec)]), ...success },
   } as RouteConfig & { path: P }) as unknown as ReturnType<typeof createRoute<P, Omit<S, Extras> & { path: P }>>;
 }

@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import { PASSWORD, type Registered, registerUser } from "./accounts";
+import { PASSWORD, type Registered, registerUser, verifyEmailOf } from "./accounts";
 import type { fakeClock } from "./clock";
 import { call, json } from "./worker";
 
@@ -70,14 +70,21 @@ export interface MfaAccount {
   recoveryCodes: string[];
 }
 
-/** Enroll and confirm TOTP with a (recently logged-in) access token at the clock's time; the clock then moves to the next step. */
-export async function enableMfa(token: string, clock: Clock): Promise<Omit<MfaAccount, "user">> {
+/**
+ * Enroll and confirm TOTP with a (recently logged-in) access token at the clock's time; the clock
+ * then moves to the next step. A factor is added only to a verified address, so an unverified one
+ * is verified first (with the code its registration mailed); confirming sends the current password
+ * (`password`, ignored by an account that has none).
+ */
+export async function enableMfa(token: string, clock: Clock, password = PASSWORD): Promise<Omit<MfaAccount, "user">> {
   const at = { now: clock.now, token };
+  const me = await json(await call("/auth/me", at));
+  if (!me.user.email_verified) await verifyEmailOf(me.user.email, { now: clock.now });
   const enroll = await call("/auth/mfa/totp/enroll", { method: "POST", ...at });
   expect(enroll.status, await enroll.clone().text()).toBe(200);
   const { secret, otpauth_uri } = await json(enroll);
   const raw = base32Decode(secret);
-  const confirm = await call("/auth/mfa/totp/confirm", { body: { code: await codeAt(raw, clock) }, ...at });
+  const confirm = await call("/auth/mfa/totp/confirm", { body: { code: await codeAt(raw, clock), current_password: password }, ...at });
   expect(confirm.status, await confirm.clone().text()).toBe(200);
   const { recovery_codes } = await json(confirm);
   clock.advance(30_000);

@@ -126,16 +126,81 @@ export async function authorizeAtProvider(authorizeUrl: string): Promise<Provide
   return { callback: new URL(unescapeHtml(action![1])), params, method: "POST" };
 }
 
-/** The callback request into the Worker, as the browser makes it (GET with the query, or the form POST). */
-export function callbackCall(answer: ProviderAnswer, opts: CallOptions = {}) {
+/** An app's own PKCE pair for the exchange: a verifier it keeps, and base64url(SHA-256(verifier)) for start. */
+export async function newPkce() {
+  const verifier = `app-verifier-${crypto.randomUUID()}-${crypto.randomUUID()}`;
+  return { verifier, challenge: await s256(verifier) };
+}
+
+/** base64url(SHA-256(text)). */
+export async function s256(text: string) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return btoa(String.fromCharCode(...digest))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+
+/** The cookies a response sets, parsed: name -> {value, attributes (lower-cased keys)}. */
+export function setCookies(res: Response): Map<string, { value: string; attributes: Record<string, string | true> }> {
+  const out = new Map<string, { value: string; attributes: Record<string, string | true> }>();
+  for (const line of res.headers.getSetCookie()) {
+    const [pair, ...attrs] = line.split(";").map((p) => p.trim());
+    const eq = pair.indexOf("=");
+    const attributes: Record<string, string | true> = {};
+    for (const a of attrs) {
+      const k = a.indexOf("=");
+      if (k < 0) attributes[a.toLowerCase()] = true;
+      else attributes[a.slice(0, k).toLowerCase()] = a.slice(k + 1);
+    }
+    out.set(pair.slice(0, eq), { value: pair.slice(eq + 1), attributes });
+  }
+  return out;
+}
+
+/** The flow's browser-binding cookie as a browser sends it back (`name=value`), from start's answer. */
+export function bindingCookie(start: Response): string {
+  const cookies = [...setCookies(start)].filter(([name]) => /^(__Host-)?oauth-/.test(name));
+  expect(cookies, "start sets one browser-binding cookie").toHaveLength(1);
+  const [[name, { value }]] = cookies;
+  return `${name}=${value}`;
+}
+
+/**
+ * The callback request into the Worker, exactly as sent: GET with the query, or the form POST,
+ * with `cookie` (a Cookie header value) when given.
+ */
+export function callbackCall(answer: ProviderAnswer, opts: CallOptions & { cookie?: string } = {}) {
+  const { cookie, ...rest } = opts;
   const path = answer.callback.pathname;
-  if (answer.method === "GET") return call(`${path}?${answer.params}`, opts);
+  const headers = { ...(cookie ? { cookie } : {}), ...rest.headers };
+  if (answer.method === "GET") return call(`${path}?${answer.params}`, { ...rest, headers });
   return call(path, {
     method: "POST",
     body: answer.params.toString(),
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    ...opts,
+    ...rest,
+    headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
   });
+}
+
+/** The fields of the page the callback answers a cross-site form_post with (its hidden inputs). */
+export function resubmitFields(html: string): URLSearchParams {
+  const params = new URLSearchParams();
+  for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) params.set(m[1], unescapeHtml(m[2]));
+  return params;
+}
+
+/**
+ * The callback as a browser holding `cookie` makes it: Google's GET carries the SameSite=Lax
+ * cookie (a top-level navigation); Apple's cross-site form_post does not, so the Worker answers a
+ * page that posts the same fields again from its own origin, and that POST carries the cookie.
+ */
+export async function browserCallback(answer: ProviderAnswer, cookie: string | undefined, opts: CallOptions = {}) {
+  if (answer.method === "GET") return callbackCall(answer, { ...opts, cookie });
+  const page = await callbackCall(answer, opts);
+  expect(page.status, await page.clone().text()).toBe(200);
+  expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+  return callbackCall({ ...answer, params: resubmitFields(await page.text()) }, { ...opts, cookie });
 }
 
 /** GET /auth/oauth/{provider}/start, any outcome. */
@@ -145,13 +210,36 @@ export const startCall = (provider: string, query: Record<string, string>, opts:
 /** The allowed redirect_to values of the test bindings. */
 export const redirectTargets = (env: Record<string, unknown>) => String(env.OAUTH_REDIRECT_ALLOWLIST).split(",");
 
-/** start -> the provider (signing in `user`) -> our callback: the callback's answer. */
-export async function webFlowUntilCallback(provider: ProviderName, user: SocialUser, query: Record<string, string>) {
+export interface WebFlow {
+  start: Response;
+  answer: ProviderAnswer;
+  callback: Response;
+  /** The app's PKCE verifier (for the exchange) and the browser's binding cookie. */
+  verifier: string;
+  cookie: string;
+}
+
+/**
+ * start (with a fresh PKCE pair unless the query brings a code_challenge; intent=link with the
+ * session's `token`) -> the provider (signing in `user`) -> our callback, in the browser that started.
+ */
+export async function webFlowUntilCallback(
+  provider: ProviderName,
+  user: SocialUser,
+  query: Record<string, string>,
+  opts: CallOptions = {},
+): Promise<WebFlow> {
   await control("next-login", { provider, ...user });
-  const start = await startCall(provider, query);
-  expect(start.status, await start.clone().text()).toBe(302);
-  const answer = await authorizeAtProvider(start.headers.get("location")!);
-  return { start, answer, callback: await callbackCall(answer) };
+  const pkce = await newPkce();
+  const start = await startCall(provider, { code_challenge: pkce.challenge, ...query }, opts);
+  expect(start.status, await start.clone().text()).toBe(query.intent === "link" ? 200 : 302);
+  const authorizeUrl =
+    query.intent === "link"
+      ? (await start.clone().json<{ authorization_url: string }>()).authorization_url
+      : start.headers.get("location")!;
+  const cookie = bindingCookie(start);
+  const answer = await authorizeAtProvider(authorizeUrl);
+  return { start, answer, callback: await browserCallback(answer, cookie), verifier: pkce.verifier, cookie };
 }
 
 /** The `code` (or `error`) the callback's redirect carries to redirect_to. */
@@ -165,3 +253,11 @@ export function redirectResult(res: Response, redirectTo: string) {
 
 /** POST /auth/oauth/exchange, any outcome. */
 export const exchangeCall = (body: Record<string, unknown>, opts: CallOptions = {}) => call("/auth/oauth/exchange", { body, ...opts });
+
+/** A web flow for `user` through to its exchange code: the code and the app's verifier. */
+export async function webCode(provider: ProviderName, user: SocialUser, query: Record<string, string>, opts: CallOptions = {}) {
+  const flow = await webFlowUntilCallback(provider, user, query, opts);
+  const { code } = redirectResult(flow.callback, query.redirect_to);
+  expect(code).toBeTruthy();
+  return { code: code!, code_verifier: flow.verifier };
+}

@@ -1,18 +1,18 @@
 import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { UNCACHED } from "../../db/client";
-import { type MfaFactor, mfaChallenges, mfaFactors, type User, users } from "../../db/schema";
+import { identities, type MfaFactor, mfaChallenges, mfaFactors, type User, users } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { b64url, randomBytes, sha256Hex } from "../../lib/encoding";
 import type { SessionGrounds } from "../sessions/sessions";
 import { type FirstFactor, isWayIn, type Proof, WAYS_IN } from "../sign-in/ways-in";
 
 /**
- * The mfa_token: the step between a right first factor (the password) and the session, for an
- * account with an active factor. It is 256 random bits, stored only as SHA-256 in a row that
- * holds the user, the first factor's method and the grounds the session will rest on
- * (`password_changed_at` of the row whose password was verified), valid MFA_TOKEN_TTL and used at
- * most once. A random token with a row (rather than a signed token) because single use needs a
+ * The mfa_token: the step between a right first factor (the password, or Google or Apple) and the
+ * session, for an account with an active factor. It is 256 random bits, stored only as SHA-256 in a
+ * row that holds the user, the first factor's method and the grounds the session will rest on
+ * (`password_changed_at` of the row the first factor was checked against; for Google and Apple also
+ * the identity), valid MFA_TOKEN_TTL and used at most once; a password reset deletes it. A random token with a row (rather than a signed token) because single use needs a
  * row anyway, and a row can be consumed in the same transaction as the code, so of two verifies
  * racing with one token exactly one passes and the other leaves its code unused.
  */
@@ -21,13 +21,17 @@ export interface FirstProof extends Proof<FirstFactor> {
 }
 
 /** Grounds as stored (JSON): only what is set, dates as ISO strings. */
-const storeGrounds = (g: SessionGrounds) =>
-  g.passwordChangedAt === undefined ? {} : { password_changed_at: g.passwordChangedAt?.toISOString() ?? null };
+const storeGrounds = (g: SessionGrounds) => ({
+  ...(g.passwordChangedAt === undefined ? {} : { password_changed_at: g.passwordChangedAt?.toISOString() ?? null }),
+  ...(g.identityId ? { identity_id: g.identityId } : {}),
+});
 
 const loadGrounds = (json: unknown): SessionGrounds => {
-  const g = (json ?? {}) as { password_changed_at?: string | null };
-  if (!("password_changed_at" in g)) return {};
-  return { passwordChangedAt: g.password_changed_at ? new Date(g.password_changed_at) : null };
+  const g = (json ?? {}) as { password_changed_at?: string | null; identity_id?: string };
+  return {
+    ...("password_changed_at" in g ? { passwordChangedAt: g.password_changed_at ? new Date(g.password_changed_at) : null } : {}),
+    ...(g.identity_id ? { identityId: g.identity_id } : {}),
+  };
 };
 
 /**
@@ -88,7 +92,8 @@ export async function openChallenge(deps: Deps, token: string): Promise<OpenChal
 /**
  * Use the challenge up: one conditional UPDATE on the code's transaction, so a refusal leaves the
  * code unused. False when it was used or expired meanwhile, or its grounds no longer hold (the
- * password changed since it was checked; the session insert checks again under a row lock).
+ * password changed since it was checked, or the identity it was proven with is gone; the session
+ * insert checks again under a row lock).
  */
 export async function consumeChallenge(db: Db, id: string, now: Date): Promise<boolean> {
   const at = sql`${now.toISOString()}::timestamptz`;
@@ -98,6 +103,14 @@ export async function consumeChallenge(db: Db, id: string, now: Date): Promise<b
      where c.id = ${id}::uuid and c.consumed_at is null and c.expires_at > ${at} and u.id = c.user_id
        and (not (c.grounds ? 'password_changed_at')
             or date_trunc('milliseconds', u.password_changed_at) is not distinct from (c.grounds->>'password_changed_at')::timestamptz)
+       and (not (c.grounds ? 'identity_id')
+            or exists (select 1 from ${identities} as i where i.id = (c.grounds->>'identity_id')::uuid and i.user_id = c.user_id))
     returning c.id`);
   return done.length > 0;
+}
+
+/** Every pending mfa_token of the account dies (a password reset, on its transaction): log in again. */
+export async function revokeChallenges(db: Db, userId: string): Promise<number> {
+  const gone = await db.delete(mfaChallenges).where(eq(mfaChallenges.userId, userId)).returning({ id: mfaChallenges.id });
+  return gone.length;
 }

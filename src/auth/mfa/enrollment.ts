@@ -1,18 +1,23 @@
 import { and, eq, sql } from "drizzle-orm";
 import { mfaFactors, mfaRecoveryCodes, type User } from "../../db/schema";
-import type { Deps, RequestMeta } from "../../deps";
+import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { apiError } from "../../errors";
+import { assertMayAddWayIn, confirmOwner } from "../account/credential-change";
 import { audit } from "../audit";
+import { type Authenticated, endAllSessions } from "../sessions/sessions";
 import { findFactor } from "./factors";
-import { notifyMfaDisabled, notifyMfaEnabled } from "./notices";
+import { notifyMfaDisabled, notifyMfaEnabled, notifyRecoveryCodesRegenerated } from "./notices";
 import { generateRecoveryCodes, remainingRecoveryCodes, replaceRecoveryCodes } from "./recovery-codes";
 import { type Proof, withSecondFactor } from "./second-factor";
 import { encryptSecret } from "./secrets";
 import { newTotpSecret, secretForDisplay, totpUri } from "./totp";
 
 /**
- * Turning two-factor sign-in on and off, and the recovery codes. The routes that call these
- * declare `recentLogin` where they weaken or re-key the account (src/auth/access.ts).
+ * Turning two-factor sign-in on and off, and the recovery codes. Each change is a credential
+ * change (src/auth/ways-in.ts): the routes declare `recentLogin` (src/auth/access.ts), the owner
+ * proves itself again with the current password (or, without one, the recent sign-in), the
+ * address is told and an audit row is written. A factor is added only to an account whose address
+ * is verified.
  */
 
 export interface MfaStatus {
@@ -32,6 +37,7 @@ export async function mfaStatus(deps: Deps, userId: string): Promise<MfaStatus> 
  * pending factor's secret; an active factor is left alone (409: turn it off first).
  */
 export async function enrollTotp(deps: Deps, meta: RequestMeta, user: User): Promise<{ secret: string; otpauth_uri: string }> {
+  assertMayAddWayIn(user);
   const secret = newTotpSecret();
   const sealed = await encryptSecret(deps.config, user.id, secret);
   const now = deps.now();
@@ -50,15 +56,27 @@ export async function enrollTotp(deps: Deps, meta: RequestMeta, user: User): Pro
 }
 
 /**
- * Confirm enrollment with a code from the app: the factor becomes active and 10 recovery codes are
- * returned, this once (only their keyed hashes are stored). The code's step counts as used.
+ * Confirm enrollment with a code from the app and the owner's proof: the factor becomes active and
+ * 10 recovery codes are returned, this once (only their keyed hashes are stored). The code's step
+ * counts as used. Every other session of the account ends in the same transaction (signed in
+ * without this factor, they would otherwise go on as if it did not exist); the calling one
+ * continues, its `amr` unchanged (it proved no second factor).
  */
-export async function confirmTotp(deps: Deps, meta: RequestMeta, user: User, code: string): Promise<string[]> {
+export async function confirmTotp(
+  deps: Deps,
+  meta: RequestMeta,
+  auth: Authenticated,
+  code: string,
+  currentPassword?: string,
+): Promise<string[]> {
+  const { user } = auth;
+  assertMayAddWayIn(user);
   const pending = await findFactor(deps, user.id);
   if (!pending) throw apiError("mfa_enrollment_not_started");
   if (pending.status === "active") throw apiError("mfa_already_enabled");
+  await confirmOwner(deps, meta, auth, currentPassword, "mfa_enabled");
   const codes = generateRecoveryCodes();
-  await withSecondFactor(deps, meta, user, pending, { code }, "confirm", async (tx) => {
+  const { result: sessionsEnded } = await withSecondFactor(deps, meta, user, pending, { code }, "confirm", async (tx) => {
     const [activated] = await tx
       .update(mfaFactors)
       .set({ status: "active", confirmedAt: deps.now() })
@@ -66,8 +84,9 @@ export async function confirmTotp(deps: Deps, meta: RequestMeta, user: User, cod
       .returning({ id: mfaFactors.id });
     if (!activated) throw apiError("mfa_already_enabled");
     await replaceRecoveryCodes(deps, tx, user.id, codes);
+    return endAllSessions(withDb(deps, tx), user.id, "mfa_enabled", auth.sessionId);
   });
-  await audit(deps, meta, "mfa_enabled", "success", user.id, { method: "totp" });
+  await audit(deps, meta, "mfa_enabled", "success", user.id, { method: "totp", sessions_ended: sessionsEnded });
   notifyMfaEnabled(deps, user.email);
   return codes;
 }
@@ -78,9 +97,20 @@ async function activeFactorOf(deps: Deps, user: User) {
   return factor;
 }
 
-/** Turn two-factor sign-in off with a current code (TOTP or recovery): the factor and every recovery code go. */
-export async function disableMfa(deps: Deps, meta: RequestMeta, user: User, proof: Proof): Promise<void> {
+/**
+ * Turn two-factor sign-in off with the owner's proof and a current code (TOTP or recovery): the
+ * factor and every recovery code go.
+ */
+export async function disableMfa(
+  deps: Deps,
+  meta: RequestMeta,
+  auth: Authenticated,
+  proof: Proof,
+  currentPassword?: string,
+): Promise<void> {
+  const { user } = auth;
   const factor = await activeFactorOf(deps, user);
+  await confirmOwner(deps, meta, auth, currentPassword, "mfa_disabled");
   await withSecondFactor(deps, meta, user, factor, proof, "disable", async (tx) => {
     await tx.delete(mfaFactors).where(eq(mfaFactors.id, factor.id));
     await tx.delete(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, user.id));
@@ -90,14 +120,23 @@ export async function disableMfa(deps: Deps, meta: RequestMeta, user: User, proo
 }
 
 /**
- * A new set of recovery codes (a current TOTP code required): the old set stops working in the
- * same transaction. The code's use locks the factor row, so two concurrent regenerations leave
- * exactly one set.
+ * A new set of recovery codes (the owner's proof and a current TOTP code required): the old set
+ * stops working in the same transaction. The code's use locks the factor row, so two concurrent
+ * regenerations leave exactly one set. The address is told.
  */
-export async function regenerateRecoveryCodes(deps: Deps, meta: RequestMeta, user: User, code: string): Promise<string[]> {
+export async function regenerateRecoveryCodes(
+  deps: Deps,
+  meta: RequestMeta,
+  auth: Authenticated,
+  code: string,
+  currentPassword?: string,
+): Promise<string[]> {
+  const { user } = auth;
   const factor = await activeFactorOf(deps, user);
+  await confirmOwner(deps, meta, auth, currentPassword, "recovery_codes_regenerated");
   const codes = generateRecoveryCodes();
   await withSecondFactor(deps, meta, user, factor, { code }, "regenerate", (tx) => replaceRecoveryCodes(deps, tx, user.id, codes));
   await audit(deps, meta, "recovery_codes_regenerated", "success", user.id);
+  notifyRecoveryCodesRegenerated(deps, user.email);
   return codes;
 }

@@ -1,5 +1,5 @@
 import type { Deps } from "../../deps";
-import { mfaDisabledMessage, mfaEnabledMessage, recoveryCodeUsedMessage } from "../../mail/mfa";
+import { mfaDisabledMessage, mfaEnabledMessage, recoveryCodesRegeneratedMessage, recoveryCodeUsedMessage } from "../../mail/mfa";
 
 /** Mail about the second factor goes out in the background: the answer never waits for it. */
 const send = (deps: Deps, message: Parameters<Deps["mailer"]["send"]>[0]) => deps.waitUntil(deps.mailer.send(message));
@@ -12,3 +12,6 @@ export const notifyMfaDisabled = (deps: Deps, to: string) =>
 
 export const notifyRecoveryCodeUsed = (deps: Deps, to: string, remaining: number) =>
   send(deps, recoveryCodeUsedMessage({ appName: deps.config.APP_NAME, to, at: deps.now(), remaining }));
+
+export const notifyRecoveryCodesRegenerated = (deps: Deps, to: string) =>
+  send(deps, recoveryCodesRegeneratedMessage({ appName: deps.config.APP_NAME, to, at: deps.now() }));

@@ -6,17 +6,26 @@ import type { WebClient } from "./web-flow";
 /** The providers this API knows; a path naming another one answers 404. */
 export const PROVIDER_NAMES = ["google", "apple"] as const satisfies readonly ProviderName[];
 
+/** How a provider is named to people (messages, mails). */
+export const providerLabel = (name: string): string => ({ google: "Google", apple: "Apple" })[name] ?? name;
+
 const isProviderName = (name: string): name is ProviderName => (PROVIDER_NAMES as readonly string[]).includes(name);
 
 /**
- * A provider as the settings configure it, or a 404 when it is off (no client ids) or unknown:
+ * A provider as the settings configure it (its nonce rule from OAUTH_REQUIRE_NONCE), or a 404 when it is off (no client ids) or unknown:
  * a client cannot tell an unconfigured provider from a path that does not exist.
  */
 export function configuredProvider(config: Config, name: string): OidcProvider {
   if (!isProviderName(name)) throw apiError("not_found");
   const clientIds = name === "google" ? config.GOOGLE_CLIENT_IDS : config.APPLE_CLIENT_IDS;
   if (clientIds.length === 0) throw apiError("not_found");
-  return { name, clientIds, discoveryUrl: name === "google" ? config.GOOGLE_DISCOVERY_URL : config.APPLE_DISCOVERY_URL };
+  return {
+    name,
+    clientIds,
+    discoveryUrl: name === "google" ? config.GOOGLE_DISCOVERY_URL : config.APPLE_DISCOVERY_URL,
+    // OAUTH_REQUIRE_NONCE: every token needs one; off, the provider's own rules decide (providers.ts).
+    ...(config.OAUTH_REQUIRE_NONCE ? { requireNonce: true } : {}),
+  };
 }
 
 /**

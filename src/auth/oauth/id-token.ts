@@ -9,7 +9,7 @@ import { isTrue, type OidcProvider, type ProviderName, RULES } from "./providers
 /** Both providers sign with RS256 (Google, Apple); ES256 is allowed for providers that use it. */
 const ALLOWED_ALGS = ["RS256", "ES256"];
 /** Clock skew tolerated on exp, iat and nbf, in seconds. */
-const CLOCK_SKEW_S = 60;
+export const CLOCK_SKEW_S = 60;
 /** Google's ID tokens live 1 h, Apple's 10 min: anything issued longer ago than this is refused. */
 const MAX_TOKEN_AGE_S = 24 * 3600;
 
@@ -65,6 +65,15 @@ async function checkNonce(provider: OidcProvider, payload: JWTPayload, raw: stri
   if (provider.requireNonce ?? RULES[provider.name].nonceRequired(payload)) throw new OAuthError("nonce_missing");
 }
 
+/** What makes one ID token distinct, for accepting it once (src/auth/oauth/replay.ts). */
+export interface TokenUse {
+  /** The token's `nonce` claim (the app's hashed nonce), its `jti`, or neither. */
+  nonce?: string;
+  jti?: string;
+  /** `exp`, in seconds. */
+  exp: number;
+}
+
 /**
  * Verify a provider's ID token: signature against the provider's published keys (alg
  * allow-list), iss from discovery, aud among the configured client ids, exp/iat/nbf with
@@ -76,6 +85,16 @@ export async function verifyIdToken(
   idToken: string,
   opts: VerifyOptions = {},
 ): Promise<VerifiedIdentity> {
+  return (await verifyIdTokenUse(deps, provider, idToken, opts)).identity;
+}
+
+/** verifyIdToken, also returning what tells this token from every other (its nonce, jti and expiry). */
+export async function verifyIdTokenUse(
+  deps: OidcDeps,
+  provider: OidcProvider,
+  idToken: string,
+  opts: VerifyOptions = {},
+): Promise<{ identity: VerifiedIdentity; use: TokenUse }> {
   if (provider.clientIds.length === 0) throw new OAuthError("wrong_audience", `${provider.name} has no client ids configured`);
   if (typeof idToken !== "string" || idToken.length > 16_384 || idToken.split(".").length !== 3) throw new OAuthError("malformed");
   const discovery = await getDiscovery(deps, provider);
@@ -106,7 +125,7 @@ export async function verifyIdToken(
 
   const email = typeof payload.email === "string" && payload.email ? payload.email : null;
   const name = typeof payload.name === "string" && payload.name.trim() ? payload.name.trim() : undefined;
-  return {
+  const identity: VerifiedIdentity = {
     provider: provider.name,
     sub: payload.sub,
     email,
@@ -114,4 +133,10 @@ export async function verifyIdToken(
     ...(name ? { name } : {}),
     ...(payload.is_private_email !== undefined ? { is_private_email: isTrue(payload.is_private_email) } : {}),
   };
+  const use: TokenUse = {
+    exp: payload.exp as number,
+    ...(typeof payload.nonce === "string" ? { nonce: payload.nonce } : {}),
+    ...(typeof payload.jti === "string" && payload.jti ? { jti: payload.jti } : {}),
+  };
+  return { identity, use };
 }

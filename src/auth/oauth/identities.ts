@@ -4,13 +4,16 @@ import { UNCACHED } from "../../db/client";
 import { type Identity, identities, type User, users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
+import { assertMayAddWayIn, confirmOwner, type OwnerProof } from "../account/credential-change";
 import { mailVerificationCode } from "../account/email-verification";
 import { findUserByEmail, normalizeEmail } from "../account/users";
 import { audit } from "../audit";
+import { requireMfaCode } from "../mfa/step-up";
 import { hasUsablePassword, unusablePassword } from "../password/formats";
 import type { Authenticated } from "../sessions/sessions";
 import { holdsWayIn } from "../sign-in/ways-in";
 import type { VerifiedIdentity } from "./id-token";
+import { notifyIdentityLinked, notifyIdentityUnlinked } from "./notices";
 
 /**
  * Which account a verified provider identity signs in to, and the linking rules:
@@ -18,11 +21,14 @@ import type { VerifiedIdentity } from "./id-token";
  * - a new identity whose email no account has creates one (role student, email verified as the
  *   provider says, no usable password);
  * - a new identity whose email an account has is linked to it only if the provider says the
- *   email is verified AND the account's email is verified; otherwise 409
- *   account_exists_unverified_link: someone who registered an address they do not own (an
- *   unverified account) must never receive its real owner's provider identity, and an identity
- *   whose email nobody proved must never enter an existing account. The owner logs in with the
- *   password and links from there (linkIdentity).
+ *   email is verified AND the account's email is verified (else 409
+ *   account_exists_unverified_link) AND the account's password, if it has one, was set after
+ *   the address was verified (else 409 account_exists_reset_required). Someone who registered an
+ *   address they do not own must never receive its real owner's provider identity, also not once
+ *   the owner has entered the verification code the squatter's registration mailed them: the
+ *   squatter's password predates that proof. An identity whose email nobody proved must never
+ *   enter an existing account. The owner resets the password (which proves the mailbox and
+ *   replaces the password) or logs in with it and links from there (linkIdentity).
  */
 
 /** The provider's email as accounts store it (trimmed, lower-cased), or null when absent or too long for the column. */
@@ -78,7 +84,12 @@ class LostRace extends Error {}
  * A new account and its identity, in one transaction. Null when another request won a race (the
  * email was taken, or the identity linked, meanwhile): resolve again.
  */
-async function createAccount(deps: Deps, v: VerifiedIdentity, email: string, fullName?: string): Promise<User | null> {
+async function createAccount(
+  deps: Deps,
+  v: VerifiedIdentity,
+  email: string,
+  fullName?: string,
+): Promise<{ user: User; identityId: string } | null> {
   try {
     return await deps.db.transaction(async (tx) => {
       const now = deps.now();
@@ -102,7 +113,7 @@ async function createAccount(deps: Deps, v: VerifiedIdentity, email: string, ful
         .onConflictDoNothing()
         .returning({ id: identities.id });
       if (!linked) throw new LostRace();
-      return user;
+      return { user, identityId: linked.id };
     });
   } catch (err) {
     if (err instanceof LostRace) return null;
@@ -110,26 +121,35 @@ async function createAccount(deps: Deps, v: VerifiedIdentity, email: string, ful
   }
 }
 
+/** The account's password, if it has one, was set after its address was verified: it is the mailbox owner's. */
+const passwordAfterProof = (u: Pick<User, "password" | "passwordChangedAt" | "emailVerifiedAt">) =>
+  !hasUsablePassword(u.password) ||
+  (u.passwordChangedAt !== null && u.emailVerifiedAt !== null && u.passwordChangedAt >= u.emailVerifiedAt);
+
 /**
  * Link to an existing account by a verified email, in one statement that re-checks the rule on
- * the locked row: the account still has this email and it is still verified (an email change or
- * revert committing meanwhile is seen). False when the rule no longer holds or the identity was
- * linked concurrently: resolve again.
+ * the locked row: the account still has this email, it is still verified, and it still has the
+ * password judged above, set after the verification (an email change, a revert or a password
+ * change committing meanwhile is seen). The new identity's id, or null when the rule no longer
+ * holds or the identity was linked concurrently: resolve again.
  */
-async function linkByVerifiedEmail(deps: Deps, user: User, v: VerifiedIdentity, email: string): Promise<boolean> {
+async function linkByVerifiedEmail(deps: Deps, user: User, v: VerifiedIdentity, email: string): Promise<string | null> {
   const r = identityRow(deps, user.id, v);
   const at = sql`${r.createdAt.toISOString()}::timestamptz`;
+  const usable = hasUsablePassword(user.password);
   const rows = await deps.db.execute(sql`
     with u as (
       select ${users.id} as id from ${users}
        where ${users.id} = ${user.id}::uuid and lower(${users.email}) = ${email} and ${users.emailVerifiedAt} is not null
+         and ${users.password} = ${user.password}
+         and (not ${usable}::boolean or ${users.passwordChangedAt} >= ${users.emailVerifiedAt})
        for share
     )
     insert into ${identities} (id, user_id, provider, subject, email, email_verified, created_at, last_used_at)
     select ${r.id}::uuid, u.id, ${r.provider}, ${r.subject}, ${r.email}, true, ${at}, ${at} from u
     on conflict (provider, subject) do nothing
     returning id`);
-  return rows.length > 0;
+  return rows.length > 0 ? r.id : null;
 }
 
 /**
@@ -142,12 +162,12 @@ export async function resolveAccount(
   meta: RequestMeta,
   v: VerifiedIdentity,
   fullName?: string,
-): Promise<{ user: User; created: boolean }> {
+): Promise<{ user: User; created: boolean; identityId: string }> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const linked = await findLinked(deps, v);
     if (linked) {
       await touch(deps, linked.identity.id);
-      return { user: linked.user, created: false };
+      return { user: linked.user, created: false, identityId: linked.identity.id };
     }
     const email = emailOf(v);
     if (!email) {
@@ -156,13 +176,14 @@ export async function resolveAccount(
     }
     const local = await findUserByEmail(deps, email);
     if (!local) {
-      const user = await createAccount(deps, v, email, fullName);
-      if (!user) continue;
+      const created = await createAccount(deps, v, email, fullName);
+      if (!created) continue;
+      const { user } = created;
       await audit(deps, meta, "registered", "success", user.id, { method: v.provider, email_verified: v.email_verified });
       await audit(deps, meta, "identity_linked", "success", user.id, { provider: v.provider, how: "new_account" });
       // As for every new account: the address is proven by a mailed code unless the provider vouched for it.
       if (!v.email_verified) mailVerificationCode(deps, meta, user);
-      return { user, created: true };
+      return { user, created: true, identityId: created.identityId };
     }
     if (!v.email_verified || !local.emailVerifiedAt) {
       await audit(deps, meta, "identity_link_refused", "blocked", local.id, {
@@ -171,41 +192,67 @@ export async function resolveAccount(
       });
       throw apiError("account_exists_unverified_link");
     }
-    if (await linkByVerifiedEmail(deps, local, v, email)) {
+    if (!passwordAfterProof(local)) {
+      await audit(deps, meta, "identity_link_refused", "blocked", local.id, {
+        provider: v.provider,
+        reason: "password_predates_verification",
+      });
+      throw apiError("account_exists_reset_required");
+    }
+    const identityId = await linkByVerifiedEmail(deps, local, v, email);
+    if (identityId) {
       await audit(deps, meta, "identity_linked", "success", local.id, { provider: v.provider, how: "verified_email" });
-      return { user: local, created: false };
+      // A new way into an existing account: its owner is told, as for every other.
+      notifyIdentityLinked(deps, local.email, { provider: v.provider, email: emailOf(v) });
+      return { user: local, created: false, identityId };
     }
   }
   throw new Error("social sign-in: the account did not settle after three attempts");
 }
 
 /**
- * POST /oauth/{provider}/link: the caller (signed in, recently) adds an identity they just proved
- * to their own account, whatever its email. Linking one already theirs changes nothing; one of
- * another account is refused.
+ * POST /oauth/{provider}/link: the caller adds an identity it just proved to its own account,
+ * whatever its email, after proving it is the owner (ways-in.ts): the current password (or, without
+ * one, a recent sign-in), the second factor if on. The identity is verified first (a refused token
+ * spends no recovery code), and an identity of another account is refused before the code is used.
+ * Linking one already theirs changes nothing. The address is told of every new link.
  */
 export async function linkIdentity(
   deps: Deps,
   meta: RequestMeta,
   auth: Authenticated,
-  v: VerifiedIdentity,
+  proof: OwnerProof,
+  prove: () => Promise<VerifiedIdentity>,
 ): Promise<{ identity: Identity; created: boolean }> {
-  const [row] = await deps.db
-    .insert(identities)
-    .values(identityRow(deps, auth.user.id, v))
-    .onConflictDoNothing({ target: [identities.provider, identities.subject] })
-    .returning();
-  if (row) {
-    await audit(deps, meta, "identity_linked", "success", auth.user.id, { provider: v.provider, how: "explicit" });
-    return { identity: row, created: true };
-  }
+  assertMayAddWayIn(auth.user);
+  await confirmOwner(deps, meta, auth, proof.currentPassword, "identity_link_refused");
+  const v = await prove();
   const existing = await findLinked(deps, v);
   if (existing && existing.identity.userId === auth.user.id) {
     await touch(deps, existing.identity.id);
     return { identity: existing.identity, created: false };
   }
+  if (existing) throw await linkedElsewhere(deps, meta, auth, v);
+  await requireMfaCode(deps, meta, auth.user, proof.mfaCode);
+  const [row] = await deps.db
+    .insert(identities)
+    .values(identityRow(deps, auth.user.id, v))
+    .onConflictDoNothing({ target: [identities.provider, identities.subject] })
+    .returning();
+  if (!row) {
+    // Linked by a concurrent request: to this account (nothing to do) or to another.
+    const now = await findLinked(deps, v);
+    if (now?.identity.userId === auth.user.id) return { identity: now.identity, created: false };
+    throw await linkedElsewhere(deps, meta, auth, v);
+  }
+  await audit(deps, meta, "identity_linked", "success", auth.user.id, { provider: v.provider, how: "explicit" });
+  notifyIdentityLinked(deps, auth.user.email, row);
+  return { identity: row, created: true };
+}
+
+async function linkedElsewhere(deps: Deps, meta: RequestMeta, auth: Authenticated, v: VerifiedIdentity) {
   await audit(deps, meta, "identity_link_refused", "blocked", auth.user.id, { provider: v.provider, reason: "linked_to_another_account" });
-  throw apiError("identity_already_linked");
+  return apiError("identity_already_linked");
 }
 
 /** The caller's identities, oldest first, and whether the account also has a usable password. */
@@ -218,38 +265,56 @@ export async function listIdentities(deps: Deps, auth: Authenticated): Promise<{
   return { identities: rows.map((r) => r.identity), hasPassword: hasUsablePassword(auth.user.password) };
 }
 
+type Unlinked = Identity | "not_found" | "last";
+
 /**
- * DELETE /identities/{id}: never the account's last way to sign in (by the ways-in registry: a
- * usable password, another identity, a passkey...). The account row is locked first, so two
- * unlinks racing for the last two ways in are decided one after the other; the identity is
- * removed, then the rule is checked on what is left, in the same transaction, and a removal that
- * would leave nothing is rolled back.
+ * Remove the identity in a transaction with the account row locked, then check by the ways-in
+ * registry that the account still holds a way to sign in (a usable password, another identity, a
+ * passkey...): if not, roll back ("last"). With `commit` false it is only a trial, always rolled
+ * back: the answer without any change. Two unlinks racing for the last two ways in take turns on
+ * the lock, and the second sees what the first left.
  */
-export async function unlinkIdentity(deps: Deps, meta: RequestMeta, auth: Authenticated, id: string): Promise<Identity> {
-  const outcome = await deps.db
-    .transaction(async (tx) => {
-      const [account] = await tx.select({ id: users.id, fresh: UNCACHED }).from(users).where(eq(users.id, auth.user.id)).for("update");
-      if (!account) return "not_found" as const;
-      const [target] = await tx
-        .delete(identities)
-        .where(and(eq(identities.id, id), eq(identities.userId, auth.user.id)))
-        .returning();
-      if (!target) return "not_found" as const;
-      if (!(await holdsWayIn(tx as unknown as Db, auth.user.id))) {
-        tx.rollback();
-      }
-      return target;
-    })
-    .catch((err) => {
-      if (err instanceof TransactionRollbackError) return "last" as const;
-      throw err;
+async function unlink(db: Db, userId: string, id: string, commit: boolean): Promise<Unlinked> {
+  let outcome: Unlinked = "not_found";
+  try {
+    await db.transaction(async (tx) => {
+      const [account] = await tx.select({ id: users.id, fresh: UNCACHED }).from(users).where(eq(users.id, userId)).for("update");
+      const [target] = account
+        ? await tx
+            .delete(identities)
+            .where(and(eq(identities.id, id), eq(identities.userId, userId)))
+            .returning()
+        : [];
+      if (!target) return;
+      outcome = (await holdsWayIn(tx as unknown as Db, userId)) ? target : "last";
+      if (outcome === "last" || !commit) tx.rollback();
     });
-  if (outcome === "not_found") throw apiError("identity_not_found");
-  if (outcome === "last") {
-    await audit(deps, meta, "identity_unlinked", "blocked", auth.user.id, { reason: "last_sign_in_method" });
-    throw apiError("last_sign_in_method");
+  } catch (err) {
+    if (!(err instanceof TransactionRollbackError)) throw err;
   }
+  return outcome;
+}
+
+/**
+ * DELETE /identities/{id}: a credential change (the owner's proof as for linking, src/auth/account/credential-change.ts),
+ * and never the account's last way to sign in. Sessions signed in with the identity end with it
+ * (auth_sessions.identity_id ON DELETE CASCADE); the address is told.
+ */
+export async function unlinkIdentity(deps: Deps, meta: RequestMeta, auth: Authenticated, id: string, proof: OwnerProof): Promise<Identity> {
+  const refuse = async (refusal: "not_found" | "last") => {
+    if (refusal === "not_found") return apiError("identity_not_found");
+    await audit(deps, meta, "identity_unlinked", "blocked", auth.user.id, { reason: "last_sign_in_method" });
+    return apiError("last_sign_in_method");
+  };
+  // Tried before any proof is asked for (and decided again under the lock): a refused unlink spends no code.
+  const trial = await unlink(deps.db, auth.user.id, id, false);
+  if (typeof trial === "string") throw await refuse(trial);
+  await confirmOwner(deps, meta, auth, proof.currentPassword, "identity_unlinked");
+  await requireMfaCode(deps, meta, auth.user, proof.mfaCode);
+  const outcome = await unlink(deps.db, auth.user.id, id, true);
+  if (typeof outcome === "string") throw await refuse(outcome);
   await audit(deps, meta, "identity_unlinked", "success", auth.user.id, { provider: outcome.provider });
+  notifyIdentityUnlinked(deps, auth.user.email, outcome);
   return outcome;
 }
 

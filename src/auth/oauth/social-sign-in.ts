@@ -1,21 +1,28 @@
 import type { Deps, RequestMeta } from "../../deps";
+import { AppError, apiError } from "../../errors";
 import { describeError } from "../../log";
+import type { OwnerProof } from "../account/credential-change";
 import { audit } from "../audit";
 import type { Authenticated } from "../sessions/sessions";
 import { completeSignIn, type SignInResult } from "../sign-in/complete";
 import { configuredProvider } from "./configured";
-import { type VerifiedIdentity, verifyIdToken } from "./id-token";
+import { type VerifiedIdentity, verifyIdTokenUse } from "./id-token";
 import { linkIdentity, resolveAccount } from "./identities";
 import { isOAuthError, oauthApiError } from "./oauth-error";
 import type { OidcProvider } from "./providers";
+import { acceptOnce } from "./replay";
 
 /**
  * Social sign-in: a verified identity -> its account (identities.ts) -> completeSignIn, like every
  * other way in, so account states, REQUIRE_VERIFIED_EMAIL and MFA apply unchanged. The session's
- * amr is the provider's name.
+ * amr is the provider's name, and it rests on its identity and on the account's password as it
+ * was (a reset or unlink racing the sign-in leaves it without a session).
  */
 
-/** verifyIdToken, a refusal audited and answered as its catalog code (401s; 503 provider_unavailable). */
+/**
+ * A native app's ID token: verifyIdToken, then accepted once (replay.ts); a refusal audited and
+ * answered as its catalog code (401s; 503 provider_unavailable).
+ */
 async function verifyForSignIn(
   deps: Deps,
   meta: RequestMeta,
@@ -24,7 +31,9 @@ async function verifyForSignIn(
   nonce?: string,
 ): Promise<VerifiedIdentity> {
   try {
-    return await verifyIdToken(deps, provider, idToken, { nonce });
+    const { identity, use } = await verifyIdTokenUse(deps, provider, idToken, { nonce });
+    await acceptOnce(deps, provider.name, idToken, use);
+    return identity;
   } catch (err) {
     if (!isOAuthError(err)) throw err;
     if (err.kind === "provider_unavailable")
@@ -34,10 +43,22 @@ async function verifyForSignIn(
   }
 }
 
+const GROUNDS_GONE =
+  "Your account changed during this sign-in (its password was reset, or this sign-in method was removed). Sign in again.";
+
 /** The account of a verified identity, signed in (or the MFA step, or the refusal of its state). */
 export async function signInWithIdentity(deps: Deps, meta: RequestMeta, v: VerifiedIdentity, fullName?: string): Promise<SignInResult> {
-  const { user } = await resolveAccount(deps, meta, v, fullName);
-  return completeSignIn(deps, meta, user, { method: v.provider });
+  const { user, identityId } = await resolveAccount(deps, meta, v, fullName);
+  try {
+    return await completeSignIn(deps, meta, user, {
+      method: v.provider,
+      grounds: { passwordChangedAt: user.passwordChangedAt, identityId },
+    });
+  } catch (err) {
+    // The grounds no longer held when the session was to start (a reset or an unlink committed meanwhile).
+    if (err instanceof AppError && err.code === "invalid_credentials") throw apiError("invalid_credentials", { message: GROUNDS_GONE });
+    throw err;
+  }
 }
 
 export interface IdTokenInput {
@@ -55,14 +76,15 @@ export async function signInWithIdToken(deps: Deps, meta: RequestMeta, providerN
   return signInWithIdentity(deps, meta, v, input.fullName);
 }
 
-/** POST /oauth/{provider}/link with an ID token: the same verification, then the identity joins the caller's account. */
+/** POST /oauth/{provider}/link with an ID token: the owner's proof, the same verification, then the identity joins the caller's account. */
 export async function linkWithIdToken(
   deps: Deps,
   meta: RequestMeta,
   auth: Authenticated,
   providerName: string,
   input: Omit<IdTokenInput, "fullName">,
+  proof: OwnerProof,
 ) {
   const provider = configuredProvider(deps.config, providerName);
-  return linkIdentity(deps, meta, auth, await verifyForSignIn(deps, meta, provider, input.idToken, input.nonce));
+  return linkIdentity(deps, meta, auth, proof, () => verifyForSignIn(deps, meta, provider, input.idToken, input.nonce));
 }

@@ -6,6 +6,7 @@ import { passwordChangedMessage, resetCodeMessage } from "../../mail/templates";
 import { findUserByEmail, normalizeEmail } from "../account/users";
 import { audit } from "../audit";
 import { type IssuedCode, mailCode, redeemCode, requestCode, takeSendSlot } from "../codes/one-time-codes";
+import { revokeChallenges } from "../mfa/challenge";
 import { dropUnprovenIdentities } from "../oauth/identities";
 import { endAllSessions } from "../sessions/sessions";
 import { clearThrottle, throttleKey } from "../throttle";
@@ -63,10 +64,13 @@ export async function resetPassword(
       })
       .where(eq(users.id, user!.id));
     // The same session-ending rule as everywhere else, on this transaction: the users row stays
-    // locked until commit, so a login that verified the old password cannot start a session now.
+    // locked until commit, so a login that verified the old password cannot start a session now,
+    // nor a social sign-in (its session rests on password_changed_at and on its identity), nor an
+    // MFA verify of a first factor from before (every pending mfa_token dies here).
     return {
       sessionsEnded: await endAllSessions(withDb(deps, tx), user!.id, "password_reset"),
       identitiesRemoved: await dropUnprovenIdentities(tx, user!.id),
+      mfaTokensRevoked: await revokeChallenges(tx, user!.id),
       attempt: code.attempt,
     };
   });
@@ -76,6 +80,7 @@ export async function resetPassword(
     sessions_ended: done.sessionsEnded,
     attempt: done.attempt,
     ...(done.identitiesRemoved ? { identities_removed: done.identitiesRemoved } : {}),
+    ...(done.mfaTokensRevoked ? { mfa_tokens_revoked: done.mfaTokensRevoked } : {}),
   });
   notifyPasswordChanged(deps, user!.email, "reset");
 }

@@ -1,7 +1,7 @@
 import { and, desc, eq, gt, isNull, ne, sql } from "drizzle-orm";
 import { authSecret } from "../../config";
 import { UNCACHED } from "../../db/client";
-import { refreshTokens, type Session, sessions, type User, users } from "../../db/schema";
+import { identities, refreshTokens, type Session, sessions, type User, users } from "../../db/schema";
 import { type Deps, type RequestMeta, seconds } from "../../deps";
 import { apiError } from "../../errors";
 import { b64url, hmac, randomBytes, sha256Hex } from "../../lib/encoding";
@@ -70,8 +70,17 @@ function idleDeadline(deps: Deps, now: Date, expiresAt: Date): Date {
  * password, new parameters) does not, so two concurrent logins of a legacy user both succeed.
  */
 export interface SessionGrounds {
-  /** `password_changed_at` of the row whose password was verified. */
+  /**
+   * `password_changed_at` of the row whose password was verified (a social sign-in: of the row it
+   * resolved, so a sign-in racing a reset or a password change gets no session either).
+   */
   passwordChangedAt?: Date | null;
+  /**
+   * A social sign-in: the identity it proved. The session is inserted only while that identity row
+   * exists (locked in the same statement), records it, and is deleted with it (auth_sessions.identity_id
+   * ON DELETE CASCADE): a reset that removes the identity, an unlink or an account deletion ends it.
+   */
+  identityId?: string;
   /**
    * The sign-in's proofs are not multi-factor, so the account must hold no second factor (checked
    * in the same statement, from the ways-in registry). When it holds one, startSession answers
@@ -112,15 +121,20 @@ export async function startSession(deps: Deps, meta: RequestMeta, user: User, gr
   // The factor condition is only evaluated when asked for; its answer says why no session started.
   const factors = grounds.withoutSecondFactor ? secondFactorsHeld(users.id) : sql`'{}'::text[]`;
   const { acr } = assess(amr);
+  // FOR SHARE locks the identity row too: an unlink or reset deleting it waits for this insert (and
+  // then deletes the session with it), or has committed and the row is gone (no session).
+  const identity = grounds.identityId
+    ? sql`join ${identities} on ${identities.id} = ${grounds.identityId}::uuid and ${identities.userId} = ${users.id}`
+    : sql``;
   const rows = await deps.db.execute<{ session_id: string | null; factors: SecondFactor[] | null }>(sql`
     with u as (
-      select ${users.id} as id, ${factors} as factors from ${users}
+      select ${users.id} as id, ${factors} as factors from ${users} ${identity}
        where ${users.id} = ${user.id}::uuid and ${users.status} = 'active' and ${samePassword}
        for share
     ), s as (
-      insert into ${sessions} (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip, amr, acr, auth_time)
+      insert into ${sessions} (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, user_agent, ip, amr, acr, auth_time, identity_id)
       select ${id}::uuid, u.id, ${at(now)}, ${at(now)}, ${at(expiresAt)}, ${at(idle)}, ${meta.userAgent?.slice(0, 512) ?? null}, ${meta.ip},
-             ${pgTextArray(amr)}::text[], ${acr}, ${at(now)}
+             ${pgTextArray(amr)}::text[], ${acr}, ${at(now)}, ${grounds.identityId ?? null}::uuid
         from u where cardinality(u.factors) = 0
       returning id
     ), r as (

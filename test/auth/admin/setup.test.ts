@@ -53,7 +53,7 @@ describe("first admin setup", () => {
     const enroll = await json(await call("/auth/mfa/totp/enroll", { method: "POST", token: first.access_token, now: clock.now }));
     const secret = base32Decode(enroll.secret);
     const confirmed = await call("/auth/mfa/totp/confirm", {
-      body: { code: await codeAt(secret, clock) },
+      body: { code: await codeAt(secret, clock), current_password: ADMIN_PASSWORD },
       token: first.access_token,
       now: clock.now,
     });

@@ -3,7 +3,7 @@
 // the per-account throttle, claims and sessions.
 import { describe, expect, it } from "vitest";
 import { createClient } from "../../../src/client";
-import { PASSWORD, registerUser } from "../../support/accounts";
+import { PASSWORD, registerUser, verifyEmailOf } from "../../support/accounts";
 import { fakeClock, MIN, SEC } from "../../support/clock";
 import { auditRows, withDb } from "../../support/db";
 import { latestCode, mailsTo } from "../../support/mail";
@@ -30,6 +30,7 @@ describe("enroll, confirm, log in with TOTP", () => {
     const at = { now: clock.now };
     const u = await registerUser({}, at);
     expect(claimsOf(u.access_token)).toMatchObject({ amr: ["pwd"] });
+    await verifyEmailOf(u.email, at); // a factor is added only to a verified address
 
     const status = await json(await call("/auth/mfa", { token: u.access_token, ...at }));
     expect(status).toEqual({ status: "success", totp: "off", recovery_codes_remaining: 0 });
@@ -53,11 +54,19 @@ describe("enroll, confirm, log in with TOTP", () => {
     expect((await json(await call("/auth/login", { body: { email: u.email, password: PASSWORD }, ...at }))).status).toBe("success");
 
     const raw = base32Decode(secret);
-    const wrong = await call("/auth/mfa/totp/confirm", { body: { code: await wrongTotp(raw, clock) }, token: u.access_token, ...at });
+    const wrong = await call("/auth/mfa/totp/confirm", {
+      body: { code: await wrongTotp(raw, clock), current_password: PASSWORD },
+      token: u.access_token,
+      ...at,
+    });
     expect(wrong.status).toBe(401);
     expect((await json(wrong)).code).toBe("invalid_mfa_code");
 
-    const confirm = await call("/auth/mfa/totp/confirm", { body: { code: await codeAt(raw, clock) }, token: u.access_token, ...at });
+    const confirm = await call("/auth/mfa/totp/confirm", {
+      body: { code: await codeAt(raw, clock), current_password: PASSWORD },
+      token: u.access_token,
+      ...at,
+    });
     expect(confirm.status).toBe(200);
     const { recovery_codes } = await json(confirm);
     expect(recovery_codes).toHaveLength(10);

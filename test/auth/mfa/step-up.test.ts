@@ -4,11 +4,11 @@
 import { describe, expect, it } from "vitest";
 import { hashPassword, scryptParams } from "../../../src/auth/password/hash";
 import { getConfig } from "../../../src/config";
-import { login, PASSWORD, registerUser, uniqueEmail } from "../../support/accounts";
+import { login, PASSWORD, registerUser, uniqueEmail, verifyEmailOf } from "../../support/accounts";
 import { fakeClock, MIN, SEC } from "../../support/clock";
 import { auditRows, withDb } from "../../support/db";
 import { mailsTo } from "../../support/mail";
-import { claimsOf, codeAt, enableMfa, loginWithMfa, mfaAccount, mfaToken, verify, wrongTotp } from "../../support/mfa";
+import { base32Decode, claimsOf, codeAt, enableMfa, loginWithMfa, mfaAccount, mfaToken, verify, wrongTotp } from "../../support/mfa";
 import { call, json, testEnv } from "../../support/worker";
 
 const NEW_PASSWORD = "Quiet-Lantern-Orbit-4821";
@@ -24,8 +24,8 @@ describe("recent login (RECENT_AUTH_MAX_AGE)", () => {
     const refreshed = await json(await call("/auth/refresh", { body: { refresh_token: session.refresh_token }, now: clock.now }));
     const token = refreshed.access_token;
     for (const [path, body] of [
-      ["/auth/mfa/totp/disable", { code: await codeAt(a.secret, clock) }],
-      ["/auth/mfa/recovery-codes", { code: await codeAt(a.secret, clock) }],
+      ["/auth/mfa/totp/disable", { code: await codeAt(a.secret, clock), current_password: PASSWORD }],
+      ["/auth/mfa/recovery-codes", { code: await codeAt(a.secret, clock), current_password: PASSWORD }],
     ] as const) {
       const res = await call(path, { body, token, now: clock.now });
       expect(res.status, path).toBe(403);
@@ -36,7 +36,7 @@ describe("recent login (RECENT_AUTH_MAX_AGE)", () => {
 
     const fresh = await loginWithMfa(a, clock);
     const off = await call("/auth/mfa/totp/disable", {
-      body: { code: await codeAt(a.secret, clock) },
+      body: { code: await codeAt(a.secret, clock), current_password: PASSWORD },
       token: fresh.access_token,
       now: clock.now,
     });
@@ -57,6 +57,7 @@ describe("recent login (RECENT_AUTH_MAX_AGE)", () => {
   it("enrolling needs a recent login; the window is RECENT_AUTH_MAX_AGE", async () => {
     const clock = fakeClock();
     const u = await registerUser({}, { now: clock.now });
+    await verifyEmailOf(u.email, { now: clock.now });
     clock.advance(10 * MIN + SEC);
     const stale = await call("/auth/mfa/totp/enroll", { method: "POST", token: u.access_token, now: clock.now });
     expect(stale.status).toBe(403);
@@ -76,23 +77,89 @@ describe("recent login (RECENT_AUTH_MAX_AGE)", () => {
     const token = await mfaToken(a.user.email, clock);
     const signedIn = await json(await verify({ mfa_token: token, recovery_code: a.recoveryCodes[0] }, clock));
     const wrong = await call("/auth/mfa/totp/disable", {
-      body: { recovery_code: a.recoveryCodes[0] },
+      body: { recovery_code: a.recoveryCodes[0], current_password: PASSWORD },
       token: signedIn.access_token,
       now: clock.now,
     });
     expect(wrong.status).toBe(401); // already used for the sign-in
     const off = await call("/auth/mfa/totp/disable", {
-      body: { recovery_code: a.recoveryCodes[1] },
+      body: { recovery_code: a.recoveryCodes[1], current_password: PASSWORD },
       token: signedIn.access_token,
       now: clock.now,
     });
     expect(off.status).toBe(200);
     const both = await call("/auth/mfa/totp/disable", {
-      body: { code: "123456", recovery_code: a.recoveryCodes[2] },
+      body: { code: "123456", recovery_code: a.recoveryCodes[2], current_password: PASSWORD },
       token: signedIn.access_token,
       now: clock.now,
     });
     expect(both.status).toBe(400);
+  });
+});
+
+describe("turning MFA on and off is a credential change", () => {
+  it("confirming needs the current password; turning MFA on ends every other session, the current one goes on", async () => {
+    const clock = fakeClock();
+    const at = { now: clock.now };
+    const u = await registerUser({}, at);
+    await verifyEmailOf(u.email, at);
+    const other = await login(u.email, PASSWORD, at); // e.g. a stolen session, signed in with the password alone
+    const enroll = await json(await call("/auth/mfa/totp/enroll", { method: "POST", token: u.access_token, ...at }));
+    const secret = base32Decode(enroll.secret);
+    const confirm = (body: Record<string, unknown>) => call("/auth/mfa/totp/confirm", { body, token: u.access_token, ...at });
+    const missing = await confirm({ code: await codeAt(secret, clock) });
+    expect([missing.status, (await json(missing)).code]).toEqual([400, "validation_failed"]);
+    const wrong = await confirm({ code: await codeAt(secret, clock), current_password: "Not-The-Passw0rd!" });
+    expect([wrong.status, (await json(wrong)).code]).toEqual([401, "invalid_current_password"]);
+    expect((await json(await call("/auth/mfa", { token: u.access_token, ...at }))).totp).toBe("pending");
+    expect((await call("/auth/me", { token: other.access_token, ...at })).status).toBe(200);
+
+    const on = await confirm({ code: await codeAt(secret, clock), current_password: PASSWORD });
+    expect(on.status, await on.clone().text()).toBe(200);
+    expect((await call("/auth/me", { token: other.access_token, ...at })).status).toBe(401);
+    expect((await call("/auth/refresh", { body: { refresh_token: other.refresh_token }, ...at })).status).toBe(401);
+    // The session that turned it on continues, as it was signed in (no second factor proven).
+    expect((await call("/auth/me", { token: u.access_token, ...at })).status).toBe(200);
+    const refreshed = await json(await call("/auth/refresh", { body: { refresh_token: u.refresh_token }, ...at }));
+    expect(claimsOf(refreshed.access_token).amr).toEqual(["pwd"]);
+    const enabled = (await auditRows(u.user.id)).find((r) => r.event === "mfa_enabled" && r.outcome === "success");
+    expect(enabled?.detail).toEqual({ method: "totp", sessions_ended: 1 });
+  });
+
+  it("turning it off and replacing the recovery codes need the current password too; each is mailed", async () => {
+    const clock = fakeClock();
+    const a = await mfaAccount(clock);
+    const session = await loginWithMfa(a, clock);
+    const at = { token: session.access_token, now: clock.now };
+    for (const path of ["/auth/mfa/totp/disable", "/auth/mfa/recovery-codes"]) {
+      const missing = await call(path, { body: { code: await codeAt(a.secret, clock) }, ...at });
+      expect([path, missing.status, (await json(missing)).code]).toEqual([path, 400, "validation_failed"]);
+      const wrong = await call(path, { body: { code: await codeAt(a.secret, clock), current_password: "Not-The-Passw0rd!" }, ...at });
+      expect([path, wrong.status, (await json(wrong)).code]).toEqual([path, 401, "invalid_current_password"]);
+    }
+    // The code was not used by the refusals: it still replaces the codes.
+    const replaced = await call("/auth/mfa/recovery-codes", {
+      body: { code: await codeAt(a.secret, clock), current_password: PASSWORD },
+      ...at,
+    });
+    expect(replaced.status, await replaced.clone().text()).toBe(200);
+    const notice = (await mailsTo(a.user.email, "mfa_recovery_codes_regenerated"))[0];
+    expect(notice?.subject).toMatch(/New recovery codes/);
+    for (const c of (await json(replaced)).recovery_codes) expect(notice.text + notice.html).not.toContain(c);
+  });
+
+  it("an account without a password turns it off with a recent sign-in and the code", async () => {
+    const clock = fakeClock();
+    const u = await registerUser({}, { now: clock.now });
+    const mfa = await enableMfa(u.access_token, clock);
+    // Make it password-less (as a social-only or create-admin account is).
+    await withDb((sql) => sql`update users set password = ${`!${"0".repeat(40)}`} where id = ${u.user.id}`);
+    const off = await call("/auth/mfa/totp/disable", {
+      body: { code: await codeAt(mfa.secret, clock) },
+      token: u.access_token,
+      now: clock.now,
+    });
+    expect(off.status, await off.clone().text()).toBe(200);
   });
 });
 
@@ -102,13 +169,13 @@ describe("recovery codes can be replaced", () => {
     const a = await mfaAccount(clock);
     const session = await loginWithMfa(a, clock);
     const wrong = await call("/auth/mfa/recovery-codes", {
-      body: { code: await wrongTotp(a.secret, clock) },
+      body: { code: await wrongTotp(a.secret, clock), current_password: PASSWORD },
       token: session.access_token,
       now: clock.now,
     });
     expect(wrong.status).toBe(401);
     const res = await call("/auth/mfa/recovery-codes", {
-      body: { code: await codeAt(a.secret, clock) },
+      body: { code: await codeAt(a.secret, clock), current_password: PASSWORD },
       token: session.access_token,
       now: clock.now,
     });
@@ -171,12 +238,15 @@ describe("change-password on an account with MFA", () => {
   });
 });
 
-/** An admin account created in the database directly (no API route makes an admin). */
+/** An admin account created in the database directly (no API route makes an admin), its address vouched for by the operator. */
 async function createAdmin(): Promise<{ id: string; email: string }> {
   const id = crypto.randomUUID();
   const email = uniqueEmail("admin");
   const hash = await hashPassword(PASSWORD, scryptParams(getConfig(testEnv)));
-  await withDb((sql) => sql`insert into users (id, full_name, email, password, role) values (${id}, 'Admin', ${email}, ${hash}, 'admin')`);
+  await withDb(
+    (sql) =>
+      sql`insert into users (id, full_name, email, password, role, email_verified_at) values (${id}, 'Admin', ${email}, ${hash}, 'admin', now())`,
+  );
   return { id, email };
 }
 

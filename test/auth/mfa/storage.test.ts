@@ -1,7 +1,7 @@
 // What the database holds: never a TOTP secret or a recovery code in clear, in any encoding.
 import { describe, expect, it } from "vitest";
 import { b64url, hex } from "../../../src/lib/encoding";
-import { registerUser } from "../../support/accounts";
+import { PASSWORD, registerUser, verifyEmailOf } from "../../support/accounts";
 import { DAY, fakeClock, MIN } from "../../support/clock";
 import { dumpDatabase, withDb } from "../../support/db";
 import { codeAt, loginWithMfa, mfaAccount, mfaToken } from "../../support/mfa";
@@ -31,7 +31,7 @@ describe("MFA storage", () => {
     // Use a code, replace the set, and keep the new one too: all of it goes through the tables.
     const session = await loginWithMfa(a, clock);
     const res = await call("/auth/mfa/recovery-codes", {
-      body: { code: await codeAt(a.secret, clock) },
+      body: { code: await codeAt(a.secret, clock), current_password: PASSWORD },
       token: session.access_token,
       now: clock.now,
     });
@@ -61,6 +61,7 @@ describe("MFA storage", () => {
     await loginWithMfa(a, clock); // a used challenge
     await mfaToken(a.user.email, clock); // one left to expire
     const pending = await registerUser({}, { now: clock.now });
+    await verifyEmailOf(pending.email, { now: clock.now });
     expect((await call("/auth/mfa/totp/enroll", { method: "POST", token: pending.access_token, now: clock.now })).status).toBe(200);
     const count = () =>
       withDb(

@@ -12,9 +12,11 @@ import {
   mintIdToken,
   nativeToken,
   newNonce,
+  newPkce,
   oidc,
   providerStats,
   socialLogin,
+  startCall,
   uniqueSub,
 } from "../../support/oidc";
 import { call, json, workerFetch } from "../../support/worker";
@@ -213,30 +215,120 @@ describe("each refused ID token answers 401 with its own code, and changes nothi
   });
 });
 
+describe("nonces are required, and every native ID token is accepted once", () => {
+  const o = oidc();
+  /** A Google Android (Credential Manager) or web (GIS) token, which carries a nonce only if the app set one. */
+  const androidToken = (claims: Record<string, unknown> = {}) =>
+    mintIdToken("google", {
+      aud: o.google.webClientId,
+      azp: o.google.androidClientId,
+      sub: uniqueSub("android"),
+      email: uniqueEmail("android"),
+      nonce: null,
+      ...claims,
+    });
+
+  it("OAUTH_REQUIRE_NONCE (default on): a token without a nonce is refused, also where the platform may omit it", async () => {
+    const res = await idTokenSignIn("google", { id_token: await androidToken() });
+    expect([res.status, await codeOf(res)]).toEqual([401, "nonce_missing"]);
+    const apple = await idTokenSignIn("apple", {
+      id_token: await mintIdToken("apple", { aud: o.apple.bundleId, nonce: null, nonce_supported: false }),
+    });
+    expect([apple.status, await codeOf(apple)]).toEqual([401, "nonce_missing"]);
+    // With the nonce the app set, the same platform signs in.
+    const n = await newNonce();
+    expect((await idTokenSignIn("google", { id_token: await androidToken({ nonce: n.hashed }), nonce: n.raw })).status).toBe(200);
+    // Turned off, the platform's own rule decides again: Google Android and web may omit it.
+    const off = { OAUTH_REQUIRE_NONCE: "false" };
+    expect((await idTokenSignIn("google", { id_token: await androidToken() }, { env: off })).status).toBe(200);
+  });
+
+  it("the same token twice: the second is refused (401 id_token_replayed), for sign-in and for linking alike", async () => {
+    const user = { sub: uniqueSub("replay"), email: uniqueEmail("replay") };
+    const t = await nativeToken("google", user);
+    expect((await idTokenSignIn("google", t)).status).toBe(200);
+    const again = await idTokenSignIn("google", t);
+    expect([again.status, await codeOf(again)]).toEqual([401, "id_token_replayed"]);
+    expect((await json(again)).access_token).toBeUndefined();
+    // Linking takes the same check: a token already used to sign in links nothing.
+    const owner = await socialLogin("apple", { sub: uniqueSub("replay-owner"), email: uniqueEmail("replay-owner") });
+    const linked = await call("/auth/oauth/google/link", { body: t, token: owner.access_token });
+    expect([linked.status, await codeOf(linked)]).toEqual([401, "id_token_replayed"]);
+    const refused = await withDb(
+      (sql) =>
+        sql`select count(*)::int as n from auth_audit_events where event = 'oauth_sign_in_failed' and detail->>'reason' = 'replayed'`,
+    );
+    expect(refused[0].n).toBeGreaterThanOrEqual(2);
+  });
+
+  it("20 requests with one token at once: exactly one signs in, the rest are replays", async () => {
+    const user = { sub: uniqueSub("replay-race"), email: uniqueEmail("replay-race") };
+    const t = await nativeToken("apple", user);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => idTokenSignIn("apple", t)));
+    expect(answers.map((r) => r.status).sort()).toEqual([200, ...Array(19).fill(401)]);
+    for (const r of answers.filter((a) => a.status === 401)) expect(await codeOf(r)).toBe("id_token_replayed");
+    const [{ sessions }] = await withDb(
+      (sql) => sql`select count(*)::int as sessions from auth_sessions s join users u on u.id = s.user_id where u.email = ${user.email}`,
+    );
+    expect(sessions).toBe(1);
+  });
+
+  it("without a nonce (OAUTH_REQUIRE_NONCE=false) the token's jti, or the token itself, is what is accepted once; stored only hashed, until the token expires", async () => {
+    const off = { OAUTH_REQUIRE_NONCE: "false" };
+    const exp = Math.floor(Date.now() / 1000) + 1800;
+    const jti = `jti-${crypto.randomUUID()}`;
+    const withJti = await androidToken({ jti, exp });
+    expect((await idTokenSignIn("google", { id_token: withJti }, { env: off })).status).toBe(200);
+    // Another token with the same jti is the same token to us (a jti is unique at its issuer).
+    const sameJti = await androidToken({ jti, exp });
+    expect(await codeOf(await idTokenSignIn("google", { id_token: sameJti }, { env: off }))).toBe("id_token_replayed");
+    const bare = await androidToken({ exp });
+    expect((await idTokenSignIn("google", { id_token: bare }, { env: off })).status).toBe(200);
+    expect(await codeOf(await idTokenSignIn("google", { id_token: bare }, { env: off }))).toBe("id_token_replayed");
+    const rows = await withDb(
+      (sql) => sql`select key, expires_at from auth_oauth_used_tokens where expires_at = ${new Date((exp + 60) * 1000)}`,
+    );
+    expect(rows).toHaveLength(2);
+    for (const r of rows) expect(r.key).toMatch(/^[0-9a-f]{64}$/);
+    const dump = JSON.stringify(rows);
+    for (const secret of [jti, bare, withJti]) expect(dump).not.toContain(secret);
+  });
+});
+
 describe("key rotation at the provider", () => {
   it("an unknown kid refetches the keys (at most every 30 s), then the new key verifies and the dropped one does not", async () => {
     // A clock two hours ahead: every cached document is stale, so this test's first request fetches them.
     const base = Date.now() + 2 * 3600 * SEC;
     const at = (ms: number) => ({ now: () => new Date(base + ms) });
     const iat = Math.floor(base / 1000);
-    const token = () => mintIdToken("google", { sub: "rotation-user", email: "rotation@example.test", iat, exp: iat + 3600 });
+    const token = async () => {
+      const n = await newNonce();
+      const id_token = await mintIdToken("google", {
+        sub: "rotation-user",
+        email: "rotation@example.test",
+        iat,
+        exp: iat + 3600,
+        nonce: n.hashed,
+      });
+      return { id_token, nonce: n.raw };
+    };
     const before = await token();
-    expect((await idTokenSignIn("google", { id_token: before }, at(0))).status).toBe(200);
+    expect((await idTokenSignIn("google", before, at(0))).status).toBe(200);
     await control("rotate", { provider: "google" });
     const after = await token();
     const s0 = (await providerStats()).google.jwksFetches;
 
     // Within 30 s of the last fetch the cached keys are trusted: unknown key, no fetch.
-    const early = await idTokenSignIn("google", { id_token: after }, at(SEC));
+    const early = await idTokenSignIn("google", after, at(SEC));
     expect([early.status, await codeOf(early)]).toEqual([401, "id_token_unknown_key"]);
     expect((await providerStats()).google.jwksFetches).toBe(s0);
 
-    // After that, the unknown kid refetches once and the new key verifies.
-    expect((await idTokenSignIn("google", { id_token: after }, at(31 * SEC))).status).toBe(200);
+    // After that, the unknown kid refetches once and the new key verifies (the refused try did not use the token up).
+    expect((await idTokenSignIn("google", after, at(31 * SEC))).status).toBe(200);
     expect((await providerStats()).google.jwksFetches).toBe(s0 + 1);
 
     // The old key left the provider's JWKS: its tokens fail, and asking costs no further fetch.
-    const old = await idTokenSignIn("google", { id_token: before }, at(32 * SEC));
+    const old = await idTokenSignIn("google", before, at(32 * SEC));
     expect([old.status, await codeOf(old)]).toEqual([401, "id_token_unknown_key"]);
     expect((await providerStats()).google.jwksFetches).toBe(s0 + 1);
   });
@@ -248,7 +340,11 @@ describe("a provider without client ids is off", () => {
     const t = await nativeToken("apple", { sub: uniqueSub("a"), email: uniqueEmail("a-off") });
     const res = await idTokenSignIn("apple", t, { env: off });
     expect([res.status, await codeOf(res)]).toEqual([404, "not_found"]);
-    const start = await call(`/auth/oauth/apple/start?redirect_to=${encodeURIComponent("https://app.test/oauth/done")}`, { env: off });
+    const start = await startCall(
+      "apple",
+      { redirect_to: "https://app.test/oauth/done", code_challenge: (await newPkce()).challenge },
+      { env: off },
+    );
     expect(start.status).toBe(404);
     expect((await call("/auth/oauth/apple/callback?state=x", { env: off })).status).toBe(404);
     const g = await nativeToken("google", { sub: uniqueSub("g"), email: uniqueEmail("g-on") });
