@@ -7,6 +7,7 @@ import type { Config } from "./config";
 import type { AppEnv } from "./context";
 import type { Overrides } from "./deps";
 import { apiError, validationError } from "./errors";
+import { msg } from "./i18n/messages";
 import { errorResponse, onError, onNotFound } from "./middleware/error-handler";
 import { requestContext, requireContentType } from "./middleware/request";
 import { accountRoutes } from "./routes/account";
@@ -18,6 +19,7 @@ import { mfaRoutes } from "./routes/mfa";
 import { oauthRoutes } from "./routes/oauth";
 import { passwordRoutes } from "./routes/password";
 import { profileRoutes } from "./routes/profile";
+import { zodIssue } from "./routes/schemas";
 import { sessionRoutes } from "./routes/sessions";
 import { signInRoutes } from "./routes/sign-in";
 import { systemRoutes } from "./routes/system";
@@ -57,8 +59,10 @@ export function createApp<const B extends string = "/auth">(
   const aliases = legacyAliases(legacyRootPaths ? basePath : "/");
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
-      if (!result.success)
-        throw validationError(result.error.issues.map((i) => ({ path: i.path.join(".") || "(body)", message: i.message })));
+      if (!result.success) {
+        const input = (result as { data?: unknown }).data;
+        throw validationError(result.error.issues.map((i) => zodIssue(i, input)));
+      }
     },
     getPath: aliasingGetPath(aliases),
   });
@@ -96,13 +100,19 @@ export function createApp<const B extends string = "/auth">(
         errorResponse(
           c,
           apiError("method_not_allowed", {
-            message: `Method ${c.req.method} is not allowed here. Use ${methods.join(", ")}.`,
+            message: msg("error.method_not_allowed.route", { method: c.req.method, allowed: methods.join(", ") }),
             headers: { Allow: methods.join(", ") },
           }),
         ),
     }),
     requireContentType,
   );
+  // The API's reference is written in English, whatever the request asks for.
+  const english: MiddlewareHandler<AppEnv> = async (c, next) => {
+    await next();
+    c.header("Content-Language", "en");
+  };
+  app.use("/openapi.json", english).use("/docs", english);
 
   const routes = app
     .route(basePath, accountRoutes())

@@ -112,6 +112,19 @@ const discoveryUrl = (fallback: string) =>
 /** Schemes redirect_to may never use: they run code or read local files instead of opening a page. */
 const UNSAFE_SCHEMES = new Set(["javascript:", "data:", "vbscript:", "file:", "blob:"]);
 
+/**
+ * Whether Intl knows a time zone. Tried by formatting with it: the runtime's list of zones names
+ * canonical ids only (Asia/Calcutta, not Asia/Kolkata), so it cannot be searched.
+ */
+function isTimeZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const choice = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
   z.preprocess(blank, z.enum(values).default(fallback));
 
@@ -274,6 +287,9 @@ export const settingsSchema = z
     MAIL_TIMEOUT_MS: int(5000, 100, 30000).describe("Timeout of one mail send attempt."),
     MAIL_RETRIES: int(2, 0, 5).describe("Retries of a mail send after 429, 5xx or a network error."),
     APP_NAME: text("Edge Auth").describe("Product name used in mails."),
+    MAIL_TIME_ZONE: text("Asia/Kolkata")
+      .refine(isTimeZone, "must be an IANA time zone such as Asia/Kolkata or Europe/London")
+      .describe("Time zone of the dates and times mails state (an IANA name); the runtime's own is UTC."),
 
     // Storage
     S3_ENDPOINT: optionalString.describe("S3-compatible endpoint (R2, MinIO); unset for AWS S3."),

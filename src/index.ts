@@ -2,6 +2,8 @@ import { createApp } from "./app";
 import { purgeExpired } from "./auth/purge";
 import { type Env, getConfig } from "./config";
 import { createDeps, type Overrides } from "./deps";
+import { DEFAULT_LOCALE, negotiateLocale } from "./i18n/locales";
+import { t } from "./i18n/messages";
 import { describeError, log } from "./log";
 
 /** The same hardening as every other response (app.ts secureHeaders), for the one answer made without the app. */
@@ -38,9 +40,10 @@ export function createWorker(overrides: Overrides = {}) {
       } catch (err) {
         const requestId = crypto.randomUUID();
         log("error", "cannot start: configuration error", { requestId, ...describeError(err) });
+        const locale = negotiateLocale(request.headers.get("accept-language"));
         return Response.json(
-          { status: "error", message: "The service is misconfigured. Please try again later.", code: "internal_error" },
-          { status: 500, headers: { ...HARDENING, "X-Request-Id": requestId } },
+          { status: "error", message: t(locale, "error.internal_error.misconfigured"), code: "internal_error" },
+          { status: 500, headers: { ...HARDENING, "X-Request-Id": requestId, "Content-Language": locale, Vary: "Accept-Language" } },
         );
       }
     },
@@ -48,7 +51,7 @@ export function createWorker(overrides: Overrides = {}) {
       const requestId = `cron-${crypto.randomUUID()}`;
       const deps = createDeps(env, requestId, (p) => ctx.waitUntil(p), overrides);
       try {
-        const counts = await purgeExpired(deps, { ip: null, userAgent: null, requestId });
+        const counts = await purgeExpired(deps, { ip: null, userAgent: null, requestId, locale: DEFAULT_LOCALE });
         log("info", "purge done", counts);
       } catch (err) {
         log("error", "purge failed", describeError(err));

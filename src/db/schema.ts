@@ -39,6 +39,8 @@ export const users = pgTable(
     requestedRole: text("requested_role"),
     /** `deletion_pending`: when the purge anonymises the row unless it is restored first (src/auth/account/deletion.ts). */
     deletionDueAt: timestamp("deletion_due_at", tz),
+    /** The language of the account's mails (src/i18n/locales.ts); null: the request's. Not constrained here: a locale list change needs no migration. */
+    locale: text("locale"),
   },
   (t) => [
     uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`),

@@ -7,8 +7,9 @@ import { ASSIGNABLE_ROLES, ASSIGNABLE_STATUSES, revokeUserSessions, sendUserPass
 import { getUser, listUsers, NAME_MATCH_MIN } from "../auth/admin/users";
 import { AUDIT_EVENTS } from "../auth/audit";
 import type { AppEnv } from "../context";
-import { route } from "./route";
-import { EXAMPLE_USER, json, jsonBody, MessageSchema, sentence, sessionFields, timestamp, UserSchema, uuid } from "./schemas";
+import { t } from "../i18n/messages";
+import { route, say } from "./route";
+import { EXAMPLE_USER, issue, json, jsonBody, MessageSchema, sentence, sessionFields, timestamp, UserSchema, uuid } from "./schemas";
 
 /**
  * The admin API (docs/admin.md): role `admin`, a session signed in with a second factor, and for
@@ -54,7 +55,7 @@ const limitField = z.coerce
     description: `Rows per page (default ${LIST_DEFAULT}); more than ${LIST_MAX} is served ${LIST_MAX}`,
   });
 
-const idParams = z.object({ id: uuid("User id must be a UUID.").openapi({ param: { name: "id", in: "path" } }) });
+const idParams = z.object({ id: uuid(issue("validation.user_id")).openapi({ param: { name: "id", in: "path" } }) });
 
 const nextCursor = z.string().max(512).nullable().openapi({ description: "Pass as `cursor` for the next page; null on the last page" });
 
@@ -133,12 +134,10 @@ const getRoute = route({
 
 const PatchBody = z
   .object({
-    role: z
-      .enum(ASSIGNABLE_ROLES, { error: "Role must be student or instructor: admins are made only with npm run create-admin." })
-      .optional(),
-    status: z.enum(ASSIGNABLE_STATUSES, { error: "Status must be active or suspended." }).optional(),
+    role: z.enum(ASSIGNABLE_ROLES, { error: issue("validation.admin_role_invalid") }).optional(),
+    status: z.enum(ASSIGNABLE_STATUSES, { error: issue("validation.admin_status_invalid") }).optional(),
   })
-  .refine((b) => b.role !== undefined || b.status !== undefined, { message: "Send role and/or status.", path: ["role"] })
+  .refine((b) => b.role !== undefined || b.status !== undefined, { message: issue("validation.admin_change_empty"), path: ["role"] })
   .openapi("AdminUserUpdate", { example: { status: "suspended" } });
 
 const patchRoute = route({
@@ -159,7 +158,11 @@ const patchRoute = route({
   responses: {
     200: json(
       z.object({ status: z.literal("success"), message: sentence(), user: AdminUserSchema }).openapi("AdminUserUpdated", {
-        example: { status: "success", message: "Account updated.", user: { ...EXAMPLE_ADMIN_USER, status: "suspended" } },
+        example: {
+          status: "success",
+          message: t("en", "success.admin_account_updated"),
+          user: { ...EXAMPLE_ADMIN_USER, status: "suspended" },
+        },
       }),
       "Updated",
     ),
@@ -185,14 +188,13 @@ const revokeRoute = route({
           sessions_ended: z.number().int().min(0).max(1_000_000).openapi({ format: "int32" }),
         })
         .openapi("AdminSessionsRevoked", {
-          example: { status: "success", message: "Every session of the account ended.", sessions_ended: 2 },
+          example: { status: "success", message: t("en", "success.admin_sessions_ended"), sessions_ended: 2 },
         }),
       "Sessions ended",
     ),
   },
 });
 
-const RESET_SENT = "A password reset code is being mailed to the account's address.";
 const resetRoute = route({
   method: "post",
   path: "/admin/users/{id}/send-password-reset",
@@ -208,7 +210,9 @@ const resetRoute = route({
   responses: {
     202: {
       ...json(MessageSchema, "Accepted; the mail goes out in the background"),
-      content: { "application/json": { schema: MessageSchema, example: { status: "success", message: RESET_SENT } } },
+      content: {
+        "application/json": { schema: MessageSchema, example: { status: "success", message: t("en", "success.admin_reset_sent") } },
+      },
     },
   },
 });
@@ -257,9 +261,9 @@ const auditRoute = route({
   errors: [],
   request: {
     query: z.object({
-      user_id: uuid("user_id must be a UUID.").optional(),
-      actor_id: uuid("actor_id must be a UUID.").optional(),
-      type: z.enum(AUDIT_EVENTS, { error: "type must be an audit event type (docs/abuse.md#audit-log)." }).optional(),
+      user_id: uuid(issue("validation.uuid", { field: "user_id" })).optional(),
+      actor_id: uuid(issue("validation.uuid", { field: "actor_id" })).optional(),
+      type: z.enum(AUDIT_EVENTS, { error: issue("validation.audit_type_invalid") }).optional(),
       cursor: cursorField,
       limit: limitField,
     }),
@@ -288,15 +292,15 @@ export function adminRoutes() {
     })
     .openapi(patchRoute, async (c) => {
       const user = await updateUser(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("param").id, c.req.valid("json"));
-      return c.json({ status: "success" as const, message: "Account updated.", user }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.admin_account_updated"), user }, 200);
     })
     .openapi(revokeRoute, async (c) => {
       const ended = await revokeUserSessions(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("param").id);
-      return c.json({ status: "success" as const, message: "Every session of the account ended.", sessions_ended: ended }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.admin_sessions_ended"), sessions_ended: ended }, 200);
     })
     .openapi(resetRoute, async (c) => {
       await sendUserPasswordReset(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("param").id);
-      return c.json({ status: "success" as const, message: RESET_SENT }, 202);
+      return c.json({ status: "success" as const, message: say(c, "success.admin_reset_sent") }, 202);
     })
     .openapi(auditRoute, async (c) => {
       const q = c.req.valid("query");

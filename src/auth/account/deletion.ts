@@ -3,8 +3,10 @@ import { type Db, UNCACHED } from "../../db/client";
 import { type User, users } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { apiError, fieldError } from "../../errors";
+import { msg } from "../../i18n/messages";
 import { describeError } from "../../log";
 import { deletionScheduledMessage } from "../../mail/account";
+import { envelope } from "../../mail/templates";
 import { avatarPrefix, ownAvatarKey } from "../../storage/avatar-keys";
 import { audit } from "../audit";
 import { issueCode, redeemCode, revokeCodes } from "../codes/one-time-codes";
@@ -13,7 +15,7 @@ import { confirmCurrentPassword } from "../password/confirm";
 import { isUnusablePassword, unusablePassword } from "../password/formats";
 import { type Authenticated, endAllSessions } from "../sessions/sessions";
 import { OWNED_DATA } from "./owned-data";
-import { findUserByEmail, normalizeEmail } from "./users";
+import { findUserByEmail, mailLocale, normalizeEmail } from "./users";
 
 /**
  * Self-service deletion (docs/admin.md#deletion):
@@ -40,7 +42,7 @@ export async function requestDeletion(deps: Deps, meta: RequestMeta, auth: Authe
   // An account without a password (made by create-admin, or by social sign-in) proves itself by
   // its recent login and, with MFA on, its second factor.
   if (!isUnusablePassword(auth.user.password)) {
-    if (!proof.currentPassword) throw fieldError("validation_failed", "current_password", "Enter your current password.");
+    if (!proof.currentPassword) throw fieldError("validation_failed", "current_password", msg("validation.current_password_required"));
     await confirmCurrentPassword(deps, meta, auth, proof.currentPassword, "account_deletion_requested");
   }
   await requireMfaCode(deps, meta, auth.user, proof.mfaCode);
@@ -62,7 +64,11 @@ export async function requestDeletion(deps: Deps, meta: RequestMeta, auth: Authe
     return { user, ended, code };
   });
   const { user, ended, code } = done;
-  const message = deletionScheduledMessage({ appName: deps.config.APP_NAME, to: user.email, code: code.code, graceSeconds: grace, dueAt });
+  const message = deletionScheduledMessage(envelope(deps.config, user.email, mailLocale(user, meta)), {
+    code: code.code,
+    graceSeconds: grace,
+    dueAt,
+  });
   deps.waitUntil(
     (async () => {
       const sent = await deps.mailer.send(message);

@@ -1,14 +1,16 @@
 import { type User, users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
+import type { Locale } from "../../i18n/locales";
 import { registrationAttemptMessage } from "../../mail/registration-attempt";
+import { envelope } from "../../mail/templates";
 import { audit } from "../audit";
 import { hashPassword, scryptParams } from "../password/hash";
 import { assertAcceptableNewPassword } from "../password/new-password";
 import type { TokenPair } from "../sessions/sessions";
 import { completeSignIn } from "../sign-in/complete";
 import { mailVerificationCode, mustVerifyEmail } from "./email-verification";
-import { findUserByEmail, normalizeEmail } from "./users";
+import { findUserByEmail, mailLocale, normalizeEmail } from "./users";
 
 export type RegisterOutcome =
   | { kind: "created"; user: User; tokens: TokenPair }
@@ -28,7 +30,7 @@ export type RegisterOutcome =
 export async function register(
   deps: Deps,
   meta: RequestMeta,
-  input: { fullName: string; email: string; password: string; role: "student" | "instructor" },
+  input: { fullName: string; email: string; password: string; role: "student" | "instructor"; locale: Locale | null },
 ): Promise<RegisterOutcome> {
   await assertAcceptableNewPassword(deps, input.password);
   const email = normalizeEmail(input.email);
@@ -45,6 +47,7 @@ export async function register(
       password: hash,
       role,
       requestedRole: pending ? input.role : null,
+      locale: input.locale,
       createdAt: deps.now(),
     })
     .onConflictDoNothing()
@@ -54,7 +57,7 @@ export async function register(
     const owner = safe ? await findUserByEmail(deps, email) : undefined;
     await audit(deps, meta, "registered", "failure", owner?.id ?? null, { reason: "email_taken" });
     if (!safe) throw apiError("email_taken");
-    if (owner) notifyRegistrationAttempt(deps, owner);
+    if (owner) notifyRegistrationAttempt(deps, meta, owner);
     return { kind: "accepted" };
   }
   mailVerificationCode(deps, meta, user);
@@ -76,9 +79,10 @@ export async function register(
 
 /**
  * REGISTER_ENUMERATION_SAFE: tell the owner of a taken email that someone tried to register
- * with it, in the background so the answer's timing does not depend on the mail.
+ * with it, in the background so the answer's timing does not depend on the mail. In the owner's
+ * language; an owner who never chose one gets the request's (most often the owner, who forgot).
  */
-function notifyRegistrationAttempt(deps: Deps, owner: User): void {
-  const message = registrationAttemptMessage({ appName: deps.config.APP_NAME, to: owner.email });
+function notifyRegistrationAttempt(deps: Deps, meta: RequestMeta, owner: User): void {
+  const message = registrationAttemptMessage(envelope(deps.config, owner.email, mailLocale(owner, meta)));
   deps.waitUntil(deps.mailer.send(message));
 }

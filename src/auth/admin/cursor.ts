@@ -1,4 +1,5 @@
 import { fieldError } from "../../errors";
+import { msg } from "../../i18n/messages";
 import { b64url, fromB64url, utf8 } from "../../lib/encoding";
 
 /**
@@ -23,7 +24,7 @@ export function decodeCursor(cursor: string, id: RegExp): Position {
     const [at, rowId] = JSON.parse(new TextDecoder().decode(fromB64url(cursor)));
     if (typeof at === "string" && TIMESTAMP.test(at) && typeof rowId === "string" && id.test(rowId)) return { at, id: rowId };
   } catch {}
-  throw fieldError("validation_failed", "cursor", "This cursor is not one this API returned: start again without it.");
+  throw fieldError("validation_failed", "cursor", msg("validation.cursor_invalid"));
 }
 
 /** Page sizes: LIST_DEFAULT unless asked; a larger ask is served LIST_MAX rows. */

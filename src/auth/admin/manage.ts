@@ -3,6 +3,7 @@ import { UNCACHED } from "../../db/client";
 import { type User, users } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { AppError, apiError } from "../../errors";
+import { DEFAULT_LOCALE } from "../../i18n/locales";
 import { sendResetCode } from "../password/reset";
 import { type Authenticated, endAllSessions } from "../sessions/sessions";
 import { recordAdmin } from "./record";
@@ -100,7 +101,8 @@ export async function sendUserPasswordReset(deps: Deps, meta: RequestMeta, admin
     throw apiError("account_being_deleted");
   }
   try {
-    await sendResetCode(deps, meta, user);
+    // The mail follows the account's language, else the default: the administrator's says nothing about the user's.
+    await sendResetCode(deps, { ...meta, locale: DEFAULT_LOCALE }, user);
   } catch (err) {
     await recordAdmin(deps, meta, admin, "admin_password_reset_sent", id, { reason: (err as AppError).code ?? "error" }, "blocked");
     throw err;

@@ -87,7 +87,7 @@ export async function confirmTotp(
     return endAllSessions(withDb(deps, tx), user.id, "mfa_enabled", auth.sessionId);
   });
   await audit(deps, meta, "mfa_enabled", "success", user.id, { method: "totp", sessions_ended: sessionsEnded });
-  notifyMfaEnabled(deps, user.email);
+  notifyMfaEnabled(deps, meta, user);
   return codes;
 }
 
@@ -116,7 +116,7 @@ export async function disableMfa(
     await tx.delete(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, user.id));
   });
   await audit(deps, meta, "mfa_disabled", "success", user.id, { method: "code" in proof ? "totp" : "recovery_code" });
-  notifyMfaDisabled(deps, user.email);
+  notifyMfaDisabled(deps, meta, user);
 }
 
 /**
@@ -137,6 +137,6 @@ export async function regenerateRecoveryCodes(
   const codes = generateRecoveryCodes();
   await withSecondFactor(deps, meta, user, factor, { code }, "regenerate", (tx) => replaceRecoveryCodes(deps, tx, user.id, codes));
   await audit(deps, meta, "recovery_codes_regenerated", "success", user.id);
-  notifyRecoveryCodesRegenerated(deps, user.email);
+  notifyRecoveryCodesRegenerated(deps, meta, user);
   return codes;
 }

@@ -2,10 +2,11 @@ import { eq, sql } from "drizzle-orm";
 import { type User, users } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { describeError } from "../../log";
-import { passwordChangedMessage, resetCodeMessage } from "../../mail/templates";
-import { findUserByEmail, normalizeEmail } from "../account/users";
+import { passwordChangedMessage, resetCodeMessage } from "../../mail/password";
+import { envelope } from "../../mail/templates";
+import { findUserByEmail, mailLocale, normalizeEmail } from "../account/users";
 import { audit } from "../audit";
-import { type IssuedCode, mailCode, redeemCode, requestCode, takeSendSlot } from "../codes/one-time-codes";
+import { type CodeMail, mailCode, redeemCode, requestCode, takeSendSlot } from "../codes/one-time-codes";
 import { revokeChallenges } from "../mfa/challenge";
 import { dropUnprovenIdentities } from "../oauth/identities";
 import { endAllSessions } from "../sessions/sessions";
@@ -19,8 +20,10 @@ import { assertAcceptableNewPassword } from "./new-password";
  * ends every session and confirms the address in the transaction that consumes the code, then
  * tells the address that its password changed.
  */
-const resetMessage = (deps: Deps) => (user: User, c: IssuedCode) =>
-  resetCodeMessage({ appName: deps.config.APP_NAME, to: user.email, code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt });
+const resetMessage =
+  (deps: Deps): CodeMail =>
+  (user, c, locale) =>
+    resetCodeMessage(envelope(deps.config, user.email, locale), { code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt });
 
 /** Returns the address the request named, normalised: the same for known and unknown emails. */
 export async function requestReset(deps: Deps, meta: RequestMeta, rawEmail: string): Promise<{ email: string }> {
@@ -82,11 +85,11 @@ export async function resetPassword(
     ...(done.identitiesRemoved ? { identities_removed: done.identitiesRemoved } : {}),
     ...(done.mfaTokensRevoked ? { mfa_tokens_revoked: done.mfaTokensRevoked } : {}),
   });
-  notifyPasswordChanged(deps, user!.email, "reset");
+  notifyPasswordChanged(deps, meta, user!, "reset");
 }
 
 /** "Your password was changed": in the background, never with the password or a code. */
-export function notifyPasswordChanged(deps: Deps, to: string, how: "reset" | "change"): void {
-  const message = passwordChangedMessage({ appName: deps.config.APP_NAME, to, at: deps.now(), how });
+export function notifyPasswordChanged(deps: Deps, meta: RequestMeta, user: User, how: "reset" | "change"): void {
+  const message = passwordChangedMessage(envelope(deps.config, user.email, mailLocale(user, meta)), { at: deps.now(), how });
   deps.waitUntil(deps.mailer.send(message));
 }
