@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PASSWORD, registerUser, uniqueEmail } from "../support/accounts";
+import { adminAccount, adminCall } from "../support/admin";
 import { fakeClock } from "../support/clock";
 import { userRow } from "../support/db";
 import { codeIn, type Mail, mailsTo } from "../support/mail";
@@ -252,6 +253,20 @@ describe("mails in the account's language", () => {
     const mail = await newest(other.email, "password_reset");
     expect(mail.subject).toBe("Your Edge Auth password reset code");
     expect(mail.html).toContain('<html lang="en">');
+  });
+
+  it("a reset an administrator sends: the account's language, else English (never the administrator's)", async () => {
+    const clock = fakeClock();
+    const admin = await adminAccount(clock);
+    const hindi = await registerUser({ locale: "hi" }, { now: clock.now });
+    const unchosen = await registerUser({}, { now: clock.now });
+    for (const u of [hindi, unchosen]) {
+      const res = await adminCall(`/users/${u.user.id}/send-password-reset`, admin.token, clock, { method: "POST", headers: HI });
+      expect(res.status).toBe(202);
+      expect((await json(res)).message).toBe("अकाउंट के ईमेल पते पर पासवर्ड रीसेट का OTP भेजा जा रहा है।");
+    }
+    expectHindi(await newest(hindi.email, "password_reset"));
+    expect((await newest(unchosen.email, "password_reset")).subject).toBe("Your Edge Auth password reset code");
   });
 
   it("plural forms: 1 minute and 10 minutes in English; 9 recovery codes left in Hindi", async () => {
