@@ -1,0 +1,6 @@
+CREATE TABLE "auth_turnstile_tokens" (
+	"token_hash" text PRIMARY KEY NOT NULL,
+	"expires_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX "auth_turnstile_tokens_expires_idx" ON "auth_turnstile_tokens" USING btree ("expires_at");
