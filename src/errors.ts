@@ -173,6 +173,20 @@ export const ERROR_CATALOG = {
     message: "This setup token is invalid, used or expired. Run npm run create-admin again for a new one.",
   },
 
+  // Bot defence: Cloudflare Turnstile (src/auth/bot-defence/, docs/bot-defence.md); the 403 and 400 carry `site_key` and `action`
+  captcha_required: {
+    status: 403,
+    message: "Please complete the security check, then send the request again with its token (turnstile_token).",
+  },
+  captcha_invalid: {
+    status: 400,
+    message: "The security check failed or has expired. Please complete it again.",
+  },
+  captcha_unavailable: {
+    status: 503,
+    message: "We cannot run the security check right now. Please try again shortly.",
+  },
+
   // Profile and avatars
   email_mismatch: {
     status: 403,
@@ -203,6 +217,14 @@ export interface ErrorOptions {
   /** Seconds; sent as Retry-After (rounded up, at least 1). */
   retryAfter?: number;
   headers?: Record<string, string>;
+  /** What the client needs to render the challenge (captcha_required, captcha_invalid). */
+  challenge?: Challenge;
+}
+
+/** The Turnstile widget a client renders to answer captcha_required: its public site key and action. */
+export interface Challenge {
+  site_key: string;
+  action: string;
 }
 
 /** The one error type of the API. Its status, code and message become the JSON error body. */
@@ -230,7 +252,7 @@ export const validationError = (issues: Issue[]) =>
 export const fieldError = (code: ErrorCode, path: string, message: string = ERROR_CATALOG[code].message) =>
   new AppError(code, { message, issues: [{ path, message }] });
 
-/** The one JSON error shape: {status:"error", message, code, issues?}. */
-export function errorBody(code: ErrorCode, message: string = ERROR_CATALOG[code].message, issues?: Issue[]) {
-  return { status: "error" as const, message, code, ...(issues ? { issues } : {}) };
+/** The one JSON error shape: {status:"error", message, code, issues?, site_key?, action?}. */
+export function errorBody(code: ErrorCode, message: string = ERROR_CATALOG[code].message, issues?: Issue[], challenge?: Challenge) {
+  return { status: "error" as const, message, code, ...(issues ? { issues } : {}), ...challenge };
 }

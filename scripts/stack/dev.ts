@@ -47,6 +47,7 @@ const lines = [
   `  Mail inbox     ${stack.mailUrl}/`,
   `  S3 (s3rver)    ${stack.s3Endpoint}`,
   `  Google/Apple   ${stack.oidcUrl}/google, ${stack.oidcUrl}/apple (local OpenID provider)`,
+  `  Turnstile      ${stack.turnstileUrl}/turnstile/v0/siteverify (local siteverify; off until TURNSTILE_SECRET_KEY is set)`,
   stack.localSettings.length ? `  From .dev.vars ${stack.localSettings.join(", ")}` : null,
   `  Logs           ${displayPath(stack.logDir)}/`,
   "Press Ctrl-C to stop everything.",

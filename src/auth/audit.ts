@@ -34,6 +34,10 @@ export const AUDIT_EVENTS = [
   // Sign-in by emailed code (a success is login_succeeded with method email_code)
   "sign_in_code_requested",
   "sign_in_code_failed",
+  // Bot defence (src/auth/bot-defence/): one row per challenge checked, never the token
+  "captcha_passed",
+  "captcha_refused",
+  "captcha_unavailable",
   // Two-factor sign-in
   "mfa_enrollment_started",
   "mfa_enabled",

@@ -308,6 +308,21 @@ export const oauthUsedTokens = pgTable(
   (t) => [index("auth_oauth_used_tokens_expires_idx").on(t.expiresAt)],
 );
 
+/**
+ * Turnstile tokens this service accepted for verification (src/auth/bot-defence/turnstile.ts):
+ * a keyed hash of each, claimed by one insert before siteverify is asked, so a token opens at
+ * most one request however many arrive at once. Kept past the token's own 300 s lifetime, then
+ * purged.
+ */
+export const turnstileTokens = pgTable(
+  "auth_turnstile_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    expiresAt: timestamp("expires_at", tz).notNull(),
+  },
+  (t) => [index("auth_turnstile_tokens_expires_idx").on(t.expiresAt)],
+);
+
 /** Audit trail of auth events. Never holds a password, code or token. */
 export const auditEvents = pgTable(
   "auth_audit_events",

@@ -50,6 +50,7 @@ const registerRoute = route({
     "Every new account is mailed a verification code (POST /verify-email). When REQUIRE_VERIFIED_EMAIL covers the account, " +
     "it gets no session yet: 202 and a message instead of tokens.",
   limit: "RL_REGISTER",
+  captcha: { action: "register", when: "always" },
   errors: ["email_taken", "password_too_common", "password_breached", "password_check_unavailable"],
   request: { body: jsonBody(RegisterBody, "The new account") },
   responses: {
