@@ -41,6 +41,7 @@ const lines = [
   "Local stack is up:",
   `  API            ${stack.apiUrl}/auth  (health: ${stack.apiUrl}/health)`,
   `  API docs       ${stack.apiUrl}/docs   (OpenAPI: ${stack.apiUrl}/openapi.json)`,
+  `  Console        ${stack.apiUrl}/console/  (operators: make an admin with npm run create-admin; docs/console.md)`,
   `  Database       ${stack.dbUrl}`,
   stack.mailUrl ? `  Mail inbox     ${stack.mailUrl}/` : null,
   stack.s3Endpoint ? `  S3 (s3rver)    ${stack.s3Endpoint}` : null,

@@ -118,8 +118,8 @@ const FACTOR_EXAMPLE = {
 };
 const FactorSchema = z
   .object({
-    kind: z.string().max(32).openapi({ description: "`totp` (an authenticator app)" }),
-    status: z.string().max(16).openapi({ description: "`pending` until confirmed with a code, then `active`" }),
+    kind: z.enum(["totp"]).openapi({ description: "`totp` (an authenticator app)" }),
+    status: z.enum(["pending", "active"]).openapi({ description: "`pending` until confirmed with a code, then `active`" }),
     created_at: timestamp(),
     confirmed_at: timestamp().nullable(),
     last_used_at: timestamp().nullable().openapi({ description: "Start of the 30-second step of the newest accepted code" }),
@@ -308,7 +308,7 @@ const EXAMPLE_EVENT = {
   request_id: "5d0c7a4e-1f2b-4c3d-9e8f-7a6b5c4d3e2f",
   detail: { status_from: "active", status_to: "suspended", sessions_ended: 2 },
 };
-const email = z.string().max(255).nullable();
+const email = z.string().email().max(255).nullable();
 const AuditEntrySchema = z
   .object({
     id: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).openapi({ format: "int64" }),

@@ -26,8 +26,8 @@ export async function factorsOf(deps: Deps, userId: string) {
     .where(eq(mfaFactors.userId, userId))
     .orderBy(asc(mfaFactors.createdAt));
   return rows.map(({ f }) => ({
-    kind: f.kind,
-    status: f.status,
+    kind: f.kind as "totp",
+    status: f.status as FactorStatus,
     created_at: f.createdAt.toISOString(),
     confirmed_at: f.confirmedAt?.toISOString() ?? null,
     // The start of the newest accepted step: when a code was last used, to the step.
