@@ -78,6 +78,8 @@ export class Session {
     readonly admin: Admin,
     tokens: Tokens,
     private readonly reauthenticate: Reauthenticate,
+    /** The server ended the session (revoked, expired, account suspended): the console signs out. */
+    private readonly onEnded: () => void,
   ) {
     this.tokens = tokens;
     this.api = createClient(location.origin, { fetch: (input, init) => this.send(input, init) });
@@ -96,6 +98,10 @@ export class Session {
     let res = await once();
     if (res.status === 401 && (await codeOf(res)) === "token_expired" && (await this.refresh())) res = await once();
     if (res.status === 403 && (await codeOf(res)) === "recent_login_required" && (await this.confirmIdentity())) res = await once();
+    if (res.status === 401 && this.tokens) {
+      this.tokens = null;
+      this.onEnded();
+    }
     return res;
   }
 

@@ -47,7 +47,13 @@ export function App() {
 
   const signedIn = (admin: Admin, tokens: Tokens) => {
     setNotice("");
-    setSession(new Session(admin, tokens, () => new Promise((resolve) => setReauth({ resolve }))));
+    const reauthenticate = () => new Promise<Tokens | null>((resolve) => setReauth({ resolve }));
+    const ended = () => {
+      setReauth(null);
+      setSession(null);
+      setNotice("Your session ended (signed out elsewhere, or it expired). Sign in again.");
+    };
+    setSession(new Session(admin, tokens, reauthenticate, ended));
   };
 
   if (!session) return <SignInPage notice={notice} onSignedIn={signedIn} />;

@@ -297,7 +297,8 @@ export async function axeViolations(page: Page) {
 }
 
 /** A screenshot of the page at 1280 and at 360 pixels wide, saved under artifacts/console/. */
-export async function screenshots(page: Page, name: string) {
+/** `fullPage: false` for a modal dialog: what the screen shows (its backdrop covers the screen, not the page). */
+export async function screenshots(page: Page, name: string, { fullPage = true } = {}) {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const before = page.viewportSize() ?? { width: 1280, height: 800 };
   for (const width of [1280, 360]) {
@@ -306,7 +307,7 @@ export async function screenshots(page: Page, name: string) {
     const overflow = (await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")) as number;
     expect(overflow, `${name} at ${width} px scrolls sideways`).toBeLessThanOrEqual(0);
     const file = path.join(ARTIFACTS, `${name}-${width}.png`);
-    await page.screenshot({ path: file, fullPage: true });
+    await page.screenshot({ path: file, fullPage });
     expect(fs.statSync(file).size).toBeGreaterThan(5_000);
   }
   await page.setViewportSize(before);

@@ -140,7 +140,7 @@ describe.runIf(haveChromium)("the operators' console", () => {
     const dialog = page.getByRole("dialog");
     await dialog.getByRole("heading", { name: `Suspend ${user.email}?` }).waitFor();
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, "confirm-dialog");
+    await screenshots(page, "confirm-dialog", { fullPage: false });
     // A reason is required: Confirm without one says so and changes nothing.
     await dialog.getByRole("button", { name: "Confirm" }).click();
     await dialog
@@ -226,6 +226,16 @@ describe.runIf(haveChromium)("the operators' console", () => {
     expect(await axeViolations(page)).toEqual([]);
     await screenshots(page, "audit-log");
 
+    // The role change and the revocation of another account, by subject alone.
+    const rob = `rob-${RUN}@example.com`;
+    await page.getByLabel("Actor email").fill("");
+    await page.getByLabel("Event", { exact: true }).fill("");
+    await page.getByLabel("Subject email").fill(rob);
+    await page.getByRole("button", { name: "Filter" }).click();
+    await expect
+      .poll(async () => (await rowsShown()).filter((r) => r[3] === admin.email && r[4] === rob).map((r) => r[1]))
+      .toEqual(expect.arrayContaining(["admin_sessions_revoked", "admin_user_updated"]));
+
     // An unknown address is an error the operator can read.
     await page.getByLabel("Subject email").fill(`nobody-${RUN}@example.com`);
     await page.getByRole("button", { name: "Filter" }).click();
@@ -274,7 +284,7 @@ describe.runIf(haveChromium)("the operators' console", () => {
     const reauth = page.getByRole("dialog");
     await reauth.getByRole("heading", { name: "Confirm it's you" }).waitFor();
     expect(await axeViolations(page)).toEqual([]);
-    await screenshots(page, "confirm-its-you");
+    await screenshots(page, "confirm-its-you", { fullPage: false });
     // A wrong password: the reason, in the dialog.
     await reauth.getByLabel("Password").fill("not the password");
     await reauth.getByLabel("Code").fill(admin.recoveryCodes[0]);
@@ -295,6 +305,21 @@ describe.runIf(haveChromium)("the operators' console", () => {
           and 'otp' = any(amr) and auth_time < now() - interval '30 minutes'`
       )[0].n;
     await expect.poll(stale).toBe(0);
+  });
+
+  it("mails a password reset, schedules a deletion and cancels it", async () => {
+    const user = await registerUser(stack, `del-${RUN}@example.com`, "Dee Deleted");
+    await openAccount(page, user.email);
+    await confirmAction(page, "Send password reset", user.email, /being mailed/);
+    await expect.poll(() => stack.mail.messages.filter((m) => m.to.includes(user.email) && /reset/i.test(m.subject)).length).toBe(1);
+    await confirmAction(page, "Schedule deletion", user.email, /scheduled for deletion/);
+    const [pending] = await stack.sql`select status, deletion_due_at from users where id = ${user.id}`;
+    expect(pending.status).toBe("deletion_pending");
+    await page.getByText("Deleted for good at").waitFor();
+    expect((await api(stack, "GET", "/auth/me", undefined, user.token)).status).toBe(401);
+    await confirmAction(page, "Cancel deletion", user.email, /deletion .* is cancelled/);
+    const [back] = await stack.sql`select status, deletion_due_at from users where id = ${user.id}`;
+    expect([back.status, back.deletion_due_at]).toEqual(["active", null]);
   });
 
   it("works with the keyboard alone", async () => {
@@ -362,6 +387,19 @@ describe.runIf(haveChromium)("the operators' console", () => {
     expect(await liveSessions()).toBe(before);
   });
 
+  it("signs out when the server ends the session (revoked elsewhere), saying why", async () => {
+    const gone = await openPage(stack, context);
+    await gone.page.goto(`${stack.base}/console/`);
+    await signIn(gone.page, admin.email, admin.password, admin.recoveryCodes[3]);
+    await gone.page.getByRole("heading", { level: 1, name: "Users" }).waitFor();
+    await stack.sql`update auth_sessions set revoked_at = now(), revoked_reason = 'test' where user_id = ${admin.id} and revoked_at is null`;
+    await gone.page.getByRole("link", { name: "Audit log" }).click();
+    await gone.page.getByRole("status").filter({ hasText: "Your session ended" }).waitFor();
+    await gone.page.getByLabel("Email").waitFor();
+    expect(cspProblems(gone)).toEqual([]);
+    await gone.page.close();
+  });
+
   it("signs out after CONSOLE_IDLE_TIMEOUT (15 minutes) without activity, ending the session", async () => {
     const idle = await openPage(stack, context);
     await idle.page.clock.install();
@@ -396,6 +434,7 @@ describe.runIf(haveChromium)("the operators' console", () => {
     await signIn(stopped.page, student.email, PASSWORD);
     await stopped.page.getByRole("alert").filter({ hasText: "not an administrator" }).waitFor();
     expect(await stopped.page.getByRole("button", { name: "Sign out" }).count()).toBe(0);
+    expect(await axeViolations(stopped.page)).toEqual([]);
     await screenshots(stopped.page, "sign-in-refused");
     await signIn(stopped.page, noFactor.email, noFactor.password);
     await stopped.page.getByRole("alert").filter({ hasText: "no second factor" }).waitFor();
