@@ -75,9 +75,9 @@ try {
   console.log('  3. Enroll MFA:         POST /auth/mfa/totp/enroll, then POST /auth/mfa/totp/confirm {"code": "<from the app>"}');
   console.log("  4. Log in again with the password and a code (POST /auth/mfa/verify): the admin API under /auth/admin is open.");
   console.log(
-    `  5. Or use the operators' console: <the API's origin>/console/ (under npm run dev: http://127.0.0.1:${process.env.PORT ?? 8787}/console/),`,
+    `  The operators' console, once step 3 is done: <the API's origin>/console/ (npm run dev: http://127.0.0.1:${process.env.PORT ?? 8787}/console/);`,
   );
-  console.log("     signing in with the password and a code from the app (docs/console.md).");
+  console.log("  sign in there with the password and a code from the app (docs/console.md).");
   if (!r.created) console.log("  (The account keeps its password if step 1 is skipped.)");
 } catch (err) {
   if (err instanceof CreateAdminError) {

@@ -129,7 +129,7 @@ export class Session {
     const fresh = await this.reauthenticate();
     if (!fresh || !this.tokens) return false;
     this.tokens = fresh;
-    if (old) void fetch(anonymous.auth.logout.$url(), { method: "POST", headers: { Authorization: `Bearer ${old.access}` } });
+    if (old) void endSession(old.access);
     return true;
   }
 
@@ -137,11 +137,12 @@ export class Session {
   async signOut(): Promise<void> {
     const tokens = this.tokens;
     this.tokens = null;
-    if (!tokens) return;
-    await fetch(anonymous.auth.logout.$url(), { method: "POST", headers: { Authorization: `Bearer ${tokens.access}` } }).catch(() => {});
+    if (tokens) await endSession(tokens.access);
   }
 }
 
-/** End a session by its access token (a sign-in the console stopped). */
+/** End a session by its access token (POST /auth/logout); a failure leaves it to expire. */
 export const endSession = (access: string) =>
-  fetch(anonymous.auth.logout.$url(), { method: "POST", headers: { Authorization: `Bearer ${access}` } }).catch(() => {});
+  createClient(location.origin, { token: access })
+    .auth.logout.$post()
+    .catch(() => {});

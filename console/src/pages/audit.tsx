@@ -24,6 +24,7 @@ const toLocalInput = (iso: string) => {
 const fromLocalInput = (v: string) => (v ? new Date(v).toISOString() : "");
 
 const FIELDS = ["actor", "subject", "type", "since", "until"] as const;
+type AuditQuery = NonNullable<Parameters<Session["api"]["auth"]["admin"]["audit"]["$get"]>[0]>["query"];
 type Fields = Record<(typeof FIELDS)[number], string>;
 
 /** The audit log, newest first: by actor, subject (by email), event type and time window. */
@@ -43,7 +44,8 @@ export function AuditPage({ session, query }: { session: Session; query: URLSear
         query: {
           actor_id: actorId,
           user_id: userId,
-          type: (applied.type || undefined) as "registered" | undefined,
+          // Typed as the API's event list; an unknown one is refused with a message shown here.
+          type: (applied.type || undefined) as AuditQuery["type"],
           since: applied.since || undefined,
           until: applied.until || undefined,
           cursor: pages.cursor,

@@ -45,6 +45,7 @@ export function Pager({
 }
 
 const FILTERS = ["q", "role", "status", "verified", "mfa"] as const;
+type UserQuery = NonNullable<Parameters<Session["api"]["auth"]["admin"]["users"]["$get"]>[0]>["query"];
 type Filters = Record<(typeof FILTERS)[number], string>;
 
 function Select({
@@ -86,9 +87,10 @@ export function UsersPage({ session, query }: { session: Session; query: URLSear
         query: {
           q: applied.q || undefined,
           role: applied.role || undefined,
-          status: (applied.status || undefined) as "active" | undefined,
-          verified: (applied.verified || undefined) as "true" | "false" | undefined,
-          mfa: (applied.mfa || undefined) as "true" | "false" | undefined,
+          // The URL's values as they are: the API refuses anything else with a message shown here.
+          status: (applied.status || undefined) as UserQuery["status"],
+          verified: (applied.verified || undefined) as UserQuery["verified"],
+          mfa: (applied.mfa || undefined) as UserQuery["mfa"],
           cursor: pages.cursor,
           limit: "20",
         },
