@@ -11,7 +11,8 @@ import { UsersPage } from "./pages/users";
 import { type Route, useRoute } from "./route";
 import type { Tokens } from "./sign-in";
 
-type Pending = { resolve: (tokens: Tokens | null) => void };
+type Pending = { seq: number; resolve: (tokens: Tokens | null) => void };
+let reauthSeq = 0;
 
 export function App() {
   const route = useRoute();
@@ -47,7 +48,7 @@ export function App() {
 
   const signedIn = (admin: Admin, tokens: Tokens) => {
     setNotice("");
-    const reauthenticate = () => new Promise<Tokens | null>((resolve) => setReauth({ resolve }));
+    const reauthenticate = () => new Promise<Tokens | null>((resolve) => setReauth({ seq: ++reauthSeq, resolve }));
     const ended = () => {
       setReauth(null);
       setSession(null);
@@ -62,10 +63,11 @@ export function App() {
       <Page route={route} session={session} />
       {reauth && (
         <ReauthDialog
+          key={reauth.seq}
           admin={session.admin}
           onDone={(tokens) => {
             reauth.resolve(tokens);
-            setReauth(null);
+            setReauth((p) => (p === reauth ? null : p));
           }}
         />
       )}

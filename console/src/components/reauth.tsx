@@ -1,4 +1,4 @@
-import { useId, useState } from "preact/hooks";
+import { useId, useRef, useState } from "preact/hooks";
 import type { Admin } from "../api";
 import { codeStep, passwordStep, type Tokens } from "../sign-in";
 import { Modal } from "./dialog";
@@ -13,8 +13,10 @@ export function ReauthDialog({ admin, onDone }: { admin: Admin; onDone: (tokens:
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
   const ids = { password: useId(), code: useId(), hint: useId() };
+  /** What the dialog answers when it closes: the new tokens, or null (Cancel, Escape). */
+  const result = useRef<Tokens | null>(null);
 
-  const submit = async (e: Event) => {
+  const submit = async (e: Event, close: () => void) => {
     e.preventDefault();
     setBusy(true);
     setError("");
@@ -24,7 +26,8 @@ export function ReauthDialog({ admin, onDone }: { admin: Admin; onDone: (tokens:
       const second = await codeStep(first.mfaToken, code);
       if (second.kind === "stopped") throw new Error(second.reason);
       if (second.admin.id !== admin.id) throw new Error("That is another account.");
-      onDone(second.tokens);
+      result.current = second.tokens;
+      close();
     } catch (err) {
       setError((err as Error).message);
       setCode("");
@@ -34,49 +37,51 @@ export function ReauthDialog({ admin, onDone }: { admin: Admin; onDone: (tokens:
   };
 
   return (
-    <Modal title="Confirm it's you" onClose={() => onDone(null)}>
-      <form onSubmit={submit} noValidate>
-        <p>This change needs a recent sign-in. Enter your password and a code to carry on; nothing else is lost.</p>
-        {error && (
-          <p role="alert" class="error">
-            {error}
-          </p>
-        )}
-        <div class="field">
-          <label for={ids.password}>Password</label>
-          <input
-            id={ids.password}
-            type="password"
-            autocomplete="current-password"
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
-        </div>
-        <div class="field">
-          <label for={ids.code}>Code</label>
-          <p id={ids.hint} class="hint">
-            The 6-digit code from your authenticator app, or one of your recovery codes.
-          </p>
-          <input
-            id={ids.code}
-            type="text"
-            autocomplete="one-time-code"
-            autocapitalize="off"
-            spellcheck={false}
-            aria-describedby={ids.hint}
-            value={code}
-            onInput={(e) => setCode(e.currentTarget.value)}
-          />
-        </div>
-        <div class="actions">
-          <button type="submit" class="primary" disabled={busy}>
-            Verify
-          </button>
-          <button type="button" onClick={() => onDone(null)}>
-            Cancel
-          </button>
-        </div>
-      </form>
+    <Modal title="Confirm it's you" onClose={() => onDone(result.current)}>
+      {(close) => (
+        <form onSubmit={(e) => void submit(e, close)} noValidate>
+          <p>This change needs a recent sign-in. Enter your password and a code to carry on; nothing else is lost.</p>
+          {error && (
+            <p role="alert" class="error">
+              {error}
+            </p>
+          )}
+          <div class="field">
+            <label for={ids.password}>Password</label>
+            <input
+              id={ids.password}
+              type="password"
+              autocomplete="current-password"
+              value={password}
+              onInput={(e) => setPassword(e.currentTarget.value)}
+            />
+          </div>
+          <div class="field">
+            <label for={ids.code}>Code</label>
+            <p id={ids.hint} class="hint">
+              The 6-digit code from your authenticator app, or one of your recovery codes.
+            </p>
+            <input
+              id={ids.code}
+              type="text"
+              autocomplete="one-time-code"
+              autocapitalize="off"
+              spellcheck={false}
+              aria-describedby={ids.hint}
+              value={code}
+              onInput={(e) => setCode(e.currentTarget.value)}
+            />
+          </div>
+          <div class="actions">
+            <button type="submit" class="primary" disabled={busy}>
+              Verify
+            </button>
+            <button type="button" onClick={close}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      )}
     </Modal>
   );
 }

@@ -1,4 +1,4 @@
-import { useEffect, useId, useState } from "preact/hooks";
+import { useId, useState } from "preact/hooks";
 import { ApiError, read, type Session } from "../api";
 import { AuditTable } from "../components/audit-table";
 import { PageHeading } from "../components/heading";
@@ -31,8 +31,10 @@ type Fields = Record<(typeof FIELDS)[number], string>;
 export function AuditPage({ session, query }: { session: Session; query: URLSearchParams }) {
   const applied = Object.fromEntries(FIELDS.map((f) => [f, query.get(f) ?? ""])) as Fields;
   const key = FIELDS.map((f) => applied[f]).join("\u0000");
-  const [form, setForm] = useState<Fields>(applied);
-  useEffect(() => setForm(applied), [key]);
+  // What is typed, until Filter puts it in the address; a filter arriving another way replaces it.
+  const [typed, setTyped] = useState({ key, form: applied });
+  const form = typed.key === key ? typed.form : applied;
+  const setForm = (change: (f: Fields) => Fields) => setTyped({ key, form: change(form) });
   const pages = usePages(key);
   const list = useLoad(`${key}\u0000${pages.cursor ?? ""}`, async () => {
     const [actorId, userId] = await Promise.all([

@@ -1,4 +1,4 @@
-import { useEffect, useId, useState } from "preact/hooks";
+import { useId, useRef, useState } from "preact/hooks";
 import { read, type Session } from "../api";
 import { AuditTable } from "../components/audit-table";
 import { type Confirmation, ConfirmDialog } from "../components/dialog";
@@ -18,12 +18,11 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
   const events = useLoad(id, () => read(session.api.auth.admin.audit.$get({ query: { user_id: id, limit: "40" } })));
   const [flash, setFlash] = useState<Flash | null>(null);
   const [confirming, setConfirming] = useState<Confirmation | null>(null);
-  const [role, setRole] = useState("");
+  // The role picked in the select, until saved (null: the account's own).
+  const [picked, setPicked] = useState<string | null>(null);
   const roleId = useId();
+  const seq = useRef(0);
   const user = account.data?.user;
-  useEffect(() => setRole(user?.role ?? ""), [user?.role]);
-  // A new account on screen starts without the last one's message.
-  useEffect(() => setFlash(null), [id]);
 
   if (!user) {
     return (
@@ -47,6 +46,7 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
     setFlash(null);
     work().then(
       () => {
+        setPicked(null);
         setFlash({ kind: "ok", text: done });
         account.reload();
         events.reload();
@@ -54,8 +54,8 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
       (err: Error) => setFlash({ kind: "error", text: err.message }),
     );
   };
-  const ask = (c: Omit<Confirmation, "run">, work: (reason: string | undefined) => Promise<unknown>, done: string) =>
-    setConfirming({ ...c, run: (reason) => act(() => work(reason), done) });
+  const ask = (c: Omit<Confirmation, "run" | "seq">, work: (reason: string | undefined) => Promise<unknown>, done: string) =>
+    setConfirming({ ...c, seq: ++seq.current, run: (reason) => act(() => work(reason), done) });
   const patch = (json: { role?: "student" | "instructor"; status?: "active" | "suspended"; reason?: string }) =>
     read(users.$patch({ ...param, json }));
 
@@ -63,6 +63,7 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
   const pendingInstructor = user.requested_role === "instructor";
   const beingDeleted = user.status === "deletion_pending" || user.status === "deleted";
   const data = account.data!;
+  const role = picked ?? user.role;
 
   return (
     <>
@@ -268,7 +269,7 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
           >
             <div class="field">
               <label for={roleId}>Role</label>
-              <select id={roleId} value={role} onChange={(e) => setRole(e.currentTarget.value)}>
+              <select id={roleId} value={role} onChange={(e) => setPicked(e.currentTarget.value)}>
                 {!ASSIGNABLE_ROLES.includes(user.role) && (
                   <option value={user.role} disabled>
                     {user.role}
@@ -404,7 +405,10 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
         </p>
       </section>
 
-      {confirming && <ConfirmDialog confirmation={confirming} onClose={() => setConfirming(null)} />}
+      {confirming && (
+        // One dialog per question: a new one never reuses the element of one still closing.
+        <ConfirmDialog key={confirming.seq} confirmation={confirming} onClose={() => setConfirming((c) => (c === confirming ? null : c))} />
+      )}
     </>
   );
 }

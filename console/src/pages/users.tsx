@@ -1,4 +1,4 @@
-import { useEffect, useId, useState } from "preact/hooks";
+import { useId, useState } from "preact/hooks";
 import { read, type Session } from "../api";
 import { PageHeading } from "../components/heading";
 import { TableRegion } from "../components/messages";
@@ -6,15 +6,18 @@ import { utc, yesNo } from "../format";
 import { useLoad } from "../load";
 import { href } from "../route";
 
-/** Keyset pages: the cursors that led to the current page (Previous pops one). */
-function usePages(key: string) {
-  const [cursors, setCursors] = useState<string[]>([]);
-  useEffect(() => setCursors([]), [key]);
+/**
+ * Keyset pages: the cursors that led to the current page (Previous drops one). They belong to one
+ * search (`key`): another search starts at its first page.
+ */
+export function usePages(key: string) {
+  const [state, setState] = useState<{ key: string; cursors: string[] }>({ key, cursors: [] });
+  const cursors = state.key === key ? state.cursors : [];
   return {
     cursor: cursors[cursors.length - 1],
     page: cursors.length + 1,
-    next: (cursor: string) => setCursors((c) => [...c, cursor]),
-    previous: () => setCursors((c) => c.slice(0, -1)),
+    next: (cursor: string) => setState({ key, cursors: [...cursors, cursor] }),
+    previous: () => setState({ key, cursors: cursors.slice(0, -1) }),
   };
 }
 
@@ -77,9 +80,7 @@ function Select({
 /** Accounts: search by the start of the email or part of the name, filters, keyset pages of 20. */
 export function UsersPage({ session, query }: { session: Session; query: URLSearchParams }) {
   const applied = Object.fromEntries(FILTERS.map((f) => [f, query.get(f) ?? ""])) as Filters;
-  const [form, setForm] = useState<Filters>(applied);
   const key = FILTERS.map((f) => applied[f]).join("\u0000");
-  useEffect(() => setForm(applied), [key]);
   const pages = usePages(key);
   const list = useLoad(`${key}\u0000${pages.cursor ?? ""}`, () =>
     read(
@@ -97,77 +98,11 @@ export function UsersPage({ session, query }: { session: Session; query: URLSear
       }),
     ),
   );
-  const searchId = useId();
-  const set = (name: keyof Filters) => (value: string) => setForm((f) => ({ ...f, [name]: value }));
-  const submit = (e: Event) => {
-    e.preventDefault();
-    location.hash = href("users", { ...form, q: form.q.trim() });
-  };
 
   return (
     <>
       <PageHeading title="Users" />
-      <form class="filters" onSubmit={submit}>
-        <div class="field grow">
-          <label for={searchId}>Search users</label>
-          <input
-            id={searchId}
-            type="search"
-            placeholder="Start of an email, or part of a name"
-            maxLength={100}
-            value={form.q}
-            onInput={(e) => set("q")(e.currentTarget.value)}
-          />
-        </div>
-        <Select
-          label="Filter by role"
-          value={form.role}
-          onChange={set("role")}
-          options={[
-            ["", "Any role"],
-            ["student", "Student"],
-            ["instructor", "Instructor"],
-            ["admin", "Admin"],
-          ]}
-        />
-        <Select
-          label="Filter by status"
-          value={form.status}
-          onChange={set("status")}
-          options={[
-            ["", "Any status"],
-            ["active", "Active"],
-            ["suspended", "Suspended"],
-            ["deletion_pending", "Deletion pending"],
-            ["deleted", "Deleted"],
-          ]}
-        />
-        <Select
-          label="Email verified"
-          value={form.verified}
-          onChange={set("verified")}
-          options={[
-            ["", "Either"],
-            ["true", "Verified"],
-            ["false", "Not verified"],
-          ]}
-        />
-        <Select
-          label="Two-factor sign-in"
-          value={form.mfa}
-          onChange={set("mfa")}
-          options={[
-            ["", "Either"],
-            ["true", "On"],
-            ["false", "Off"],
-          ]}
-        />
-        <div class="actions">
-          <button type="submit" class="primary">
-            Search
-          </button>
-        </div>
-      </form>
+      <UserFilters searchKey={key} applied={applied} />
       {list.error && (
         <p role="alert" class="error">
           {list.error}
@@ -234,4 +169,80 @@ export function UserTable({ users, caption }: { users: ListedUser[]; caption: st
   );
 }
 
-export { usePages };
+/**
+ * The search form: what is typed, until Search puts it in the address. A search that arrives
+ * another way (back, forward, a link) replaces what was typed.
+ */
+function UserFilters({ searchKey, applied }: { searchKey: string; applied: Filters }) {
+  const [typed, setTyped] = useState({ key: searchKey, form: applied });
+  const form = typed.key === searchKey ? typed.form : applied;
+  const searchId = useId();
+  const set = (name: keyof Filters) => (value: string) => setTyped({ key: searchKey, form: { ...form, [name]: value } });
+  const submit = (e: Event) => {
+    e.preventDefault();
+    location.hash = href("users", { ...form, q: form.q.trim() });
+  };
+  return (
+    <form class="filters" onSubmit={submit}>
+      <div class="field grow">
+        <label for={searchId}>Search users</label>
+        <input
+          id={searchId}
+          type="search"
+          placeholder="Start of an email, or part of a name"
+          maxLength={100}
+          value={form.q}
+          onInput={(e) => set("q")(e.currentTarget.value)}
+        />
+      </div>
+      <Select
+        label="Filter by role"
+        value={form.role}
+        onChange={set("role")}
+        options={[
+          ["", "Any role"],
+          ["student", "Student"],
+          ["instructor", "Instructor"],
+          ["admin", "Admin"],
+        ]}
+      />
+      <Select
+        label="Filter by status"
+        value={form.status}
+        onChange={set("status")}
+        options={[
+          ["", "Any status"],
+          ["active", "Active"],
+          ["suspended", "Suspended"],
+          ["deletion_pending", "Deletion pending"],
+          ["deleted", "Deleted"],
+        ]}
+      />
+      <Select
+        label="Email verified"
+        value={form.verified}
+        onChange={set("verified")}
+        options={[
+          ["", "Either"],
+          ["true", "Verified"],
+          ["false", "Not verified"],
+        ]}
+      />
+      <Select
+        label="Two-factor sign-in"
+        value={form.mfa}
+        onChange={set("mfa")}
+        options={[
+          ["", "Either"],
+          ["true", "On"],
+          ["false", "Off"],
+        ]}
+      />
+      <div class="actions">
+        <button type="submit" class="primary">
+          Search
+        </button>
+      </div>
+    </form>
+  );
+}
