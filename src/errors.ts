@@ -163,6 +163,11 @@ export const ERROR_CATALOG = {
     status: 409,
     message: "This account is being deleted or was deleted: it can no longer be changed.",
   },
+  account_not_active: {
+    status: 409,
+    message: "Only an active account can be scheduled for deletion: reactivate it first.",
+  },
+  account_not_being_deleted: { status: 409, message: "This account is not scheduled for deletion." },
   account_deletion_pending: {
     status: 403,
     message: "This account is scheduled for deletion. To keep it, restore it with the code we emailed you.",

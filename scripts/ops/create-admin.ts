@@ -86,6 +86,10 @@ try {
   console.log("  2. Log in:             POST /auth/login  (this session may only enroll two-factor sign-in)");
   console.log('  3. Enroll MFA:         POST /auth/mfa/totp/enroll, then POST /auth/mfa/totp/confirm {"code": "<from the app>"}');
   console.log("  4. Log in again with the password and a code (POST /auth/mfa/verify): the admin API under /auth/admin is open.");
+  console.log(
+    `  The operators' console, once step 3 is done: <the API's origin>/console/ (npm run dev: http://127.0.0.1:${process.env.PORT ?? 8787}/console/);`,
+  );
+  console.log("  sign in there with the password and a code from the app (docs/console.md).");
   if (!r.created)
     console.log("  Step 1 is a change of owner: the account's other sessions, identities, factors and recovery codes are removed.");
 } catch (err) {

@@ -43,6 +43,7 @@ const lines = [
   "Local stack is up:",
   `  API            ${stack.apiUrl}/auth  (health: ${stack.apiUrl}/health)`,
   `  API docs       ${stack.apiUrl}/docs   (OpenAPI: ${stack.apiUrl}/openapi.json)`,
+  `  Console        ${stack.apiUrl}/console/  (operators: make an admin with npm run create-admin; docs/console.md)`,
   `  Database       ${stack.dbUrl}`,
   `  Mail inbox     ${stack.mailUrl}/`,
   `  S3 (s3rver)    ${stack.s3Endpoint}`,

@@ -59,6 +59,8 @@ export const AUDIT_EVENTS = [
   "admin_user_updated",
   "admin_sessions_revoked",
   "admin_password_reset_sent",
+  "admin_deletion_started",
+  "admin_deletion_cancelled",
   "admin_audit_viewed",
   "admin_granted",
   "admin_setup_completed",
@@ -80,7 +82,7 @@ export type AuditDetail = Record<string, string | number | boolean | null>;
  * names only, so that anonymising an account (src/auth/account/deletion.ts) can drop them from its
  * audit rows along with `ip` and `user_agent` while keeping the rest of its history.
  */
-export const PERSONAL_DETAIL_KEYS = ["email", "name", "ip", "user_agent"] as const;
+export const PERSONAL_DETAIL_KEYS = ["email", "name", "ip", "user_agent", "note"] as const;
 export type AuditOutcome = "success" | "failure" | "blocked";
 
 export interface AuditRecord {

@@ -47,6 +47,11 @@ export const users = pgTable(
     index("users_admin_order_idx").on(sql`coalesce(${t.createdAt}, 'epoch'::timestamptz)`, t.id),
     index("users_admin_role_idx").on(t.role, sql`coalesce(${t.createdAt}, 'epoch'::timestamptz)`, t.id),
     index("users_admin_status_idx").on(t.status, sql`coalesce(${t.createdAt}, 'epoch'::timestamptz)`, t.id),
+    index("users_admin_verified_idx").on(
+      sql`(${t.emailVerifiedAt} is not null)`,
+      sql`coalesce(${t.createdAt}, 'epoch'::timestamptz)`,
+      t.id,
+    ),
     index("users_admin_requested_role_idx")
       .on(sql`coalesce(${t.createdAt}, 'epoch'::timestamptz)`, t.id)
       .where(sql`${t.requestedRole} is not null`),
