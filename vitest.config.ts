@@ -27,6 +27,8 @@ const onUnhandledError = (error: unknown) => {
  */
 const EXPECTED_RUNTIME_NOISE = [
   /^exception = rust\/worker\/ffi\.rs:\d+: disconnected: Connection refused \(os error 111\)$/,
+  // The Turnstile stand-in cutting a connection without an answer, on purpose (test/auth/bot-defence/outage.test.ts).
+  /^exception = rust\/worker\/ffi\.rs:\d+: disconnected: client error \(SendRequest\)$/,
   /^uncaught exception; source = Uncaught \(in promise\); stack = Error: Network connection lost\.$/,
   /^uncaught exception; exception = workerd\/jsg\/value\.h:\d+: disconnected: jsg\.Error: Network connection lost\.$/,
   /^exception = kj\/async-io\.c\+\+:\d+: disconnected: read end of pipe was aborted$/,
@@ -57,7 +59,7 @@ filterRuntimeNoise(process.stdout);
 
 // Two projects, both run by `npm test`:
 // - "workers": tests inside workerd (the Workers runtime) against real local services that
-//   test/support/global-setup.ts starts in Node (PostgreSQL, mail capture, S3, Pwned Passwords stand-in).
+//   test/support/global-setup.ts starts in Node (PostgreSQL, mail capture, S3, Pwned Passwords and Turnstile stand-ins).
 // - "node": tests of the Node-side tools (migrations, import command, the docs page in a browser).
 export default defineConfig({
   test: {

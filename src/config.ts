@@ -209,6 +209,33 @@ export const settingsSchema = z
     OTP_BASE_DELAY: duration("1s", 1, 3600).describe("First delay between guesses after the free failures; doubles per failure."),
     OTP_MAX_DELAY: duration("15m", 1, 86400).describe("Cap of the delay between guesses."),
 
+    // Bot defence: Cloudflare Turnstile (src/auth/bot-defence/, docs/bot-defence.md)
+    TURNSTILE_SECRET_KEY: optionalString.describe(
+      "Secret: the Turnstile widget's secret key; set, register, forgot-password and sign-in codes need a token, and login and code verification under risk (unset: no challenge anywhere).",
+    ),
+    TURNSTILE_SITE_KEY: optionalString.describe(
+      "The widget's public site key, sent with captcha_required so clients can render the widget; required with TURNSTILE_SECRET_KEY.",
+    ),
+    TURNSTILE_VERIFY_URL: z
+      .preprocess(blank, z.string().trim().url().default("https://challenges.cloudflare.com/turnstile/v0/siteverify"))
+      .refine(isSecureOrLoopback, "must be an https URL (plain http only to localhost)")
+      .describe("Cloudflare's siteverify endpoint (npm run dev and the tests: the local stand-in)."),
+    TURNSTILE_HOSTNAMES: list.describe(
+      "Comma-separated hostnames a token may have been solved on (the web app's, the WebView page's); none: only Cloudflare's own check of the widget's domains.",
+    ),
+    TURNSTILE_TIMEOUT: duration("3s", 1, 30).describe(
+      "siteverify gives up after this long; then 503 (or, with TURNSTILE_FAIL_OPEN, let through).",
+    ),
+    TURNSTILE_FAIL_OPEN: bool(false).describe(
+      "When siteverify cannot be reached, let challenged requests through (audited) instead of answering 503 captcha_unavailable.",
+    ),
+    TURNSTILE_LOGIN_AFTER_FAILURES: int(3, 1, 100).describe(
+      "Failed logins (or wrong codes) for an account or from a client address within TURNSTILE_RISK_WINDOW after which a token is required.",
+    ),
+    TURNSTILE_RISK_WINDOW: duration("1h", 60, 86400).describe(
+      "Failures count toward TURNSTILE_LOGIN_AFTER_FAILURES for this long; a success resets the account's count.",
+    ),
+
     // Sign-in by emailed code (src/auth/sign-in/email-code.ts)
     SIGN_IN_CODE: bool(true).describe(
       "Sign in with a 6-digit code mailed to the account's address (POST /auth/sign-in/code); false: its routes answer 404.",
@@ -356,6 +383,7 @@ export const settingsSchema = z
     if (s.OTP_RESEND_INTERVAL > s.OTP_TTL) problem("OTP_RESEND_INTERVAL", "must not be longer than OTP_TTL");
     if (s.OTP_RESEND_INTERVAL > s.EMAIL_CODE_TTL) problem("OTP_RESEND_INTERVAL", "must not be longer than EMAIL_CODE_TTL");
     if (s.OTP_RESEND_INTERVAL > s.SIGN_IN_CODE_TTL) problem("OTP_RESEND_INTERVAL", "must not be longer than SIGN_IN_CODE_TTL");
+    if (s.TURNSTILE_SECRET_KEY && !s.TURNSTILE_SITE_KEY) problem("TURNSTILE_SITE_KEY", "must be set with TURNSTILE_SECRET_KEY");
     if (s.GOOGLE_WEB_CLIENT_ID && !s.GOOGLE_CLIENT_IDS.includes(s.GOOGLE_WEB_CLIENT_ID))
       problem("GOOGLE_WEB_CLIENT_ID", "must be one of GOOGLE_CLIENT_IDS");
     if (s.APPLE_SERVICES_ID && !s.APPLE_CLIENT_IDS.includes(s.APPLE_SERVICES_ID))

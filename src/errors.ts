@@ -99,9 +99,16 @@ export const ERROR_CATALOG = {
   admin_self_change: { status: 403 },
   user_not_found: { status: 404 },
   account_being_deleted: { status: 409 },
+  account_not_active: { status: 409 },
+  account_not_being_deleted: { status: 409 },
   account_deletion_pending: { status: 403 },
   account_deleted: { status: 403 },
   setup_token_invalid: { status: 400 },
+
+  // Bot defence: Cloudflare Turnstile (src/auth/bot-defence/, docs/bot-defence.md); the 403 and 400 carry `site_key` and `action`
+  captcha_required: { status: 403 },
+  captcha_invalid: { status: 400 },
+  captcha_unavailable: { status: 503 },
 
   // Profile and avatars
   email_mismatch: { status: 403 },
@@ -133,6 +140,14 @@ export interface ErrorOptions {
   /** Seconds; sent as Retry-After (rounded up, at least 1). */
   retryAfter?: number;
   headers?: Record<string, string>;
+  /** What the client needs to render the challenge (captcha_required, captcha_invalid). */
+  challenge?: Challenge;
+}
+
+/** The Turnstile widget a client renders to answer captcha_required: its public site key and action. */
+export interface Challenge {
+  site_key: string;
+  action: string;
 }
 
 /**
@@ -167,12 +182,19 @@ export const validationError = (issues: Issue[]) =>
 export const fieldError = (code: ErrorCode, path: string, message: Message = defaultMessage(code)) =>
   new AppError(code, { message, issues: [{ path, message }] });
 
-/** The one JSON error shape, in a locale: {status:"error", message, code, issues?}. */
-export function errorBody(locale: Locale, code: ErrorCode, message: Message = defaultMessage(code), issues?: Issue[]) {
+/** The one JSON error shape, in a locale: {status:"error", message, code, issues?, site_key?, action?}. */
+export function errorBody(
+  locale: Locale,
+  code: ErrorCode,
+  message: Message = defaultMessage(code),
+  issues?: Issue[],
+  challenge?: Challenge,
+) {
   return {
     status: "error" as const,
     message: render(locale, message),
     code,
     ...(issues ? { issues: issues.map((i) => ({ path: i.path, message: render(locale, i.message) })) } : {}),
+    ...challenge,
   };
 }

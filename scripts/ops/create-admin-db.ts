@@ -43,7 +43,11 @@ export interface CreatedAdmin {
  * password: Django's "!" convention, as src/auth/password/hash.ts), make it admin (a pending
  * instructor request is settled with it), replace any live setup token with a new one, and write
  * the `admin_granted` audit row. Accounts being deleted are refused; a suspended one only with
- * `reactivate`. Returns the token and what happened.
+ * `reactivate`. An existing account is promoted only when its address is verified AND the operator
+ * passes `existing` (--existing): otherwise whoever registered the address first (not necessarily its
+ * owner) would be promoted with their password, factors and identities. Either way the setup token
+ * is what gives the account to its owner: the setup is a change of owner (src/auth/account/owner.ts).
+ * Returns the token and what happened.
  */
 export async function createAdmin(
   sql: postgres.Sql,
@@ -52,8 +56,9 @@ export async function createAdmin(
     name,
     ttlSeconds = DEFAULT_SETUP_TTL_SECONDS,
     reactivate = false,
+    existing: promoteExisting = false,
     now = new Date(),
-  }: { email: string; name?: string; ttlSeconds?: number; reactivate?: boolean; now?: Date },
+  }: { email: string; name?: string; ttlSeconds?: number; reactivate?: boolean; existing?: boolean; now?: Date },
 ): Promise<CreatedAdmin> {
   const email = String(rawEmail ?? "")
     .trim()
@@ -65,14 +70,26 @@ export async function createAdmin(
   const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
   return sql.begin(async (tx) => {
     const [existing] = await tx<
-      { id: string; role: string; status: string }[]
-    >`select id, role, status from users where lower(email) = ${email} for update`;
+      { id: string; role: string; status: string; email_verified_at: Date | null; password: string }[]
+    >`select id, role, status, email_verified_at, password from users where lower(email) = ${email} for update`;
     let id: string;
     let created = false;
     let reactivated = false;
     if (existing) {
       if (existing.status === "deletion_pending" || existing.status === "deleted")
         throw new CreateAdminError(`${email} is being deleted (status ${existing.status}); it cannot be made admin`);
+      // An admin this command made and nobody has set up yet (no password): a new token replaces the old.
+      const pendingSetup = existing.role === "admin" && existing.password.startsWith("!");
+      if (!pendingSetup && !existing.email_verified_at)
+        throw new CreateAdminError(
+          `${email} already has an account whose address was never verified: whoever registered it may not own the mailbox. ` +
+            "Ask the owner to verify the address (or reset the password) first, then run again with --existing",
+        );
+      if (!pendingSetup && !promoteExisting)
+        throw new CreateAdminError(
+          `${email} already has an account (role ${existing.role}). To make that account an admin, run again with --existing; ` +
+            "its setup token then replaces its sessions, identities and factors",
+        );
       if (existing.status === "suspended" && !reactivate)
         throw new CreateAdminError(`${email} is suspended; pass --reactivate to make it an active admin`);
       id = existing.id;

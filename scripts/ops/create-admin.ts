@@ -1,6 +1,6 @@
 // Make the first admin (or any admin): there is no HTTP route that grants the admin role.
 //
-//   npm run create-admin -- --email ada@example.com [--name "Ada Lovelace"] [--ttl 72h] [--reactivate]
+//   npm run create-admin -- --email ada@example.com [--name "Ada Lovelace"] [--ttl 72h] [--existing] [--reactivate]
 //                           [--database-url postgres://...]   (or a postgres:// argument, or DATABASE_URL)
 //
 // Creates the account (without a usable password) or promotes an existing one, and prints a
@@ -14,7 +14,7 @@ import { CreateAdminError, createAdmin, DEFAULT_SETUP_TTL_SECONDS, SETUP_PATH } 
 function usage(message?: string): never {
   if (message) console.error(`create-admin: ${message}`);
   console.error(
-    'usage: npm run create-admin -- --email ada@example.com [--name "Ada Lovelace"] [--ttl 72h] [--reactivate] [--database-url postgres://...]\n' +
+    'usage: npm run create-admin -- --email ada@example.com [--name "Ada Lovelace"] [--ttl 72h] [--existing] [--reactivate] [--database-url postgres://...]\n' +
       "       (the database defaults to DATABASE_URL)",
   );
   process.exit(2);
@@ -34,10 +34,12 @@ interface Options {
   name?: string;
   ttlSeconds: number;
   reactivate: boolean;
+  /** Promote an account that already exists (its address verified). */
+  existing: boolean;
 }
 
 function parseArgs(argv: string[]): Options & { url: string; email: string } {
-  const opts: Options = { url: process.env.DATABASE_URL, ttlSeconds: DEFAULT_SETUP_TTL_SECONDS, reactivate: false };
+  const opts: Options = { url: process.env.DATABASE_URL, ttlSeconds: DEFAULT_SETUP_TTL_SECONDS, reactivate: false, existing: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const [flag, inline] =
@@ -48,6 +50,7 @@ function parseArgs(argv: string[]): Options & { url: string; email: string } {
     else if (flag === "--ttl") opts.ttlSeconds = parseTtl(value());
     else if (flag === "--database-url") opts.url = value();
     else if (flag === "--reactivate") opts.reactivate = true;
+    else if (flag === "--existing") opts.existing = true;
     else if (flag === "-h" || flag === "--help") usage();
     else if (/^postgres(ql)?:\/\//i.test(a)) opts.url = a;
     else usage(`unknown argument ${a.startsWith("--") ? flag : "(a value)"}`);
@@ -83,7 +86,12 @@ try {
   console.log("  2. Log in:             POST /auth/login  (this session may only enroll two-factor sign-in)");
   console.log('  3. Enroll MFA:         POST /auth/mfa/totp/enroll, then POST /auth/mfa/totp/confirm {"code": "<from the app>"}');
   console.log("  4. Log in again with the password and a code (POST /auth/mfa/verify): the admin API under /auth/admin is open.");
-  if (!r.created) console.log("  (The account keeps its password if step 1 is skipped.)");
+  console.log(
+    `  The operators' console, once step 3 is done: <the API's origin>/console/ (npm run dev: http://127.0.0.1:${process.env.PORT ?? 8787}/console/);`,
+  );
+  console.log("  sign in there with the password and a code from the app (docs/console.md).");
+  if (!r.created)
+    console.log("  Step 1 is a change of owner: the account's other sessions, identities, factors and recovery codes are removed.");
 } catch (err) {
   if (err instanceof CreateAdminError) {
     console.error(`create-admin: ${err.message}`);

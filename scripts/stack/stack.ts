@@ -21,6 +21,7 @@ import { applyMigrations } from "./migrations.ts";
 import { startOidcProvider } from "./oidc-provider.ts";
 import { type LocalPostgres, startPostgres } from "./postgres.ts";
 import { startS3 } from "./s3.ts";
+import { startTurnstileStub } from "./turnstile-stub.ts";
 import { startWranglerDev, type WranglerDev } from "./wrangler-dev.ts";
 
 function b64url(buf: Uint8Array) {
@@ -111,12 +112,17 @@ function localSocialSignIn(localSettings: Set<string>): Record<string, string> {
   return Object.assign({}, ...groups.filter((g) => !Object.keys(g).some((k) => localSettings.has(k))));
 }
 
+/** The stand-in's own widget under `npm run dev`: its tokens are minted by POST /__tokens (docs/bot-defence.md). */
+const LOCAL_TURNSTILE = { siteKey: "local-dev-site-key", secret: "local-dev-secret-key" } as const;
+
 export interface LocalStack {
   apiUrl: string;
   dbUrl: string;
   mailUrl: string;
   s3Endpoint: string;
   oidcUrl: string;
+  /** The local siteverify stand-in TURNSTILE_VERIFY_URL points at (scripts/stack/turnstile-stub.ts). */
+  turnstileUrl: string;
   logDir: string;
   /** The settings the developer's .dev.vars (or .env) gives, which the stack leaves alone. */
   localSettings: string[];
@@ -142,6 +148,7 @@ export async function startStack({
   mailPort = Number(process.env.MAIL_CAPTURE_PORT ?? 8025),
   s3Port = Number(process.env.S3_PORT ?? 4569),
   oidcPort = Number(process.env.OIDC_PORT ?? 8026),
+  turnstilePort = Number(process.env.TURNSTILE_PORT ?? 0),
   bucket = process.env.S3_BUCKET ?? "avatars",
   vars = {},
   config = "wrangler.toml",
@@ -156,6 +163,8 @@ export async function startStack({
   mailPort?: number;
   s3Port?: number;
   oidcPort?: number;
+  /** 0: a free port (nothing but the Worker needs to find it). */
+  turnstilePort?: number;
   bucket?: string;
   vars?: Record<string, string>;
   config?: string;
@@ -236,6 +245,15 @@ export async function startStack({
     const oidc = await startOidcProvider({ port: oidcPort, open: true });
     stops.push(() => oidc.stop());
     Object.assign(own, { GOOGLE_DISCOVERY_URL: oidc.google.discoveryUrl, APPLE_DISCOVERY_URL: oidc.apple.discoveryUrl });
+    // Turnstile's siteverify: Cloudflare's test keys and one local widget (docs/bot-defence.md). Nothing is
+    // challenged until .dev.vars sets TURNSTILE_SECRET_KEY.
+    const turnstile = await startService(
+      "Turnstile stand-in",
+      { port: turnstilePort, envName: "TURNSTILE_PORT", logFile: logFile("turnstile-stub") },
+      () => startTurnstileStub({ port: turnstilePort, widgets: { [LOCAL_TURNSTILE.siteKey]: LOCAL_TURNSTILE.secret } }),
+    );
+    stops.push(() => turnstile.stop());
+    own.TURNSTILE_VERIFY_URL = turnstile.verifyUrl;
     // wrangler dev: [vars] < .dev.vars < --var. The developer's .dev.vars must win over the
     // stack's stand-ins, so those keys are left to .dev.vars; explicit `vars` still win.
     const localSettings = localSettingKeys(path.dirname(path.resolve(ROOT, config)));
@@ -276,6 +294,7 @@ export async function startStack({
       mailUrl: mail.url,
       s3Endpoint: s3.endpoint,
       oidcUrl: oidc.url,
+      turnstileUrl: turnstile.url,
       logDir,
       localSettings: [...localSettings],
       wrangler,

@@ -34,6 +34,10 @@ export const AUDIT_EVENTS = [
   // Sign-in by emailed code (a success is login_succeeded with method email_code)
   "sign_in_code_requested",
   "sign_in_code_failed",
+  // Bot defence (src/auth/bot-defence/): one row per challenge checked, never the token
+  "captcha_passed",
+  "captcha_refused",
+  "captcha_unavailable",
   // Two-factor sign-in
   "mfa_enrollment_started",
   "mfa_enabled",
@@ -55,6 +59,8 @@ export const AUDIT_EVENTS = [
   "admin_user_updated",
   "admin_sessions_revoked",
   "admin_password_reset_sent",
+  "admin_deletion_started",
+  "admin_deletion_cancelled",
   "admin_audit_viewed",
   "admin_granted",
   "admin_setup_completed",
@@ -76,7 +82,7 @@ export type AuditDetail = Record<string, string | number | boolean | null>;
  * names only, so that anonymising an account (src/auth/account/deletion.ts) can drop them from its
  * audit rows along with `ip` and `user_agent` while keeping the rest of its history.
  */
-export const PERSONAL_DETAIL_KEYS = ["email", "name", "ip", "user_agent"] as const;
+export const PERSONAL_DETAIL_KEYS = ["email", "name", "ip", "user_agent", "note"] as const;
 export type AuditOutcome = "success" | "failure" | "blocked";
 
 export interface AuditRecord {

@@ -1,7 +1,7 @@
 import { and, getTableName, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import { UNCACHED } from "../db/client";
-import { oauthExchangeCodes, oauthStates, oauthUsedTokens, refreshTokens, throttles, users } from "../db/schema";
+import { oauthExchangeCodes, oauthStates, oauthUsedTokens, refreshTokens, throttles, turnstileTokens, users } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
 import { describeError } from "../log";
 import { ownAvatarKey, parseAvatarKey } from "../storage/avatar-keys";
@@ -52,6 +52,12 @@ export const TRANSIENT_DATA: readonly { table: PgTable; purge: (deps: Deps, now:
     table: oauthStates,
     purge: async (deps, now) =>
       (await deps.db.delete(oauthStates).where(lt(oauthStates.expiresAt, now)).returning({ h: oauthStates.stateHash })).length,
+  },
+  {
+    // Claimed Turnstile tokens past any token's lifetime (src/auth/bot-defence/turnstile.ts).
+    table: turnstileTokens,
+    purge: async (deps, now) =>
+      (await deps.db.delete(turnstileTokens).where(lt(turnstileTokens.expiresAt, now)).returning({ h: turnstileTokens.tokenHash })).length,
   },
   {
     table: oauthExchangeCodes,

@@ -16,7 +16,7 @@ import { hmacHex } from "../lib/encoding";
  * Keys are a purpose plus a keyed hash of the normalised email (never the email itself), so an
  * unknown email is throttled exactly like a known one.
  */
-export type ThrottlePurpose = "login" | "otp-guess" | "mfa-guess" | "account-export" | `otp-send:${string}`;
+export type ThrottlePurpose = "login" | "otp-guess" | "mfa-guess" | "account-export" | `otp-send:${string}` | `captcha:${string}`;
 
 export async function throttleKey(deps: Deps, purpose: ThrottlePurpose, email: string): Promise<string> {
   return `${purpose}:${await hmacHex(authSecret(deps.config), `${purpose}:${email}`)}`;

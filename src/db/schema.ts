@@ -49,6 +49,11 @@ export const users = pgTable(
     index("users_admin_order_idx").on(sql`coalesce(${t.createdAt}, 'epoch'::timestamptz)`, t.id),
     index("users_admin_role_idx").on(t.role, sql`coalesce(${t.createdAt}, 'epoch'::timestamptz)`, t.id),
     index("users_admin_status_idx").on(t.status, sql`coalesce(${t.createdAt}, 'epoch'::timestamptz)`, t.id),
+    index("users_admin_verified_idx").on(
+      sql`(${t.emailVerifiedAt} is not null)`,
+      sql`coalesce(${t.createdAt}, 'epoch'::timestamptz)`,
+      t.id,
+    ),
     index("users_admin_requested_role_idx")
       .on(sql`coalesce(${t.createdAt}, 'epoch'::timestamptz)`, t.id)
       .where(sql`${t.requestedRole} is not null`),
@@ -308,6 +313,21 @@ export const oauthUsedTokens = pgTable(
     expiresAt: timestamp("expires_at", tz).notNull(),
   },
   (t) => [index("auth_oauth_used_tokens_expires_idx").on(t.expiresAt)],
+);
+
+/**
+ * Turnstile tokens this service accepted for verification (src/auth/bot-defence/turnstile.ts):
+ * a keyed hash of each, claimed by one insert before siteverify is asked, so a token opens at
+ * most one request however many arrive at once. Kept past the token's own 300 s lifetime, then
+ * purged.
+ */
+export const turnstileTokens = pgTable(
+  "auth_turnstile_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    expiresAt: timestamp("expires_at", tz).notNull(),
+  },
+  (t) => [index("auth_turnstile_tokens_expires_idx").on(t.expiresAt)],
 );
 
 /** Audit trail of auth events. Never holds a password, code or token. */

@@ -16,7 +16,8 @@ const localeOf = (c: Context): Locale =>
 export function errorResponse(c: Context, err: AppError) {
   const headers: Record<string, string> = { ...err.options.headers };
   if (err.retryAfter !== undefined) headers["Retry-After"] = String(err.retryAfter);
-  return c.json(errorBody(localeOf(c), err.code, err.text, err.options.issues), err.status as ContentfulStatusCode, headers);
+  const body = errorBody(localeOf(c), err.code, err.text, err.options.issues, err.options.challenge);
+  return c.json(body, err.status as ContentfulStatusCode, headers);
 }
 
 /** Hono's own HTTP errors (body parsing, its built-in middleware) mapped to catalog codes. */

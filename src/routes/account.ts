@@ -48,6 +48,7 @@ const registerRoute = route({
     "it gets no session yet: 202 and a message instead of tokens. `locale` (else the request's Accept-Language, else not set) " +
     "is the language of the account's mails (docs/languages.md).",
   limit: "RL_REGISTER",
+  captcha: { action: "register", when: "always" },
   errors: ["email_taken", "password_too_common", "password_breached", "password_check_unavailable"],
   request: { body: jsonBody(RegisterBody, "The new account") },
   responses: {

@@ -3,13 +3,15 @@ import { ADMIN, ADMIN_CHANGE } from "../auth/access";
 import { ACCOUNT_STATUSES } from "../auth/account/status";
 import { listAudit } from "../auth/admin/audit-log";
 import { LIST_DEFAULT, LIST_MAX } from "../auth/admin/cursor";
+import { cancelUserDeletion, startUserDeletion } from "../auth/admin/deletion";
 import { ASSIGNABLE_ROLES, ASSIGNABLE_STATUSES, revokeUserSessions, sendUserPasswordReset, updateUser } from "../auth/admin/manage";
 import { getUser, listUsers, NAME_MATCH_MIN } from "../auth/admin/users";
 import { AUDIT_EVENTS } from "../auth/audit";
 import type { AppEnv } from "../context";
 import { t } from "../i18n/messages";
+import { IdentitySchema, publicIdentity } from "./oauth";
 import { route, say } from "./route";
-import { EXAMPLE_USER, issue, json, jsonBody, MessageSchema, sentence, sessionFields, timestamp, UserSchema, uuid } from "./schemas";
+import { EXAMPLE_USER, int32, issue, json, jsonBody, MessageSchema, sentence, sessionFields, timestamp, UserSchema, uuid } from "./schemas";
 
 /**
  * The admin API (docs/admin.md): role `admin`, a session signed in with a second factor, and for
@@ -55,6 +57,10 @@ const limitField = z.coerce
     description: `Rows per page (default ${LIST_DEFAULT}); more than ${LIST_MAX} is served ${LIST_MAX}`,
   });
 
+/** A yes/no filter of a list: `true` or `false`, or absent for both. */
+const flag = (description: string) => z.enum(["true", "false"]).optional().openapi({ description });
+const asFlag = (v: "true" | "false" | undefined) => (v === undefined ? undefined : v === "true");
+
 const idParams = z.object({ id: uuid(issue("validation.user_id")).openapi({ param: { name: "id", in: "path" } }) });
 
 const nextCursor = z.string().max(512).nullable().openapi({ description: "Pass as `cursor` for the next page; null on the last page" });
@@ -68,7 +74,7 @@ const listRoute = route({
     `Newest first, ${LIST_DEFAULT} per page (\`limit\` up to ${LIST_MAX}). Pages are keyset cursors: accounts created between two requests ` +
     `never shift, repeat or hide the rows of the next page. \`q\` matches the start of the email, or (from ${NAME_MATCH_MIN} characters) ` +
     "any part of the name, case-insensitively. `requested_role=instructor` lists the instructor requests waiting for a decision " +
-    "(INSTRUCTOR_APPROVAL=required).",
+    "(INSTRUCTOR_APPROVAL=required); `verified` and `mfa` filter by a proven address and a second factor.",
   limit: "RL_DEFAULT",
   auth: ADMIN,
   errors: [],
@@ -78,6 +84,8 @@ const listRoute = route({
       role: z.enum(["student", "instructor", "admin"]).or(z.string().max(50)).optional(),
       status: z.enum(STATUSES).optional(),
       requested_role: z.enum(["instructor"]).optional(),
+      verified: flag("Only accounts whose address is proven (true) or not yet (false)"),
+      mfa: flag("Only accounts with a second factor on (true) or off (false)"),
       cursor: cursorField,
       limit: limitField,
     }),
@@ -102,12 +110,31 @@ const SESSION_EXAMPLE = {
 };
 const AdminSessionSchema = z.object(sessionFields()).openapi("AdminSession", { example: SESSION_EXAMPLE });
 
+const FACTOR_EXAMPLE = {
+  kind: "totp",
+  status: "active",
+  created_at: "2026-01-05T09:31:00.000Z",
+  confirmed_at: "2026-01-05T09:31:40.000Z",
+  last_used_at: "2026-01-05T10:12:30.000Z",
+};
+const FactorSchema = z
+  .object({
+    kind: z.enum(["totp"]).openapi({ description: "`totp` (an authenticator app)" }),
+    status: z.enum(["pending", "active"]).openapi({ description: "`pending` until confirmed with a code, then `active`" }),
+    created_at: timestamp(),
+    confirmed_at: timestamp().nullable(),
+    last_used_at: timestamp().nullable().openapi({ description: "Start of the 30-second step of the newest accepted code" }),
+  })
+  .openapi("AdminFactor", { example: FACTOR_EXAMPLE });
+
 const getRoute = route({
   method: "get",
   path: "/admin/users/{id}",
   tags: TAGS,
-  summary: "One account: its state, live sessions and last login",
-  description: "`last_login_at` is the newest login on record (within AUDIT_RETENTION), or null.",
+  summary: "One account: its state, live sessions, last login, identities and second factors",
+  description:
+    "`last_login_at` is the newest login on record (within AUDIT_RETENTION), or null. `identities` are the linked Google and " +
+    "Apple sign-ins; `factors` the second factors with their state and dates (never a secret).",
   limit: "RL_DEFAULT",
   auth: ADMIN,
   errors: ["user_not_found"],
@@ -119,12 +146,18 @@ const getRoute = route({
           status: z.literal("success"),
           user: AdminUserSchema.extend({ last_login_at: timestamp().nullable() }),
           sessions: z.array(AdminSessionSchema).max(1000),
+          identities: z.array(IdentitySchema).max(100),
+          factors: z.array(FactorSchema).max(10),
+          recovery_codes_remaining: int32(0, 100),
         })
         .openapi("AdminUserDetail", {
           example: {
             status: "success",
             user: { ...EXAMPLE_ADMIN_USER, last_login_at: "2026-01-05T09:30:00.000Z" },
             sessions: [SESSION_EXAMPLE],
+            identities: [],
+            factors: [FACTOR_EXAMPLE],
+            recovery_codes_remaining: 9,
           },
         }),
       "The account",
@@ -136,9 +169,16 @@ const PatchBody = z
   .object({
     role: z.enum(ASSIGNABLE_ROLES, { error: issue("validation.admin_role_invalid") }).optional(),
     status: z.enum(ASSIGNABLE_STATUSES, { error: issue("validation.admin_status_invalid") }).optional(),
+    reason: z
+      .string()
+      .trim()
+      .min(1)
+      .max(500)
+      .optional()
+      .openapi({ description: "Why (kept in the audit row as `note`; dropped when the account is anonymised)" }),
   })
   .refine((b) => b.role !== undefined || b.status !== undefined, { message: issue("validation.admin_change_empty"), path: ["role"] })
-  .openapi("AdminUserUpdate", { example: { status: "suspended" } });
+  .openapi("AdminUserUpdate", { example: { status: "suspended", reason: "Spam reported by three students" } });
 
 const patchRoute = route({
   method: "patch",
@@ -217,18 +257,60 @@ const resetRoute = route({
   },
 });
 
+const deletionResponse = (name: string, description: string, message: string, status: string) =>
+  json(
+    z.object({ status: z.literal("success"), message: sentence(), user: AdminUserSchema }).openapi(name, {
+      example: { status: "success", message, user: { ...EXAMPLE_ADMIN_USER, status, deletion_due_at: null } },
+    }),
+    description,
+  );
+
+const startDeletionRoute = route({
+  method: "post",
+  path: "/admin/users/{id}/deletion",
+  tags: TAGS,
+  summary: "Schedule an account's deletion (on its owner's behalf)",
+  description:
+    "Needs a login within RECENT_AUTH_MAX_AGE. As DELETE /account does for the owner: every session ends, sign-in answers " +
+    "account_deletion_pending, the owner is mailed a restore code, and the purge anonymises the account at `deletion_due_at` " +
+    "(ACCOUNT_DELETION_GRACE). Only an active account (account_not_active); not the caller's own (admin_self_change).",
+  limit: "RL_DEFAULT",
+  auth: ADMIN_CHANGE,
+  errors: ["user_not_found", "admin_self_change", "account_being_deleted", "account_not_active"],
+  request: { params: idParams },
+  responses: { 200: deletionResponse("AdminDeletionStarted", "Scheduled", t("en", "success.admin_deletion_started"), "deletion_pending") },
+});
+
+const cancelDeletionRoute = route({
+  method: "delete",
+  path: "/admin/users/{id}/deletion",
+  tags: TAGS,
+  summary: "Cancel an account's pending deletion",
+  description:
+    "Needs a login within RECENT_AUTH_MAX_AGE. The account is active again (its ended sessions stay ended) and the mailed " +
+    "restore code stops working. Only while the deletion is pending (account_not_being_deleted).",
+  limit: "RL_DEFAULT",
+  auth: ADMIN_CHANGE,
+  errors: ["user_not_found", "account_not_being_deleted"],
+  request: { params: idParams },
+  responses: { 200: deletionResponse("AdminDeletionCancelled", "Cancelled", t("en", "success.admin_deletion_cancelled"), "active") },
+});
+
 const EXAMPLE_EVENT = {
   id: 48213,
   at: "2026-01-05T09:30:00.000Z",
   event: "admin_user_updated",
   outcome: "success",
   user_id: "3f1c2a3e-8a4b-4c1e-9f0a-2b7d5c6e8f90",
+  user_email: "ada@example.com",
   actor_id: "0b7e6c1d-2a3f-4b5c-8d9e-0f1a2b3c4d5e",
+  actor_email: "grace@example.com",
   ip: "203.0.113.7",
   user_agent: "Mozilla/5.0 (X11; Linux x86_64)",
   request_id: "5d0c7a4e-1f2b-4c3d-9e8f-7a6b5c4d3e2f",
   detail: { status_from: "active", status_to: "suspended", sessions_ended: 2 },
 };
+const email = z.string().email().max(255).nullable();
 const AuditEntrySchema = z
   .object({
     id: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).openapi({ format: "int64" }),
@@ -236,7 +318,9 @@ const AuditEntrySchema = z
     event: z.enum(AUDIT_EVENTS).or(z.string().max(64)),
     outcome: z.string().max(16),
     user_id: uuid().nullable().openapi({ description: "The account the event is about" }),
+    user_email: email.openapi({ description: "That account's current address (null when there is none)" }),
     actor_id: uuid().nullable().openapi({ description: "The administrator who acted, for admin API events" }),
+    actor_email: email.openapi({ description: "That administrator's current address" }),
     ip: z.string().max(64).nullable(),
     user_agent: z.string().max(512).nullable(),
     request_id: z.string().max(64).nullable(),
@@ -254,7 +338,9 @@ const auditRoute = route({
   summary: "The audit log",
   description:
     `Newest first, ${LIST_DEFAULT} per page (\`limit\` up to ${LIST_MAX}), keyset cursors as for the user list. \`user_id\`: events ` +
-    "about an account; `actor_id`: the admin API calls of an administrator; `type`: one event type (docs/abuse.md#audit-log). " +
+    "about an account; `actor_id`: the admin API calls of an administrator; `type`: one event type (docs/abuse.md#audit-log); " +
+    "`since` and `until`: events at or after, and before, these times. Each event carries the current addresses of the " +
+    "accounts it names (`user_email`, `actor_email`). " +
     "Rows older than AUDIT_RETENTION are purged.",
   limit: "RL_DEFAULT",
   auth: ADMIN,
@@ -264,6 +350,8 @@ const auditRoute = route({
       user_id: uuid(issue("validation.uuid", { field: "user_id" })).optional(),
       actor_id: uuid(issue("validation.uuid", { field: "actor_id" })).optional(),
       type: z.enum(AUDIT_EVENTS, { error: issue("validation.audit_type_invalid") }).optional(),
+      since: timestamp().optional().openapi({ description: "Events at or after this time (ISO 8601)" }),
+      until: timestamp().optional().openapi({ description: "Events before this time (ISO 8601)" }),
       cursor: cursorField,
       limit: limitField,
     }),
@@ -282,13 +370,22 @@ export function adminRoutes() {
   return new OpenAPIHono<AppEnv>()
     .openapi(listRoute, async (c) => {
       const q = c.req.valid("query");
-      const filters = { q: q.q, role: q.role, status: q.status, requestedRole: q.requested_role, cursor: q.cursor, limit: q.limit };
+      const filters = {
+        q: q.q,
+        role: q.role,
+        status: q.status,
+        requestedRole: q.requested_role,
+        verified: asFlag(q.verified),
+        mfa: asFlag(q.mfa),
+        cursor: q.cursor,
+        limit: q.limit,
+      };
       const page = await listUsers(c.get("deps"), c.get("meta"), c.get("auth"), filters);
       return c.json({ status: "success" as const, users: page.users, next_cursor: page.nextCursor }, 200);
     })
     .openapi(getRoute, async (c) => {
       const found = await getUser(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("param").id);
-      return c.json({ status: "success" as const, ...found }, 200);
+      return c.json({ status: "success" as const, ...found, identities: found.identities.map(publicIdentity) }, 200);
     })
     .openapi(patchRoute, async (c) => {
       const user = await updateUser(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("param").id, c.req.valid("json"));
@@ -302,9 +399,26 @@ export function adminRoutes() {
       await sendUserPasswordReset(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("param").id);
       return c.json({ status: "success" as const, message: say(c, "success.admin_reset_sent") }, 202);
     })
+    .openapi(startDeletionRoute, async (c) => {
+      const user = await startUserDeletion(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("param").id);
+      return c.json({ status: "success" as const, message: say(c, "success.admin_deletion_started"), user }, 200);
+    })
+    .openapi(cancelDeletionRoute, async (c) => {
+      const user = await cancelUserDeletion(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("param").id);
+      return c.json({ status: "success" as const, message: say(c, "success.admin_deletion_cancelled"), user }, 200);
+    })
     .openapi(auditRoute, async (c) => {
       const q = c.req.valid("query");
-      const filters = { userId: q.user_id, actorId: q.actor_id, type: q.type, cursor: q.cursor, limit: q.limit };
+      const at = (v: string | undefined) => (v === undefined ? undefined : new Date(v));
+      const filters = {
+        userId: q.user_id,
+        actorId: q.actor_id,
+        type: q.type,
+        since: at(q.since),
+        until: at(q.until),
+        cursor: q.cursor,
+        limit: q.limit,
+      };
       const page = await listAudit(c.get("deps"), c.get("meta"), c.get("auth"), filters);
       return c.json({ status: "success" as const, events: page.events, next_cursor: page.nextCursor }, 200);
     });

@@ -160,7 +160,7 @@ const EXAMPLE_IDENTITY = {
   created_at: "2026-01-05T09:30:00.000Z",
   last_used_at: "2026-01-06T08:12:41.000Z",
 };
-const IdentitySchema = z
+export const IdentitySchema = z
   .object({
     id: uuid(),
     provider: z.enum(PROVIDER_NAMES),
@@ -171,7 +171,7 @@ const IdentitySchema = z
   })
   .openapi("Identity", { example: EXAMPLE_IDENTITY });
 
-const publicIdentity = (i: Identity) => ({
+export const publicIdentity = (i: Identity) => ({
   id: i.id,
   provider: i.provider as (typeof PROVIDER_NAMES)[number],
   email: i.email,

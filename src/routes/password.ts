@@ -54,6 +54,7 @@ const forgotRoute = route({
     "OTP_RESEND_INTERVAL (60 s) and doubles with each further code (up to 1 h), with at most OTP_DAILY_LIMIT (10) codes a day: " +
     "an earlier request answers 429 with Retry-After, for unknown emails too.",
   limit: "RL_PASSWORD_RESET",
+  captcha: { action: "forgot_password", when: "always" },
   errors: [],
   request: { body: jsonBody(ForgotPasswordBody, "The account's email") },
   responses: {
@@ -71,6 +72,7 @@ const resetRoute = route({
     "after OTP_FREE_FAILURES (5) wrong codes for an account in 24 hours, each further guess must wait a doubling delay (429). " +
     "A successful reset ends every session of the account, confirms the email address and mails a notice to it.",
   limit: "RL_PASSWORD_RESET",
+  captcha: { action: "verify_code", when: "risk" },
   errors: [
     "invalid_otp",
     "otp_expired",

@@ -8,8 +8,10 @@ import { DEFAULT_LOCALE, SUPPORTED_LOCALES } from "../i18n/locales";
 import { type MessageKey, type ParamsArg, t } from "../i18n/messages";
 import { optionalAuth, requireAuth } from "../middleware/auth";
 import { jsonBodyLimit, multipartBodyLimit, multipartOnly } from "../middleware/body-limit";
+import type { CaptchaSpec } from "../middleware/captcha";
 import { type LimitName, rateLimit } from "../middleware/rate-limit";
 import { safeText } from "../middleware/safe-text";
+import { CAPTCHA_CODES, CHALLENGE_EXAMPLES, challenged } from "./captcha";
 import { ErrorSchema } from "./schemas";
 
 /** What every route declares besides its OpenAPI shape. */
@@ -26,6 +28,8 @@ interface RouteExtras {
   multipart?: { maxFileBytes: (c: Config) => number; tooLarge: (max: number) => AppError };
   /** The route never touches the database (no 503 service_unavailable). */
   noDatabase?: true;
+  /** A Turnstile challenge, `always` or under `risk`, when TURNSTILE_SECRET_KEY is set (./captcha.ts). */
+  captcha?: CaptchaSpec;
 }
 
 type Spec = Omit<RouteConfig, "middleware" | "security"> & RouteExtras;
@@ -47,6 +51,7 @@ function middlewareCodes(spec: Spec): ErrorCode[] {
   if (has(spec, "application/json")) codes.push("validation_failed", "malformed_json", "payload_too_large", "unsupported_media_type");
   if (has(spec, FORM)) codes.push("validation_failed", "payload_too_large", "unsupported_media_type");
   if (spec.multipart) codes.push("validation_failed", "malformed_form", "payload_too_large", "unsupported_media_type");
+  if (spec.captcha) codes.push(...CAPTCHA_CODES);
   return codes;
 }
 
@@ -102,7 +107,9 @@ function errorResponses(codes: readonly ErrorCode[]) {
       content: {
         "application/json": {
           schema: ErrorSchema,
-          examples: Object.fromEntries(list.map((c) => [c, { value: errorBody(DEFAULT_LOCALE, c) }])),
+          examples: Object.fromEntries(
+            list.map((c) => [c, { value: errorBody(DEFAULT_LOCALE, c, undefined, undefined, CHALLENGE_EXAMPLES[c]) }]),
+          ),
         },
       },
     };
@@ -129,14 +136,14 @@ const operationIdOf = (method: string, path: string) =>
 /**
  * A route: its OpenAPI shape plus, declared together, its rate limit, access policy and error
  * codes. The middleware chain is the same for every route: rate limit, authentication (when
- * `auth` is set), body limit (JSON or multipart), refusal of text Postgres cannot store; then
- * the validators and the handler. The document gets the rest by construction: the error
+ * `auth` is set), body limit (JSON or multipart), refusal of text Postgres cannot store, the
+ * Turnstile challenge (when `captcha` is set); then the validators and the handler. The document gets the rest by construction: the error
  * responses, the common headers, an operationId, and the security requirement: the bearer
  * scheme (`adminAuth` for the admin API), `[{}]` (explicitly anonymous) for a public route, or
  * both for a public route that acts for a signed-in caller (`optionalAuth`).
  */
 export function route<P extends string, S extends Spec & { path: P }>(spec: S) {
-  const { limit, auth, optionalAuth: maybeAuth, errors, multipart, noDatabase: _noDatabase, ...config } = spec;
+  const { limit, auth, optionalAuth: maybeAuth, errors, multipart, noDatabase: _noDatabase, captcha, ...plain } = spec;
   const middleware: MiddlewareHandler<AppEnv>[] = limit ? [rateLimit(limit)] : [];
   if (auth) middleware.push(requireAuth(auth));
   else if (maybeAuth) middleware.push(optionalAuth(maybeAuth));
@@ -148,6 +155,9 @@ export function route<P extends string, S extends Spec & { path: P }>(spec: S) {
       multipartBodyLimit((c) => multipart.maxFileBytes(c.get("deps").config), multipart.tooLarge),
     );
   middleware.push(safeText);
+  const challenge = captcha && challenged(captcha, plain);
+  if (challenge) middleware.push(challenge.middleware);
+  const config = challenge ? challenge.config : plain;
   const success = Object.fromEntries(
     Object.entries(config.responses).map(([status, r]) => [
       status,

@@ -75,6 +75,20 @@ export const ErrorSchema = z
       .array(z.object({ path: z.string().max(200), message: z.string().max(500) }))
       .max(50)
       .optional(),
+    site_key: z
+      .string()
+      .max(64)
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .optional()
+      .openapi({
+        description: "captcha_required and captcha_invalid: the Turnstile site key to render the widget with (docs/bot-defence.md)",
+      }),
+    action: z
+      .string()
+      .max(32)
+      .regex(/^[a-z_]+$/)
+      .optional()
+      .openapi({ description: "captcha_required and captcha_invalid: the widget's action for this route" }),
   })
   .openapi("Error", { example: { status: "error", message: t("en", "error.invalid_credentials"), code: "invalid_credentials" } });
 

@@ -40,6 +40,7 @@ const loginRoute = route({
     'On an account with two-factor sign-in the right password answers `status: "mfa_required"` with a single-use `mfa_token` ' +
     "and starts no session: send it with a code to POST /auth/mfa/verify (docs/mfa.md).",
   limit: "RL_LOGIN",
+  captcha: { action: "login", when: "risk" },
   errors: ["invalid_credentials", "password_reset_required", ...STATUS_REFUSALS, "email_unverified"],
   request: { body: jsonBody(LoginBody, "Credentials") },
   responses: { 200: json(SignInResponseSchema, "Logged in (a session is started), or the second factor is needed next") },
@@ -61,6 +62,7 @@ const signInCodeRoute = route({
     "resend back-off, daily limit and guess budget as every emailed code (docs/password-reset.md). Off with SIGN_IN_CODE=false " +
     "(404).",
   limit: "RL_EMAIL_CODES",
+  captcha: { action: "sign_in_code", when: "always" },
   errors: ["not_found"],
   request: { body: jsonBody(SignInCodeBody, "The account's address") },
   responses: {
@@ -83,6 +85,7 @@ const signInCodeVerifyRoute = route({
     "docs/tokens-and-sessions.md). An account with two-factor sign-in answers `mfa_required` (continue at POST /auth/mfa/verify): " +
     "a code alone never opens what needs two factors, the admin API included. Off with SIGN_IN_CODE=false (404).",
   limit: "RL_LOGIN",
+  captcha: { action: "verify_code", when: "risk" },
   errors: ["not_found", "invalid_otp", "otp_expired", "otp_used", "otp_attempts_exceeded", ...STATUS_REFUSALS, "email_unverified"],
   request: { body: jsonBody(SignInCodeVerifyBody, "The address and the code from the mail") },
   responses: { 200: json(SignInResponseSchema, "Signed in (a session is started), or the second factor is needed next") },

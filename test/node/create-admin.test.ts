@@ -67,16 +67,26 @@ describe("npm run create-admin", () => {
     expect(audit).toMatchObject({ event: "admin_granted", user_id: user.id, detail: { via: "create-admin", created: true } });
   });
 
-  it("promotes an existing account (DATABASE_URL), refuses a suspended one without --reactivate", async () => {
+  it("promotes an existing account only with a verified address and --existing (DATABASE_URL), a suspended one only with --reactivate", async () => {
     const id = crypto.randomUUID();
     await sql`insert into users (id, full_name, email, password, role, status, requested_role)
               values (${id}, 'Teacher', 'teacher@example.com', 'x', 'student', 'suspended', 'instructor')`;
-    const refused = await createAdmin(["--email", "teacher@example.com"], { DATABASE_URL: url });
+    // Never verified: whoever registered the address may not own it, so never promoted.
+    const squatted = await createAdmin(["--email", "teacher@example.com", "--existing", "--reactivate"], { DATABASE_URL: url });
+    expect(squatted.code).toBe(1);
+    expect(squatted.stderr).toMatch(/never verified.*--existing/);
+    await sql`update users set email_verified_at = now() where id = ${id}`;
+    const withoutFlag = await createAdmin(["--email", "teacher@example.com", "--reactivate"], { DATABASE_URL: url });
+    expect(withoutFlag.code).toBe(1);
+    expect(withoutFlag.stderr).toMatch(
+      /already has an account \(role student\)\. To make that account an admin, run again with --existing/,
+    );
+    const refused = await createAdmin(["--email", "teacher@example.com", "--existing"], { DATABASE_URL: url });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/suspended; pass --reactivate/);
     expect((await sql`select role from users where id = ${id}`)[0].role).toBe("student");
 
-    const ok = await createAdmin(["--email", "teacher@example.com", "--reactivate", "--ttl", "2h", url]);
+    const ok = await createAdmin(["--email", "teacher@example.com", "--existing", "--reactivate", "--ttl", "2h", url]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/promoted to admin \(was student\), and re-activated/);
     const [row] = await sql`select role, status, requested_role, password from users where id = ${id}`;

@@ -159,6 +159,9 @@ describe("npm run dev from a checkout in a private folder", () => {
       const listed = /From \.dev\.vars\s+(.*)/.exec(dev.out.stdout)?.[1].split(", ");
       expect(listed?.sort()).toEqual(["BREACHED_PASSWORD_CHECK", "JWT_PRIVATE_KEYS", "MAIL_FROM", "RESEND_BASE_URL", "SCRYPT_LOG_N"]);
       const api = `http://127.0.0.1:${ports.PORT}`;
+      // It prints the operators' console, built into the static assets by wrangler's [build] step.
+      expect(dev.out.stdout).toContain(`Console        ${api}/console/`);
+      expect((await fetch(`${api}/console/`)).status).toBe(200);
 
       const jwks = (await (await fetch(`${api}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
       expect(jwks.keys.map((k) => k.kid)).toEqual(["from-dev-vars"]);

@@ -85,3 +85,14 @@ export async function verifyEmailOf(email: string, opts: CallOptions = {}) {
   if (res.status !== 200) throw new Error(`verify-email failed: ${res.status} ${await res.text()}`);
   return (await json(res)) as { user: Registered["user"] };
 }
+
+/**
+ * Verify the account's address with its mailed code, then log in again: the first proof of the
+ * mailbox is a change of owner that ends every session (src/auth/account/owner.ts). The account's
+ * tokens are replaced by the new session's (in place, and returned).
+ */
+export async function verifyAndLogIn(u: Registered, opts: CallOptions = {}): Promise<Registered> {
+  await verifyEmailOf(u.email, opts);
+  const { access_token, refresh_token } = await login(u.email, u.password, opts);
+  return Object.assign(u, { access_token, refresh_token, user: { ...u.user, email_verified: true } });
+}

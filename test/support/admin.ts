@@ -29,12 +29,12 @@ export async function adminAccount(clock: Clock): Promise<AdminAccount> {
 
 /**
  * An admin whose factor is on but whose session was signed in with the password only (amr pwd):
- * the registration session, which predates the factor. `token` is that session's.
+ * the session that enrolled the factor, which predates it. `token` is that session's.
  */
 export async function adminWithoutOtpSession(clock: Clock, user: Registered): Promise<MfaAccount & { token: string }> {
   await setRole(user.user.id, "admin");
-  const mfa = await enableMfa(user.access_token, clock);
-  return { user, ...mfa, token: user.access_token };
+  const { token, refreshToken: _, ...mfa } = await enableMfa(user.access_token, clock);
+  return { user, ...mfa, token };
 }
 
 /** A call to the admin API with an admin's token at the clock's time. */

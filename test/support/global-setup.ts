@@ -10,6 +10,7 @@ import { startPostgres } from "../../scripts/stack/postgres.ts";
 import { startPwnedServer } from "../../scripts/stack/pwned-stub.ts";
 import { startS3 } from "../../scripts/stack/s3.ts";
 import { startStallProxy } from "../../scripts/stack/stall-proxy.ts";
+import { startTurnstileStub } from "../../scripts/stack/turnstile-stub.ts";
 import { rateLimits } from "../../scripts/stack/wrangler-config.ts";
 import { startImageLab } from "./image-lab";
 
@@ -35,6 +36,8 @@ declare module "vitest" {
     paddedPasswords: string[];
     /** The local OpenID provider (scripts/stack/oidc-provider.ts) standing in for Google and Apple. */
     oidc: OidcTestSetup;
+    /** The local siteverify (scripts/stack/turnstile-stub.ts) and its widget; TURNSTILE_VERIFY_URL points at it. */
+    turnstile: { url: string; siteKey: string; secret: string };
   }
 }
 
@@ -98,6 +101,11 @@ export default async function setup(project: TestProject) {
   project.provide("pwnedUrl", pwned.url);
   project.provide("breachedPasswords", breachedPasswords);
   project.provide("paddedPasswords", paddedPasswords);
+  // Cloudflare Turnstile's siteverify: a local stand-in with one widget. No secret is set for the
+  // Worker here (nothing is challenged); the bot-defence tests set one per request.
+  const turnstileWidget = { siteKey: "0x4AAAAAAAlocalTestSiteKey", secret: "0x4AAAAAAAlocalTestSecretKey-0123456789" };
+  const turnstile = await startTurnstileStub({ widgets: { [turnstileWidget.siteKey]: turnstileWidget.secret } });
+  project.provide("turnstile", { url: turnstile.url, ...turnstileWidget });
   // Google and Apple are a local OpenID provider with registered test clients.
   const appleKey = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const oidcSetup = {
@@ -147,6 +155,7 @@ export default async function setup(project: TestProject) {
     RESEND_API_KEY: "re_test_key",
     MAIL_FROM: "Edge Auth <no-reply@auth.test>",
     PWNED_PASSWORDS_URL: pwned.url,
+    TURNSTILE_VERIFY_URL: turnstile.verifyUrl,
     S3_ENDPOINT: s3.endpoint,
     S3_REGION: "us-east-1",
     S3_BUCKET: s3.bucket,
@@ -173,6 +182,7 @@ export default async function setup(project: TestProject) {
     await s3.stop();
     await lab.stop();
     await pwned.stop();
+    await turnstile.stop();
     await oidc.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   };

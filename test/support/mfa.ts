@@ -73,13 +73,25 @@ export interface MfaAccount {
 /**
  * Enroll and confirm TOTP with a (recently logged-in) access token at the clock's time; the clock
  * then moves to the next step. A factor is added only to a verified address, so an unverified one
- * is verified first (with the code its registration mailed); confirming sends the current password
- * (`password`, ignored by an account that has none).
+ * is verified first (with the code its registration mailed): that first proof of the mailbox ends
+ * every session (a change of owner), so the account logs in again with `password` and enrolls
+ * with that session, returned as `token` / `refreshToken` (the given token otherwise). Confirming
+ * sends the current password (ignored by an account that has none).
  */
-export async function enableMfa(token: string, clock: Clock, password = PASSWORD): Promise<Omit<MfaAccount, "user">> {
-  const at = { now: clock.now, token };
+export async function enableMfa(
+  token: string,
+  clock: Clock,
+  password = PASSWORD,
+): Promise<Omit<MfaAccount, "user"> & { token: string; refreshToken?: string }> {
+  let at = { now: clock.now, token };
   const me = await json(await call("/auth/me", at));
-  if (!me.user.email_verified) await verifyEmailOf(me.user.email, { now: clock.now });
+  let refreshToken: string | undefined;
+  if (!me.user.email_verified) {
+    await verifyEmailOf(me.user.email, { now: clock.now });
+    const again = await json(await call("/auth/login", { body: { email: me.user.email, password }, now: clock.now }));
+    at = { now: clock.now, token: again.access_token };
+    refreshToken = again.refresh_token;
+  }
   const enroll = await call("/auth/mfa/totp/enroll", { method: "POST", ...at });
   expect(enroll.status, await enroll.clone().text()).toBe(200);
   const { secret, otpauth_uri } = await json(enroll);
@@ -88,13 +100,15 @@ export async function enableMfa(token: string, clock: Clock, password = PASSWORD
   expect(confirm.status, await confirm.clone().text()).toBe(200);
   const { recovery_codes } = await json(confirm);
   clock.advance(30_000);
-  return { secret: raw, secretBase32: secret, otpauthUri: otpauth_uri, recoveryCodes: recovery_codes };
+  return { secret: raw, secretBase32: secret, otpauthUri: otpauth_uri, recoveryCodes: recovery_codes, token: at.token, refreshToken };
 }
 
 /** A new account with TOTP on (registered, enrolled and confirmed at the clock's time). */
 export async function mfaAccount(clock: Clock): Promise<MfaAccount> {
   const user = await registerUser({}, { now: clock.now });
-  return { user, ...(await enableMfa(user.access_token, clock)) };
+  const { token, refreshToken, ...mfa } = await enableMfa(user.access_token, clock);
+  // The registration's session ended with the address's verification: the account's live session is the enrolling one.
+  return { user: { ...user, access_token: token, refresh_token: refreshToken ?? user.refresh_token }, ...mfa };
 }
 
 /** POST /auth/login that must answer mfa_required: the mfa_token. */

@@ -18,6 +18,7 @@ import { audit } from "../audit";
 import { codeOwner, extendCode, issueCode, liveCode, mailCode, redeemCode, revokeCodes, takeSendSlot } from "../codes/one-time-codes";
 import type { Authenticated } from "../sessions/sessions";
 import { endAllSessions } from "../sessions/sessions";
+import { handOver } from "./owner";
 import { findUserByEmail, mailLocale, normalizeEmail } from "./users";
 
 /**
@@ -133,12 +134,15 @@ export async function revertEmailChange(deps: Deps, meta: RequestMeta, input: { 
   const email = normalizeEmail(input.email);
   const user = await codeOwner(deps, "email_change_revert", email);
   const now = deps.now();
-  let done: { user: User; sessionsEnded: number };
+  let done: { user: User; sessionsEnded: number; waysInRemoved: number };
   try {
     done = await redeemCode(deps, meta, { user, email, purpose: "email_change_revert", code: input.code }, async (tx, c) => {
       await revokeCodes(tx, user!.id);
       const [restored] = await tx.update(users).set({ email: c.target!, emailVerifiedAt: now }).where(eq(users.id, user!.id)).returning();
-      return { user: restored, sessionsEnded: await endAllSessions(withDb(deps, tx), user!.id, "email_change_reverted") };
+      // The way back is a change of owner the other way (src/auth/account/owner.ts): every session
+      // ends, and the ways in added since the change (the undo code was issued with it) go.
+      const handover = await handOver(deps, tx, user!.id, "email_change_reverted", c.issuedAt);
+      return { user: restored, sessionsEnded: handover.sessionsEnded, waysInRemoved: handover.waysInRemoved };
     });
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
@@ -146,7 +150,10 @@ export async function revertEmailChange(deps: Deps, meta: RequestMeta, input: { 
     deps.log("warn", "email change not reverted: the previous address belongs to another account", { userId: user!.id });
     throw apiError("email_revert_conflict");
   }
-  await audit(deps, meta, "email_change_reverted", "success", done.user.id, { sessions_ended: done.sessionsEnded });
+  await audit(deps, meta, "email_change_reverted", "success", done.user.id, {
+    sessions_ended: done.sessionsEnded,
+    ways_in_removed: done.waysInRemoved,
+  });
   const to = envelope(deps.config, done.user.email, mailLocale(done.user, meta));
   deps.waitUntil(deps.mailer.send(emailRevertedMessage(to, { at: now })));
   return done.user;

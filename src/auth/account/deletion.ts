@@ -3,6 +3,7 @@ import { type Db, UNCACHED } from "../../db/client";
 import { type User, users } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { apiError, fieldError } from "../../errors";
+import type { Locale } from "../../i18n/locales";
 import { msg } from "../../i18n/messages";
 import { describeError } from "../../log";
 import { deletionScheduledMessage } from "../../mail/account";
@@ -46,40 +47,66 @@ export async function requestDeletion(deps: Deps, meta: RequestMeta, auth: Authe
     await confirmCurrentPassword(deps, meta, auth, proof.currentPassword, "account_deletion_requested");
   }
   await requireMfaCode(deps, meta, auth.user, proof.mfaCode);
-  const now = deps.now();
-  const grace = deps.config.ACCOUNT_DELETION_GRACE;
-  const dueAt = new Date(now.getTime() + grace * 1000);
-  const done = await deps.db.transaction(async (tx) => {
-    const txDeps = withDb(deps, tx);
-    // Codes mailed before (a reset, an email change) must not outlive the request.
-    await revokeCodes(tx, auth.user.id);
-    const [user] = await tx
-      .update(users)
-      .set({ status: "deletion_pending", deletionDueAt: dueAt })
-      .where(and(eq(users.id, auth.user.id), eq(users.status, "active")))
-      .returning();
-    if (!user) throw apiError("account_being_deleted");
-    const ended = await endAllSessions(txDeps, user.id, "account_deletion");
-    const code = await issueCode(txDeps, user.id, "account_restore");
-    return { user, ended, code };
+  const dueAt = deletionDueAt(deps);
+  const scheduled = await deps.db.transaction(async (tx) => {
+    const done = await scheduleDeletion(withDb(deps, tx), auth.user.id, dueAt);
+    if (!done) throw apiError("account_being_deleted");
+    return done;
   });
-  const { user, ended, code } = done;
-  const message = deletionScheduledMessage(envelope(deps.config, user.email, mailLocale(user, meta)), {
-    code: code.code,
-    graceSeconds: grace,
-    dueAt,
-  });
+  mailDeletionNotice(deps, scheduled, dueAt, meta.locale, (mail) =>
+    audit(deps, meta, "account_deletion_requested", "success", scheduled.user.id, {
+      due_at: dueAt.toISOString(),
+      sessions_ended: scheduled.ended,
+      mail,
+    }),
+  );
+  return { dueAt };
+}
+
+/** When a deletion requested now falls due: ACCOUNT_DELETION_GRACE from now. */
+export const deletionDueAt = (deps: Deps) => new Date(deps.now().getTime() + deps.config.ACCOUNT_DELETION_GRACE * 1000);
+
+/**
+ * Schedule an active account's deletion, inside the caller's transaction (deps over its handle):
+ * its live codes end, `status` becomes `deletion_pending`, every session ends and a restore code is
+ * issued. Null when the account is not active (then nothing changed). Used by the owner's request
+ * and by an administrator's (src/auth/admin/deletion.ts).
+ */
+export async function scheduleDeletion(txDeps: Deps, userId: string, dueAt: Date) {
+  // Codes mailed before (a reset, an email change) must not outlive the request.
+  await revokeCodes(txDeps.db, userId);
+  const [user] = await txDeps.db
+    .update(users)
+    .set({ status: "deletion_pending", deletionDueAt: dueAt })
+    .where(and(eq(users.id, userId), eq(users.status, "active")))
+    .returning();
+  if (!user) return null;
+  const ended = await endAllSessions(txDeps, user.id, "account_deletion");
+  const code = await issueCode(txDeps, user.id, "account_restore");
+  return { user, ended, code };
+}
+
+/**
+ * Mail the deletion notice with its restore code in the background, in the account's language
+ * (else `fallback`: the request's for the owner's own request); `record` gets the mail's outcome.
+ */
+export function mailDeletionNotice(
+  deps: Deps,
+  scheduled: { user: User; code: { code: string } },
+  dueAt: Date,
+  fallback: Locale,
+  record: (mail: string) => Promise<void>,
+) {
+  const { user, code } = scheduled;
+  const graceSeconds = deps.config.ACCOUNT_DELETION_GRACE;
+  const to = envelope(deps.config, user.email, mailLocale(user, { locale: fallback }));
+  const message = deletionScheduledMessage(to, { code: code.code, graceSeconds, dueAt });
   deps.waitUntil(
     (async () => {
       const sent = await deps.mailer.send(message);
-      await audit(deps, meta, "account_deletion_requested", "success", user.id, {
-        due_at: dueAt.toISOString(),
-        sessions_ended: ended,
-        mail: sent.ok ? "sent" : sent.reason,
-      });
+      await record(sent.ok ? "sent" : sent.reason);
     })().catch((err) => deps.log("error", "deletion mail not sent", describeError(err))),
   );
-  return { dueAt };
 }
 
 /** The restore code mailed at the request brings the account back (no session: log in again). */

@@ -1,12 +1,12 @@
-import { eq, sql } from "drizzle-orm";
 import type { Config } from "../../config";
-import { type User, users } from "../../db/schema";
+import type { User } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
 import { verificationCodeMessage } from "../../mail/email-address";
 import { envelope } from "../../mail/templates";
 import { audit } from "../audit";
 import { type CodeMail, mailCodeWithinSlot, redeemCode, requestCode } from "../codes/one-time-codes";
+import { handoverDetail, proveMailbox } from "./owner";
 import { findUserByEmail, normalizeEmail } from "./users";
 
 /**
@@ -56,24 +56,17 @@ export async function resendVerification(deps: Deps, meta: RequestMeta, rawEmail
   await requestCode(deps, meta, "email_verification", normalizeEmail(rawEmail), message(deps), (u) => !u.emailVerifiedAt);
 }
 
-/** Redeem a verification code: the account's address counts as verified from now on. */
+/**
+ * Redeem a verification code: the account's address counts as verified from now on. Its first
+ * proof is a change of owner (src/auth/account/owner.ts): every session ends and the ways in added
+ * before it (identities, factors...) go, in the transaction that consumes the code.
+ */
 export async function verifyEmail(deps: Deps, meta: RequestMeta, input: { email: string; code: string }): Promise<User> {
   const email = normalizeEmail(input.email);
   const user = await findUserByEmail(deps, email);
-  const now = deps.now();
-  const verified = await redeemCode(
-    deps,
-    meta,
-    { user: user ?? null, email, purpose: "email_verification", code: input.code },
-    async (tx) => {
-      const [row] = await tx
-        .update(users)
-        .set({ emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now.toISOString()}::timestamptz)` })
-        .where(eq(users.id, user!.id))
-        .returning();
-      return row;
-    },
+  const proven = await redeemCode(deps, meta, { user: user ?? null, email, purpose: "email_verification", code: input.code }, (tx) =>
+    proveMailbox(deps, tx, user!.id, "email_verified"),
   );
-  await audit(deps, meta, "email_verified", "success", verified.id);
-  return verified;
+  await audit(deps, meta, "email_verified", "success", proven.user.id, handoverDetail(proven.handover));
+  return proven.user;
 }

@@ -27,6 +27,11 @@ export interface OwnedData {
    * in batches of at most `max`, returning how many were scrubbed).
    */
   anonymise: { delete: "after_lock" | "before_lock" } | { scrub: (db: Db, userId: string, max: number) => Promise<number> };
+  /**
+   * In-flight state of a sign-in or ceremony (an mfa_token, a passkey challenge): a change of owner
+   * (src/auth/account/owner.ts) deletes it, as it ends every session.
+   */
+  pending?: true;
   /** Housekeeping: delete the rows that are dead at `now` (returns how many), when anything dies. */
   purge?: (deps: Deps, now: Date) => Promise<number>;
 }
@@ -154,6 +159,7 @@ export const OWNED_DATA: readonly OwnedData[] = [
   {
     table: mfaChallenges,
     export: { omit: "the step between a first factor and the second, minutes long: nothing to show" },
+    pending: true,
     anonymise: { delete: "after_lock" },
     purge: (deps, now) => deleteWhere(deps, mfaChallenges, or(isNotNull(mfaChallenges.consumedAt), lt(mfaChallenges.expiresAt, now))),
   },

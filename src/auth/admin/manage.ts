@@ -26,6 +26,8 @@ type AssignableStatus = (typeof ASSIGNABLE_STATUSES)[number];
 export interface UserChange {
   role?: AssignableRole;
   status?: AssignableStatus;
+  /** Why, in the admin's words: kept in the audit row (`note`, dropped when the account is anonymised). */
+  reason?: string;
 }
 
 /** What a role may do, in order; an unknown role (another service's) counts as above a student. */
@@ -72,6 +74,7 @@ export async function updateUser(deps: Deps, meta: RequestMeta, admin: Authentic
         status_to: status,
         requested_role_cleared: Boolean(change.role && before.requestedRole),
         sessions_ended: ended,
+        ...(change.reason ? { note: change.reason } : {}),
       });
     });
   } catch (err) {

@@ -1,12 +1,13 @@
 import { sql } from "drizzle-orm";
+import type { Db } from "../../db/client";
 import { oneTimeCodes, type User, users } from "../../db/schema";
-import { type Deps, type RequestMeta, withDb } from "../../deps";
+import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
 import { sha256Hex } from "../../lib/encoding";
+import { handOver, handoverDetail } from "../account/owner";
 import { audit } from "../audit";
 import { hashPassword, scryptParams } from "../password/hash";
 import { assertAcceptableNewPassword } from "../password/new-password";
-import { endAllSessions } from "../sessions/sessions";
 import { clearThrottle, throttleKey } from "../throttle";
 
 /**
@@ -28,7 +29,7 @@ export async function completeAdminSetup(deps: Deps, meta: RequestMeta, token: s
   const password = await hashPassword(newPassword, scryptParams(deps.config));
   const now = deps.now();
   const at = sql`${now.toISOString()}::timestamptz`;
-  const user = await deps.db.transaction(async (tx) => {
+  const done = await deps.db.transaction(async (tx) => {
     // One statement consumes the token (single use under any concurrency) and updates its admin.
     const rows = await tx.execute<{ id: string }>(sql`
       with code as (
@@ -43,16 +44,20 @@ export async function completeAdminSetup(deps: Deps, meta: RequestMeta, token: s
       returning ${users.id} as id`);
     const id = rows[0]?.id;
     if (!id) return null;
-    await endAllSessions(withDb(deps, tx), id, "admin_setup");
+    // The operator vouched for the address and the setup token reached its owner: a change of
+    // owner (src/auth/account/owner.ts). Every session, identity, factor, passkey and recovery code
+    // added before it goes: a stranger who registered the address first keeps nothing.
+    const handover = await handOver(deps, tx as unknown as Db, id, "admin_setup");
     const [row] = await tx.select().from(users).where(sql`${users.id} = ${id}`);
-    return row;
+    return { row, handover };
   });
-  if (!user) {
+  if (!done) {
     await audit(deps, meta, "admin_setup_failed", "failure", null, { reason: "invalid_token" });
     throw apiError("setup_token_invalid");
   }
+  const user = done.row;
   // A locked-out login of this address is lifted: the operator vouched for the account.
   await clearThrottle(deps, await throttleKey(deps, "login", user.email));
-  await audit(deps, meta, "admin_setup_completed", "success", user.id);
+  await audit(deps, meta, "admin_setup_completed", "success", user.id, handoverDetail(done.handover));
   return user;
 }

@@ -1,10 +1,13 @@
-import { and, desc, eq, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, not, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { UNCACHED } from "../../db/client";
 import { auditEvents, type User, users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
 import { publicUser } from "../account/users";
+import { factorsOf } from "../mfa/factors";
+import { remainingRecoveryCodes } from "../mfa/recovery-codes";
+import { identitiesOf } from "../oauth/identities";
 import { type Authenticated, listSessions } from "../sessions/sessions";
 import { hasSecondFactor } from "../sign-in/ways-in";
 import { decodeCursor, encodeCursor, pageSize } from "./cursor";
@@ -32,6 +35,10 @@ export interface UserFilters {
   status?: string;
   /** Accounts waiting for an admin to grant this role (INSTRUCTOR_APPROVAL=required). */
   requestedRole?: string;
+  /** The address was proven (true) or not yet (false). */
+  verified?: boolean;
+  /** A second factor is on (true) or not (false). */
+  mfa?: boolean;
   cursor?: string;
   limit?: number;
 }
@@ -89,6 +96,9 @@ function userListQuery(db: Db, f: UserFilters, limit: number) {
         f.role ? eq(users.role, f.role) : undefined,
         f.status ? eq(users.status, f.status) : undefined,
         f.requestedRole ? eq(users.requestedRole, f.requestedRole) : undefined,
+        // The expression of users_admin_verified_idx, so either answer is read from it in order.
+        f.verified === undefined ? undefined : sql`(${users.emailVerifiedAt} is not null) = ${f.verified}`,
+        f.mfa === undefined ? undefined : f.mfa ? hasSecondFactor(users.id) : not(hasSecondFactor(users.id)),
         after ? sql`(${USER_ORDER}, ${users.id}) < (${after.at}::timestamptz, ${after.id}::uuid)` : undefined,
       ),
     )
@@ -116,6 +126,8 @@ export async function listUsers(deps: Deps, meta: RequestMeta, admin: Authentica
     role: f.role ?? null,
     status: f.status ?? null,
     requested_role: f.requestedRole ?? null,
+    verified: f.verified ?? null,
+    mfa: f.mfa ?? null,
     page: f.cursor ? "next" : "first",
     results: page.length,
   });
@@ -136,9 +148,12 @@ export async function findUser(deps: Deps, id: string): Promise<User & { mfaEnab
   return { ...row.u, mfaEnabled: row.mfaEnabled };
 }
 
-/** One account for an admin: the user, its live sessions (device, IP, last use) and its last login. */
+/**
+ * One account for an admin: the user, its live sessions (device, IP, last use), its last login,
+ * its linked Google/Apple identities and its second factors (state and dates, never a secret).
+ */
 export async function getUser(deps: Deps, meta: RequestMeta, admin: Authenticated, id: string) {
-  const [user, sessions, [login]] = await Promise.all([
+  const [user, sessions, [login], identities, factors, recoveryCodes] = await Promise.all([
     findUser(deps, id).catch(async (err) => {
       await recordAdmin(deps, meta, admin, "admin_user_viewed", id, { reason: "not_found" }, "failure");
       throw err;
@@ -151,10 +166,16 @@ export async function getUser(deps: Deps, meta: RequestMeta, admin: Authenticate
       .where(and(eq(auditEvents.userId, id), eq(auditEvents.event, "login_succeeded")))
       .orderBy(desc(auditEvents.at))
       .limit(1),
+    identitiesOf(deps, id),
+    factorsOf(deps, id),
+    remainingRecoveryCodes(deps, id),
   ]);
   await recordAdmin(deps, meta, admin, "admin_user_viewed", id);
   return {
     user: { ...adminUser(user), last_login_at: login?.at.toISOString() ?? null },
     sessions: sessions.map(({ current: _current, ...s }) => s),
+    identities,
+    factors,
+    recovery_codes_remaining: recoveryCodes,
   };
 }

@@ -263,7 +263,10 @@ export interface Redemption {
   code: string;
 }
 
-type Attempt = { kind: "matched"; attempt: number; target: string | null } | { kind: "wrong"; attempt: number } | { kind: "none" };
+type Attempt =
+  | { kind: "matched"; attempt: number; target: string | null; issuedAt: Date }
+  | { kind: "wrong"; attempt: number }
+  | { kind: "none" };
 
 /**
  * The one statement that counts and compares a guess: on the user's newest live code of the
@@ -273,7 +276,7 @@ type Attempt = { kind: "matched"; attempt: number; target: string | null } | { k
  */
 async function attempt(db: Db, userId: string, purpose: CodePurposeName, hash: string, now: Date, max: number): Promise<Attempt> {
   const at = sql`${now.toISOString()}::timestamptz`;
-  const rows = await db.execute<{ attempts: number; matched: boolean; target: string | null }>(sql`
+  const rows = await db.execute<{ attempts: number; matched: boolean; target: string | null; created_at: Date | string }>(sql`
     update ${oneTimeCodes} as c
        set attempts = c.attempts + 1,
            consumed_at = case when c.code_hash = ${hash} then ${at} else null end
@@ -281,10 +284,12 @@ async function attempt(db: Db, userId: string, purpose: CodePurposeName, hash: s
              where user_id = ${userId}::uuid and purpose = ${purpose} and consumed_at is null
              order by created_at desc limit 1 for update) as latest
      where c.id = latest.id and c.expires_at > ${at} and c.attempts < ${max}
-    returning c.attempts, c.consumed_at is not null as matched, c.target`);
+    returning c.attempts, c.consumed_at is not null as matched, c.target, c.created_at`);
   const row = rows[0];
   if (!row) return { kind: "none" };
-  return row.matched ? { kind: "matched", attempt: row.attempts, target: row.target } : { kind: "wrong", attempt: row.attempts };
+  return row.matched
+    ? { kind: "matched", attempt: row.attempts, target: row.target, issuedAt: new Date(row.created_at) }
+    : { kind: "wrong", attempt: row.attempts };
 }
 
 /** Why a right code found no live code to match: used, dead after too many guesses, or expired. */
@@ -312,7 +317,7 @@ export async function redeemCode<T>(
   deps: Deps,
   meta: RequestMeta,
   r: Redemption & { email: string },
-  onMatch: (tx: Db, code: { target: string | null; attempt: number }) => Promise<T>,
+  onMatch: (tx: Db, code: { target: string | null; attempt: number; issuedAt: Date }) => Promise<T>,
 ): Promise<T> {
   const { purpose } = r;
   const failed = CODE_PURPOSES[purpose].events.failed;
@@ -336,7 +341,9 @@ export async function redeemCode<T>(
   const max = (CODE_PURPOSES[purpose] as CodePurpose).maxAttempts?.(deps.config) ?? deps.config.OTP_MAX_ATTEMPTS;
   const outcome = await deps.db.transaction(async (tx) => {
     const a = await attempt(tx as unknown as Db, userId, purpose, hash, now, max);
-    return a.kind === "matched" ? { ...a, result: await onMatch(tx as unknown as Db, { target: a.target, attempt: a.attempt }) } : a;
+    return a.kind === "matched"
+      ? { ...a, result: await onMatch(tx as unknown as Db, { target: a.target, attempt: a.attempt, issuedAt: a.issuedAt }) }
+      : a;
   });
   if (outcome.kind === "matched") {
     await clearThrottle(deps, budgetKey);

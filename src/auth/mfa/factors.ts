@@ -1,8 +1,9 @@
-import { and, eq, isNull, lt, or } from "drizzle-orm";
+import { and, asc, eq, isNull, lt, or } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { UNCACHED } from "../../db/client";
 import { type MfaFactor, mfaFactors } from "../../db/schema";
 import type { Deps } from "../../deps";
+import { TOTP_PERIOD } from "./totp";
 
 /** The stored second factors: one TOTP factor per user, `pending` until confirmed, then `active`. */
 export type FactorStatus = "pending" | "active";
@@ -15,6 +16,23 @@ export async function findFactor(deps: Deps, userId: string, status?: FactorStat
     .where(and(eq(mfaFactors.userId, userId), eq(mfaFactors.kind, "totp"), status ? eq(mfaFactors.status, status) : undefined))
     .limit(1);
   return row?.f;
+}
+
+/** An account's second factors as an administrator sees them: kind, state and dates, never the secret. */
+export async function factorsOf(deps: Deps, userId: string) {
+  const rows = await deps.db
+    .select({ f: mfaFactors, fresh: UNCACHED })
+    .from(mfaFactors)
+    .where(eq(mfaFactors.userId, userId))
+    .orderBy(asc(mfaFactors.createdAt));
+  return rows.map(({ f }) => ({
+    kind: f.kind as "totp",
+    status: f.status as FactorStatus,
+    created_at: f.createdAt.toISOString(),
+    confirmed_at: f.confirmedAt?.toISOString() ?? null,
+    // The start of the newest accepted step: when a code was last used, to the step.
+    last_used_at: f.lastUsedStep === null ? null : new Date(f.lastUsedStep * TOTP_PERIOD * 1000).toISOString(),
+  }));
 }
 
 /**

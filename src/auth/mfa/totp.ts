@@ -7,7 +7,7 @@ import { randomBytes } from "../../lib/encoding";
  * HOTP itself comes from @oslojs/otp; this module only picks the steps to try, so the clock is
  * the caller's (deps.now()) and the accepted step is known (to store it, see factors.ts).
  */
-const TOTP_PERIOD = 30;
+export const TOTP_PERIOD = 30;
 const TOTP_DIGITS = 6;
 /** Steps accepted either side of the current one (clock drift, a code typed as it rolls over). */
 const TOTP_WINDOW = 1;

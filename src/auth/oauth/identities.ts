@@ -255,14 +255,19 @@ async function linkedElsewhere(deps: Deps, meta: RequestMeta, auth: Authenticate
   return apiError("identity_already_linked");
 }
 
-/** The caller's identities, oldest first, and whether the account also has a usable password. */
-export async function listIdentities(deps: Deps, auth: Authenticated): Promise<{ identities: Identity[]; hasPassword: boolean }> {
+/** An account's identities, oldest first, read fresh. */
+export async function identitiesOf(deps: Deps, userId: string): Promise<Identity[]> {
   const rows = await deps.db
     .select({ identity: identities, fresh: UNCACHED })
     .from(identities)
-    .where(eq(identities.userId, auth.user.id))
+    .where(eq(identities.userId, userId))
     .orderBy(asc(identities.createdAt), asc(identities.id));
-  return { identities: rows.map((r) => r.identity), hasPassword: hasUsablePassword(auth.user.password) };
+  return rows.map((r) => r.identity);
+}
+
+/** The caller's identities, oldest first, and whether the account also has a usable password. */
+export async function listIdentities(deps: Deps, auth: Authenticated): Promise<{ identities: Identity[]; hasPassword: boolean }> {
+  return { identities: await identitiesOf(deps, auth.user.id), hasPassword: hasUsablePassword(auth.user.password) };
 }
 
 type Unlinked = Identity | "not_found" | "last";

@@ -1,9 +1,10 @@
-import { eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { type User, users } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { describeError } from "../../log";
 import { passwordChangedMessage, resetCodeMessage } from "../../mail/password";
 import { envelope } from "../../mail/templates";
+import { proveMailbox } from "../account/owner";
 import { findUserByEmail, mailLocale, normalizeEmail } from "../account/users";
 import { audit } from "../audit";
 import { type CodeMail, mailCode, redeemCode, requestCode, takeSendSlot } from "../codes/one-time-codes";
@@ -58,20 +59,17 @@ export async function resetPassword(
   const now = deps.now();
   const done = await redeemCode(deps, meta, { user: user ?? null, email, purpose: "password_reset", code: input.otp }, async (tx, code) => {
     const password = await hashPassword(input.newPassword, scryptParams(deps.config));
-    await tx
-      .update(users)
-      .set({
-        password,
-        passwordChangedAt: now,
-        emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now.toISOString()}::timestamptz)`,
-      })
-      .where(eq(users.id, user!.id));
+    // The reset proves the mailbox: on an unverified account that is a change of owner (the ways in
+    // added before it go; src/auth/account/owner.ts). A verified account keeps its factors.
+    const { handover } = await proveMailbox(deps, tx, user!.id, "password_reset", now);
+    await tx.update(users).set({ password, passwordChangedAt: now }).where(eq(users.id, user!.id));
     // The same session-ending rule as everywhere else, on this transaction: the users row stays
     // locked until commit, so a login that verified the old password cannot start a session now,
     // nor a social sign-in (its session rests on password_changed_at and on its identity), nor an
     // MFA verify of a first factor from before (every pending mfa_token dies here).
     return {
-      sessionsEnded: await endAllSessions(withDb(deps, tx), user!.id, "password_reset"),
+      handover,
+      sessionsEnded: (handover?.sessionsEnded ?? 0) + (await endAllSessions(withDb(deps, tx), user!.id, "password_reset")),
       identitiesRemoved: await dropUnprovenIdentities(tx, user!.id),
       mfaTokensRevoked: await revokeChallenges(tx, user!.id),
       attempt: code.attempt,
@@ -84,6 +82,7 @@ export async function resetPassword(
     attempt: done.attempt,
     ...(done.identitiesRemoved ? { identities_removed: done.identitiesRemoved } : {}),
     ...(done.mfaTokensRevoked ? { mfa_tokens_revoked: done.mfaTokensRevoked } : {}),
+    ...(done.handover ? { change_of_owner: true, ways_in_removed: done.handover.waysInRemoved } : {}),
   });
   notifyPasswordChanged(deps, meta, user!, "reset");
 }

@@ -1,9 +1,8 @@
-import { eq, sql } from "drizzle-orm";
-import { users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
 import { signInCodeMessage } from "../../mail/email-address";
 import { envelope } from "../../mail/templates";
+import { handoverDetail, proveMailbox } from "../account/owner";
 import { findUserByEmail, normalizeEmail } from "../account/users";
 import { audit } from "../audit";
 import { type CodeMail, redeemCode, requestCode } from "../codes/one-time-codes";
@@ -42,15 +41,11 @@ export async function verifySignInCode(deps: Deps, meta: RequestMeta, input: { e
   assertOn(deps);
   const email = normalizeEmail(input.email);
   const user = await findUserByEmail(deps, email);
-  const now = deps.now();
-  const current = await redeemCode(deps, meta, { user: user ?? null, email, purpose: "sign_in", code: input.code }, async (tx) => {
-    const [row] = await tx
-      .update(users)
-      .set({ emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now.toISOString()}::timestamptz)` })
-      .where(eq(users.id, user!.id))
-      .returning();
-    return row;
-  });
-  if (!user!.emailVerifiedAt) await audit(deps, meta, "email_verified", "success", current.id, { how: "sign_in_code" });
-  return completeSignIn(deps, meta, current, { method: "email_code" });
+  // The code proves the mailbox: its first proof is a change of owner (src/auth/account/owner.ts).
+  const proven = await redeemCode(deps, meta, { user: user ?? null, email, purpose: "sign_in", code: input.code }, (tx) =>
+    proveMailbox(deps, tx, user!.id, "email_verified"),
+  );
+  if (!user!.emailVerifiedAt)
+    await audit(deps, meta, "email_verified", "success", proven.user.id, { how: "sign_in_code", ...handoverDetail(proven.handover) });
+  return completeSignIn(deps, meta, proven.user, { method: "email_code" });
 }

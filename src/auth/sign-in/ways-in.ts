@@ -1,4 +1,5 @@
 import { type AnyColumn, type SQL, sql } from "drizzle-orm";
+import type { PgTable } from "drizzle-orm/pg-core";
 import { type Db, UNCACHED } from "../../db/client";
 import { identities, mfaFactors, mfaRecoveryCodes, users } from "../../db/schema";
 import { USABLE_PASSWORD_PATTERN } from "../password/formats";
@@ -25,10 +26,11 @@ export interface Credential {
   /** The account holds one that can be used now. */
   held: (userId: AnyColumn | SQL) => SQL;
   /**
-   * Where its rows live, when in a table of their own: a change of owner removes those added
-   * before the address was proven (src/auth/account/owner.ts).
+   * The table its rows live in, when one of its own (with `user_id` and `created_at`): a change of
+   * owner removes the rows added before the mailbox was proven, or since an address change it undoes
+   * (src/auth/account/owner.ts).
    */
-  rows?: { table: typeof identities | typeof mfaFactors | typeof mfaRecoveryCodes; where?: SQL };
+  rows?: PgTable;
 }
 
 export interface WayIn {
@@ -49,7 +51,7 @@ const exists = (table: SQL, userId: AnyColumn | SQL, condition: SQL = sql`true`)
 
 const identity = (provider: string): Credential => ({
   held: (userId) => exists(sql`${identities}`, userId, sql`c.provider = ${provider}`),
-  rows: { table: identities, where: sql`${identities.provider} = ${provider}` },
+  rows: identities,
 });
 
 export const WAYS_IN = {
@@ -91,7 +93,7 @@ export const WAYS_IN = {
     phishingResistant: false,
     credential: {
       held: (userId) => exists(sql`${mfaFactors}`, userId, sql`c.kind = 'totp' and c.status = 'active'`),
-      rows: { table: mfaFactors },
+      rows: mfaFactors,
     },
     describe: "A code from an authenticator app (TOTP, RFC 6238).",
   },
@@ -101,7 +103,7 @@ export const WAYS_IN = {
     phishingResistant: false,
     credential: {
       held: (userId) => exists(sql`${mfaRecoveryCodes}`, userId, sql`c.used_at is null`),
-      rows: { table: mfaRecoveryCodes },
+      rows: mfaRecoveryCodes,
     },
     describe: "One of the printed recovery codes, each usable once.",
   },
@@ -217,3 +219,8 @@ export async function holdsWayIn(db: Db, userId: string): Promise<boolean> {
   const [row] = await db.execute<{ held: boolean }>(sql`select ${hasFirstFactor(sql`${userId}::uuid`)} as held, ${UNCACHED} as fresh`);
   return row?.held === true;
 }
+
+/** The tables holding ways in, once each (several ways in may share one: Google and Apple identities). */
+export const CREDENTIAL_TABLES: readonly PgTable[] = [
+  ...new Set(entries.flatMap(([, w]) => (w.credential?.rows ? [w.credential.rows] : []))),
+];

@@ -81,9 +81,14 @@ export default {
   "error.admin_self_change": () => "You cannot change your own role or status. Ask another administrator.",
   "error.user_not_found": () => "No account with this id.",
   "error.account_being_deleted": () => "This account is being deleted or was deleted: it can no longer be changed.",
+  "error.account_not_active": () => "Only an active account can be scheduled for deletion: reactivate it first.",
+  "error.account_not_being_deleted": () => "This account is not scheduled for deletion.",
   "error.account_deletion_pending": () => "This account is scheduled for deletion. To keep it, restore it with the code we emailed you.",
   "error.account_deleted": () => "This account was deleted.",
   "error.setup_token_invalid": () => "This setup token is invalid, used or expired. Run npm run create-admin again for a new one.",
+  "error.captcha_required": () => "Please complete the security check, then send the request again with its token (turnstile_token).",
+  "error.captcha_invalid": () => "The security check failed or has expired. Please complete it again.",
+  "error.captcha_unavailable": () => "We cannot run the security check right now. Please try again shortly.",
   "error.email_mismatch": () => "The email does not match the logged-in account. You can only update your own profile.",
   "error.unsupported_image_type": () => "The avatar must be a complete PNG, JPEG or WebP image.",
   "error.image_too_large_pixels": () => "The avatar's dimensions are too large.",
@@ -170,6 +175,8 @@ export default {
   "success.admin_account_updated": () => "Account updated.",
   "success.admin_sessions_ended": () => "Every session of the account ended.",
   "success.admin_reset_sent": () => "A password reset code is being mailed to the account's address.",
+  "success.admin_deletion_started": () => "The account is scheduled for deletion; its owner was mailed a restore code.",
+  "success.admin_deletion_cancelled": () => "The deletion is cancelled: the account is active again.",
   "page.resubmit.title": () => "Signing you in",
   "page.resubmit.continue": () => "Continue",
   "time.minutes": (d) => plural(d.count, 0, en, { one: number("en", d.count, 0) + " minute", other: number("en", d.count, 0) + " minutes" }),
@@ -248,5 +255,6 @@ export default {
   "validation.code_verifier_format": () => "code_verifier is the verifier of the code_challenge given at start: 43 to 128 characters of A-Z a-z 0-9 . _ ~ -",
   "validation.code_challenge_required": () => "code_challenge is required: BASE64URL(SHA-256(code_verifier)), 43 characters.",
   "validation.code_challenge_format": () => "code_challenge is a base64url SHA-256 (43 characters).",
-  "validation.intent_invalid": () => "intent is sign_in or link."
+  "validation.intent_invalid": () => "intent is sign_in or link.",
+  "validation.turnstile_token": () => "turnstile_token is the widget's token, as it gave it."
 }

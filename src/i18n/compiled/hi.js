@@ -81,9 +81,14 @@ export default {
   "error.admin_self_change": () => "आप अपना रोल या स्टेटस ख़ुद नहीं बदल सकते। किसी दूसरे एडमिन से कहें।",
   "error.user_not_found": () => "इस id का कोई अकाउंट नहीं है।",
   "error.account_being_deleted": () => "यह अकाउंट डिलीट हो रहा है या डिलीट हो चुका है: अब इसमें बदलाव नहीं किया जा सकता।",
+  "error.account_not_active": () => "सिर्फ़ चालू अकाउंट को डिलीट करने के लिए तय किया जा सकता है: पहले इसे फिर से चालू करें।",
+  "error.account_not_being_deleted": () => "यह अकाउंट डिलीट होने के लिए तय नहीं है।",
   "error.account_deletion_pending": () => "यह अकाउंट डिलीट होने वाला है। इसे रखना है तो हमारे ईमेल किए गए OTP से इसे वापस चालू करें।",
   "error.account_deleted": () => "यह अकाउंट डिलीट कर दिया गया है।",
   "error.setup_token_invalid": () => "यह सेटअप टोकन गलत है, इस्तेमाल हो चुका है या इसका समय ख़त्म हो गया है। नया टोकन पाने के लिए npm run create-admin फिर से चलाएँ।",
+  "error.captcha_required": () => "कृपया सुरक्षा जाँच पूरी करें, फिर उसके टोकन (turnstile_token) के साथ रिक्वेस्ट दोबारा भेजें।",
+  "error.captcha_invalid": () => "सुरक्षा जाँच पूरी नहीं हुई या उसका समय ख़त्म हो गया। कृपया इसे फिर से पूरा करें।",
+  "error.captcha_unavailable": () => "हम अभी सुरक्षा जाँच नहीं कर पा रहे हैं। थोड़ी देर बाद फिर से कोशिश करें।",
   "error.email_mismatch": () => "यह ईमेल लॉग इन किए हुए अकाउंट का नहीं है। आप सिर्फ़ अपनी प्रोफ़ाइल बदल सकते हैं।",
   "error.unsupported_image_type": () => "प्रोफ़ाइल फ़ोटो पूरी PNG, JPEG या WebP इमेज होनी चाहिए।",
   "error.image_too_large_pixels": () => "प्रोफ़ाइल फ़ोटो का आकार (पिक्सेल में) बहुत बड़ा है।",
@@ -170,6 +175,8 @@ export default {
   "success.admin_account_updated": () => "अकाउंट अपडेट हो गया।",
   "success.admin_sessions_ended": () => "इस अकाउंट के सभी सेशन ख़त्म कर दिए गए।",
   "success.admin_reset_sent": () => "अकाउंट के ईमेल पते पर पासवर्ड रीसेट का OTP भेजा जा रहा है।",
+  "success.admin_deletion_started": () => "अकाउंट को डिलीट करने की प्रक्रिया शुरू हो गई है; उसके मालिक को उसे वापस चालू करने का OTP ईमेल कर दिया गया है।",
+  "success.admin_deletion_cancelled": () => "डिलीट करना रद्द कर दिया गया: अकाउंट फिर से चालू है।",
   "page.resubmit.title": () => "आपको साइन इन किया जा रहा है",
   "page.resubmit.continue": () => "आगे बढ़ें",
   "time.minutes": (d) => d.count + " मिनट",
@@ -248,5 +255,6 @@ export default {
   "validation.code_verifier_format": () => "code_verifier वही verifier होना चाहिए जिसका code_challenge शुरुआत में दिया गया था: A-Z a-z 0-9 . _ ~ - के 43 से 128 अक्षर।",
   "validation.code_challenge_required": () => "code_challenge ज़रूरी है: BASE64URL(SHA-256(code_verifier)), 43 अक्षर।",
   "validation.code_challenge_format": () => "code_challenge एक base64url SHA-256 (43 अक्षर) होना चाहिए।",
-  "validation.intent_invalid": () => "intent या तो sign_in होना चाहिए या link।"
+  "validation.intent_invalid": () => "intent या तो sign_in होना चाहिए या link।",
+  "validation.turnstile_token": () => "turnstile_token में विजेट का दिया हुआ टोकन, बिना बदले, भेजें।"
 }

@@ -6,10 +6,15 @@ export interface MessageParams {
   "error.account_deletion_pending": undefined;
   "error.account_exists_reset_required": undefined;
   "error.account_exists_unverified_link": undefined;
+  "error.account_not_active": undefined;
+  "error.account_not_being_deleted": undefined;
   "error.account_suspended": undefined;
   "error.admin_mfa_required": undefined;
   "error.admin_required": undefined;
   "error.admin_self_change": undefined;
+  "error.captcha_invalid": undefined;
+  "error.captcha_required": undefined;
+  "error.captcha_unavailable": undefined;
   "error.email_mismatch": undefined;
   "error.email_revert_conflict": undefined;
   "error.email_taken": undefined;
@@ -159,6 +164,8 @@ export interface MessageParams {
   "success.account_created": undefined;
   "success.account_restored": undefined;
   "success.admin_account_updated": undefined;
+  "success.admin_deletion_cancelled": undefined;
+  "success.admin_deletion_started": undefined;
   "success.admin_reset_sent": undefined;
   "success.admin_sessions_ended": undefined;
   "success.admin_setup_done": undefined;
@@ -245,6 +252,7 @@ export interface MessageParams {
   "validation.too_short": { "field": string | number; "min": string | number };
   "validation.too_small": { "field": string | number; "min": string | number };
   "validation.totp_code": undefined;
+  "validation.turnstile_token": undefined;
   "validation.unsafe_text": undefined;
   "validation.user_id": undefined;
   "validation.uuid": { "field": string | number };

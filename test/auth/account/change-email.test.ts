@@ -235,7 +235,9 @@ describe("undo (revert) with the code sent to the previous address", () => {
     const [restored] = await mailsTo(u.email, "email_reverted");
     expect(restored.text).toMatch(/reset it now/);
     const rows = await auditRows(u.user.id);
-    expect(rows.filter((r) => r.event === "email_change_reverted").map((r) => r.detail)).toEqual([{ sessions_ended: 1 }]);
+    expect(rows.filter((r) => r.event === "email_change_reverted").map((r) => r.detail)).toEqual([
+      { sessions_ended: 1, ways_in_removed: 0 },
+    ]);
     expect((await json(await revert(u.email, undo, opts))).code).toBe("otp_used");
   });
 

@@ -35,12 +35,14 @@ describe("register → mailed code → verify", () => {
       user: { ...u.user, email_verified: true },
     });
 
-    // The token issued before the verification works and /me reads the account as it is now.
-    const me = await json(await call("/auth/me", { token: u.access_token }));
-    expect(me.user.email_verified).toBe(true);
+    // The first proof of the mailbox is a change of owner: the session from before it ended (its
+    // access and refresh tokens are refused); a new login carries email_verified and /me reads it.
+    expect((await call("/auth/me", { token: u.access_token })).status).toBe(401);
+    expect((await call("/auth/refresh", { body: { refresh_token: u.refresh_token } })).status).toBe(401);
     const fresh = await login(u.email);
     expect(claims(fresh.access_token).email_verified).toBe(true);
-    const refreshed = await json(await call("/auth/refresh", { body: { refresh_token: u.refresh_token } }));
+    expect((await json(await call("/auth/me", { token: fresh.access_token }))).user.email_verified).toBe(true);
+    const refreshed = await json(await call("/auth/refresh", { body: { refresh_token: fresh.refresh_token } }));
     expect(claims(refreshed.access_token).email_verified).toBe(true);
 
     expect((await userRow(u.user.id)).email_verified_at).toBeInstanceOf(Date);
@@ -217,8 +219,11 @@ describe("REQUIRE_VERIFIED_EMAIL", () => {
           expect((await json(again)).code).toBe("email_unverified");
           expect(await verificationMails(u.email)).toHaveLength(2);
           expect((await verify(u.email, codeIn(mails[0]), opts)).status).toBe(200);
-          expect((await call("/auth/me", { token: u.access_token, ...opts })).status).toBe(200);
-          expect((await loginAs(u.email, PASSWORD, opts)).status).toBe(200);
+          // The verification ended the session from before (a change of owner); a login now works.
+          expect((await call("/auth/me", { token: u.access_token, ...opts })).status).toBe(401);
+          const back = await loginAs(u.email, PASSWORD, opts);
+          expect(back.status).toBe(200);
+          u.access_token = (await json(back)).access_token;
           const rows = await auditRows(u.user.id);
           expect(rows.filter((r) => r.event === "login_refused").map((r) => r.detail)).toEqual([
             { reason: "email_unverified" },
@@ -235,8 +240,9 @@ describe("REQUIRE_VERIFIED_EMAIL", () => {
 
       for (const role of ["verifiedStudent", "verifiedInstructor"] as const) {
         const u = accounts[role];
-        expect((await loginAs(u.email, PASSWORD, opts)).status, `${mode} ${role}`).toBe(200);
-        expect((await call("/auth/me", { token: u.access_token, ...opts })).status).toBe(200);
+        const res = await loginAs(u.email, PASSWORD, opts);
+        expect(res.status, `${mode} ${role}`).toBe(200);
+        expect((await call("/auth/me", { token: (await json(res)).access_token, ...opts })).status).toBe(200);
       }
 
       // A wrong password is the generic 401 in every mode, verified or not: the 403 never confirms an account.

@@ -20,6 +20,8 @@ const ROUTES: Route[] = [
   { method: "PATCH", path: (id) => `/users/${id}`, body: { status: "suspended" }, change: true },
   { method: "POST", path: (id) => `/users/${id}/revoke-sessions`, change: true },
   { method: "POST", path: (id) => `/users/${id}/send-password-reset`, change: true },
+  { method: "POST", path: (id) => `/users/${id}/deletion`, change: true },
+  { method: "DELETE", path: (id) => `/users/${id}/deletion`, change: true },
 ];
 
 async function codesFor(token: string, target: string, clock: ReturnType<typeof fakeClock>) {

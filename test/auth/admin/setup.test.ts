@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createAdmin } from "../../../scripts/ops/create-admin-db.ts";
-import { loginAs, PASSWORD, registerUser, uniqueEmail } from "../../support/accounts";
+import { loginAs, PASSWORD, registerUser, uniqueEmail, verifyAndLogIn } from "../../support/accounts";
 import { adminCall } from "../../support/admin";
 import { DAY, fakeClock } from "../../support/clock";
 import { auditRows, db, userRow } from "../../support/db";
@@ -75,10 +75,25 @@ describe("first admin setup", () => {
     expect(granted?.detail).toEqual({ via: "create-admin", created: true, role_from: null, reactivated: false });
   });
 
+  it("promotes an existing account only when its address is verified and --existing is passed", async () => {
+    const clock = fakeClock();
+    const squatted = await registerUser({ role: "student" }, { now: clock.now });
+    // Whoever registered an address first may not own the mailbox: never promoted, with or without --existing.
+    await expect(runCreateAdmin({ email: squatted.email, now: clock.now() })).rejects.toThrow(/never verified.*--existing/);
+    await expect(runCreateAdmin({ email: squatted.email, existing: true, now: clock.now() })).rejects.toThrow(/never verified/);
+    expect((await userRow(squatted.user.id)).role).toBe("student");
+    await verifyAndLogIn(squatted, { now: clock.now });
+    await expect(runCreateAdmin({ email: squatted.email, now: clock.now() })).rejects.toThrow(/run again with --existing/);
+    expect((await userRow(squatted.user.id)).role).toBe("student");
+    expect(await runCreateAdmin({ email: squatted.email, existing: true, now: clock.now() })).toMatchObject({ created: false });
+    expect((await userRow(squatted.user.id)).role).toBe("admin");
+  });
+
   it("promotes an existing account; its setup token expires, and a wrong or used one is refused", async () => {
     const clock = fakeClock();
     const user = await registerUser({ role: "instructor" }, { now: clock.now });
-    const made = await runCreateAdmin({ email: user.email.toUpperCase(), now: clock.now(), ttlSeconds: 3600 });
+    await verifyAndLogIn(user, { now: clock.now });
+    const made = await runCreateAdmin({ email: user.email.toUpperCase(), existing: true, now: clock.now(), ttlSeconds: 3600 });
     expect(made).toMatchObject({ created: false, id: user.user.id, previousRole: "instructor" });
     expect((await userRow(user.user.id)).role).toBe("admin");
     // Its password still works; the next request must enroll MFA.

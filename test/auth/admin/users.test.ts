@@ -302,3 +302,113 @@ describe("GET /auth/admin/audit", () => {
     expect((await adminCall("/audit?type=not_an_event", admin.token, clock)).status).toBe(400);
   });
 });
+
+describe("what the operators' console reads (docs/console.md)", () => {
+  it("filters by a proven address and by a second factor", async () => {
+    const clock = fakeClock();
+    const admin = await adminAccount(clock);
+    const tag = `vm${crypto.randomUUID().slice(0, 8)}`;
+    const plain = await registerUser({ email: `${tag}-plain@example.com` }, { now: clock.now });
+    const verified = await registerUser({ email: `${tag}-verified@example.com` }, { now: clock.now });
+    await withDb((sql) => sql`update users set email_verified_at = now() where id = ${verified.user.id}`);
+    const withMfa = await mfaAccount(clock);
+    await withDb((sql) => sql`update users set email = ${`${tag}-mfa@example.com`} where id = ${withMfa.user.user.id}`);
+    const sorted = (body: { users: { email: string }[] }) => body.users.map((u) => u.email.split("-")[1].split("@")[0]).sort();
+    // A factor is only added to a verified address, so the MFA account is verified too.
+    expect(sorted(await adminGet(`/users?q=${tag}&verified=true`, admin.token, clock))).toEqual(["mfa", "verified"]);
+    expect(sorted(await adminGet(`/users?q=${tag}&verified=false`, admin.token, clock))).toEqual(["plain"]);
+    expect(sorted(await adminGet(`/users?q=${tag}&mfa=true`, admin.token, clock))).toEqual(["mfa"]);
+    expect(sorted(await adminGet(`/users?q=${tag}&mfa=false`, admin.token, clock))).toEqual(["plain", "verified"]);
+    expect(ids(await adminGet(`/users?q=${tag}&mfa=false&verified=false`, admin.token, clock))).toEqual([plain.user.id]);
+    for (const bad of ["verified=yes", "mfa=1"]) expect((await adminCall(`/users?${bad}`, admin.token, clock)).status).toBe(400);
+    const [listed] = (await adminAuditRows(admin.user.user.id)).filter((r) => r.event === "admin_users_listed");
+    expect(listed.detail).toMatchObject({ verified: true, mfa: null });
+  });
+
+  it("shows an account's identities and second factor (never a secret) and its recovery codes left", async () => {
+    const clock = fakeClock();
+    const admin = await adminAccount(clock);
+    const user = await mfaAccount(clock);
+    const id = user.user.user.id;
+    await withDb(
+      (sql) => sql`insert into auth_identities (id, provider, subject, user_id, email, email_verified, created_at)
+        values (gen_random_uuid(), 'google', ${`sub-${id}`}, ${id}, ${user.user.email}, true, now())`,
+    );
+    const body = await adminGet(`/users/${id}`, admin.token, clock);
+    expect(body.identities).toEqual([
+      {
+        id: expect.any(String),
+        provider: "google",
+        email: user.user.email,
+        email_verified: true,
+        created_at: expect.any(String),
+        last_used_at: null,
+      },
+    ]);
+    expect(body.factors).toEqual([
+      {
+        kind: "totp",
+        status: "active",
+        created_at: expect.any(String),
+        confirmed_at: expect.any(String),
+        last_used_at: expect.any(String),
+      },
+    ]);
+    expect(body.recovery_codes_remaining).toBe(10);
+    const text = JSON.stringify(body);
+    const [factor] = await withDb((sql) => sql`select secret from auth_mfa_factors where user_id = ${id}`);
+    expect(text).not.toContain(factor.secret);
+    expect(text).not.toContain(user.secretBase32);
+    expect(text).not.toContain(`sub-${id}`);
+  });
+
+  it("keeps the admin's reason for a change in the audit row as its note", async () => {
+    const clock = fakeClock();
+    const admin = await adminAccount(clock);
+    const user = await registerUser({}, { now: clock.now });
+    const res = await adminCall(`/users/${user.user.id}`, admin.token, clock, {
+      method: "PATCH",
+      body: { status: "suspended", reason: "  Spam reported by three students  " },
+    });
+    expect(res.status).toBe(200);
+    const [row] = (await adminAuditRows(admin.user.user.id)).filter((r) => r.event === "admin_user_updated");
+    expect(row.detail).toMatchObject({ status_to: "suspended", note: "Spam reported by three students" });
+    const long = await adminCall(`/users/${user.user.id}`, admin.token, clock, {
+      method: "PATCH",
+      body: { status: "active", reason: "x".repeat(501) },
+    });
+    expect(long.status).toBe(400);
+    expect((await userRow(user.user.id)).status).toBe("suspended");
+  });
+
+  it("gives each audit event the current addresses of its account and its actor, and filters by time", async () => {
+    const clock = fakeClock();
+    const admin = await adminAccount(clock);
+    const user = await registerUser({}, { now: clock.now });
+    clock.advance(SEC);
+    const before = clock.now().toISOString();
+    clock.advance(SEC);
+    await adminCall(`/users/${user.user.id}`, admin.token, clock, { method: "PATCH", body: { role: "instructor" } });
+    clock.advance(SEC);
+    const after = clock.now().toISOString();
+    const all = await adminGet(`/audit?user_id=${user.user.id}&limit=100`, admin.token, clock);
+    const updated = all.events.find((e: any) => e.event === "admin_user_updated");
+    expect(updated).toMatchObject({ user_email: user.email, actor_email: admin.user.email });
+    const registered = all.events.find((e: any) => e.event === "registered");
+    expect(registered).toMatchObject({ user_email: user.email, actor_email: null });
+
+    const since = await adminGet(`/audit?user_id=${user.user.id}&since=${before}&limit=100`, admin.token, clock);
+    expect(since.events.map((e: any) => e.event)).not.toContain("registered");
+    expect(since.events.map((e: any) => e.event)).toContain("admin_user_updated");
+    const until = await adminGet(`/audit?user_id=${user.user.id}&until=${before}&limit=100`, admin.token, clock);
+    expect(until.events.map((e: any) => e.event)).toContain("registered");
+    expect(until.events.map((e: any) => e.event)).not.toContain("admin_user_updated");
+    const window = await adminGet(
+      `/audit?user_id=${user.user.id}&since=${before}&until=${after}&type=admin_user_updated`,
+      admin.token,
+      clock,
+    );
+    expect(window.events).toHaveLength(1);
+    expect((await adminCall("/audit?since=yesterday", admin.token, clock)).status).toBe(400);
+  });
+});

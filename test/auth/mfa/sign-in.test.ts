@@ -3,7 +3,7 @@
 // the per-account throttle, claims and sessions.
 import { describe, expect, it } from "vitest";
 import { createClient } from "../../../src/client";
-import { PASSWORD, registerUser, verifyEmailOf } from "../../support/accounts";
+import { PASSWORD, registerUser, verifyAndLogIn } from "../../support/accounts";
 import { fakeClock, MIN, SEC } from "../../support/clock";
 import { auditRows, withDb } from "../../support/db";
 import { latestCode, mailsTo } from "../../support/mail";
@@ -30,7 +30,7 @@ describe("enroll, confirm, log in with TOTP", () => {
     const at = { now: clock.now };
     const u = await registerUser({}, at);
     expect(claimsOf(u.access_token)).toMatchObject({ amr: ["pwd"] });
-    await verifyEmailOf(u.email, at); // a factor is added only to a verified address
+    await verifyAndLogIn(u, at); // a factor is added only to a verified address (its proof ends the sessions)
 
     const status = await json(await call("/auth/mfa", { token: u.access_token, ...at }));
     expect(status).toEqual({ status: "success", totp: "off", recovery_codes_remaining: 0 });

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { hashPassword, scryptParams } from "../../../src/auth/password/hash";
 import { getConfig } from "../../../src/config";
-import { login, PASSWORD, registerUser, uniqueEmail, verifyEmailOf } from "../../support/accounts";
+import { login, PASSWORD, registerUser, uniqueEmail, verifyAndLogIn } from "../../support/accounts";
 import { fakeClock, MIN, SEC } from "../../support/clock";
 import { auditRows, withDb } from "../../support/db";
 import { mailsTo } from "../../support/mail";
@@ -57,7 +57,7 @@ describe("recent login (RECENT_AUTH_MAX_AGE)", () => {
   it("enrolling needs a recent login; the window is RECENT_AUTH_MAX_AGE", async () => {
     const clock = fakeClock();
     const u = await registerUser({}, { now: clock.now });
-    await verifyEmailOf(u.email, { now: clock.now });
+    await verifyAndLogIn(u, { now: clock.now });
     clock.advance(10 * MIN + SEC);
     const stale = await call("/auth/mfa/totp/enroll", { method: "POST", token: u.access_token, now: clock.now });
     expect(stale.status).toBe(403);
@@ -102,7 +102,7 @@ describe("turning MFA on and off is a credential change", () => {
     const clock = fakeClock();
     const at = { now: clock.now };
     const u = await registerUser({}, at);
-    await verifyEmailOf(u.email, at);
+    await verifyAndLogIn(u, at);
     const other = await login(u.email, PASSWORD, at); // e.g. a stolen session, signed in with the password alone
     const enroll = await json(await call("/auth/mfa/totp/enroll", { method: "POST", token: u.access_token, ...at }));
     const secret = base32Decode(enroll.secret);
@@ -152,6 +152,7 @@ describe("turning MFA on and off is a credential change", () => {
     const clock = fakeClock();
     const u = await registerUser({}, { now: clock.now });
     const mfa = await enableMfa(u.access_token, clock);
+    u.access_token = mfa.token; // the session that enrolled (the address's verification ended the first)
     // Make it password-less (as a social-only or create-admin account is).
     await withDb((sql) => sql`update users set password = ${`!${"0".repeat(40)}`} where id = ${u.user.id}`);
     const off = await call("/auth/mfa/totp/disable", {

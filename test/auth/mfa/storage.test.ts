@@ -1,7 +1,7 @@
 // What the database holds: never a TOTP secret or a recovery code in clear, in any encoding.
 import { describe, expect, it } from "vitest";
 import { b64url, hex } from "../../../src/lib/encoding";
-import { PASSWORD, registerUser, verifyEmailOf } from "../../support/accounts";
+import { PASSWORD, registerUser, verifyAndLogIn } from "../../support/accounts";
 import { DAY, fakeClock, MIN } from "../../support/clock";
 import { dumpDatabase, withDb } from "../../support/db";
 import { codeAt, loginWithMfa, mfaAccount, mfaToken } from "../../support/mfa";
@@ -61,7 +61,7 @@ describe("MFA storage", () => {
     await loginWithMfa(a, clock); // a used challenge
     await mfaToken(a.user.email, clock); // one left to expire
     const pending = await registerUser({}, { now: clock.now });
-    await verifyEmailOf(pending.email, { now: clock.now });
+    await verifyAndLogIn(pending, { now: clock.now });
     expect((await call("/auth/mfa/totp/enroll", { method: "POST", token: pending.access_token, now: clock.now })).status).toBe(200);
     const count = () =>
       withDb(

@@ -168,7 +168,7 @@ describe("pre-registration takeover is refused", () => {
     await resetPassword(email, "Mailbox-Owner-Passw0rd!");
     expect(await identityRows(created.user.id)).toEqual([]);
     const reset = (await auditRows(created.user.id)).find((r) => r.event === "reset_completed");
-    expect(reset?.detail).toMatchObject({ identities_removed: 1 });
+    expect(reset?.detail).toMatchObject({ change_of_owner: true, ways_in_removed: 1 });
     // Its session rested on that identity: it is gone with it.
     expect(await me(created.access_token)).toBe(401);
     // The squatter's identity is now a stranger to a verified account whose email it cannot vouch for.
@@ -242,7 +242,8 @@ describe("POST /auth/oauth/{provider}/link is a credential change", () => {
     const clock = fakeClock();
     const at = { now: clock.now };
     const owner = await registerUser({}, at);
-    const { secret } = await enableMfa(owner.access_token, clock);
+    const { secret, token: enrolled } = await enableMfa(owner.access_token, clock);
+    owner.access_token = enrolled; // the verification of the address ended the registration's session
     const identity = { sub: uniqueSub("mfa-link"), email: uniqueEmail("mfa-link") };
     const attempt = async (extra: Record<string, unknown>) =>
       link("google", owner.access_token, { ...(await nativeToken("google", identity)), current_password: PASSWORD, ...extra }, at);
@@ -274,7 +275,10 @@ describe("POST /auth/oauth/{provider}/link is a credential change", () => {
     const unverified = await link("google", session.access_token, { ...(await nativeToken("google", g)), current_password: PASSWORD });
     expect([unverified.status, await codeOf(unverified)]).toEqual([403, "email_unverified"]);
     await verifyEmailOf(owner.email);
-    const res = await link("google", session.access_token, { ...(await nativeToken("google", g)), current_password: PASSWORD });
+    // The verification was the first proof of the mailbox: it ended every session; log in again.
+    expect((await call("/auth/me", { token: session.access_token })).status).toBe(401);
+    const again = await login(owner.email);
+    const res = await link("google", again.access_token, { ...(await nativeToken("google", g)), current_password: PASSWORD });
     expect(res.status, await res.clone().text()).toBe(200);
     expect((await socialLogin("google", g)).user.id).toBe(owner.user.id);
   });
@@ -467,7 +471,8 @@ describe("GET /auth/identities and DELETE /auth/identities/{id}", () => {
     const clock = fakeClock();
     const at = { now: clock.now };
     const owner = await registerUser({}, at);
-    const { secret } = await enableMfa(owner.access_token, clock);
+    const { secret, token: enrolled } = await enableMfa(owner.access_token, clock);
+    owner.access_token = enrolled; // the verification of the address ended the registration's session
     const identity = { sub: uniqueSub("mfa-unlink"), email: uniqueEmail("mfa-unlink") };
     const linked = await link(
       "google",

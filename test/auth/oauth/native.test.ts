@@ -369,14 +369,19 @@ describe("account states and MFA apply after a social sign-in", () => {
     expect(await me(first.access_token)).toBe(401);
   });
 
-  it("REQUIRE_VERIFIED_EMAIL=all: an account created from an unverified provider email gets no session until verified", async () => {
+  it("REQUIRE_VERIFIED_EMAIL=all: an account created from an unverified provider email gets no session; the mailbox's proof makes its prover the owner", async () => {
     const user = { sub: uniqueSub("a"), email: uniqueEmail("a-unv"), email_verified: false };
     const env = { REQUIRE_VERIFIED_EMAIL: "all" };
     const res = await idTokenSignIn("apple", await nativeToken("apple", user), { env });
     expect([res.status, await codeOf(res)]).toEqual([403, "email_unverified"]);
+    const [{ id }] = await withDb((sql) => sql`select id from users where email = ${user.email}`);
     const code = await latestCode(user.email, /verification code/i);
     expect((await call("/auth/verify-email", { body: { email: user.email, code }, env })).status).toBe(200);
-    expect((await idTokenSignIn("apple", await nativeToken("apple", user), { env })).status).toBe(200);
+    // The identity that made the account predates the proof (the provider never vouched for the
+    // address): a change of owner removes it, and it cannot come back without the provider's word.
+    expect(await withDb((sql) => sql`select id from auth_identities where user_id = ${id}`)).toEqual([]);
+    const again = await idTokenSignIn("apple", await nativeToken("apple", user), { env });
+    expect([again.status, await codeOf(again)]).toEqual([409, "account_exists_unverified_link"]);
   });
 
   it("an account with TOTP on (enrolled through the endpoints) answers mfa_required; the session comes after the code, amr google+otp", async () => {
