@@ -47,6 +47,7 @@ export const AUDIT_EVENTS = [
   "identity_unlinked",
   // Account management (src/auth/admin/): `actor_id` is the admin, `user_id` the account acted on
   "admin_access_refused",
+  "admin_request_refused",
   "admin_users_listed",
   "admin_user_viewed",
   "admin_user_updated",

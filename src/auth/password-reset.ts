@@ -30,11 +30,13 @@ export async function requestReset(deps: Deps, meta: RequestMeta, rawEmail: stri
 
 /**
  * The same reset code and mail for a known account, on an administrator's request (POST
- * /auth/admin/users/{id}/send-password-reset): within the account's send throttle (429 when too
- * soon), mailed in the background.
+ * /auth/admin/users/{id}/send-password-reset): first the account's send slot (429 when too soon),
+ * which the caller takes in the transaction that records the request, then the mail, in the
+ * background, once that has committed.
  */
-export async function sendResetCode(deps: Deps, meta: RequestMeta, user: User): Promise<void> {
-  await takeSendSlot(deps, "password_reset", user.email);
+export const takeResetSendSlot = (deps: Deps, email: string) => takeSendSlot(deps, "password_reset", email);
+
+export function issueResetMail(deps: Deps, meta: RequestMeta, user: User): void {
   deps.waitUntil(
     mailCode(deps, meta, "password_reset", user, resetMessage(deps)).catch((err) =>
       deps.log("error", "one-time code not issued", { purpose: "password_reset", ...describeError(err) }),

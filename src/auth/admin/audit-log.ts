@@ -4,7 +4,7 @@ import { auditEvents } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import type { AuditEvent } from "../audit";
 import type { Authenticated } from "../sessions";
-import { decodeCursor, encodeCursor, pageSize } from "./cursor";
+import { decodeCursor, encodeCursor, isBigintId, pageSize } from "./cursor";
 import { recordAdmin } from "./record";
 
 /**
@@ -20,10 +20,8 @@ export interface AuditFilters {
   limit?: number;
 }
 
-const ID = /^\d{1,19}$/;
-
 export function auditListQuery(db: Db, f: AuditFilters, limit: number) {
-  const after = f.cursor ? decodeCursor(f.cursor, ID) : null;
+  const after = f.cursor ? decodeCursor(f.cursor, isBigintId) : null;
   const e = auditEvents;
   return db
     .select({ e, position: sql<string>`${e.at}::text` })
