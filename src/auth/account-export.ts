@@ -3,7 +3,7 @@ import { UNCACHED } from "../db/client";
 import { auditEvents, mfaFactors, mfaRecoveryCodes, sessions, users } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
 import { apiError } from "../errors";
-import { type AuditDetail, audit } from "./audit";
+import { type AuditDetail, type AuditEvent, audit } from "./audit";
 import type { Authenticated } from "./sessions";
 import { exportPolicy, reserve, throttleKey } from "./throttle";
 import { publicUser } from "./users";
@@ -15,6 +15,31 @@ function withoutAdminIds(detail: unknown): AuditDetail | null {
   return rest;
 }
 
+type OwnerView = { outcome: string; detail: AuditDetail | null };
+
+/**
+ * Audit rows whose stored detail would tell the account's owner whether another address has an
+ * account, shown as the owner's answer was: the same for a free and a taken address. The stored
+ * rows keep the truth for administrators (GET /admin/audit).
+ *
+ * - `email_change_requested` for the new address: a taken address is stored as a failure with
+ *   `reason: address_taken` (nothing is mailed to it), a free one as the mail's outcome. Both
+ *   answered 202: shown as `success` with only the purpose.
+ * - `email_change_failed`: a right code for an address taken since it was mailed is stored as
+ *   `address_taken`, and answered `invalid_otp` like a wrong code: shown as `wrong_code`, and every
+ *   wrong code without its attempt number (which the other would lack).
+ *
+ * `email_change_revert_failed` with `address_taken` stays: that answer (409 email_revert_conflict)
+ * says so itself, and only about the caller's own previous address.
+ */
+const OWNER_VIEW: Partial<Record<AuditEvent, (row: OwnerView) => OwnerView>> = {
+  email_change_requested: (row) => (row.detail?.purpose === "email_change" ? { outcome: "success", detail: { purpose: "email_change" } } : row),
+  email_change_failed: (row) =>
+    row.detail?.reason === "address_taken" || row.detail?.reason === "wrong_code"
+      ? { outcome: "failure", detail: { purpose: "email_change", reason: "wrong_code" } }
+      : row,
+};
+
 /** Newest audit events in one export; older ones are left out (`audit_events_truncated`). */
 export const EXPORT_MAX_EVENTS = 10_000;
 
@@ -23,7 +48,8 @@ export const EXPORT_MAX_EVENTS = 10_000;
  * session row still stored, the second factor's state (never its secret) and the account's own
  * audit events. Nothing about anyone else: events an administrator caused on the account keep
  * what happened but not the administrator's id, address or user agent, and events the caller
- * caused on other accounts (as an admin) are theirs, not the caller's. ACCOUNT_EXPORT_DAILY_LIMIT
+ * caused on other accounts (as an admin) are theirs, not the caller's; and no event tells whether
+ * another address has an account (OWNER_VIEW). ACCOUNT_EXPORT_DAILY_LIMIT
  * exports per account in 24 hours (reserved before the work).
  */
 export async function exportAccount(deps: Deps, meta: RequestMeta, auth: Authenticated) {
@@ -82,15 +108,17 @@ export async function exportAccount(deps: Deps, meta: RequestMeta, auth: Authent
     })),
     audit_events: events.slice(0, EXPORT_MAX_EVENTS).map((ev) => {
       const byAdmin = ev.actorId !== null;
+      const stored = { outcome: ev.outcome, detail: byAdmin ? withoutAdminIds(ev.detail) : ((ev.detail ?? null) as AuditDetail | null) };
+      const shown = OWNER_VIEW[ev.event as AuditEvent]?.(stored) ?? stored;
       return {
         at: ev.at.toISOString(),
         event: ev.event,
-        outcome: ev.outcome,
+        outcome: shown.outcome,
         // The request came from an administrator: its address and device are theirs, not the caller's.
         ip: byAdmin ? null : ev.ip,
         user_agent: byAdmin ? null : ev.userAgent,
         by_administrator: byAdmin,
-        detail: byAdmin ? withoutAdminIds(ev.detail) : ((ev.detail ?? null) as AuditDetail | null),
+        detail: shown.detail,
       };
     }),
     audit_events_truncated: events.length > EXPORT_MAX_EVENTS,
