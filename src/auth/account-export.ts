@@ -33,7 +33,8 @@ type OwnerView = { outcome: string; detail: AuditDetail | null };
  * says so itself, and only about the caller's own previous address.
  */
 const OWNER_VIEW: Partial<Record<AuditEvent, (row: OwnerView) => OwnerView>> = {
-  email_change_requested: (row) => (row.detail?.purpose === "email_change" ? { outcome: "success", detail: { purpose: "email_change" } } : row),
+  email_change_requested: (row) =>
+    row.detail?.purpose === "email_change" ? { outcome: "success", detail: { purpose: "email_change" } } : row,
   email_change_failed: (row) =>
     row.detail?.reason === "address_taken" || row.detail?.reason === "wrong_code"
       ? { outcome: "failure", detail: { purpose: "email_change", reason: "wrong_code" } }
