@@ -197,7 +197,9 @@ export const settingsSchema = z
     OTP_MAX_DELAY: duration("15m", 1, 86400).describe("Cap of the delay between guesses."),
 
     // Email verification and email change
-    EMAIL_CODE_TTL: duration("15m", 60, 3600).describe("Lifetime of an email verification or email change code (1 to 60 minutes)."),
+    EMAIL_CODE_TTL: duration("15m", 60, 3600).describe(
+      "Lifetime of an email verification, email change or account deletion code (1 to 60 minutes).",
+    ),
     REQUIRE_VERIFIED_EMAIL: choice(["off", "instructors", "all"], "off").describe(
       "Accounts that must verify their email before they may sign in or call protected routes: none, every non-student (instructors and admins), or all.",
     ),

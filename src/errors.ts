@@ -153,6 +153,10 @@ export const ERROR_CATALOG = {
     message: "This account is scheduled for deletion. To keep it, restore it with the code we emailed you.",
   },
   account_deleted: { status: 403, message: "This account was deleted." },
+  deletion_code_required: {
+    status: 403,
+    message: "To delete an account without a password, enter the code we have emailed to your address (send it as code).",
+  },
   setup_token_invalid: {
     status: 400,
     message: "This setup token is invalid, used or expired. Run npm run create-admin again for a new one.",

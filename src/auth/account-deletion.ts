@@ -14,21 +14,21 @@ import {
 import { type Deps, type RequestMeta, withDb } from "../deps";
 import { apiError, fieldError } from "../errors";
 import { describeError } from "../log";
-import { deletionScheduledMessage } from "../mail/account";
+import { deletionCodeMessage, deletionScheduledMessage } from "../mail/account";
 import { avatarPrefix, ownAvatarKey } from "../storage/avatar-keys";
 import { audit, PERSONAL_DETAIL_KEYS } from "./audit";
 import { confirmCurrentPassword } from "./login";
 import { requireMfaCode } from "./mfa/step-up";
-import { issueCode, redeemCode, revokeCodes } from "./one-time-codes";
-import { isUnusablePassword, unusablePassword } from "./password";
+import { type IssuedCode, issueCode, mailCode, redeemCode, revokeCodes, takeSendSlot } from "./one-time-codes";
+import { hasUsablePassword, unusablePassword } from "./password";
 import { type Authenticated, endAllSessions } from "./sessions";
 import { findUserByEmail, normalizeEmail } from "./users";
 
 /**
  * Self-service deletion (docs/admin.md#deletion):
  *
- * - request (DELETE /auth/account, recent login, the current password and, with MFA on, a second
- *   factor code): every session ends, `status` becomes `deletion_pending` (sign-in refused with its
+ * - request (DELETE /auth/account, recent login, the current password, or a mailed code for an
+ *   account without one, and, with MFA on, a second factor code): every session ends, `status` becomes `deletion_pending` (sign-in refused with its
  *   own code, tokens stop at once), and a restore code valid ACCOUNT_DELETION_GRACE is mailed.
  * - restore (POST /auth/account/restore, the address and that code): the account is active again.
  * - after the grace period the scheduled purge anonymises the row instead of deleting it, since
@@ -43,34 +43,77 @@ import { findUserByEmail, normalizeEmail } from "./users";
 export interface DeletionProof {
   currentPassword?: string;
   mfaCode?: string;
+  /** The code DELETE mailed to an account without a password (purpose account_deletion). */
+  code?: string;
 }
 
+/**
+ * The proof a deletion asks for, besides the recent login (RECENT_AUTH_MAX_AGE, checked by the
+ * route) and, with MFA on, a second-factor code:
+ *
+ * - an account with a password: the current password, through the login throttle;
+ * - an account without one (social sign-in only): a fresh proof with a way in that a stolen
+ *   access token does not carry, a code mailed to the account's address. The first call without
+ *   `code` mails one (within the send throttle of every code) and answers 403
+ *   deletion_code_required; the call with it schedules the deletion in the transaction that
+ *   consumes the code (guesses limited like every mailed code). The address is a way in for every
+ *   account (a password reset sets a password through it), and its owner learns of the attempt.
+ */
 export async function requestDeletion(deps: Deps, meta: RequestMeta, auth: Authenticated, proof: DeletionProof): Promise<{ dueAt: Date }> {
-  // An account without a password (made by create-admin, or by social sign-in) proves itself by
-  // its recent login and, with MFA on, its second factor.
-  if (!isUnusablePassword(auth.user.password)) {
+  if (hasUsablePassword(auth.user.password)) {
     if (!proof.currentPassword) throw fieldError("validation_failed", "current_password", "Enter your current password.");
     await confirmCurrentPassword(deps, meta, auth, proof.currentPassword, "account_deletion_requested");
+    await requireMfaCode(deps, meta, auth.user, proof.mfaCode);
+    return announce(deps, meta, await deps.db.transaction((tx) => scheduleDeletion(withDb(deps, tx), auth.user.id)));
   }
+  if (!proof.code) {
+    await mailDeletionCode(deps, meta, auth.user);
+    throw apiError("deletion_code_required");
+  }
+  // The second factor before the code: a wrong second factor leaves the mailed code usable.
   await requireMfaCode(deps, meta, auth.user, proof.mfaCode);
-  const now = deps.now();
+  const scheduled = await redeemCode(
+    deps,
+    meta,
+    { user: auth.user, email: auth.user.email, purpose: "account_deletion", code: proof.code },
+    (tx) => scheduleDeletion(withDb(deps, tx), auth.user.id),
+  );
+  return announce(deps, meta, scheduled);
+}
+
+/** Mail an account without a password the code that confirms its deletion: within the send throttle, in the background. */
+async function mailDeletionCode(deps: Deps, meta: RequestMeta, user: User): Promise<void> {
+  await takeSendSlot(deps, "account_deletion", user.email);
+  const message = (u: User, c: IssuedCode) =>
+    deletionCodeMessage({ appName: deps.config.APP_NAME, to: u.email, code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt });
+  deps.waitUntil(
+    mailCode(deps, meta, "account_deletion", user, message).catch((err) =>
+      deps.log("error", "one-time code not issued", { purpose: "account_deletion", ...describeError(err) }),
+    ),
+  );
+}
+
+type Scheduled = { user: User; ended: number; code: IssuedCode; dueAt: Date };
+
+/** The deletion itself, on a transaction's deps: codes revoked, status deletion_pending, sessions ended, a restore code issued. */
+async function scheduleDeletion(txDeps: Deps, userId: string): Promise<Scheduled> {
+  const dueAt = new Date(txDeps.now().getTime() + txDeps.config.ACCOUNT_DELETION_GRACE * 1000);
+  // Codes mailed before (a reset, an email change) must not outlive the request.
+  await revokeCodes(txDeps.db, userId);
+  const [user] = await txDeps.db
+    .update(users)
+    .set({ status: "deletion_pending", deletionDueAt: dueAt })
+    .where(and(eq(users.id, userId), eq(users.status, "active")))
+    .returning();
+  if (!user) throw apiError("account_being_deleted");
+  const ended = await endAllSessions(txDeps, user.id, "account_deletion");
+  const code = await issueCode(txDeps, user.id, "account_restore");
+  return { user, ended, code, dueAt };
+}
+
+/** After the commit: the restore code mailed to the address, and the request audited with the mail's outcome. */
+function announce(deps: Deps, meta: RequestMeta, { user, ended, code, dueAt }: Scheduled): { dueAt: Date } {
   const grace = deps.config.ACCOUNT_DELETION_GRACE;
-  const dueAt = new Date(now.getTime() + grace * 1000);
-  const done = await deps.db.transaction(async (tx) => {
-    const txDeps = withDb(deps, tx);
-    // Codes mailed before (a reset, an email change) must not outlive the request.
-    await revokeCodes(tx, auth.user.id);
-    const [user] = await tx
-      .update(users)
-      .set({ status: "deletion_pending", deletionDueAt: dueAt })
-      .where(and(eq(users.id, auth.user.id), eq(users.status, "active")))
-      .returning();
-    if (!user) throw apiError("account_being_deleted");
-    const ended = await endAllSessions(txDeps, user.id, "account_deletion");
-    const code = await issueCode(txDeps, user.id, "account_restore");
-    return { user, ended, code };
-  });
-  const { user, ended, code } = done;
   const message = deletionScheduledMessage({ appName: deps.config.APP_NAME, to: user.email, code: code.code, graceSeconds: grace, dueAt });
   deps.waitUntil(
     (async () => {

@@ -59,6 +59,8 @@ export const AUDIT_EVENTS = [
   "admin_setup_failed",
   // Self-service deletion and export (src/auth/account-deletion.ts, src/auth/account-export.ts)
   "account_deletion_requested",
+  "deletion_code_requested",
+  "deletion_code_failed",
   "account_restored",
   "account_restore_failed",
   "account_anonymised",
