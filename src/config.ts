@@ -161,6 +161,9 @@ export const settingsSchema = z
       .preprocess(blank, z.string().url().default("https://api.pwnedpasswords.com"))
       .describe("Base URL of the Pwned Passwords range API."),
     PWNED_PASSWORDS_TIMEOUT_MS: int(1500, 50, 10000).describe("Timeout of one Pwned Passwords request."),
+    HASH_QUEUE_MAX_WAIT: duration("5s", 0, 60).describe(
+      "A request whose password hash would wait longer than this behind the isolate's queued hashes answers 503 server_busy at once, changing nothing.",
+    ),
 
     // Requests
     JSON_BODY_LIMIT: int(16 * 1024, 256, 1024 * 1024).describe("Largest JSON request body in bytes."),

@@ -21,6 +21,8 @@ export const ERROR_CATALOG = {
   too_many_requests: { status: 429, message: "Too many requests. Please slow down and try again shortly." },
   internal_error: { status: 500, message: "Something went wrong on our side. Please try again." },
   service_unavailable: { status: 503, message: "The service is temporarily unavailable. Please try again shortly." },
+  // Too many password hashes queued in this isolate (HASH_QUEUE_MAX_WAIT): answered at once, nothing changed.
+  server_busy: { status: 503, message: "The service is busy right now. Please try again in a few seconds." },
 
   // Accounts and login
   email_taken: { status: 409, message: "An account with this email already exists." },

@@ -1,8 +1,9 @@
 import { and, eq, sql } from "drizzle-orm";
 import { throttles, type User, users } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
-import { apiError } from "../errors";
+import { AppError, apiError } from "../errors";
 import { type AuditEvent, audit } from "./audit";
+import { withHashAdmission } from "./hash-admission";
 import { dummyHash, hashPassword, scryptParams, type VerifyResult, verifyPassword } from "./password";
 import type { Authenticated } from "./sessions";
 import { completeSignIn, type SignInResult } from "./sign-in";
@@ -60,9 +61,15 @@ export interface PasswordCheck {
  * delayed the answer is 429 with Retry-After, no hash runs and nothing is counted; at
  * LOGIN_LOCKOUT_FAILURES only a reset unlocks it. Unknown email and wrong password answer the
  * same 401 after the same work (a verify against a dummy hash). The caller clears the key after
- * a right password (pipelined with its next write).
+ * a right password (pipelined with its next write). When the isolate's hash queue is full it
+ * answers 503 server_busy before anything is reserved (src/auth/hash-admission.ts).
  */
-export async function checkPassword(deps: Deps, meta: RequestMeta, rawEmail: string, password: string): Promise<PasswordCheck> {
+export function checkPassword(deps: Deps, meta: RequestMeta, rawEmail: string, password: string): Promise<PasswordCheck> {
+  // Admitted to the hash queue before the reservation: a request it cannot take counts no attempt.
+  return withHashAdmission(deps.config, 1, () => verifyLogin(deps, meta, rawEmail, password));
+}
+
+async function verifyLogin(deps: Deps, meta: RequestMeta, rawEmail: string, password: string): Promise<PasswordCheck> {
   const email = normalizeEmail(rawEmail);
   const key = await throttleKey(deps, "login", email);
   const { gate, user } = await reserveLogin(deps, key, email);
@@ -114,6 +121,16 @@ export async function confirmCurrentPassword(
   return checked;
 }
 
+/** The password hashed with the current parameters, or null when the isolate's hash queue is full. */
+async function rehash(deps: Deps, password: string): Promise<string | null> {
+  try {
+    return await withHashAdmission(deps.config, 1, () => hashPassword(password, scryptParams(deps.config)));
+  } catch (err) {
+    if (err instanceof AppError && err.code === "server_busy") return null;
+    throw err;
+  }
+}
+
 /**
  * Email + password login: the password check, a rehash of a legacy or outdated hash, then the
  * shared sign-in (status rules, session).
@@ -121,8 +138,9 @@ export async function confirmCurrentPassword(
 export async function login(deps: Deps, meta: RequestMeta, input: { email: string; password: string }): Promise<SignInResult> {
   const { user, result, key } = await checkPassword(deps, meta, input.email, input.password);
   let current = user;
-  if (result.needsRehash) {
-    const fresh = await hashPassword(input.password, scryptParams(deps.config));
+  // Optional work: when the hash queue is full the old hash stays until a later login.
+  const fresh = result.needsRehash ? await rehash(deps, input.password) : null;
+  if (fresh) {
     // Conditioned on the old hash: of two concurrent logins, one rewrites and the other no-ops.
     const [updated] = await deps.db
       .update(users)

@@ -4,6 +4,7 @@ import { type Deps, type RequestMeta, withDb } from "../deps";
 import { describeError } from "../log";
 import { passwordChangedMessage, resetCodeMessage } from "../mail/templates";
 import { audit } from "./audit";
+import { withHashAdmission } from "./hash-admission";
 import { assertAcceptableNewPassword } from "./new-password";
 import { dropUnprovenIdentities } from "./oauth/identities";
 import { type IssuedCode, mailCode, redeemCode, requestCode, takeSendSlot } from "./one-time-codes";
@@ -44,11 +45,12 @@ export function issueResetMail(deps: Deps, meta: RequestMeta, user: User): void 
   );
 }
 
-export async function resetPassword(
-  deps: Deps,
-  meta: RequestMeta,
-  input: { email: string; otp: string; newPassword: string },
-): Promise<void> {
+/** Admitted to the hash queue before the guess is counted: a request it cannot take spends no guess (503 server_busy). */
+export function resetPassword(deps: Deps, meta: RequestMeta, input: { email: string; otp: string; newPassword: string }): Promise<void> {
+  return withHashAdmission(deps.config, 1, () => completeReset(deps, meta, input));
+}
+
+async function completeReset(deps: Deps, meta: RequestMeta, input: { email: string; otp: string; newPassword: string }): Promise<void> {
   // Before the code: a refused password does not spend a guess.
   await assertAcceptableNewPassword(deps, input.newPassword, "new_password");
   const email = normalizeEmail(input.email);

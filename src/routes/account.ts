@@ -61,6 +61,7 @@ const deleteRoute = route({
     "otp_expired",
     "otp_used",
     "otp_attempts_exceeded",
+    "server_busy",
   ],
   request: {
     body: jsonBody(
@@ -228,7 +229,7 @@ const setupRoute = route({
     "never grants a role. Next: log in (the session may only enroll MFA), enroll and confirm an authenticator app, log in again " +
     "with it (docs/admin.md#the-first-admin).",
   limit: "RL_PASSWORD_RESET",
-  errors: ["setup_token_invalid", "password_too_common", "password_breached", "password_check_unavailable"],
+  errors: ["setup_token_invalid", "password_too_common", "password_breached", "password_check_unavailable", "server_busy"],
   request: { body: jsonBody(SetupBody, "The setup token and the admin's password") },
   responses: {
     200: {

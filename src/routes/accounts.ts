@@ -54,7 +54,7 @@ const registerRoute = route({
     "Every new account is mailed a verification code (POST /verify-email). When REQUIRE_VERIFIED_EMAIL covers the account, " +
     "it gets no session yet: 202 and a message instead of tokens.",
   limit: "RL_REGISTER",
-  errors: ["email_taken", "password_too_common", "password_breached", "password_check_unavailable"],
+  errors: ["email_taken", "password_too_common", "password_breached", "password_check_unavailable", "server_busy"],
   request: { body: jsonBody(RegisterBody, "The new account") },
   responses: {
     201: json(AuthResponseSchema, "Account created; a session is started"),
@@ -78,7 +78,7 @@ const loginRoute = route({
     'On an account with two-factor sign-in the right password answers `status: "mfa_required"` with a single-use `mfa_token` ' +
     "and starts no session: send it with a code to POST /auth/mfa/verify (docs/mfa.md).",
   limit: "RL_LOGIN",
-  errors: ["invalid_credentials", "password_reset_required", ...STATUS_REFUSALS, "email_unverified"],
+  errors: ["invalid_credentials", "password_reset_required", ...STATUS_REFUSALS, "email_unverified", "server_busy"],
   request: { body: jsonBody(LoginBody, "Credentials") },
   responses: { 200: json(SignInResponseSchema, "Logged in (a session is started), or the second factor is needed next") },
 });
@@ -129,6 +129,7 @@ const changePasswordRoute = route({
     "mfa_code_required",
     "invalid_mfa_code",
     "mfa_code_used",
+    "server_busy",
   ],
   request: { body: jsonBody(ChangePasswordBody, "Current and new password (and mfa_code with two-factor sign-in)") },
   responses: { 200: json(AuthResponseSchema, "Password changed; other sessions ended") },

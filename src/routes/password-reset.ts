@@ -66,6 +66,7 @@ const resetRoute = route({
     "password_too_common",
     "password_breached",
     "password_check_unavailable",
+    "server_busy",
   ],
   request: { body: jsonBody(ResetPasswordBody, "Email, the mailed code and the new password") },
   responses: {

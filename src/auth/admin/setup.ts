@@ -4,6 +4,7 @@ import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { apiError } from "../../errors";
 import { audit } from "../audit";
 import { sha256Hex } from "../encoding";
+import { withHashAdmission } from "../hash-admission";
 import { assertAcceptableNewPassword } from "../new-password";
 import { hashPassword, scryptParams } from "../password";
 import { endAllSessions } from "../sessions";
@@ -25,7 +26,7 @@ export const ADMIN_SETUP_PURPOSE = "admin_setup";
 export async function completeAdminSetup(deps: Deps, meta: RequestMeta, token: string, newPassword: string): Promise<User> {
   await assertAcceptableNewPassword(deps, newPassword, "new_password");
   const hash = await sha256Hex(token);
-  const password = await hashPassword(newPassword, scryptParams(deps.config));
+  const password = await withHashAdmission(deps.config, 1, () => hashPassword(newPassword, scryptParams(deps.config)));
   const now = deps.now();
   const at = sql`${now.toISOString()}::timestamptz`;
   const user = await deps.db.transaction(async (tx) => {
