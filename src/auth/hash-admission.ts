@@ -64,14 +64,16 @@ export function hashEstimateMs(c: Pick<Config, "SCRYPT_LOG_N" | "SCRYPT_R" | "SC
 
 /**
  * A hash of `work` units (N·r·p) that got its turn at `startedAt` finished now. The moving
- * estimate learns what the queue took for it: when it had waited in line, the time since the hash
- * before it finished (the queue was busy all along: this is its service time, the other requests'
- * work between slices included); when it found the queue empty, its own duration times
- * BUSY_FACTOR (what it would have cost in a busy queue). The request's admission counts it off.
+ * estimate learns what the queue took for it: when it had waited in line (since `queuedAt`), the
+ * time since the hash before it finished, or since it joined the line if that was later (a hash
+ * whose request was cancelled never finishes): the queue was busy all along, so this is its
+ * service time, the other requests' work between slices included. When it found the queue empty,
+ * its own duration times BUSY_FACTOR (what it would have cost in a busy queue). The request's
+ * admission counts it off.
  */
-export function hashFinished(work: number, startedAt: number, waited: boolean): void {
+export function hashFinished(work: number, startedAt: number, queuedAt: number | null): void {
   const now = Date.now();
-  const sample = waited && lastFinished > 0 ? now - lastFinished : (now - startedAt) * BUSY_FACTOR;
+  const sample = queuedAt !== null ? now - Math.max(lastFinished, queuedAt) : (now - startedAt) * BUSY_FACTOR;
   lastFinished = now;
   if (work > 0 && sample >= 0) {
     const before = msPerHash.get(work);

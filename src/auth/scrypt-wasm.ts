@@ -70,8 +70,8 @@ function instance(bytes: number): Romix {
 interface Turn {
   /** Slices done so far: a waiter that sees no progress over STALE_WAKES of its own wakes takes over. */
   progress: number;
-  /** It waited in line (the queue was busy) rather than finding it empty. */
-  waited: boolean;
+  /** When it joined the line, if it waited there (the queue was busy) rather than finding the queue empty. */
+  queuedAt: number | null;
 }
 let running: Turn | null = null;
 
@@ -90,15 +90,16 @@ const line: Waiter[] = [];
  */
 const STALE_WAKES = 64;
 
-function take(waited: boolean): Turn {
-  const turn: Turn = { progress: 0, waited };
+function take(queuedAt: number | null): Turn {
+  const turn: Turn = { progress: 0, queuedAt };
   running = turn;
   return turn;
 }
 
 async function acquire(): Promise<Turn> {
-  if (running === null && line.length === 0) return take(false);
+  if (running === null && line.length === 0) return take(null);
   const me: Waiter = { wakes: 0 };
+  const queuedAt = Date.now();
   line.push(me);
   let watched: Turn | Waiter | null = null;
   let seen = -1;
@@ -110,7 +111,7 @@ async function acquire(): Promise<Turn> {
     const head = line[0];
     if (running === null && head === me) {
       line.shift();
-      return take(true);
+      return take(queuedAt);
     }
     // Whom this waiter waits for: the running hash, else the waiter at the head of the line.
     const blocker: Turn | Waiter = running ?? head;
@@ -139,7 +140,7 @@ export async function scryptWasm(
   const started = Date.now();
   try {
     const key = await derive(password, salt, params, slice, turn);
-    hashFinished(params.N * params.r * params.p, started, turn.waited);
+    hashFinished(params.N * params.r * params.p, started, turn.queuedAt);
     return key;
   } finally {
     if (running === turn) running = null;
