@@ -21,6 +21,8 @@ export const ERROR_CATALOG = {
   too_many_requests: { status: 429, message: "Too many requests. Please slow down and try again shortly." },
   internal_error: { status: 500, message: "Something went wrong on our side. Please try again." },
   service_unavailable: { status: 503, message: "The service is temporarily unavailable. Please try again shortly." },
+  // Too many password hashes queued in this isolate (HASH_QUEUE_MAX_WAIT): answered at once, nothing changed.
+  server_busy: { status: 503, message: "The service is busy right now. Please try again in a few seconds." },
 
   // Accounts and login
   email_taken: { status: 409, message: "An account with this email already exists." },
@@ -173,6 +175,10 @@ export const ERROR_CATALOG = {
     message: "This account is scheduled for deletion. To keep it, restore it with the code we emailed you.",
   },
   account_deleted: { status: 403, message: "This account was deleted." },
+  deletion_code_required: {
+    status: 403,
+    message: "To delete an account without a password, enter the code we have emailed to your address (send it as code).",
+  },
   setup_token_invalid: {
     status: 400,
     message: "This setup token is invalid, used or expired. Run npm run create-admin again for a new one.",

@@ -1,5 +1,5 @@
 import type { MailMessage } from "./mailer";
-import { escapeHtml, htmlDocument, utcTime } from "./templates";
+import { escapeHtml, htmlDocument, minutes, utcTime } from "./templates";
 
 const days = (seconds: number) => {
   const d = Math.max(1, Math.round(seconds / 86400));
@@ -40,4 +40,40 @@ export function deletionScheduledMessage(input: {
 <p style="color:#666">If you did not ask for this, restore the account now and change your password.</p>`,
   );
   return { to: input.to, subject, text, html, tag: "account_deletion" };
+}
+
+/**
+ * DELETE /auth/account of an account without a password: the code that confirms it is the owner
+ * asking. The subject never carries the code.
+ */
+export function deletionCodeMessage(input: {
+  appName: string;
+  to: string;
+  code: string;
+  ttlSeconds: number;
+  expiresAt: Date;
+}): MailMessage {
+  const { appName, code } = input;
+  const validFor = minutes(input.ttlSeconds);
+  const until = utcTime(input.expiresAt);
+  const subject = `Confirm the deletion of your ${appName} account`;
+  const text = [
+    `Someone signed in to your ${appName} account asked to delete it. To confirm, enter this code where you asked:`,
+    "",
+    `Your deletion code is: ${code}`,
+    "",
+    `It expires in ${validFor} (at ${until}) and works only once.`,
+    "",
+    "If you did not ask for this, ignore this email (nothing is deleted without the code), and sign out of devices you do not recognise.",
+    "Never share this code with anyone.",
+  ].join("\n");
+  const html = htmlDocument(
+    subject,
+    `<p>Someone signed in to your ${escapeHtml(appName)} account asked to delete it. To confirm, enter this code where you asked:</p>
+<p>Your deletion code is:</p>
+<p style="font-size:28px;font-weight:700;letter-spacing:6px;font-family:ui-monospace,Menlo,Consolas,monospace">${escapeHtml(code)}</p>
+<p>It expires in <strong>${escapeHtml(validFor)}</strong> (at ${escapeHtml(until)}) and works only once.</p>
+<p style="color:#666">If you did not ask for this, ignore this email (nothing is deleted without the code), and sign out of devices you do not recognise. Never share this code with anyone.</p>`,
+  );
+  return { to: input.to, subject, text, html, tag: "account_deletion_code" };
 }
