@@ -174,6 +174,9 @@ export const settingsSchema = z
       .preprocess(blank, z.string().url().default("https://api.pwnedpasswords.com"))
       .describe("Base URL of the Pwned Passwords range API."),
     PWNED_PASSWORDS_TIMEOUT_MS: int(1500, 50, 10000).describe("Timeout of one Pwned Passwords request."),
+    HASH_QUEUE_MAX_WAIT: duration("5s", 0, 60).describe(
+      "A request whose password hash would wait longer than this behind the isolate's queued hashes answers 503 server_busy at once, changing nothing.",
+    ),
 
     // Requests
     JSON_BODY_LIMIT: int(16 * 1024, 256, 1024 * 1024).describe("Largest JSON request body in bytes."),
@@ -243,7 +246,9 @@ export const settingsSchema = z
     SIGN_IN_CODE_TTL: duration("10m", 60, 900).describe("Lifetime of a sign-in code (1 to 15 minutes)."),
 
     // Email verification and email change
-    EMAIL_CODE_TTL: duration("15m", 60, 3600).describe("Lifetime of an email verification or email change code (1 to 60 minutes)."),
+    EMAIL_CODE_TTL: duration("15m", 60, 3600).describe(
+      "Lifetime of an email verification, email change or account deletion code (1 to 60 minutes).",
+    ),
     REQUIRE_VERIFIED_EMAIL: choice(["off", "instructors", "all"], "off").describe(
       "Accounts that must verify their email before they may sign in or call protected routes: none, every non-student (instructors and admins), or all.",
     ),

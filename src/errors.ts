@@ -26,6 +26,8 @@ export const ERROR_CATALOG = {
   too_many_requests: { status: 429 },
   internal_error: { status: 500 },
   service_unavailable: { status: 503 },
+  // Too many password hashes queued in this isolate (HASH_QUEUE_MAX_WAIT): answered at once, nothing changed.
+  server_busy: { status: 503 },
 
   // Accounts and login
   email_taken: { status: 409 },
@@ -103,6 +105,7 @@ export const ERROR_CATALOG = {
   account_not_being_deleted: { status: 409 },
   account_deletion_pending: { status: 403 },
   account_deleted: { status: 403 },
+  deletion_code_required: { status: 403 },
   setup_token_invalid: { status: 400 },
 
   // Bot defence: Cloudflare Turnstile (src/auth/bot-defence/, docs/bot-defence.md); the 403 and 400 carry `site_key` and `action`

@@ -159,7 +159,9 @@ export async function startWranglerDev({
   };
   child.stdout.on("data", tee(process.stdout));
   child.stderr.on("data", tee(process.stderr));
-  child.once("exit", () => log?.end());
+  // "close", not "exit": output can still arrive after the process exited, until its pipes close
+  // (writing it to an ended log threw "write after end" on a busy machine).
+  child.once("close", () => log?.end());
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     try {

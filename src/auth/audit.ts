@@ -54,6 +54,7 @@ export const AUDIT_EVENTS = [
   "identity_unlinked",
   // Account management (src/auth/admin/): `actor_id` is the admin, `user_id` the account acted on
   "admin_access_refused",
+  "admin_request_refused",
   "admin_users_listed",
   "admin_user_viewed",
   "admin_user_updated",
@@ -67,6 +68,8 @@ export const AUDIT_EVENTS = [
   "admin_setup_failed",
   // Self-service deletion and export (src/auth/account/deletion.ts, src/auth/account/export.ts)
   "account_deletion_requested",
+  "deletion_code_requested",
+  "deletion_code_failed",
   "account_restored",
   "account_restore_failed",
   "account_anonymised",

@@ -1,5 +1,5 @@
 import type { MailMessage } from "./mailer";
-import { type Envelope, mailWriter } from "./templates";
+import { type CodeInput, codeMail, type Envelope, mailWriter } from "./templates";
 
 /**
  * After DELETE /auth/account: when the account will be deleted and the code that cancels it
@@ -16,3 +16,9 @@ export function deletionScheduledMessage(e: Envelope, input: { code: string; gra
     w.p("mail.account_deletion.outro", {}, { muted: true }),
   ]);
 }
+
+/**
+ * DELETE /auth/account of an account without a password: the code that confirms it is the owner
+ * asking. The subject never carries the code.
+ */
+export const deletionCodeMessage = (e: Envelope, input: CodeInput): MailMessage => codeMail(e, "account_deletion_code", input);

@@ -1,5 +1,5 @@
 import type { MailMessage } from "./mailer";
-import { type Block, type Envelope, type MailTag, mailWriter } from "./templates";
+import { type Block, type CodeInput, codeMail, type Envelope, mailWriter } from "./templates";
 
 /**
  * The mails of email verification and email change (src/auth/account/email-verification.ts,
@@ -7,32 +7,14 @@ import { type Block, type Envelope, type MailTag, mailWriter } from "./templates
  * no subject carries a code (lock-screen previews).
  */
 
-interface CodeMail {
-  code: string;
-  ttlSeconds: number;
-  expiresAt: Date;
-}
-
-type CodeTag = "email_verification" | "sign_in_code" | "email_change";
-
-function codeMessage(e: Envelope, tag: CodeTag & MailTag, input: CodeMail): MailMessage {
-  const w = mailWriter(e);
-  return w.mail(tag, [
-    w.p(`mail.${tag}.intro`),
-    w.code(`mail.${tag}.code_label`, input.code),
-    w.p("mail.common.expires", { duration: w.validFor(input.ttlSeconds), time: w.clock(input.expiresAt) }, { strong: ["duration"] }),
-    w.note(`mail.${tag}.outro`, "mail.common.never_share"),
-  ]);
-}
-
 /** The code that verifies the account's address (after registration, on request, after a refused login). */
-export const verificationCodeMessage = (e: Envelope, input: CodeMail) => codeMessage(e, "email_verification", input);
+export const verificationCodeMessage = (e: Envelope, input: CodeInput) => codeMail(e, "email_verification", input);
 
 /** The code that signs in without a password (POST /auth/sign-in/code). */
-export const signInCodeMessage = (e: Envelope, input: CodeMail) => codeMessage(e, "sign_in_code", input);
+export const signInCodeMessage = (e: Envelope, input: CodeInput) => codeMail(e, "sign_in_code", input);
 
 /** The code that confirms a new address, sent to that address. */
-export const emailChangeCodeMessage = (e: Envelope, input: CodeMail) => codeMessage(e, "email_change", input);
+export const emailChangeCodeMessage = (e: Envelope, input: CodeInput) => codeMail(e, "email_change", input);
 
 /** How the owner of the address being left can take the change back. */
 export type RevertHint =

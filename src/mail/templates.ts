@@ -19,6 +19,7 @@ export const MAIL_TAGS = [
   "email_changed",
   "email_reverted",
   "account_deletion",
+  "account_deletion_code",
   "registration_attempt",
   "mfa_enabled",
   "mfa_disabled",
@@ -58,6 +59,28 @@ ${body}
 
 const CODE_STYLE = "font-size:28px;font-weight:700;letter-spacing:6px;font-family:ui-monospace,Menlo,Consolas,monospace";
 const MUTED_STYLE = "color:#666";
+
+/** The mails whose point is a code: each has `mail.<tag>.intro`, `.code_label` and `.outro`. */
+type CodeMailTag = "password_reset" | "email_verification" | "sign_in_code" | "email_change" | "account_deletion_code";
+export interface CodeInput {
+  code: string;
+  ttlSeconds: number;
+  expiresAt: Date;
+}
+
+/**
+ * A code mail: what it is for, the code (in both bodies, never in the subject), when it expires
+ * (a duration and a clock time in MAIL_TIME_ZONE), what to do if it was not you, and never to share it.
+ */
+export function codeMail(e: Envelope, tag: CodeMailTag, input: CodeInput): MailMessage {
+  const w = mailWriter(e);
+  return w.mail(tag, [
+    w.p(`mail.${tag}.intro`),
+    w.code(`mail.${tag}.code_label`, input.code),
+    w.p("mail.common.expires", { duration: w.validFor(input.ttlSeconds), time: w.clock(input.expiresAt) }, { strong: ["duration"] }),
+    w.note(`mail.${tag}.outro`, "mail.common.never_share"),
+  ]);
+}
 
 /** One paragraph of a mail, in both bodies. */
 export interface Block {

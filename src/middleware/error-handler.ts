@@ -35,6 +35,13 @@ function fromHttpException(err: HTTPException): AppError {
   return apiError(byStatus[err.status] ?? "internal_error");
 }
 
+/** The catalog error a thrown error answers as, when it is one (a refusal or a Hono HTTP error); null for a fault. */
+export function appErrorOf(err: unknown): AppError | null {
+  if (err instanceof AppError) return err;
+  if (err instanceof HTTPException) return fromHttpException(err);
+  return null;
+}
+
 /** The one error handler: known errors answer their status; anything else is logged and a generic 500. */
 export function onError(err: Error, c: Context): Response {
   if (err instanceof AppError) return errorResponse(c, err);

@@ -49,7 +49,7 @@ const registerRoute = route({
     "is the language of the account's mails (docs/languages.md).",
   limit: "RL_REGISTER",
   captcha: { action: "register", when: "always" },
-  errors: ["email_taken", "password_too_common", "password_breached", "password_check_unavailable"],
+  errors: ["email_taken", "password_too_common", "password_breached", "password_check_unavailable", "server_busy"],
   request: { body: jsonBody(RegisterBody, "The new account") },
   responses: {
     201: json(AuthResponseSchema, "Account created; a session is started"),
@@ -81,7 +81,11 @@ const meRoute = route({
 });
 
 const DeleteBody = z
-  .object({ current_password: anyPasswordField.optional(), mfa_code: mfaCodeField })
+  .object({
+    current_password: anyPasswordField.optional(),
+    mfa_code: mfaCodeField,
+    code: otpField.optional().openapi({ description: "An account without a password: the code the first call mailed to its address" }),
+  })
   .openapi("DeleteAccountRequest", { example: { current_password: "correct horse battery staple" } });
 
 const deleteRoute = route({
@@ -91,8 +95,9 @@ const deleteRoute = route({
   summary: "Delete the caller's account (restorable during a grace period)",
   description:
     "Needs a login within RECENT_AUTH_MAX_AGE and the current password (checked through the login throttle); with two-factor " +
-    "sign-in on, `mfa_code` too. An account without a password (social sign-in only) needs just the recent login and, with MFA, " +
-    "the code. Every session ends, sign-in answers 403 account_deletion_pending, and a code mailed to the address restores the " +
+    "sign-in on, `mfa_code` too. An account without a password (social sign-in only) proves itself with a code mailed to its " +
+    "address instead: the first call without `code` mails one and answers 403 deletion_code_required; send it back as `code` " +
+    "(with `mfa_code` when MFA is on). Every session ends, sign-in answers 403 account_deletion_pending, and a code mailed to the address restores the " +
     "account (POST /auth/account/restore) until `deletion_due_at` (ACCOUNT_DELETION_GRACE, 14 days). Then the scheduled purge " +
     "anonymises it: the row stays for other services' references, without email, name, password, avatar or sessions.",
   limit: "RL_LOGIN",
@@ -104,8 +109,19 @@ const deleteRoute = route({
     "invalid_mfa_code",
     "mfa_code_used",
     "account_being_deleted",
+    "deletion_code_required",
+    "invalid_otp",
+    "otp_expired",
+    "otp_used",
+    "otp_attempts_exceeded",
+    "server_busy",
   ],
-  request: { body: jsonBody(DeleteBody, "The current password (and mfa_code with two-factor sign-in)") },
+  request: {
+    body: jsonBody(
+      DeleteBody,
+      "The current password, or the mailed code for an account without one (and mfa_code with two-factor sign-in)",
+    ),
+  },
   responses: {
     202: json(
       z.object({ status: z.literal("success"), message: sentence(), deletion_due_at: timestamp() }).openapi("AccountDeletionScheduled", {
@@ -280,7 +296,7 @@ const setupRoute = route({
     "never grants a role. Next: log in (the session may only enroll MFA), enroll and confirm an authenticator app, log in again " +
     "with it (docs/admin.md#the-first-admin).",
   limit: "RL_PASSWORD_RESET",
-  errors: ["setup_token_invalid", "password_too_common", "password_breached", "password_check_unavailable"],
+  errors: ["setup_token_invalid", "password_too_common", "password_breached", "password_check_unavailable", "server_busy"],
   request: { body: jsonBody(SetupBody, "The setup token and the admin's password") },
   responses: {
     200: {
@@ -318,6 +334,7 @@ export function accountRoutes() {
       const { dueAt } = await requestDeletion(c.get("deps"), c.get("meta"), c.get("auth"), {
         currentPassword: body.current_password,
         mfaCode: body.mfa_code,
+        code: body.code,
       });
       return c.json(
         { status: "success" as const, message: say(c, "success.deletion_scheduled"), deletion_due_at: dueAt.toISOString() },

@@ -79,7 +79,7 @@ const changeRoute = route({
     "With two-factor sign-in on, `mfa_code` is required too.",
   limit: "RL_LOGIN",
   auth: SESSION,
-  errors: ["invalid_current_password", "password_reset_required", "mfa_code_required", "invalid_mfa_code", "mfa_code_used"],
+  errors: ["invalid_current_password", "password_reset_required", "mfa_code_required", "invalid_mfa_code", "mfa_code_used", "server_busy"],
   request: { body: jsonBody(ChangeEmailBody, "The new address and the current password (and mfa_code with two-factor sign-in)") },
   responses: {
     202: messageResponse("Codes mailed (the answer never says whether the new address is free)", t("en", "success.email_change_requested")),

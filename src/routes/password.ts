@@ -81,6 +81,7 @@ const resetRoute = route({
     "password_too_common",
     "password_breached",
     "password_check_unavailable",
+    "server_busy",
   ],
   request: { body: jsonBody(ResetPasswordBody, "Email, the mailed code and the new password") },
   responses: {
@@ -120,6 +121,7 @@ const changePasswordRoute = route({
     "mfa_code_required",
     "invalid_mfa_code",
     "mfa_code_used",
+    "server_busy",
   ],
   request: { body: jsonBody(ChangePasswordBody, "Current and new password (and mfa_code with two-factor sign-in)") },
   responses: { 200: json(AuthResponseSchema, "Password changed; other sessions ended") },

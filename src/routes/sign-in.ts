@@ -41,7 +41,7 @@ const loginRoute = route({
     "and starts no session: send it with a code to POST /auth/mfa/verify (docs/mfa.md).",
   limit: "RL_LOGIN",
   captcha: { action: "login", when: "risk" },
-  errors: ["invalid_credentials", "password_reset_required", ...STATUS_REFUSALS, "email_unverified"],
+  errors: ["invalid_credentials", "password_reset_required", ...STATUS_REFUSALS, "email_unverified", "server_busy"],
   request: { body: jsonBody(LoginBody, "Credentials") },
   responses: { 200: json(SignInResponseSchema, "Logged in (a session is started), or the second factor is needed next") },
 });

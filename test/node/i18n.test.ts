@@ -5,7 +5,7 @@ import { type Catalog, generate, placeholders, readCatalogs, SOURCE_LOCALE, stal
 import { ERROR_CATALOG } from "../../src/errors";
 import { type Locale, preferredLocale, SUPPORTED_LOCALES } from "../../src/i18n/locales";
 import { mailMoment, t } from "../../src/i18n/messages";
-import { deletionScheduledMessage } from "../../src/mail/account";
+import { deletionCodeMessage, deletionScheduledMessage } from "../../src/mail/account";
 import {
   emailChangeCodeMessage,
   emailChangedMessage,
@@ -184,6 +184,7 @@ describe("every mail, in every locale", () => {
     ["changed email", (e) => emailChangedMessage(e, { newEmail: "new@example.com", at, revert: null }), false],
     ["reverted", (e) => emailRevertedMessage(e, { at }), false],
     ["deletion", (e) => deletionScheduledMessage(e, { code: CODE, graceSeconds: 14 * 86400, dueAt: at }), true],
+    ["deletion code", (e) => deletionCodeMessage(e, { code: CODE, ttlSeconds: 600, expiresAt: at }), true],
     ["registration attempt", (e) => registrationAttemptMessage(e), false],
     ["mfa on", (e) => mfaEnabledMessage(e, { at }), false],
     ["mfa off", (e) => mfaDisabledMessage(e, { at }), false],

@@ -6,14 +6,14 @@ import { apiError, fieldError } from "../../errors";
 import type { Locale } from "../../i18n/locales";
 import { msg } from "../../i18n/messages";
 import { describeError } from "../../log";
-import { deletionScheduledMessage } from "../../mail/account";
+import { deletionCodeMessage, deletionScheduledMessage } from "../../mail/account";
 import { envelope } from "../../mail/templates";
 import { avatarPrefix, ownAvatarKey } from "../../storage/avatar-keys";
 import { audit } from "../audit";
-import { issueCode, redeemCode, revokeCodes } from "../codes/one-time-codes";
+import { type CodeMail, issueCode, mailCode, redeemCode, revokeCodes, takeSendSlot } from "../codes/one-time-codes";
 import { requireMfaCode } from "../mfa/step-up";
 import { confirmCurrentPassword } from "../password/confirm";
-import { isUnusablePassword, unusablePassword } from "../password/formats";
+import { hasUsablePassword, unusablePassword } from "../password/formats";
 import { type Authenticated, endAllSessions } from "../sessions/sessions";
 import { OWNED_DATA } from "./owned-data";
 import { findUserByEmail, mailLocale, normalizeEmail } from "./users";
@@ -37,22 +37,45 @@ import { findUserByEmail, mailLocale, normalizeEmail } from "./users";
 export interface DeletionProof {
   currentPassword?: string;
   mfaCode?: string;
+  /** The code DELETE mailed to an account without a password (purpose account_deletion). */
+  code?: string;
 }
 
+/**
+ * The proof a deletion asks for, besides the recent login (RECENT_AUTH_MAX_AGE, checked by the
+ * route) and, with MFA on, a second-factor code:
+ *
+ * - an account with a password: the current password, through the login throttle;
+ * - an account without one (social sign-in only): a fresh proof with a way in that a stolen
+ *   access token does not carry, a code mailed to the account's address. The first call without
+ *   `code` mails one (within the send throttle of every code) and answers 403
+ *   deletion_code_required; the call with it schedules the deletion in the transaction that
+ *   consumes the code (guesses limited like every mailed code). The address is a way in for every
+ *   account (a password reset sets a password through it), and its owner learns of the attempt.
+ */
 export async function requestDeletion(deps: Deps, meta: RequestMeta, auth: Authenticated, proof: DeletionProof): Promise<{ dueAt: Date }> {
-  // An account without a password (made by create-admin, or by social sign-in) proves itself by
-  // its recent login and, with MFA on, its second factor.
-  if (!isUnusablePassword(auth.user.password)) {
-    if (!proof.currentPassword) throw fieldError("validation_failed", "current_password", msg("validation.current_password_required"));
-    await confirmCurrentPassword(deps, meta, auth, proof.currentPassword, "account_deletion_requested");
-  }
-  await requireMfaCode(deps, meta, auth.user, proof.mfaCode);
   const dueAt = deletionDueAt(deps);
-  const scheduled = await deps.db.transaction(async (tx) => {
+  const schedule = async (tx: Db) => {
     const done = await scheduleDeletion(withDb(deps, tx), auth.user.id, dueAt);
     if (!done) throw apiError("account_being_deleted");
     return done;
-  });
+  };
+  let scheduled: Awaited<ReturnType<typeof schedule>>;
+  if (hasUsablePassword(auth.user.password)) {
+    if (!proof.currentPassword) throw fieldError("validation_failed", "current_password", msg("validation.current_password_required"));
+    await confirmCurrentPassword(deps, meta, auth, proof.currentPassword, "account_deletion_requested");
+    await requireMfaCode(deps, meta, auth.user, proof.mfaCode);
+    scheduled = await deps.db.transaction((tx) => schedule(tx as unknown as Db));
+  } else {
+    if (!proof.code) {
+      await mailDeletionCode(deps, meta, auth.user);
+      throw apiError("deletion_code_required");
+    }
+    // The second factor before the code: a wrong second factor leaves the mailed code usable.
+    await requireMfaCode(deps, meta, auth.user, proof.mfaCode);
+    const code = { user: auth.user, email: auth.user.email, purpose: "account_deletion" as const, code: proof.code };
+    scheduled = await redeemCode(deps, meta, code, schedule);
+  }
   mailDeletionNotice(deps, scheduled, dueAt, meta.locale, (mail) =>
     audit(deps, meta, "account_deletion_requested", "success", scheduled.user.id, {
       due_at: dueAt.toISOString(),
@@ -61,6 +84,18 @@ export async function requestDeletion(deps: Deps, meta: RequestMeta, auth: Authe
     }),
   );
   return { dueAt };
+}
+
+/** Mail an account without a password the code that confirms its deletion: within the send throttle, in the background. */
+async function mailDeletionCode(deps: Deps, meta: RequestMeta, user: User): Promise<void> {
+  await takeSendSlot(deps, "account_deletion", user.email);
+  const message: CodeMail = (u, c, locale) =>
+    deletionCodeMessage(envelope(deps.config, u.email, locale), { code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt });
+  deps.waitUntil(
+    mailCode(deps, meta, "account_deletion", user, message).catch((err) =>
+      deps.log("error", "one-time code not issued", { purpose: "account_deletion", ...describeError(err) }),
+    ),
+  );
 }
 
 /** When a deletion requested now falls due: ACCOUNT_DELETION_GRACE from now. */

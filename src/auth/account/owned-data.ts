@@ -4,7 +4,7 @@ import type { Db } from "../../db/client";
 import { UNCACHED } from "../../db/client";
 import { auditEvents, identities, mfaChallenges, mfaFactors, mfaRecoveryCodes, oneTimeCodes, sessions } from "../../db/schema";
 import type { Deps } from "../../deps";
-import { type AuditDetail, PERSONAL_DETAIL_KEYS } from "../audit";
+import { type AuditDetail, type AuditEvent, PERSONAL_DETAIL_KEYS } from "../audit";
 
 /**
  * What an account owns, declared once per table that holds its rows (a `user_id` column): what
@@ -49,6 +49,32 @@ function withoutAdminIds(detail: unknown): AuditDetail | null {
   const { actor_id: _actor, ...rest } = detail as AuditDetail;
   return rest;
 }
+
+type OwnerView = { outcome: string; detail: AuditDetail | null };
+
+/**
+ * Audit rows whose stored detail would tell the account's owner whether another address has an
+ * account, shown as the owner's answer was: the same for a free and a taken address. The stored
+ * rows keep the truth for administrators (GET /admin/audit).
+ *
+ * - `email_change_requested` for the new address: a taken address is stored as a failure with
+ *   `reason: address_taken` (nothing is mailed to it), a free one as the mail's outcome. Both
+ *   answered 202: shown as `success` with only the purpose.
+ * - `email_change_failed`: a right code for an address taken since it was mailed is stored as
+ *   `address_taken`, and answered `invalid_otp` like a wrong code: shown as `wrong_code`, and every
+ *   wrong code without its attempt number (which the other would lack).
+ *
+ * `email_change_revert_failed` with `address_taken` stays: that answer (409 email_revert_conflict)
+ * says so itself, and only about the caller's own previous address.
+ */
+const OWNER_VIEW: Partial<Record<AuditEvent, (row: OwnerView) => OwnerView>> = {
+  email_change_requested: (row) =>
+    row.detail?.purpose === "email_change" ? { outcome: "success", detail: { purpose: "email_change" } } : row,
+  email_change_failed: (row) =>
+    row.detail?.reason === "address_taken" || row.detail?.reason === "wrong_code"
+      ? { outcome: "failure", detail: { purpose: "email_change", reason: "wrong_code" } }
+      : row,
+};
 
 const PERSONAL_KEYS = sql.raw(`array[${PERSONAL_DETAIL_KEYS.map((k) => `'${k}'`).join(",")}]::text[]`);
 
@@ -198,15 +224,21 @@ export const OWNED_DATA: readonly OwnedData[] = [
       return {
         audit_events: events.slice(0, EXPORT_MAX_EVENTS).map((ev) => {
           const byAdmin = ev.actorId !== null;
+          const stored = {
+            outcome: ev.outcome,
+            detail: byAdmin ? withoutAdminIds(ev.detail) : ((ev.detail ?? null) as AuditDetail | null),
+          };
+          // No event tells the owner whether another address has an account (OWNER_VIEW).
+          const shown = OWNER_VIEW[ev.event as AuditEvent]?.(stored) ?? stored;
           return {
             at: ev.at.toISOString(),
             event: ev.event,
-            outcome: ev.outcome,
+            outcome: shown.outcome,
             // The request came from an administrator: its address and device are theirs, not the caller's.
             ip: byAdmin ? null : ev.ip,
             user_agent: byAdmin ? null : ev.userAgent,
             by_administrator: byAdmin,
-            detail: byAdmin ? withoutAdminIds(ev.detail) : ((ev.detail ?? null) as AuditDetail | null),
+            detail: shown.detail,
           };
         }),
         audit_events_truncated: events.length > EXPORT_MAX_EVENTS,

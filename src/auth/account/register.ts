@@ -6,7 +6,8 @@ import { registrationAttemptMessage } from "../../mail/registration-attempt";
 import { envelope } from "../../mail/templates";
 import { audit } from "../audit";
 import { hashPassword, scryptParams } from "../password/hash";
-import { assertAcceptableNewPassword } from "../password/new-password";
+import { withHashAdmission } from "../password/hash-admission";
+import { assertNotBreached, assertPasswordShape } from "../password/new-password";
 import type { TokenPair } from "../sessions/sessions";
 import { completeSignIn } from "../sign-in/complete";
 import { mailVerificationCode, mustVerifyEmail } from "./email-verification";
@@ -32,9 +33,14 @@ export async function register(
   meta: RequestMeta,
   input: { fullName: string; email: string; password: string; role: "student" | "instructor"; locale: Locale | null },
 ): Promise<RegisterOutcome> {
-  await assertAcceptableNewPassword(deps, input.password);
+  assertPasswordShape(input.password);
+  // Admitted to the hash queue before the breached-password lookup: a request it cannot take
+  // answers 503 server_busy at once and has written (and asked) nothing.
+  const hash = await withHashAdmission(deps.config, 1, async () => {
+    await assertNotBreached(deps, input.password);
+    return hashPassword(input.password, scryptParams(deps.config));
+  });
   const email = normalizeEmail(input.email);
-  const hash = await hashPassword(input.password, scryptParams(deps.config));
   // INSTRUCTOR_APPROVAL=required: instructors can reach students (chats), so the role waits for an admin.
   const pending = input.role === "instructor" && deps.config.INSTRUCTOR_APPROVAL === "required";
   const role = pending ? "student" : input.role;

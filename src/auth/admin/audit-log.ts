@@ -5,7 +5,7 @@ import { auditEvents, users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import type { AuditEvent } from "../audit";
 import type { Authenticated } from "../sessions/sessions";
-import { decodeCursor, encodeCursor, pageSize } from "./cursor";
+import { decodeCursor, encodeCursor, isBigintId, pageSize } from "./cursor";
 import { recordAdmin } from "./record";
 
 /**
@@ -25,14 +25,12 @@ export interface AuditFilters {
   limit?: number;
 }
 
-const ID = /^\d{1,19}$/;
-
 /** The accounts an event names, for their current addresses (by primary key, per row of the page). */
 const subject = alias(users, "subject");
 const actor = alias(users, "actor");
 
 function auditListQuery(db: Db, f: AuditFilters, limit: number) {
-  const after = f.cursor ? decodeCursor(f.cursor, ID) : null;
+  const after = f.cursor ? decodeCursor(f.cursor, isBigintId) : null;
   const e = auditEvents;
   return db
     .select({ e, position: sql<string>`${e.at}::text`, userEmail: subject.email, actorEmail: actor.email })

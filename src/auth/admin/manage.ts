@@ -4,9 +4,10 @@ import { type User, users } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { AppError, apiError } from "../../errors";
 import { DEFAULT_LOCALE } from "../../i18n/locales";
-import { sendResetCode } from "../password/reset";
+import type { AuditEvent } from "../audit";
+import { issueResetMail, takeResetSendSlot } from "../password/reset";
 import { type Authenticated, endAllSessions } from "../sessions/sessions";
-import { recordAdmin } from "./record";
+import { recordAdmin, recordRefusal } from "./record";
 import { adminUser, findUser } from "./users";
 
 /**
@@ -49,10 +50,8 @@ async function lockUser(deps: Deps, id: string): Promise<User> {
  * role also settles a pending instructor request (granted or declined), clearing requested_role.
  */
 export async function updateUser(deps: Deps, meta: RequestMeta, admin: Authenticated, id: string, change: UserChange) {
-  if (id === admin.user.id) {
-    await recordAdmin(deps, meta, admin, "admin_user_updated", id, { reason: "self_change" }, "blocked");
-    throw apiError("admin_self_change");
-  }
+  if (id === admin.user.id)
+    throw await recordRefusal(deps, meta, admin, "admin_user_updated", id, apiError("admin_self_change"), { reason: "self_change" });
   try {
     await deps.db.transaction(async (tx) => {
       const txDeps = withDb(deps, tx);
@@ -78,37 +77,60 @@ export async function updateUser(deps: Deps, meta: RequestMeta, admin: Authentic
       });
     });
   } catch (err) {
-    if (err instanceof AppError && err.code === "account_being_deleted")
-      await recordAdmin(deps, meta, admin, "admin_user_updated", id, { reason: "being_deleted" }, "blocked");
-    throw err;
+    throw await refused(deps, meta, admin, "admin_user_updated", id, err);
   }
   return adminUser(await findUser(deps, id));
 }
 
-/** End every session of the account; its access and refresh tokens stop on their next use. */
-export async function revokeUserSessions(deps: Deps, meta: RequestMeta, admin: Authenticated, id: string): Promise<number> {
-  return deps.db.transaction(async (tx) => {
-    const txDeps = withDb(deps, tx);
-    await lockUser(txDeps, id);
-    const ended = await endAllSessions(txDeps, id, "revoked_by_admin");
-    await recordAdmin(txDeps, meta, admin, "admin_sessions_revoked", id, { sessions_ended: ended });
-    return ended;
-  });
+/**
+ * A refusal of an action on an account, recorded under the action's event (after its transaction
+ * rolled back): no such account (failure, `not_found`) or one being deleted (blocked). Any other
+ * error is passed on as it is.
+ */
+async function refused(deps: Deps, meta: RequestMeta, admin: Authenticated, event: AuditEvent, id: string, err: unknown) {
+  if (!(err instanceof AppError)) return err;
+  if (err.code === "user_not_found") return recordRefusal(deps, meta, admin, event, id, err, { reason: "not_found" }, "failure");
+  if (err.code === "account_being_deleted") return recordRefusal(deps, meta, admin, event, id, err, { reason: "being_deleted" });
+  return err;
 }
 
-/** Mail the account a password-reset code, as forgot-password does (the same code, mail and send throttle). */
-export async function sendUserPasswordReset(deps: Deps, meta: RequestMeta, admin: Authenticated, id: string): Promise<void> {
-  const user = await findUser(deps, id);
-  if (BEING_DELETED.has(user.status)) {
-    await recordAdmin(deps, meta, admin, "admin_password_reset_sent", id, { reason: "being_deleted" }, "blocked");
-    throw apiError("account_being_deleted");
-  }
+/** End every session of the account; its access and refresh tokens stop on their next use. */
+export async function revokeUserSessions(deps: Deps, meta: RequestMeta, admin: Authenticated, id: string): Promise<number> {
   try {
-    // The mail follows the account's language, else the default: the administrator's says nothing about the user's.
-    await sendResetCode(deps, { ...meta, locale: DEFAULT_LOCALE }, user);
+    return await deps.db.transaction(async (tx) => {
+      const txDeps = withDb(deps, tx);
+      await lockUser(txDeps, id);
+      const ended = await endAllSessions(txDeps, id, "revoked_by_admin");
+      await recordAdmin(txDeps, meta, admin, "admin_sessions_revoked", id, { sessions_ended: ended });
+      return ended;
+    });
   } catch (err) {
-    await recordAdmin(deps, meta, admin, "admin_password_reset_sent", id, { reason: (err as AppError).code ?? "error" }, "blocked");
-    throw err;
+    throw await refused(deps, meta, admin, "admin_sessions_revoked", id, err);
   }
-  await recordAdmin(deps, meta, admin, "admin_password_reset_sent", id);
+}
+
+/**
+ * Mail the account a password-reset code, as forgot-password does (the same code, mail and send
+ * throttle). The send slot and the audit row are written in one transaction, and the mail is
+ * started only after it commits: a reset mail never goes out unrecorded, and a call that cannot
+ * be recorded leaves the throttle as it was.
+ */
+export async function sendUserPasswordReset(deps: Deps, meta: RequestMeta, admin: Authenticated, id: string): Promise<void> {
+  const event = "admin_password_reset_sent";
+  let user: User;
+  try {
+    user = await findUser(deps, id);
+    if (BEING_DELETED.has(user.status)) throw apiError("account_being_deleted");
+    await deps.db.transaction(async (tx) => {
+      const txDeps = withDb(deps, tx);
+      await takeResetSendSlot(txDeps, user.email);
+      await recordAdmin(txDeps, meta, admin, event, id);
+    });
+  } catch (err) {
+    if (err instanceof AppError && err.code === "too_many_requests")
+      throw await recordRefusal(deps, meta, admin, event, id, err, { reason: err.code });
+    throw await refused(deps, meta, admin, event, id, err);
+  }
+  // The mail follows the account's language, else the default: the administrator's says nothing about the user's.
+  issueResetMail(deps, { ...meta, locale: DEFAULT_LOCALE }, user);
 }

@@ -7,6 +7,7 @@ import { sha256Hex } from "../../lib/encoding";
 import { handOver, handoverDetail } from "../account/owner";
 import { audit } from "../audit";
 import { hashPassword, scryptParams } from "../password/hash";
+import { withHashAdmission } from "../password/hash-admission";
 import { assertAcceptableNewPassword } from "../password/new-password";
 import { clearThrottle, throttleKey } from "../throttle";
 
@@ -26,7 +27,7 @@ const ADMIN_SETUP_PURPOSE = "admin_setup";
 export async function completeAdminSetup(deps: Deps, meta: RequestMeta, token: string, newPassword: string): Promise<User> {
   await assertAcceptableNewPassword(deps, newPassword, "new_password");
   const hash = await sha256Hex(token);
-  const password = await hashPassword(newPassword, scryptParams(deps.config));
+  const password = await withHashAdmission(deps.config, 1, () => hashPassword(newPassword, scryptParams(deps.config)));
   const now = deps.now();
   const at = sql`${now.toISOString()}::timestamptz`;
   const done = await deps.db.transaction(async (tx) => {

@@ -3,15 +3,15 @@ import type { Db } from "../../db/client";
 import { UNCACHED } from "../../db/client";
 import { auditEvents, type User, users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
-import { apiError } from "../../errors";
+import { AppError, apiError } from "../../errors";
 import { publicUser } from "../account/users";
 import { factorsOf } from "../mfa/factors";
 import { remainingRecoveryCodes } from "../mfa/recovery-codes";
 import { identitiesOf } from "../oauth/identities";
 import { type Authenticated, listSessions } from "../sessions/sessions";
 import { hasSecondFactor } from "../sign-in/ways-in";
-import { decodeCursor, encodeCursor, pageSize } from "./cursor";
-import { recordAdmin } from "./record";
+import { decodeCursor, encodeCursor, isUuid, pageSize } from "./cursor";
+import { recordAdmin, recordRefusal } from "./record";
 
 /**
  * The admin API's reads of accounts: the list (search, filters, keyset pages) and one account
@@ -25,8 +25,6 @@ import { recordAdmin } from "./record";
  * expression is indexed (users_admin_*_idx in src/db/schema.ts), with the id breaking ties.
  */
 const USER_ORDER = sql`coalesce(${users.createdAt}, 'epoch'::timestamptz)`;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface UserFilters {
   /** Email prefix, or (3+ characters) part of the name; case-insensitive. */
@@ -81,7 +79,7 @@ export const adminUser = (u: User & { mfaEnabled: boolean }) => ({
 /** The list query itself (exported so a test can EXPLAIN exactly what the Worker runs). */
 function userListQuery(db: Db, f: UserFilters, limit: number) {
   const q = f.q?.trim();
-  const after = f.cursor ? decodeCursor(f.cursor, UUID) : null;
+  const after = f.cursor ? decodeCursor(f.cursor, isUuid) : null;
   return db
     .select({
       u: users,
@@ -155,8 +153,8 @@ export async function findUser(deps: Deps, id: string): Promise<User & { mfaEnab
 export async function getUser(deps: Deps, meta: RequestMeta, admin: Authenticated, id: string) {
   const [user, sessions, [login], identities, factors, recoveryCodes] = await Promise.all([
     findUser(deps, id).catch(async (err) => {
-      await recordAdmin(deps, meta, admin, "admin_user_viewed", id, { reason: "not_found" }, "failure");
-      throw err;
+      if (!(err instanceof AppError && err.code === "user_not_found")) throw err;
+      throw await recordRefusal(deps, meta, admin, "admin_user_viewed", id, err, { reason: "not_found" }, "failure");
     }),
     listSessions(deps, id, ""),
     // Within AUDIT_RETENTION: older logins are no longer on record.

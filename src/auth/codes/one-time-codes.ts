@@ -65,6 +65,15 @@ const CODE_PURPOSES = {
   /** Sign-in by emailed code (src/auth/sign-in/email-code.ts): a first factor, like a password. */
   sign_in: { ttl: (c) => c.SIGN_IN_CODE_TTL, events: { requested: "sign_in_code_requested", failed: "sign_in_code_failed" } },
   /**
+   * DELETE /auth/account of an account without a password (social sign-in only): the fresh proof
+   * that stands in for the current password, mailed to the address and sent back as `code`
+   * (src/auth/account-deletion.ts).
+   */
+  account_deletion: {
+    ttl: (c) => c.EMAIL_CODE_TTL,
+    events: { requested: "deletion_code_requested", failed: "deletion_code_failed" },
+  },
+  /**
    * Mailed after DELETE /auth/account: restores the account until the purge anonymises it
    * (src/auth/account/deletion.ts). Many attempts per code, as for the undo code: whoever knows the
    * address must not be able to end the owner's way back with a few wrong guesses.

@@ -9,6 +9,7 @@ import { confirmCurrentPassword } from "../password/confirm";
 import { type Authenticated, endAllSessions, startSession, type TokenPair } from "../sessions/sessions";
 import { amrOf } from "../sign-in/ways-in";
 import { hashPassword, scryptParams } from "./hash";
+import { withHashAdmission } from "./hash-admission";
 import { assertAcceptableNewPassword } from "./new-password";
 import { notifyPasswordChanged } from "./reset";
 
@@ -19,9 +20,22 @@ import { notifyPasswordChanged } from "./reset";
  * password exactly one wins; the other is refused. Every session ends (the current one too) and
  * a fresh one starts; the address is told. On an account with two-factor sign-in, `mfaCode` (a
  * current TOTP or recovery code) is required too, checked after the password and the new
- * password's policy so a refused request does not use up a recovery code.
+ * password's policy so a refused request does not use up a recovery code. Its two hashes (the
+ * current password, the new one) are admitted to the hash queue together, before anything is
+ * written: a full queue answers 503 server_busy with the throttle and the codes untouched.
  */
-export async function changePassword(
+export function changePassword(
+  deps: Deps,
+  meta: RequestMeta,
+  auth: Authenticated,
+  currentPassword: string,
+  newPassword: string,
+  mfaCode?: string,
+): Promise<{ user: User; tokens: TokenPair }> {
+  return withHashAdmission(deps.config, 2, () => applyChange(deps, meta, auth, currentPassword, newPassword, mfaCode));
+}
+
+async function applyChange(
   deps: Deps,
   meta: RequestMeta,
   auth: Authenticated,

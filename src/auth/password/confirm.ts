@@ -8,6 +8,7 @@ import { type AuditEvent, audit } from "../audit";
 import type { Authenticated } from "../sessions/sessions";
 import { clearThrottle, loginPolicy, refusal, reservationStatement, throttleKey } from "../throttle";
 import { dummyHash, scryptParams, type VerifyResult, verifyPassword } from "./hash";
+import { withHashAdmission } from "./hash-admission";
 
 /**
  * "Is this the account's password?": the one check behind login and every "confirm your current
@@ -65,9 +66,15 @@ export interface PasswordCheck {
  * delayed the answer is 429 with Retry-After, no hash runs and nothing is counted; at
  * LOGIN_LOCKOUT_FAILURES only a reset unlocks it. Unknown email and wrong password answer the
  * same 401 after the same work (a verify against a dummy hash). The caller clears the key after
- * a right password (pipelined with its next write).
+ * a right password (pipelined with its next write). When the isolate's hash queue is full it
+ * answers 503 server_busy before anything is reserved (src/auth/password/hash-admission.ts).
  */
-export async function checkPassword(deps: Deps, meta: RequestMeta, rawEmail: string, password: string): Promise<PasswordCheck> {
+export function checkPassword(deps: Deps, meta: RequestMeta, rawEmail: string, password: string): Promise<PasswordCheck> {
+  // Admitted to the hash queue before the reservation: a request it cannot take counts no attempt.
+  return withHashAdmission(deps.config, 1, () => verifyLogin(deps, meta, rawEmail, password));
+}
+
+async function verifyLogin(deps: Deps, meta: RequestMeta, rawEmail: string, password: string): Promise<PasswordCheck> {
   const email = normalizeEmail(rawEmail);
   const key = await throttleKey(deps, "login", email);
   const { gate, user } = await reserveLogin(deps, key, email);

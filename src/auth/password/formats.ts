@@ -15,7 +15,6 @@ export const SCRYPT_FORMAT = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$(
  */
 export const UNUSABLE_PASSWORD_PREFIX = "!";
 export const unusablePassword = () => `${UNUSABLE_PASSWORD_PREFIX}${hex(randomBytes(20))}`;
-export const isUnusablePassword = (stored: string) => stored.startsWith(UNUSABLE_PASSWORD_PREFIX);
 
 /**
  * The stored values a right password can match (scrypt in our format, Django pbkdf2_sha256,

@@ -13,6 +13,7 @@ import { dropUnprovenIdentities } from "../oauth/identities";
 import { endAllSessions } from "../sessions/sessions";
 import { clearThrottle, throttleKey } from "../throttle";
 import { hashPassword, scryptParams } from "./hash";
+import { withHashAdmission } from "./hash-admission";
 import { assertAcceptableNewPassword } from "./new-password";
 
 /**
@@ -35,11 +36,13 @@ export async function requestReset(deps: Deps, meta: RequestMeta, rawEmail: stri
 
 /**
  * The same reset code and mail for a known account, on an administrator's request (POST
- * /auth/admin/users/{id}/send-password-reset): within the account's send throttle (429 when too
- * soon), mailed in the background.
+ * /auth/admin/users/{id}/send-password-reset): first the account's send slot (429 when too soon),
+ * which the caller takes in the transaction that records the request, then the mail, in the
+ * background, once that has committed.
  */
-export async function sendResetCode(deps: Deps, meta: RequestMeta, user: User): Promise<void> {
-  await takeSendSlot(deps, "password_reset", user.email);
+export const takeResetSendSlot = (deps: Deps, email: string) => takeSendSlot(deps, "password_reset", email);
+
+export function issueResetMail(deps: Deps, meta: RequestMeta, user: User): void {
   deps.waitUntil(
     mailCode(deps, meta, "password_reset", user, resetMessage(deps)).catch((err) =>
       deps.log("error", "one-time code not issued", { purpose: "password_reset", ...describeError(err) }),
@@ -47,11 +50,12 @@ export async function sendResetCode(deps: Deps, meta: RequestMeta, user: User): 
   );
 }
 
-export async function resetPassword(
-  deps: Deps,
-  meta: RequestMeta,
-  input: { email: string; otp: string; newPassword: string },
-): Promise<void> {
+/** Admitted to the hash queue before the guess is counted: a request it cannot take spends no guess (503 server_busy). */
+export function resetPassword(deps: Deps, meta: RequestMeta, input: { email: string; otp: string; newPassword: string }): Promise<void> {
+  return withHashAdmission(deps.config, 1, () => completeReset(deps, meta, input));
+}
+
+async function completeReset(deps: Deps, meta: RequestMeta, input: { email: string; otp: string; newPassword: string }): Promise<void> {
   // Before the code: a refused password does not spend a guess.
   await assertAcceptableNewPassword(deps, input.newPassword, "new_password");
   const email = normalizeEmail(input.email);

@@ -1,5 +1,6 @@
 import { pbkdf2 } from "@noble/hashes/pbkdf2.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { hashFinished } from "./hash-admission";
 import romixModule from "./romix.wasm";
 
 /**
@@ -58,40 +59,75 @@ function instance(bytes: number): Romix {
 
 /**
  * The instance's memory is shared: one hash at a time per isolate (this also bounds memory to one
- * hash's). Each hash waits and runs on its own request's timers, never on another request's
- * promise: workerd runs a continuation in the request that created it, so a queue of chained
- * promises stalls every later hash of the isolate for good when one queued request is cancelled
- * (a client that disconnects mid-login), which test/auth/password/scrypt-cancelled.test.ts reproduces.
+ * hash's), in the order they ask, so that no request waits longer than the hashes queued before it
+ * (src/auth/password/hash-admission.ts bounds that queue). Each hash waits and runs on its own request's
+ * timers, never on another request's promise: workerd runs a continuation in the request that
+ * created it, so a queue of chained promises stalls every later hash of the isolate for good when
+ * one queued request is cancelled (a client that disconnects mid-login), which
+ * test/auth/password/scrypt-cancelled.test.ts reproduces. For the same reason a cancelled hash or waiter
+ * never tells anyone it is gone: the next in line notices that it stopped moving and passes it.
  */
 interface Turn {
   /** Slices done so far: a waiter that sees no progress over STALE_WAKES of its own wakes takes over. */
   progress: number;
+  /** When it joined the line, if it waited there (the queue was busy) rather than finding the queue empty. */
+  queuedAt: number | null;
 }
 let running: Turn | null = null;
 
+/** A hash waiting for its turn; `wakes` counts its own wakes, so the waiter behind it can tell it is still there. */
+interface Waiter {
+  wakes: number;
+}
+/** Waiting hashes, first come first served. */
+const line: Waiter[] = [];
+
 /**
- * How many of a waiter's wakes without a single slice of the running hash mean that hash's
- * request is gone (a live hash does a slice every turn of the event loop in which its timer
- * fires, and timers fire in order, so a waiter wakes about once per slice).
+ * How many of a waiter's wakes without a single slice of the running hash (or a single wake of the
+ * waiter at the head of the line) mean that request is gone (a live hash does a slice every turn of
+ * the event loop in which its timer fires, and timers fire in order, so a waiter wakes about once
+ * per slice; a live waiter wakes once per turn as well).
  */
 const STALE_WAKES = 64;
 
-async function acquire(): Promise<Turn> {
-  let seen: Turn | null = null;
-  let seenProgress = -1;
-  let idleWakes = 0;
-  for (;;) {
-    if (running === null) break;
-    if (running !== seen || running.progress !== seenProgress) {
-      seen = running;
-      seenProgress = running.progress;
-      idleWakes = 0;
-    } else if (++idleWakes >= STALE_WAKES) break; // its request was cancelled: it will never resume
-    await pause();
-  }
-  const turn: Turn = { progress: 0 };
+function take(queuedAt: number | null): Turn {
+  const turn: Turn = { progress: 0, queuedAt };
   running = turn;
   return turn;
+}
+
+async function acquire(): Promise<Turn> {
+  if (running === null && line.length === 0) return take(null);
+  const me: Waiter = { wakes: 0 };
+  const queuedAt = Date.now();
+  line.push(me);
+  let watched: Turn | Waiter | null = null;
+  let seen = -1;
+  let idleWakes = 0;
+  for (;;) {
+    await pause();
+    me.wakes++;
+    if (!line.includes(me)) line.push(me); // passed over as gone by a waiter behind: back in line
+    const head = line[0];
+    if (running === null && head === me) {
+      line.shift();
+      return take(queuedAt);
+    }
+    // Whom this waiter waits for: the running hash, else the waiter at the head of the line.
+    const blocker: Turn | Waiter = running ?? head;
+    const moved = running ? running.progress : head.wakes;
+    if (blocker !== watched || moved !== seen) {
+      watched = blocker;
+      seen = moved;
+      idleWakes = 0;
+    } else if (++idleWakes >= STALE_WAKES) {
+      // Its request was cancelled: it will never move again.
+      if (running === blocker) running = null;
+      else line.splice(line.indexOf(blocker as Waiter), 1);
+      watched = null;
+      idleWakes = 0;
+    }
+  }
 }
 
 export async function scryptWasm(
@@ -101,8 +137,11 @@ export async function scryptWasm(
   slice: number = SALSA_CORES_PER_SLICE,
 ): Promise<Uint8Array> {
   const turn = await acquire();
+  const started = Date.now();
   try {
-    return await derive(password, salt, params, slice, turn);
+    const key = await derive(password, salt, params, slice, turn);
+    hashFinished(params.N * params.r * params.p, started, turn.queuedAt);
+    return key;
   } finally {
     if (running === turn) running = null;
   }

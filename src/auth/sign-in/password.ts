@@ -1,11 +1,23 @@
 import { and, eq } from "drizzle-orm";
 import { users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
+import { AppError } from "../../errors";
 import { audit } from "../audit";
 import { checkPassword } from "../password/confirm";
 import { hashPassword, scryptParams } from "../password/hash";
+import { withHashAdmission } from "../password/hash-admission";
 import { clearThrottle } from "../throttle";
 import { completeSignIn, type SignInResult } from "./complete";
+
+/** The password hashed with the current parameters, or null when the isolate's hash queue is full. */
+async function rehash(deps: Deps, password: string): Promise<string | null> {
+  try {
+    return await withHashAdmission(deps.config, 1, () => hashPassword(password, scryptParams(deps.config)));
+  } catch (err) {
+    if (err instanceof AppError && err.code === "server_busy") return null;
+    throw err;
+  }
+}
 
 /**
  * Email + password login: the password check, a rehash of a legacy or outdated hash, then the
@@ -14,8 +26,9 @@ import { completeSignIn, type SignInResult } from "./complete";
 export async function login(deps: Deps, meta: RequestMeta, input: { email: string; password: string }): Promise<SignInResult> {
   const { user, result, key } = await checkPassword(deps, meta, input.email, input.password);
   let current = user;
-  if (result.needsRehash) {
-    const fresh = await hashPassword(input.password, scryptParams(deps.config));
+  // Optional work: when the hash queue is full the old hash stays until a later login.
+  const fresh = result.needsRehash ? await rehash(deps, input.password) : null;
+  if (fresh) {
     // Conditioned on the old hash: of two concurrent logins, one rewrites and the other no-ops.
     const [updated] = await deps.db
       .update(users)

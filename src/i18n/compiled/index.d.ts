@@ -15,6 +15,7 @@ export interface MessageParams {
   "error.captcha_invalid": undefined;
   "error.captcha_required": undefined;
   "error.captcha_unavailable": undefined;
+  "error.deletion_code_required": undefined;
   "error.email_mismatch": undefined;
   "error.email_revert_conflict": undefined;
   "error.email_taken": undefined;
@@ -79,6 +80,7 @@ export interface MessageParams {
   "error.payload_too_large.avatar": { "amount": string | number; "unit": string };
   "error.provider_unavailable": undefined;
   "error.recent_login_required": undefined;
+  "error.server_busy": undefined;
   "error.service_unavailable": undefined;
   "error.session_not_found": undefined;
   "error.setup_token_invalid": undefined;
@@ -103,6 +105,10 @@ export interface MessageParams {
   "mail.account_deletion.intro": { "app": string | number };
   "mail.account_deletion.outro": undefined;
   "mail.account_deletion.subject": { "app": string | number };
+  "mail.account_deletion_code.code_label": undefined;
+  "mail.account_deletion_code.intro": { "app": string | number };
+  "mail.account_deletion_code.outro": undefined;
+  "mail.account_deletion_code.subject": { "app": string | number };
   "mail.common.expires": { "duration": string | number; "time": string | number };
   "mail.common.identity_named": { "provider": string | number; "email": string | number };
   "mail.common.identity_unnamed": { "provider": string | number };

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { login, loginAs, me, PASSWORD, refresh, registerUser } from "../../support/accounts";
+import { login, loginAs, me, PASSWORD, refresh, registerUser, uniqueEmail, wrongCode } from "../../support/accounts";
 import { file, fixture, listKeys, upload } from "../../support/avatars";
 import { DAY, fakeClock, MIN } from "../../support/clock";
 import { auditRows, userRow, withDb } from "../../support/db";
 import { codeIn, mailsTo } from "../../support/mail";
 import { codeAt, loginWithMfa, mfaAccount, mfaToken, verify } from "../../support/mfa";
+import { socialLogin, uniqueSub } from "../../support/oidc";
 import { type CallOptions, call, json, runScheduled } from "../../support/worker";
 
 type Clock = ReturnType<typeof fakeClock>;
@@ -46,6 +47,47 @@ describe("DELETE /auth/account", () => {
     expect((await json(wrong)).code).toBe("invalid_current_password");
     expect((await userRow(u.user.id)).status).toBe("active");
     expect(await me(fresh.access_token, { now: clock.now })).toBe(200);
+  });
+
+  it("an account without a password (social sign-in only) confirms with a code mailed to its address, never with a fresh session alone", async () => {
+    const clock = fakeClock();
+    const opts = { now: clock.now };
+    const email = uniqueEmail("social-delete");
+    const signedIn = await socialLogin("google", { sub: uniqueSub("del"), email, email_verified: true }, opts);
+    const id = signedIn.user.id;
+    const token = signedIn.access_token;
+    expect((await userRow(id)).password).toMatch(/^!/);
+    // A session a minute old, as a stolen token would be: it only gets a code mailed to the owner.
+    const first = await deleteAccount(token, {}, opts);
+    expect(first.status).toBe(403);
+    expect((await json(first)).code).toBe("deletion_code_required");
+    const mails = await mailsTo(email, "account_deletion_code");
+    expect(mails).toHaveLength(1);
+    expect(mails[0].subject).not.toMatch(/\d{6}/);
+    const code = codeIn(mails[0]);
+    // Asked again at once: the send throttle of every mailed code, and no second mail.
+    const again = await deleteAccount(token, {}, opts);
+    expect(again.status).toBe(429);
+    expect(again.headers.get("retry-after")).toMatch(/^\d+$/);
+    // A wrong code deletes nothing.
+    const wrong = await deleteAccount(token, { code: wrongCode(code) }, opts);
+    expect((await json(wrong)).code).toBe("invalid_otp");
+    expect((await userRow(id)).status).toBe("active");
+    expect(await me(token, opts)).toBe(200);
+    // The mailed code schedules the deletion, once.
+    const ok = await deleteAccount(token, { code }, opts);
+    expect(ok.status).toBe(202);
+    expect((await userRow(id)).status).toBe("deletion_pending");
+    expect(await restoreCode(email)).toMatch(/^\d{6}$/);
+    expect(await me(token, opts)).toBe(401);
+    const events = (await auditRows(id)).map((r) => [r.event, r.outcome, r.detail?.reason ?? null]);
+    expect(events).toEqual(
+      expect.arrayContaining([
+        ["deletion_code_requested", "success", null],
+        ["deletion_code_failed", "failure", "wrong_code"],
+        ["account_deletion_requested", "success", null],
+      ]),
+    );
   });
 
   it("with MFA on, also a second-factor code; an MFA step started before the deletion is refused after it", async () => {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { login, PASSWORD, registerUser } from "../../support/accounts";
+import { login, PASSWORD, registerUser, uniqueEmail, wrongCode } from "../../support/accounts";
 import { adminAccount, adminCall } from "../../support/admin";
-import { fakeClock, MIN } from "../../support/clock";
+import { fakeClock, MIN, SEC } from "../../support/clock";
+import { auditRows } from "../../support/db";
+import { latestCode } from "../../support/mail";
 import { call, json } from "../../support/worker";
 
 /** GET /auth/account/export: the caller's own data, nobody else's; recent login; a few a day. */
@@ -72,5 +74,42 @@ describe("GET /auth/account/export", () => {
     clock.advance(24 * 3600_000 + MIN);
     const next = await login(u.email, PASSWORD, { now: clock.now });
     expect((await call("/auth/account/export", { token: next.access_token, now: clock.now })).status).toBe(200);
+  });
+
+  it("never tells whether another address has an account: a taken new address looks like a free one, before and at confirm", async () => {
+    const clock = fakeClock();
+    const opts = { now: clock.now };
+    const me = await registerUser({}, opts);
+    const other = await registerUser({}, opts);
+    const change = (new_email: string) =>
+      call("/auth/change-email", { body: { new_email, current_password: PASSWORD }, token: me.access_token, ...opts });
+    const confirm = (code: string) => call("/auth/change-email/confirm", { body: { code }, token: me.access_token, ...opts });
+    // A free address, then one that belongs to another account: both answered 202.
+    expect((await change(uniqueEmail("free"))).status).toBe(202);
+    clock.advance(61 * SEC);
+    expect((await change(other.email)).status).toBe(202);
+    // A code mailed to a free address that someone registers before it is used: invalid_otp, as a wrong code is.
+    clock.advance(3 * 60 * SEC);
+    const raced = uniqueEmail("raced");
+    expect((await change(raced)).status).toBe(202);
+    const code = await latestCode(raced, /Confirm your new/);
+    expect((await confirm(wrongCode(code))).status).toBe(400);
+    await registerUser({ email: raced }, opts);
+    expect((await json(await confirm(code))).code).toBe("invalid_otp");
+    // The stored rows know which was which (for administrators).
+    const stored = JSON.stringify(await auditRows(me.user.id));
+    expect(stored).toContain("address_taken");
+
+    const session = await login(me.email, PASSWORD, opts);
+    const data = await json(await call("/auth/account/export", { token: session.access_token, ...opts }));
+    const text = JSON.stringify(data);
+    expect(text).not.toContain("address_taken");
+    expect(text).not.toContain(other.email);
+    const shown = (event: string) =>
+      data.audit_events
+        .filter((e: { event: string; detail: { purpose?: string } | null }) => e.event === event && e.detail?.purpose === "email_change")
+        .map((e: { outcome: string; detail: unknown }) => [e.outcome, e.detail]);
+    expect(shown("email_change_requested")).toEqual(Array(3).fill(["success", { purpose: "email_change" }]));
+    expect(shown("email_change_failed")).toEqual(Array(2).fill(["failure", { purpose: "email_change", reason: "wrong_code" }]));
   });
 });
