@@ -8,6 +8,18 @@ const workerAliases = {
   "@aws-sdk/xml-builder": path.resolve(import.meta.dirname, "src/shims/aws-xml-builder.ts"),
   "postal-mime": path.resolve(import.meta.dirname, "src/shims/postal-mime.ts"),
   zod: path.resolve(import.meta.dirname, "src/shims/zod.ts"),
+  ...Object.fromEntries(
+    [
+      "@peculiar/asn1-schema",
+      "@peculiar/asn1-ecc",
+      "@peculiar/x509",
+      "@peculiar/asn1-x509",
+      "@peculiar/asn1-android",
+      "@peculiar/asn1-rsa",
+      "@peculiar/asn1-x509-post-quantum",
+      "reflect-metadata",
+    ].map((name) => [name, path.resolve(import.meta.dirname, "src/shims/webauthn-asn1.ts")]),
+  ),
 };
 
 const onUnhandledError = (error: unknown) => {

@@ -148,6 +148,36 @@ export const ERROR_CATALOG = {
     message: "This is the account's last way to sign in. Set a password (reset it by email) or link another identity first.",
   },
 
+  // Passkeys (src/auth/passkeys/)
+  passkey_challenge_invalid: {
+    status: 401,
+    message: "This passkey request has expired, was already used or belongs to another sign-in. Start again.",
+  },
+  passkey_invalid: {
+    status: 401,
+    message: "The passkey's answer could not be verified (wrong site, wrong signature or a malformed response). Try again.",
+  },
+  passkey_unknown: {
+    status: 401,
+    message: "This passkey is not registered with this account (it may have been removed). Sign in another way or use another passkey.",
+  },
+  passkey_counter_regressed: {
+    status: 401,
+    message:
+      "This passkey's signature counter went backwards, a sign that it may have been copied. Sign in another way and check your passkeys.",
+  },
+  passkey_user_verification_required: {
+    status: 401,
+    message: "This sign-in needs a second kind of proof: use the passkey with its PIN, fingerprint or face (user verification).",
+  },
+  passkey_already_registered: { status: 409, message: "This passkey is already registered." },
+  passkey_not_found: { status: 404, message: "No passkey with this id on this account." },
+  phishing_resistant_required: {
+    status: 403,
+    message:
+      "Your account must sign in with a passkey: this session may only add a passkey and sign out. Add a passkey, then sign in with it.",
+  },
+
   // Account management: the admin API, deletion and restore (src/auth/admin/, src/auth/account/deletion.ts)
   admin_required: { status: 403, message: "This needs an administrator account." },
   admin_mfa_required: {
@@ -203,6 +233,8 @@ export interface ErrorOptions {
   /** Seconds; sent as Retry-After (rounded up, at least 1). */
   retryAfter?: number;
   headers?: Record<string, string>;
+  /** More members of the error body, for a client to act on (passkey_unknown: the `credential_id` to signal as unknown). */
+  fields?: Record<string, string>;
 }
 
 /** The one error type of the API. Its status, code and message become the JSON error body. */
@@ -230,7 +262,12 @@ export const validationError = (issues: Issue[]) =>
 export const fieldError = (code: ErrorCode, path: string, message: string = ERROR_CATALOG[code].message) =>
   new AppError(code, { message, issues: [{ path, message }] });
 
-/** The one JSON error shape: {status:"error", message, code, issues?}. */
-export function errorBody(code: ErrorCode, message: string = ERROR_CATALOG[code].message, issues?: Issue[]) {
-  return { status: "error" as const, message, code, ...(issues ? { issues } : {}) };
+/** The one JSON error shape: {status:"error", message, code, issues?} (and the error's own `fields`, if any). */
+export function errorBody(
+  code: ErrorCode,
+  message: string = ERROR_CATALOG[code].message,
+  issues?: Issue[],
+  fields?: Record<string, string>,
+) {
+  return { ...fields, status: "error" as const, message, code, ...(issues ? { issues } : {}) };
 }

@@ -8,6 +8,7 @@ import { audit } from "../audit";
 import { type IssuedCode, mailCode, redeemCode, requestCode, takeSendSlot } from "../codes/one-time-codes";
 import { revokeChallenges } from "../mfa/challenge";
 import { dropUnprovenIdentities } from "../oauth/identities";
+import { dropUnprovenPasskeys } from "../passkeys/store";
 import { endAllSessions } from "../sessions/sessions";
 import { clearThrottle, throttleKey } from "../throttle";
 import { hashPassword, scryptParams } from "./hash";
@@ -70,6 +71,7 @@ export async function resetPassword(
     return {
       sessionsEnded: await endAllSessions(withDb(deps, tx), user!.id, "password_reset"),
       identitiesRemoved: await dropUnprovenIdentities(tx, user!.id),
+      passkeysRemoved: await dropUnprovenPasskeys(tx, user!.id),
       mfaTokensRevoked: await revokeChallenges(tx, user!.id),
       attempt: code.attempt,
     };
@@ -80,6 +82,7 @@ export async function resetPassword(
     sessions_ended: done.sessionsEnded,
     attempt: done.attempt,
     ...(done.identitiesRemoved ? { identities_removed: done.identitiesRemoved } : {}),
+    ...(done.passkeysRemoved ? { passkeys_removed: done.passkeysRemoved } : {}),
     ...(done.mfaTokensRevoked ? { mfa_tokens_revoked: done.mfaTokensRevoked } : {}),
   });
   notifyPasswordChanged(deps, user!.email, "reset");

@@ -1,6 +1,6 @@
 import { type AnyColumn, type SQL, sql } from "drizzle-orm";
 import { type Db, UNCACHED } from "../../db/client";
-import { identities, mfaFactors, mfaRecoveryCodes, users } from "../../db/schema";
+import { identities, mfaFactors, mfaRecoveryCodes, passkeys, users } from "../../db/schema";
 import { USABLE_PASSWORD_PATTERN } from "../password/formats";
 
 /**
@@ -28,7 +28,7 @@ export interface Credential {
    * Where its rows live, when in a table of their own: a change of owner removes those added
    * before the address was proven (src/auth/account/owner.ts).
    */
-  rows?: { table: typeof identities | typeof mfaFactors | typeof mfaRecoveryCodes; where?: SQL };
+  rows?: { table: typeof identities | typeof mfaFactors | typeof mfaRecoveryCodes | typeof passkeys; where?: SQL };
 }
 
 export interface WayIn {
@@ -104,6 +104,20 @@ export const WAYS_IN = {
       rows: { table: mfaRecoveryCodes },
     },
     describe: "One of the printed recovery codes, each usable once.",
+  },
+  passkey: {
+    // A WebAuthn credential (src/auth/passkeys/): the key proves possession, bound to one device
+    // (`hwk`) or synced between a user's devices (`swk`); with user verification (a PIN or
+    // biometric on the authenticator) it proves a second kind too (`user`), so one ceremony is
+    // multi-factor. Its signature covers this site's origin: a look-alike site cannot relay it.
+    amr: { hwk: ["possession"], swk: ["possession"], user: ["inherence"] },
+    use: "either",
+    phishingResistant: true,
+    credential: {
+      held: (userId) => exists(sql`${passkeys}`, userId),
+      rows: { table: passkeys },
+    },
+    describe: "A passkey (WebAuthn): a device-bound or synced key, with user verification when the authenticator did it.",
   },
 } as const satisfies Record<string, WayIn>;
 
