@@ -5,7 +5,16 @@ import { identities, type MfaFactor, mfaChallenges, mfaFactors, type User, users
 import type { Deps } from "../../deps";
 import { b64url, randomBytes, sha256Hex } from "../../lib/encoding";
 import type { SessionGrounds } from "../sessions/sessions";
-import { type FirstFactor, isWayIn, type Proof, type SecondFactor, secondFactorsHeld, WAYS_IN } from "../sign-in/ways-in";
+import {
+  amrOf,
+  completingFactors,
+  type FirstFactor,
+  isWayIn,
+  type Proof,
+  type SecondFactor,
+  secondFactorsHeld,
+  WAYS_IN,
+} from "../sign-in/ways-in";
 
 /**
  * The mfa_token: the step between a right first factor (the password, or Google or Apple) and the
@@ -70,7 +79,7 @@ export interface OpenChallenge {
   user: User;
   /** The user's active TOTP factor; null when it has none (turned off since, or the account holds another second factor). */
   factor: MfaFactor | null;
-  /** The second factors the account holds now (ways-in registry): what this token can still be completed with. */
+  /** The second factors the account holds now that complete this sign-in (ways-in registry): what this token accepts. */
   methods: SecondFactor[];
   first: FirstProof;
 }
@@ -94,7 +103,8 @@ export async function openChallenge(deps: Deps, token: string): Promise<OpenChal
     .limit(1);
   const first = row ? loadProof(row.c.method, row.c.grounds) : null;
   if (!row || !first) return undefined;
-  return { id: row.c.id, user: row.u, factor: row.f, methods: row.methods ?? [], first };
+  const methods = completingFactors(first.amr ?? amrOf(first.method), row.methods ?? []);
+  return { id: row.c.id, user: row.u, factor: row.f, methods, first };
 }
 
 /**

@@ -212,6 +212,15 @@ export const secondFactorsHeld = (userId: AnyColumn | SQL): SQL<string[]> => {
   return sql<string[]>`array_remove(array[${sql.join(parts, sql`, `)}]::text[], null)`;
 };
 
+/**
+ * Of the second factors an account holds, those that complete a sign-in whose first proof recorded
+ * `firstAmr`: together they must prove two kinds of factor. After a password every one does; after
+ * a passkey without user verification (possession) an authenticator code (possession too) does
+ * not, a passkey with user verification does. What an MFA challenge offers and accepts.
+ */
+export const completingFactors = (firstAmr: readonly string[], held: readonly SecondFactor[]): SecondFactor[] =>
+  held.filter((m) => assess([...firstAmr, ...amrOf(m)]).multiFactor);
+
 /** The ways in an account keeps between sign-ins: "never remove the last way in" looks for one of these. */
 const STORED_FIRST_FACTORS = entries.filter(([, w]) => w.use !== "second" && w.credential).map(([n]) => n);
 
