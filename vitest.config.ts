@@ -6,7 +6,10 @@ import { readWranglerConfig } from "./scripts/stack/wrangler-config.ts";
 // The same module aliases as wrangler.toml's [alias] (the plugin does not read them), read from
 // that file, so the tests run the code that is deployed.
 const workerAliases = Object.fromEntries(
-  Object.entries(readWranglerConfig().alias as Record<string, string>).map(([name, file]) => [name, path.resolve(import.meta.dirname, file)]),
+  Object.entries(readWranglerConfig().alias as Record<string, string>).map(([name, file]) => [
+    name,
+    path.resolve(import.meta.dirname, file),
+  ]),
 );
 
 const onUnhandledError = (error: unknown) => {

@@ -72,8 +72,9 @@ describe("src/shims/webauthn-asn1.ts", () => {
   });
 
   it("the certificate classes throw when used; the object identifiers are the real ones", async () => {
-    for (const name of ["X509Certificate", "Certificate", "KeyDescription", "RSAPublicKey", "OctetString", "ECParameters"] as const)
-      expect(() => new (shim[name] as new () => unknown)(), name).toThrow(/not bundled/);
+    const classes = { ...shim } as Record<string, unknown>;
+    for (const name of ["X509Certificate", "Certificate", "KeyDescription", "RSAPublicKey", "OctetString", "ECParameters"])
+      expect(() => new (classes[name] as new () => unknown)(), name).toThrow(/not bundled/);
     expect(() => shim.AsnParser.parse(new Uint8Array(2), shim.Certificate)).toThrow(/not bundled/);
     const real: Record<string, unknown> = {
       ...realEcc,

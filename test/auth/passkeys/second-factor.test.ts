@@ -3,7 +3,7 @@ import { login, PASSWORD, registerUser, verifyEmailOf } from "../../support/acco
 import { adminAccount, setRole } from "../../support/admin";
 import { fakeClock } from "../../support/clock";
 import { auditRows } from "../../support/db";
-import { claimsOf, codeAt, enableMfa, loginWithMfa, mfaAccount, verify } from "../../support/mfa";
+import { claimsOf, codeAt, loginWithMfa, mfaAccount, verify } from "../../support/mfa";
 import {
   addPasskey,
   authenticator,

@@ -30,9 +30,7 @@ async function accountWithPasskey(device: SoftwareAuthenticator, o: Parameters<t
 }
 
 const failures = async (userId: string | null, event = "passkey_sign_in_failed") =>
-  userId
-    ? (await auditRows(userId)).filter((r) => r.event === event).map((r) => ({ outcome: r.outcome, reason: r.detail.reason }))
-    : [];
+  userId ? (await auditRows(userId)).filter((r) => r.event === event).map((r) => ({ outcome: r.outcome, reason: r.detail.reason })) : [];
 
 describe("signing in with a passkey", () => {
   it.each([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PASSWORD, registerUser, uniqueEmail, verifyEmailOf } from "../../support/accounts";
-import { fakeClock, DAY } from "../../support/clock";
+import { DAY, fakeClock } from "../../support/clock";
 import { auditRows, userRow, withDb } from "../../support/db";
 import { latestCode, mailsTo } from "../../support/mail";
 import { claimsOf } from "../../support/mfa";
@@ -28,7 +28,12 @@ describe("passkey-first sign-up", () => {
     expect(row.webauthn_user_id).toBe(b64url(device.credentials[0].userHandle));
     expect(await latestCode(email, /verification code/)).toMatch(/^\d{6}$/);
     const events = (await auditRows(body.user.id)).map((r) => [r.event, r.detail?.method ?? r.detail?.context]);
-    expect(events).toEqual(expect.arrayContaining([["passkey_registered", "sign_up"], ["registered", "passkey"]]));
+    expect(events).toEqual(
+      expect.arrayContaining([
+        ["passkey_registered", "sign_up"],
+        ["registered", "passkey"],
+      ]),
+    );
     // Password login has nothing to match.
     const pwd = await call("/auth/login", { body: { email, password: PASSWORD } });
     expect(pwd.status).toBe(401);
