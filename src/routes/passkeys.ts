@@ -55,7 +55,7 @@ const extensionResults = z
 
 const RESPONSE_MESSAGE = "Send the credential as credential.toJSON() gives it.";
 
-export const RegistrationResponseSchema = z
+const RegistrationResponseSchema = z
   .object(
     {
       id: credentialId(),
@@ -191,7 +191,7 @@ const passkeyName = z
   .max(64, "name is 1 to 64 characters.")
   .openapi({ description: "A name for the account's list (default Passkey)", example: "Laptop" });
 
-export const PasskeySchema = z
+const PasskeySchema = z
   .object({
     id: uuid(),
     name: z.string().max(64),

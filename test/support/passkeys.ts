@@ -17,7 +17,7 @@ import { type CallOptions, call, json } from "./worker";
  * configures WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS.
  */
 export const RP_ID = "app.test";
-export const ORIGIN = "https://app.test";
+const ORIGIN = "https://app.test";
 export const ANDROID_ORIGIN = "android:apk-key-hash:7bueE1LcZEYLD1yF8C384su_vu0AMpWExf2ULNwCfdk";
 
 /** A device holding passkeys for the tests' site. Default: user verification, a synced (backup-eligible) passkey that counts. */

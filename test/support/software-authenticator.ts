@@ -17,6 +17,9 @@
  * sign counter, crossOrigin/topOrigin, transports, the user handle, the credential used, and the
  * signature itself.
  *
+ * It imports nothing of this repository either: the checks it makes possible are only worth
+ * something if it shares no code with what it checks.
+ *
  * Algorithms: ES256 (COSE -7, P-256, signature DER-encoded as WebAuthn requires), EdDSA (COSE -8,
  * Ed25519, raw 64-byte signature) and RS256 (COSE -257, RSASSA-PKCS1-v1_5 2048, raw signature).
  * Attestation is always `fmt: "none"` with an empty `attStmt`.
@@ -27,7 +30,7 @@
 // ---------------------------------------------------------------------------------------------
 
 export type Base64URLString = string;
-export type AuthenticatorTransport = "ble" | "cable" | "hybrid" | "internal" | "nfc" | "smart-card" | "usb";
+type AuthenticatorTransport = "ble" | "cable" | "hybrid" | "internal" | "nfc" | "smart-card" | "usb";
 
 export interface PublicKeyCredentialCreationOptionsJSON {
   rp: { id?: string; name: string };
@@ -91,8 +94,8 @@ export interface AuthenticationResponseJSON {
 // Options
 // ---------------------------------------------------------------------------------------------
 
-export type Alg = "ES256" | "EdDSA" | "RS256";
-export const COSE_ALG: Record<Alg, number> = { ES256: -7, EdDSA: -8, RS256: -257 };
+type Alg = "ES256" | "EdDSA" | "RS256";
+const COSE_ALG: Record<Alg, number> = { ES256: -7, EdDSA: -8, RS256: -257 };
 
 /** Overrides shared by both ceremonies. Everything defaults to what an honest browser would send. */
 interface CommonOverrides {
@@ -409,7 +412,7 @@ async function sign(c: SoftwareCredential, data: Uint8Array<ArrayBuffer>): Promi
 }
 
 /** Web Crypto's r||s → DER SEQUENCE { INTEGER r, INTEGER s } (minimal, positive integers). */
-export function derEcdsaSignature(raw: Uint8Array): Uint8Array {
+function derEcdsaSignature(raw: Uint8Array): Uint8Array {
   const half = raw.length / 2;
   const int = (b: Uint8Array) => {
     let i = 0;
@@ -443,9 +446,9 @@ function flagsByte(f: { up: boolean; uv: boolean; be: boolean; bs: boolean; at: 
 // CTAP2 canonical order).
 // ---------------------------------------------------------------------------------------------
 
-export type CborValue = number | string | Uint8Array | CborValue[] | Map<number | string, CborValue>;
+type CborValue = number | string | Uint8Array | CborValue[] | Map<number | string, CborValue>;
 
-export function cbor(v: CborValue): Uint8Array {
+function cbor(v: CborValue): Uint8Array {
   const out: number[] = [];
   const head = (major: number, n: number) => {
     if (n < 24) out.push((major << 5) | n);

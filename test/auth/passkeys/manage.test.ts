@@ -5,6 +5,7 @@ import { auditRows, withDb } from "../../support/db";
 import { mailsTo } from "../../support/mail";
 import { codeAt, enableMfa } from "../../support/mfa";
 import {
+  ANDROID_ORIGIN,
   addPasskey,
   authenticator,
   codeOf,
@@ -174,7 +175,7 @@ describe("adding a passkey", () => {
 
   it("the Android app's origin is accepted", async () => {
     const { session } = await verifiedAccount();
-    const device = authenticator({ origin: "android:apk-key-hash:7bueE1LcZEYLD1yF8C384su_vu0AMpWExf2ULNwCfdk" });
+    const device = authenticator({ origin: ANDROID_ORIGIN });
     await addPasskey(session.access_token, device);
     expect((await signInWithPasskey(device)).status).toBe("success");
   });
