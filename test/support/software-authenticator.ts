@@ -178,8 +178,8 @@ export interface SoftwareCredential {
   rpId: string;
   userHandle: Uint8Array;
   userName: string;
-  privateKey: CryptoKey;
-  publicKey: CryptoKey;
+  privateKey: Key;
+  publicKey: Key;
   /** COSE_Key (CBOR) as embedded in the attested credential data. */
   cosePublicKey: Uint8Array;
   signCount: number;
@@ -373,7 +373,14 @@ function pickAlg(params: { alg: number }[]): Alg {
   throw domError("NotSupportedError", "No supported algorithm in pubKeyCredParams");
 }
 
-async function generateKeyPair(alg: Alg): Promise<CryptoKeyPair> {
+/** Web Crypto's key types, named from `crypto.subtle` itself: the Workers and Node type libraries spell them differently. */
+type Key = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+interface KeyPair {
+  privateKey: Key;
+  publicKey: Key;
+}
+
+async function generateKeyPair(alg: Alg): Promise<KeyPair> {
   const params =
     alg === "ES256"
       ? { name: "ECDSA", namedCurve: "P-256" }
@@ -385,12 +392,12 @@ async function generateKeyPair(alg: Alg): Promise<CryptoKeyPair> {
             publicExponent: new Uint8Array([1, 0, 1]),
             hash: "SHA-256",
           };
-  return (await crypto.subtle.generateKey(params, true, ["sign", "verify"])) as CryptoKeyPair;
+  return (await crypto.subtle.generateKey(params, true, ["sign", "verify"])) as unknown as KeyPair;
 }
 
 /** The credential public key as a COSE_Key map, CBOR-encoded in CTAP2 canonical order. */
-async function coseKey(alg: Alg, publicKey: CryptoKey): Promise<Uint8Array> {
-  const jwk = (await crypto.subtle.exportKey("jwk", publicKey)) as JsonWebKey;
+async function coseKey(alg: Alg, publicKey: Key): Promise<Uint8Array> {
+  const jwk = (await crypto.subtle.exportKey("jwk", publicKey)) as { x?: string; y?: string; n?: string; e?: string };
   const m = new Map<number, CborValue>();
   if (alg === "ES256") {
     m.set(1, 2).set(3, -7).set(-1, 1).set(-2, fromB64url(jwk.x!)).set(-3, fromB64url(jwk.y!)); // kty EC2, crv P-256
