@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, sign } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -8,16 +9,21 @@ import { readWranglerConfig } from "../../scripts/stack/wrangler-config.ts";
 import * as shim from "../../src/shims/webauthn-asn1";
 
 // The Worker imports @simplewebauthn/server's ASN.1 and certificate-attestation packages through
-// src/shims/webauthn-asn1.ts (wrangler.toml [alias], read by vitest.config.ts too). This keeps the
-// shim honest when the library changes: every name the bundled code imports from an aliased
-// package is there, the certificate classes refuse to be used, the object identifiers are the real
-// ones, and the one parser it keeps reads ECDSA signatures exactly as the real one does.
+// src/shims/webauthn-asn1.ts, and its attestation verifiers and root certificates through
+// src/shims/webauthn-attestation.ts (wrangler.toml [alias], read by vitest.config.ts too). This
+// keeps the shims honest when the library changes: every name the bundled code imports from an
+// aliased module is there, the aliased paths are the library's alone, the certificate classes
+// refuse to be used, the object identifiers are the real ones, and the one parser kept reads
+// ECDSA signatures exactly as the real one does.
 
 const ROOT = path.resolve(__dirname, "../..");
-const SHIM = "./src/shims/webauthn-asn1.ts";
-const aliased = Object.entries(readWranglerConfig().alias as Record<string, string>)
-  .filter(([, file]) => file === SHIM)
-  .map(([name]) => name);
+const LIBRARY = path.join(ROOT, "node_modules/@simplewebauthn/server");
+const aliasesTo = (file: string) =>
+  Object.entries(readWranglerConfig().alias as Record<string, string>)
+    .filter(([, target]) => target === file)
+    .map(([name]) => name);
+const aliased = aliasesTo("./src/shims/webauthn-asn1.ts");
+const attestation = aliasesTo("./src/shims/webauthn-attestation.ts");
 
 /** Every ESM file of a package folder. */
 function esmFiles(dir: string): string[] {
@@ -28,13 +34,14 @@ function esmFiles(dir: string): string[] {
   });
 }
 
-/** `import { a, b as c } from "<pkg>"` in the library's ESM build: pkg -> names. */
-function namedImports(): Map<string, Set<string>> {
+/** `import { a, b as c } from "<specifier>"` in the library's ESM build, for the given specifiers: specifier -> names (and the importing files). */
+function namedImports(specifiers: string[]): Map<string, Set<string>> {
   const found = new Map<string, Set<string>>();
-  for (const file of esmFiles(path.join(ROOT, "node_modules/@simplewebauthn/server/esm"))) {
+  for (const file of esmFiles(path.join(LIBRARY, "esm"))) {
     const text = fs.readFileSync(file, "utf8");
     for (const m of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*['"]([^'"]+)['"]/g)) {
-      if (!aliased.includes(m[2])) continue;
+      if (!specifiers.includes(m[2])) continue;
+      if (m[2].startsWith(".") && !fs.existsSync(path.resolve(path.dirname(file), m[2]))) continue;
       const names = m[1]
         .split(",")
         .map((n) => n.trim().replace(/^type\s+/, ""))
@@ -48,7 +55,7 @@ function namedImports(): Map<string, Set<string>> {
   return found;
 }
 
-describe("src/shims/webauthn-asn1.ts", () => {
+describe("the shims of @simplewebauthn/server's ASN.1 and attestation code", () => {
   it("stands in for the ASN.1 and attestation packages, in wrangler.toml", () => {
     expect(aliased.sort()).toEqual(
       [
@@ -65,9 +72,41 @@ describe("src/shims/webauthn-asn1.ts", () => {
   });
 
   it("exports every name the library imports from them", () => {
-    const imports = namedImports();
+    const imports = namedImports(aliased);
     expect(imports.size).toBeGreaterThan(3);
     const missing = [...imports].flatMap(([pkg, names]) => [...names].filter((n) => !(n in shim)).map((n) => `${pkg}: ${n}`));
+    expect(missing).toEqual([]);
+  });
+
+  it("its attestation verifiers and root certificates, by their paths inside the library: imported there alone, every name there", () => {
+    expect(attestation.length).toBe(10);
+    // Every other file that imports one of these paths (any package, any build) would get the shim too.
+    const importers = execFileSync(
+      "grep",
+      [
+        "-rlF",
+        "--include=*.js",
+        "--include=*.mjs",
+        "--include=*.cjs",
+        ...attestation.flatMap((a) => ["-e", `'${a}'`, "-e", `"${a}"`]),
+        "node_modules",
+      ],
+      {
+        cwd: ROOT,
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    )
+      .trim()
+      .split("\n");
+    expect(importers.filter((f) => !f.startsWith("node_modules/@simplewebauthn/server/"))).toEqual([]);
+    // Each path still exists where the library imports it (a renamed file would silently be bundled again).
+    const imports = namedImports(attestation);
+    expect([...imports.keys()].sort()).toEqual([...attestation].sort());
+    const attestationShim = fs.readFileSync(path.join(ROOT, "src/shims/webauthn-attestation.ts"), "utf8");
+    const missing = [...imports].flatMap(([spec, names]) =>
+      [...names].filter((n) => !new RegExp(`export const ${n}\\b`).test(attestationShim)).map((n) => `${spec}: ${n}`),
+    );
     expect(missing).toEqual([]);
   });
 
