@@ -205,6 +205,10 @@ export const passkeyDevices = (ctx: FlowContext, n: number, origin: string) =>
  */
 export const passkeyLoginBatch = (ctx: FlowContext, devices: SoftwareAuthenticator[]) =>
   ctx.pool(devices, 4, async (device) => {
-    const { options, challenge_token } = must(await ctx.api("POST", "/auth/passkeys/login/options", {}), 200, "POST /auth/passkeys/login/options");
+    const { options, challenge_token } = must(
+      await ctx.api("POST", "/auth/passkeys/login/options", {}),
+      200,
+      "POST /auth/passkeys/login/options",
+    );
     return { challenge_token, response: await device.authenticate(options) };
   });
