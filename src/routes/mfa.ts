@@ -7,7 +7,7 @@ import { verifyMfa } from "../auth/mfa/verify";
 import type { AuthenticationResponse } from "../auth/passkeys/ceremonies";
 import { secondFactorOptions, verifyMfaWithPasskey } from "../auth/passkeys/second-factor";
 import type { AppEnv } from "../context";
-import { ASSERTION_ERRORS, AuthenticationResponseSchema, RequestOptionsSchema } from "./passkeys";
+import { ASSERTION_ERRORS, AuthenticationResponseSchema, EXAMPLE_REQUEST_OPTIONS, optionsAnswer, RequestOptionsSchema } from "./passkeys";
 import { route } from "./route";
 import { AuthResponseSchema, anyPasswordField, int32, json, jsonBody, MessageSchema } from "./schemas";
 import { signInAnswer } from "./sign-in";
@@ -235,10 +235,15 @@ const passkeyOptionsRoute = route({
     "answer to POST /auth/mfa/verify as `passkey`. 404 when passkeys are not enabled.",
   limit: "RL_LOGIN",
   errors: ["not_found", "mfa_token_invalid"],
-  request: { body: jsonBody(z.object({ mfa_token: mfaToken }).openapi("MfaPasskeyOptionsRequest"), "The mfa_token") },
-  responses: {
-    200: json(z.object({ status: z.literal("success"), options: RequestOptionsSchema }).openapi("MfaPasskeyOptions"), "The options"),
+  request: {
+    body: jsonBody(
+      z
+        .object({ mfa_token: mfaToken })
+        .openapi("MfaPasskeyOptionsRequest", { example: { mfa_token: "pQ8hW3x0rYk2uVd9sLq1cN5mTb7eZf4aJg6iKo0yXw8" } }),
+      "The mfa_token",
+    ),
   },
+  responses: { 200: json(optionsAnswer("MfaPasskeyOptions", RequestOptionsSchema, EXAMPLE_REQUEST_OPTIONS), "The options") },
 });
 
 export function mfaRoutes() {

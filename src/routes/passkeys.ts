@@ -54,6 +54,33 @@ const extensionResults = z
   .openapi({ description: "clientExtensionResults (only credProps is read)" });
 
 const RESPONSE_MESSAGE = "Send the credential as credential.toJSON() gives it.";
+const EXAMPLE_CREDENTIAL_ID = "Jm3Yd8sN2uR7kTbWcLvHfEa5pZ9oQiXyU4nM6wq1Gx0";
+const EXAMPLE_REGISTRATION = {
+  id: EXAMPLE_CREDENTIAL_ID,
+  rawId: EXAMPLE_CREDENTIAL_ID,
+  type: "public-key" as const,
+  response: {
+    clientDataJSON: "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiWHEzdjliVDBrUjdtWXAyc0x3OGVaYzR1TmY2YUhkMWdKaTVvUXIwdFV5OCJ9",
+    attestationObject: "o2NmbXRkbm9uZWdhdHRTdG10oGhhdXRoRGF0YVikSZYN5YgOjGh0NBcPZHZgW4_krrmihjLHmVzzuoMdl2NdAAAAAA",
+    transports: ["internal", "hybrid"],
+    publicKeyAlgorithm: -7,
+  },
+  authenticatorAttachment: "platform" as const,
+  clientExtensionResults: { credProps: { rk: true } },
+};
+const EXAMPLE_AUTHENTICATION = {
+  id: EXAMPLE_CREDENTIAL_ID,
+  rawId: EXAMPLE_CREDENTIAL_ID,
+  type: "public-key" as const,
+  response: {
+    clientDataJSON: "eyJ0eXBlIjoid2ViYXV0aG4uZ2V0IiwiY2hhbGxlbmdlIjoiWHEzdjliVDBrUjdtWXAyc0x3OGVaYzR1TmY2YUhkMWdKaTVvUXIwdFV5OCJ9",
+    authenticatorData: "SZYN5YgOjGh0NBcPZHZgW4_krrmihjLHmVzzuoMdl2MdAAAAAQ",
+    signature: "MEUCIQDx3vZ0k4sLwq9g5lYm2a8hP7cN1rT6uE0jB3fW9yK2sQIgR5nV8mC1xJ4tY7pA2dG6hL0kS9wQ3eZ5uB8iN1oF4aM",
+    userHandle: "q1Gx0Jm3Yd8sN2uR7kTbWcLvHfEa5pZ9oQiXyU4nM6w",
+  },
+  authenticatorAttachment: "platform" as const,
+  clientExtensionResults: {},
+};
 
 const RegistrationResponseSchema = z
   .object(
@@ -76,6 +103,7 @@ const RegistrationResponseSchema = z
   )
   .openapi("PasskeyRegistrationResponse", {
     description: "A PublicKeyCredential from navigator.credentials.create(), as credential.toJSON() gives it (WebAuthn Level 3)",
+    example: EXAMPLE_REGISTRATION,
   });
 
 export const AuthenticationResponseSchema = z
@@ -97,10 +125,37 @@ export const AuthenticationResponseSchema = z
   )
   .openapi("PasskeyAuthenticationResponse", {
     description: "A PublicKeyCredential from navigator.credentials.get(), as credential.toJSON() gives it (WebAuthn Level 3)",
+    example: EXAMPLE_AUTHENTICATION,
   });
 
 const descriptor = z.object({ id: credentialId(), type: z.literal("public-key"), transports: transports.optional() });
 const challenge = () => b64url(128, "The challenge (base64url), single-use, valid 5 minutes");
+
+const EXAMPLE_CHALLENGE = "Xq3v9bT0kR7mYp2sLw8eZc4uNf6aHd1gJi5oQr0tUy8";
+const EXAMPLE_CREATION_OPTIONS = {
+  rp: { name: "Edge Auth", id: "example.com" },
+  user: { id: "q1Gx0Jm3Yd8sN2uR7kTbWcLvHfEa5pZ9oQiXyU4nM6w", name: "ada@example.com", displayName: "Ada Lovelace" },
+  challenge: EXAMPLE_CHALLENGE,
+  pubKeyCredParams: [
+    { alg: -8, type: "public-key" as const },
+    { alg: -7, type: "public-key" as const },
+    { alg: -257, type: "public-key" as const },
+  ],
+  timeout: 300000,
+  attestation: "none" as const,
+  excludeCredentials: [],
+  authenticatorSelection: { residentKey: "required" as const, userVerification: "preferred" as const, requireResidentKey: true },
+  extensions: { credProps: true },
+  hints: [],
+};
+const EXAMPLE_REQUEST_OPTIONS = {
+  rpId: "example.com",
+  challenge: EXAMPLE_CHALLENGE,
+  allowCredentials: [],
+  timeout: 300000,
+  userVerification: "preferred" as const,
+};
+const EXAMPLE_TOKEN = "pQ8hW3x0rYk2uVd9sLq1cN5mTb7eZf4aJg6iKo0yXw8";
 
 const CreationOptionsSchema = z
   .object({
@@ -128,24 +183,8 @@ const CreationOptionsSchema = z
   })
   .openapi("PasskeyCreationOptions", {
     description: "PublicKeyCredentialCreationOptionsJSON: pass it to PublicKeyCredential.parseCreationOptionsFromJSON()",
-    example: {
-      rp: { name: "Edge Auth", id: "example.com" },
-      user: { id: "q1Gx0Jm3Yd8sN2uR7kTbWcLvHfEa5pZ9oQiXyU4nM6w", name: "ada@example.com", displayName: "Ada Lovelace" },
-      challenge: "Xq3v9bT0kR7mYp2sLw8eZc4uNf6aHd1gJi5oQr0tUy8",
-      pubKeyCredParams: [
-        { alg: -8, type: "public-key" },
-        { alg: -7, type: "public-key" },
-        { alg: -257, type: "public-key" },
-      ],
-      timeout: 300000,
-      attestation: "none",
-      excludeCredentials: [],
-      authenticatorSelection: { residentKey: "required", userVerification: "preferred", requireResidentKey: true },
-      extensions: { credProps: true },
-      hints: [],
-    },
+    example: EXAMPLE_CREATION_OPTIONS,
   });
-
 export const RequestOptionsSchema = z
   .object({
     challenge: challenge(),
@@ -157,21 +196,20 @@ export const RequestOptionsSchema = z
   })
   .openapi("PasskeyRequestOptions", {
     description: "PublicKeyCredentialRequestOptionsJSON: pass it to PublicKeyCredential.parseRequestOptionsFromJSON()",
-    example: {
-      rpId: "example.com",
-      challenge: "Xq3v9bT0kR7mYp2sLw8eZc4uNf6aHd1gJi5oQr0tUy8",
-      allowCredentials: [],
-      timeout: 300000,
-      userVerification: "preferred",
-    },
+    example: EXAMPLE_REQUEST_OPTIONS,
   });
+
+/** The options of a ceremony, with an example. */
+export const optionsAnswer = (name: string, options: z.ZodType, example: object) =>
+  z.object({ status: z.literal("success"), options }).openapi(name, { example: { status: "success", options: example } });
+export { EXAMPLE_REQUEST_OPTIONS };
 
 const challengeToken = z
   .string({ error: "challenge_token is required." })
   .min(1, "challenge_token is required.")
   .max(128)
   .regex(/^[A-Za-z0-9_-]+$/, "challenge_token is the token the options answered.")
-  .openapi({ description: "The single-use token the options answered", example: "pQ8hW3x0rYk2uVd9sLq1cN5mTb7eZf4aJg6iKo0yXw8" });
+  .openapi({ description: "The single-use token the options answered", example: EXAMPLE_TOKEN });
 
 const EXAMPLE_PASSKEY = {
   id: "6c1f0b5e-2d3a-4f8e-9b7c-1a2b3c4d5e6f",
@@ -248,10 +286,7 @@ const registerOptionsRoute = route({
   auth: { ...PASSKEY_ENROLLMENT, recentLogin: true },
   errors: ["not_found", "email_unverified"],
   responses: {
-    200: json(
-      z.object({ status: z.literal("success"), options: CreationOptionsSchema }).openapi("PasskeyRegistrationOptions"),
-      "The options",
-    ),
+    200: json(optionsAnswer("PasskeyRegistrationOptions", CreationOptionsSchema, EXAMPLE_CREATION_OPTIONS), "The options"),
   },
 });
 
@@ -277,7 +312,11 @@ const registerVerifyRoute = route({
   ],
   request: {
     body: jsonBody(
-      z.object({ response: RegistrationResponseSchema, name: passkeyName.optional(), ...ownerProof }).openapi("PasskeyRegistrationRequest"),
+      z
+        .object({ response: RegistrationResponseSchema, name: passkeyName.optional(), ...ownerProof })
+        .openapi("PasskeyRegistrationRequest", {
+          example: { response: EXAMPLE_REGISTRATION, name: "Laptop", current_password: "correct horse battery staple" },
+        }),
       "The new credential, its name and the owner's proof",
     ),
   },
@@ -321,8 +360,18 @@ const renameRoute = route({
   limit: "RL_DEFAULT",
   auth: SESSION,
   errors: ["not_found", "passkey_not_found"],
-  request: { params: IdParams, body: jsonBody(z.object({ name: passkeyName }).openapi("PasskeyRenameRequest"), "The new name") },
-  responses: { 200: json(z.object({ status: z.literal("success"), passkey: PasskeySchema }).openapi("PasskeyRenamed"), "Renamed") },
+  request: {
+    params: IdParams,
+    body: jsonBody(z.object({ name: passkeyName }).openapi("PasskeyRenameRequest", { example: { name: "Laptop" } }), "The new name"),
+  },
+  responses: {
+    200: json(
+      z
+        .object({ status: z.literal("success"), passkey: PasskeySchema })
+        .openapi("PasskeyRenamed", { example: { status: "success", passkey: { ...EXAMPLE_PASSKEY, name: "Laptop" } } }),
+      "Renamed",
+    ),
+  },
 });
 
 const removeRoute = route({
@@ -400,8 +449,10 @@ const signalsRoute = route({
   responses: { 200: json(SignalsSchema, "The signals") },
 });
 
-const withToken = (name: string, options: z.ZodType) =>
-  z.object({ status: z.literal("success"), options, challenge_token: challengeToken }).openapi(name);
+const withToken = (name: string, options: z.ZodType, example: object) =>
+  z
+    .object({ status: z.literal("success"), options, challenge_token: challengeToken })
+    .openapi(name, { example: { status: "success", options: example, challenge_token: EXAMPLE_TOKEN } });
 
 const loginOptionsRoute = route({
   method: "post",
@@ -421,7 +472,9 @@ const loginOptionsRoute = route({
       "Optionally the address",
     ),
   },
-  responses: { 200: json(withToken("PasskeyLoginOptions", RequestOptionsSchema), "The options and the challenge_token") },
+  responses: {
+    200: json(withToken("PasskeyLoginOptions", RequestOptionsSchema, EXAMPLE_REQUEST_OPTIONS), "The options and the challenge_token"),
+  },
 });
 
 const loginVerifyRoute = route({
@@ -438,7 +491,9 @@ const loginVerifyRoute = route({
   errors: ["not_found", ...ASSERTION_ERRORS, ...STATUS_REFUSALS, "email_unverified", "invalid_credentials"],
   request: {
     body: jsonBody(
-      z.object({ challenge_token: challengeToken, response: AuthenticationResponseSchema }).openapi("PasskeyLoginRequest"),
+      z
+        .object({ challenge_token: challengeToken, response: AuthenticationResponseSchema })
+        .openapi("PasskeyLoginRequest", { example: { challenge_token: EXAMPLE_TOKEN, response: EXAMPLE_AUTHENTICATION } }),
       "The challenge_token and the credential",
     ),
   },
@@ -476,7 +531,9 @@ const signUpOptionsRoute = route({
       "The new account",
     ),
   },
-  responses: { 200: json(withToken("PasskeySignUpOptions", CreationOptionsSchema), "The options and the challenge_token") },
+  responses: {
+    200: json(withToken("PasskeySignUpOptions", CreationOptionsSchema, EXAMPLE_CREATION_OPTIONS), "The options and the challenge_token"),
+  },
 });
 
 const signUpVerifyRoute = route({
@@ -493,7 +550,9 @@ const signUpVerifyRoute = route({
   errors: ["not_found", "email_taken", "passkey_challenge_invalid", "passkey_invalid", "passkey_already_registered"],
   request: {
     body: jsonBody(
-      z.object({ challenge_token: challengeToken, response: RegistrationResponseSchema }).openapi("PasskeySignUpRequest"),
+      z
+        .object({ challenge_token: challengeToken, response: RegistrationResponseSchema })
+        .openapi("PasskeySignUpRequest", { example: { challenge_token: EXAMPLE_TOKEN, response: EXAMPLE_REGISTRATION } }),
       "The challenge_token and the new credential",
     ),
   },
