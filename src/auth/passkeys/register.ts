@@ -18,7 +18,7 @@ import {
 } from "./ceremonies";
 import { keepChallenge, useAccountChallenge } from "./challenges";
 import { notifyPasskeyAdded } from "./notices";
-import { insertPasskey, passkeyRow, passkeysOf, userHandleOf } from "./store";
+import { DEFAULT_PASSKEY_NAME, insertPasskey, passkeyRow, passkeysOf, userHandleOf } from "./store";
 
 /**
  * Adding a passkey to the signed-in account: a credential change (src/auth/account/credential-change.ts),
@@ -27,9 +27,6 @@ import { insertPasskey, passkeyRow, passkeysOf, userHandleOf } from "./store";
  * sign-in) and, with an authenticator app on, a current code; the address is told; every attempt
  * is audited. The challenge is bound to the account (another account's is never found) and used once.
  */
-
-/** The name a passkey gets when the client gives none. */
-const DEFAULT_NAME = "Passkey";
 
 /** POST /passkeys/register/options: creation options for the caller's account (its passkeys excluded). */
 export async function registrationOptions(deps: Deps, auth: Authenticated): Promise<CreationOptions> {
@@ -84,7 +81,7 @@ export async function addPasskey(deps: Deps, meta: RequestMeta, auth: Authentica
   const detail = { context: "add" };
   const credential = await checkRegistration(deps, meta, rp, input.response, stored?.challenge, { userId: user.id, detail });
   await requireMfaCode(deps, meta, user, input.proof.mfaCode);
-  const passkey = await insertPasskey(deps.db, passkeyRow(deps, user.id, credential, input.name ?? DEFAULT_NAME));
+  const passkey = await insertPasskey(deps.db, passkeyRow(deps, user.id, credential, input.name ?? DEFAULT_PASSKEY_NAME));
   if (!passkey) {
     await audit(deps, meta, "passkey_registration_failed", "failure", user.id, { ...detail, reason: "already_registered" });
     throw apiError("passkey_already_registered");

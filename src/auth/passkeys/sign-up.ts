@@ -17,7 +17,7 @@ import {
 } from "./ceremonies";
 import { keepChallenge, useChallengeByToken } from "./challenges";
 import { checkRegistration } from "./register";
-import { insertPasskey, newUserHandle, passkeyRow } from "./store";
+import { DEFAULT_PASSKEY_NAME, insertPasskey, newUserHandle, passkeyRow } from "./store";
 
 /**
  * Passkey-first sign-up: a new account whose only way in is the passkey made for it (the password
@@ -85,12 +85,10 @@ async function createAccount(deps: Deps, data: Record<string, string>, credentia
       .onConflictDoNothing()
       .returning();
     if (!user) return null;
-    if (!(await insertPasskey(tx, passkeyRow(deps, user.id, credential, DEFAULT_NAME)))) throw new PasskeyTaken();
+    if (!(await insertPasskey(tx, passkeyRow(deps, user.id, credential, DEFAULT_PASSKEY_NAME)))) throw new PasskeyTaken();
     return user;
   });
 }
-
-const DEFAULT_NAME = "Passkey";
 
 /** POST /passkeys/signup/verify: the challenge used up, the response verified, then the account (or registration's answer for a taken address). */
 export async function signUpWithPasskey(

@@ -46,6 +46,9 @@ export async function findByCredentialId(deps: Deps, credentialId: string): Prom
   return row;
 }
 
+/** The name a passkey gets when the client gives none. */
+export const DEFAULT_PASSKEY_NAME = "Passkey";
+
 /** The row of a new passkey. */
 export const passkeyRow = (deps: Deps, userId: string, c: NewCredential, name: string) => ({
   id: crypto.randomUUID(),
