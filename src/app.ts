@@ -16,6 +16,7 @@ import { emailRoutes } from "./routes/email";
 import { aliasingGetPath, deprecationHeaders, documentAliases, legacyAliases } from "./routes/legacy-paths";
 import { mfaRoutes } from "./routes/mfa";
 import { oauthRoutes } from "./routes/oauth";
+import { passkeyRoutes } from "./routes/passkeys";
 import { passwordRoutes } from "./routes/password";
 import { profileRoutes } from "./routes/profile";
 import { sessionRoutes } from "./routes/sessions";
@@ -113,6 +114,7 @@ export function createApp<const B extends string = "/auth">(
     .route(basePath, profileRoutes())
     .route(basePath, mfaRoutes())
     .route(basePath, oauthRoutes())
+    .route(basePath, passkeyRoutes())
     .route(basePath, adminRoutes())
     .route("/", systemRoutes());
 
@@ -147,6 +149,7 @@ export function createApp<const B extends string = "/auth">(
       { name: "Password reset", description: "Reset with a code mailed to the account's address" },
       { name: "Profile", description: "Name and avatar" },
       { name: "Social sign-in", description: "Sign in with Google and Apple: native ID tokens, the web redirect flow, linked identities" },
+      { name: "Passkeys", description: "Add passkeys, sign in and sign up with one, manage them (WebAuthn; docs/passkeys.md)" },
       { name: "Account", description: "Deleting the caller's account (and restoring it), and exporting its data" },
       {
         name: "Admin",

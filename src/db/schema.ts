@@ -39,6 +39,11 @@ export const users = pgTable(
     requestedRole: text("requested_role"),
     /** `deletion_pending`: when the purge anonymises the row unless it is restored first (src/auth/account/deletion.ts). */
     deletionDueAt: timestamp("deletion_due_at", tz),
+    /**
+     * The account's WebAuthn user handle (`user.id` of every passkey it creates, base64url of 32
+     * random bytes, never the email): set with its first passkey, cleared by anonymisation.
+     */
+    webauthnUserId: text("webauthn_user_id").unique(),
   },
   (t) => [
     uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`),
@@ -250,6 +255,58 @@ export const identities = pgTable(
 );
 
 /**
+ * Passkeys (src/auth/passkeys/): WebAuthn credentials, each a way in. `public_key` is the COSE key
+ * (base64url) the signatures are checked with; `sign_count` the authenticator's counter, which only
+ * moves forward (0 forever for authenticators that do not count, such as synced passkeys).
+ */
+export const passkeys = pgTable(
+  "auth_passkeys",
+  {
+    id: uuid("id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** The credential id (base64url), as the authenticator names it in every assertion. */
+    credentialId: text("credential_id").notNull().unique(),
+    publicKey: text("public_key").notNull(),
+    signCount: bigint("sign_count", { mode: "number" }).notNull().default(0),
+    transports: text("transports").array().notNull().default(sql`'{}'::text[]`),
+    /** The authenticator model (all zeros when it does not say). */
+    aaguid: text("aaguid").notNull(),
+    /** `singleDevice` (bound to one authenticator) or `multiDevice` (synced: backup eligible). */
+    deviceType: text("device_type").notNull(),
+    backedUp: boolean("backed_up").notNull(),
+    name: varchar("name", { length: 64 }).notNull(),
+    createdAt: timestamp("created_at", tz).notNull(),
+    lastUsedAt: timestamp("last_used_at", tz),
+  },
+  (t) => [index("auth_passkeys_user_idx").on(t.userId, t.createdAt)],
+);
+
+/**
+ * Passkey ceremonies between their options and their verify (src/auth/passkeys/challenges.ts):
+ * the challenge handed to the authenticator, single-use (deleted by the verify that uses it) and
+ * valid 5 minutes. `register` and `mfa` are bound to their account (`user_id`) and found by the
+ * challenge the response signed; `login` and `signup` have no account yet and are found by their
+ * `challenge_token` (stored only as SHA-256). `data` holds what the verify needs: a sign-up's
+ * address, name and user handle, an MFA step's mfa_token row.
+ */
+export const passkeyChallenges = pgTable(
+  "auth_passkey_challenges",
+  {
+    id: uuid("id").primaryKey(),
+    purpose: text("purpose").notNull(),
+    userId: uuid("user_id").references(() => users.id, { onDelete: "cascade" }),
+    challenge: text("challenge").notNull().unique(),
+    tokenHash: text("token_hash").unique(),
+    data: jsonb("data"),
+    createdAt: timestamp("created_at", tz).notNull(),
+    expiresAt: timestamp("expires_at", tz).notNull(),
+  },
+  (t) => [index("auth_passkey_challenges_expires_idx").on(t.expiresAt), index("auth_passkey_challenges_user_idx").on(t.userId)],
+);
+
+/**
  * Web redirect flow, between start and callback (src/auth/oauth/redirect.ts). Keyed by SHA-256 of
  * the `state` sent to the provider, used once (deleted by the callback). `sealed` holds the PKCE
  * verifier and the raw nonce, AES-GCM under a key derived from the state itself and AUTH_SECRET,
@@ -356,3 +413,4 @@ export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;
 export type MfaFactor = typeof mfaFactors.$inferSelect;
 export type Identity = typeof identities.$inferSelect;
+export type Passkey = typeof passkeys.$inferSelect;

@@ -231,6 +231,7 @@ async function anonymise(deps: Deps, meta: RequestMeta, id: string, budget: { au
           emailVerifiedAt: null,
           passwordChangedAt: now,
           requestedRole: null,
+          webauthnUserId: null,
           status: "deleted",
           deletionDueAt: null,
         })

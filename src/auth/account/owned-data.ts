@@ -2,7 +2,17 @@ import { and, asc, desc, eq, isNotNull, lt, or, type SQL, sql } from "drizzle-or
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { Db } from "../../db/client";
 import { UNCACHED } from "../../db/client";
-import { auditEvents, identities, mfaChallenges, mfaFactors, mfaRecoveryCodes, oneTimeCodes, sessions } from "../../db/schema";
+import {
+  auditEvents,
+  identities,
+  mfaChallenges,
+  mfaFactors,
+  mfaRecoveryCodes,
+  oneTimeCodes,
+  passkeyChallenges,
+  passkeys,
+  sessions,
+} from "../../db/schema";
 import type { Deps } from "../../deps";
 import { type AuditDetail, type AuditEvent, PERSONAL_DETAIL_KEYS } from "../audit";
 
@@ -210,6 +220,39 @@ export const OWNED_DATA: readonly OwnedData[] = [
     },
     // A social identity would be a way back into the anonymised account.
     anonymise: { delete: "after_lock" },
+  },
+  {
+    table: passkeys,
+    export: async (db, userId) => {
+      const rows = await db
+        .select({ p: passkeys, fresh: UNCACHED })
+        .from(passkeys)
+        .where(eq(passkeys.userId, userId))
+        .orderBy(asc(passkeys.createdAt), asc(passkeys.id));
+      return {
+        // Never the public key or the credential id: what the account's list shows.
+        passkeys: rows.map(({ p }) => ({
+          id: p.id,
+          name: p.name,
+          created_at: p.createdAt.toISOString(),
+          last_used_at: iso(p.lastUsedAt),
+          device_type: p.deviceType === "multiDevice" ? "multi_device" : "single_device",
+          backed_up: p.backedUp,
+          transports: [...p.transports],
+          aaguid: p.aaguid,
+        })),
+      };
+    },
+    // A passkey would be a way back into the anonymised account.
+    anonymise: { delete: "after_lock" },
+  },
+  {
+    table: passkeyChallenges,
+    export: { omit: "the challenge of a passkey ceremony, minutes long: nothing to show" },
+    pending: true,
+    anonymise: { delete: "after_lock" },
+    // Used ones are deleted by their verify; expired ones here (also those of no account: sign-in, sign-up).
+    purge: (deps, now) => deleteWhere(deps, passkeyChallenges, lt(passkeyChallenges.expiresAt, now)),
   },
   {
     table: auditEvents,

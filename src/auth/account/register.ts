@@ -84,7 +84,7 @@ export async function register(
  * REGISTER_ENUMERATION_SAFE: tell the owner of a taken email that someone tried to register
  * with it, in the background so the answer's timing does not depend on the mail.
  */
-function notifyRegistrationAttempt(deps: Deps, owner: User): void {
+export function notifyRegistrationAttempt(deps: Deps, owner: User): void {
   const message = registrationAttemptMessage({ appName: deps.config.APP_NAME, to: owner.email });
   deps.waitUntil(deps.mailer.send(message));
 }

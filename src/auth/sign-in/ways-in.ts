@@ -1,7 +1,7 @@
 import { type AnyColumn, type SQL, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import { type Db, UNCACHED } from "../../db/client";
-import { identities, mfaFactors, mfaRecoveryCodes, users } from "../../db/schema";
+import { identities, mfaFactors, mfaRecoveryCodes, passkeys, users } from "../../db/schema";
 import { USABLE_PASSWORD_PATTERN } from "../password/formats";
 
 /**
@@ -107,6 +107,20 @@ export const WAYS_IN = {
     },
     describe: "One of the printed recovery codes, each usable once.",
   },
+  passkey: {
+    // A WebAuthn credential (src/auth/passkeys/): the key proves possession, bound to one device
+    // (`hwk`) or synced between a user's devices (`swk`); with user verification (a PIN or
+    // biometric on the authenticator) it proves a second kind too (`user`), so one ceremony is
+    // multi-factor. Its signature covers this site's origin: a look-alike site cannot relay it.
+    amr: { hwk: ["possession"], swk: ["possession"], user: ["inherence"] },
+    use: "either",
+    phishingResistant: true,
+    credential: {
+      held: (userId) => exists(sql`${passkeys}`, userId),
+      rows: passkeys,
+    },
+    describe: "A passkey (WebAuthn): a device-bound or synced key, with user verification when the authenticator did it.",
+  },
 } as const satisfies Record<string, WayIn>;
 
 export type WayInName = keyof typeof WAYS_IN;
@@ -199,6 +213,15 @@ export const secondFactorsHeld = (userId: AnyColumn | SQL): SQL<string[]> => {
   const parts = held(SECOND_FACTORS, userId).map((h) => sql`case when ${h.sql} then ${h.name} end`);
   return sql<string[]>`array_remove(array[${sql.join(parts, sql`, `)}]::text[], null)`;
 };
+
+/**
+ * Of the second factors an account holds, those that complete a sign-in whose first proof recorded
+ * `firstAmr`: together they must prove two kinds of factor. After a password every one does; after
+ * a passkey without user verification (possession) an authenticator code (possession too) does
+ * not, a passkey with user verification does. What an MFA challenge offers and accepts.
+ */
+export const completingFactors = (firstAmr: readonly string[], held: readonly SecondFactor[]): SecondFactor[] =>
+  held.filter((m) => assess([...firstAmr, ...amrOf(m)]).multiFactor);
 
 /** The ways in an account keeps between sign-ins: "never remove the last way in" looks for one of these. */
 const STORED_FIRST_FACTORS = entries.filter(([, w]) => w.use !== "second" && w.credential).map(([n]) => n);
