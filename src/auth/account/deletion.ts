@@ -8,6 +8,8 @@ import { deletionScheduledMessage } from "../../mail/account";
 import { avatarPrefix, ownAvatarKey } from "../../storage/avatar-keys";
 import { audit } from "../audit";
 import { issueCode, redeemCode, revokeCodes } from "../codes/one-time-codes";
+import { event, recordEvent } from "../events/outbox";
+import { SYSTEM, self } from "../events/types";
 import { requireMfaCode } from "../mfa/step-up";
 import { confirmCurrentPassword } from "../password/confirm";
 import { isUnusablePassword, unusablePassword } from "../password/formats";
@@ -57,6 +59,10 @@ export async function requestDeletion(deps: Deps, meta: RequestMeta, auth: Authe
       .where(and(eq(users.id, auth.user.id), eq(users.status, "active")))
       .returning();
     if (!user) throw apiError("account_being_deleted");
+    await recordEvent(
+      tx,
+      event("user.deletion_requested", { userId: user.id, actor: self(user.id), at: now, data: { due_at: dueAt.toISOString() } }),
+    );
     const ended = await endAllSessions(txDeps, user.id, "account_deletion");
     const code = await issueCode(txDeps, user.id, "account_restore");
     return { user, ended, code };
@@ -88,6 +94,7 @@ export async function restoreAccount(deps: Deps, meta: RequestMeta, input: { ema
       .returning({ id: users.id });
     // Not pending (any more): the code is left unused and answers as wrong.
     if (!row) throw apiError("invalid_otp");
+    await recordEvent(tx, event("user.restored", { userId: row.id, actor: self(row.id), at: deps.now(), data: {} }));
     return row;
   });
   await audit(deps, meta, "account_restored", "success", restored.id);
@@ -180,6 +187,7 @@ async function anonymise(deps: Deps, meta: RequestMeta, id: string, budget: { au
       // refused login, say): few.
       for (const table of deletedAt("after_lock")) await tx.execute(sql`delete from ${table} where user_id = ${id}::uuid`);
       await scrubBatch(tx as unknown as Db, id, AUDIT_SCRUB_PER_RUN);
+      await recordEvent(tx, event("user.deleted", { userId: id, actor: SYSTEM, at: now, data: {} }));
       return row;
     });
   } catch (err) {

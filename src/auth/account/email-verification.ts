@@ -6,6 +6,7 @@ import { apiError } from "../../errors";
 import { verificationCodeMessage } from "../../mail/email-address";
 import { audit } from "../audit";
 import { type IssuedCode, mailCodeWithinSlot, redeemCode, requestCode } from "../codes/one-time-codes";
+import { emailVerified, newlyVerified, recordEvent } from "../events/outbox";
 import { findUserByEmail, normalizeEmail } from "./users";
 
 /**
@@ -68,6 +69,7 @@ export async function verifyEmail(deps: Deps, meta: RequestMeta, input: { email:
         .set({ emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now.toISOString()}::timestamptz)` })
         .where(eq(users.id, user!.id))
         .returning();
+      if (newlyVerified(row?.emailVerifiedAt, now)) await recordEvent(tx, emailVerified(row.id, now));
       return row;
     },
   );

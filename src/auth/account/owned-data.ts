@@ -2,9 +2,10 @@ import { and, asc, desc, eq, isNotNull, lt, or, type SQL, sql } from "drizzle-or
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { Db } from "../../db/client";
 import { UNCACHED } from "../../db/client";
-import { auditEvents, identities, mfaChallenges, mfaFactors, mfaRecoveryCodes, oneTimeCodes, sessions } from "../../db/schema";
+import { auditEvents, authEvents, identities, mfaChallenges, mfaFactors, mfaRecoveryCodes, oneTimeCodes, sessions } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { type AuditDetail, PERSONAL_DETAIL_KEYS } from "../audit";
+import { purgeOldEvents } from "../events/outbox";
 
 /**
  * What an account owns, declared once per table that holds its rows (a `user_id` column): what
@@ -24,9 +25,12 @@ export interface OwnedData {
   /**
    * Anonymisation: `delete` its rows (`before_lock`: before the users row is locked, the order every
    * flow that touches them locks in), or `scrub` them (keep the rows, drop what identifies a person;
-   * in batches of at most `max`, returning how many were scrubbed).
+   * in batches of at most `max`, returning how many were scrubbed), or `keep` them as they are (why).
    */
-  anonymise: { delete: "after_lock" | "before_lock" } | { scrub: (db: Db, userId: string, max: number) => Promise<number> };
+  anonymise:
+    | { delete: "after_lock" | "before_lock" }
+    | { scrub: (db: Db, userId: string, max: number) => Promise<number> }
+    | { keep: string };
   /** Housekeeping: delete the rows that are dead at `now` (returns how many), when anything dies. */
   purge?: (deps: Deps, now: Date) => Promise<number>;
 }
@@ -209,6 +213,14 @@ export const OWNED_DATA: readonly OwnedData[] = [
     // The history stays (with the id other services know), without ip, user agent and personal detail.
     anonymise: { scrub: scrubAudit },
     purge: purgeOldAudit,
+  },
+  {
+    table: authEvents,
+    export: { omit: "the changes audit_events already shows, in the form other services receive them (ids and field names only)" },
+    // Ids and field names only, nothing that identifies a person; other services must still receive
+    // the account's last events (user.deleted among them).
+    anonymise: { keep: "ids and field names only" },
+    purge: purgeOldEvents,
   },
 ];
 

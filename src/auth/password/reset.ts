@@ -6,6 +6,7 @@ import { passwordChangedMessage, resetCodeMessage } from "../../mail/templates";
 import { findUserByEmail, normalizeEmail } from "../account/users";
 import { audit } from "../audit";
 import { type IssuedCode, mailCode, redeemCode, requestCode, takeSendSlot } from "../codes/one-time-codes";
+import { credentialsChanged, emailVerified, newlyVerified, recordEvent } from "../events/outbox";
 import { revokeChallenges } from "../mfa/challenge";
 import { dropUnprovenIdentities } from "../oauth/identities";
 import { endAllSessions } from "../sessions/sessions";
@@ -55,21 +56,27 @@ export async function resetPassword(
   const now = deps.now();
   const done = await redeemCode(deps, meta, { user: user ?? null, email, purpose: "password_reset", code: input.otp }, async (tx, code) => {
     const password = await hashPassword(input.newPassword, scryptParams(deps.config));
-    await tx
+    const [row] = await tx
       .update(users)
       .set({
         password,
         passwordChangedAt: now,
         emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now.toISOString()}::timestamptz)`,
       })
-      .where(eq(users.id, user!.id));
+      .where(eq(users.id, user!.id))
+      .returning({ emailVerifiedAt: users.emailVerifiedAt });
+    await recordEvent(
+      tx,
+      credentialsChanged(deps, user!.id, "password", "reset"),
+      ...(newlyVerified(row?.emailVerifiedAt, now) ? [emailVerified(user!.id, now)] : []),
+    );
     // The same session-ending rule as everywhere else, on this transaction: the users row stays
     // locked until commit, so a login that verified the old password cannot start a session now,
     // nor a social sign-in (its session rests on password_changed_at and on its identity), nor an
     // MFA verify of a first factor from before (every pending mfa_token dies here).
     return {
       sessionsEnded: await endAllSessions(withDb(deps, tx), user!.id, "password_reset"),
-      identitiesRemoved: await dropUnprovenIdentities(tx, user!.id),
+      identitiesRemoved: await dropUnprovenIdentities(tx, user!.id, now),
       mfaTokensRevoked: await revokeChallenges(tx, user!.id),
       attempt: code.attempt,
     };

@@ -6,6 +6,7 @@ import { signInCodeMessage } from "../../mail/email-address";
 import { findUserByEmail, normalizeEmail } from "../account/users";
 import { audit } from "../audit";
 import { type IssuedCode, redeemCode, requestCode } from "../codes/one-time-codes";
+import { emailVerified, newlyVerified, recordEvent } from "../events/outbox";
 import { completeSignIn, type SignInResult } from "./complete";
 
 /**
@@ -46,6 +47,7 @@ export async function verifySignInCode(deps: Deps, meta: RequestMeta, input: { e
       .set({ emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now.toISOString()}::timestamptz)` })
       .where(eq(users.id, user!.id))
       .returning();
+    if (newlyVerified(row?.emailVerifiedAt, now)) await recordEvent(tx, emailVerified(row.id, now));
     return row;
   });
   if (!user!.emailVerifiedAt) await audit(deps, meta, "email_verified", "success", current.id, { how: "sign_in_code" });
