@@ -362,7 +362,31 @@ export const authEvents = pgTable(
   ],
 );
 
+/**
+ * The platform's services that call this API on their own behalf (src/auth/services/clients.ts):
+ * the events feed, token introspection, account reads. The secret is stored only as a keyed hash
+ * (HMAC-SHA-256 with AUTH_SECRET, bound to the client id); `scopes` are SERVICE_SCOPES names.
+ * `created_by` is the administrator who made it (not an account it belongs to).
+ */
+export const serviceClients = pgTable(
+  "auth_service_clients",
+  {
+    id: uuid("id").primaryKey(),
+    clientId: text("client_id").notNull().unique(),
+    name: varchar("name", { length: 100 }).notNull(),
+    scopes: text("scopes").array().notNull(),
+    secretHash: text("secret_hash").notNull(),
+    createdAt: timestamp("created_at", tz).notNull(),
+    createdBy: uuid("created_by"),
+    secretRotatedAt: timestamp("secret_rotated_at", tz),
+    revokedAt: timestamp("revoked_at", tz),
+    lastUsedAt: timestamp("last_used_at", tz),
+  },
+  (t) => [index("auth_service_clients_revoked_idx").on(t.revokedAt).where(sql`${t.revokedAt} is not null`)],
+);
+
 export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;
 export type MfaFactor = typeof mfaFactors.$inferSelect;
 export type Identity = typeof identities.$inferSelect;
+export type ServiceClient = typeof serviceClients.$inferSelect;

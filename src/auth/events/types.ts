@@ -125,7 +125,7 @@ export const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as [EventType, ...Event
 export type EventData<T extends EventType> = z.input<(typeof EVENT_TYPES)[T]["data"]>;
 
 /** The actor as events carry it. */
-export const ActorSchema = z.object({ type: z.enum(ACTOR_TYPES), id: uuid().nullable() });
+const ActorSchema = z.object({ type: z.enum(ACTOR_TYPES), id: uuid().nullable() });
 
 /**
  * The envelope of one event type, as the feed and the webhooks deliver it:

@@ -6,7 +6,7 @@ import { DAY, fakeClock, MIN, SEC } from "../../support/clock";
 import { db } from "../../support/db";
 import { eventsOf, revokedOf, typesOf } from "../../support/events";
 import { codeIn, latestCode, mailsTo } from "../../support/mail";
-import { claimsOf, codeAt, enableMfa, loginWithMfa, mfaAccount } from "../../support/mfa";
+import { claimsOf, codeAt, enableMfa, loginWithMfa } from "../../support/mfa";
 import { nativeToken, socialLogin, uniqueSub } from "../../support/oidc";
 import { call, json, runScheduled } from "../../support/worker";
 
@@ -19,7 +19,7 @@ const sidOf = (token: string) => claimsOf(token).sid as string;
 const NEW_PASSWORD = "Another-Long-Passphrase-42";
 
 /** An account's events after the first `skip`, as [type, data] pairs. */
-const after = async (userId: string, skip: number) => (await eventsOf(userId)).slice(skip).map((e) => [e.type, e.data]);
+const laterEvents = async (userId: string, skip: number) => (await eventsOf(userId)).slice(skip).map((e) => [e.type, e.data]);
 
 describe("events of the code flows", () => {
   it("a password reset: credentials.changed (reset), every session revoked, and the address verified once", async () => {
@@ -29,7 +29,7 @@ describe("events of the code flows", () => {
     const otp = await latestCode(u.email, /reset/i);
     const res = await call("/auth/reset-password", { body: { email: u.email, otp, new_password: NEW_PASSWORD } });
     expect(res.status).toBe(200);
-    const events = await after(u.user.id, 1);
+    const events = await laterEvents(u.user.id, 1);
     expect(events.filter(([t]) => t !== "session.revoked")).toEqual([
       ["credentials.changed", { credential: "password", change: "reset" }],
       ["user.email_verified", {}],
@@ -50,13 +50,13 @@ describe("events of the code flows", () => {
   it("verify-email and a sign-in code: user.email_verified once, when the address becomes verified", async () => {
     const u = await registerUser();
     await verifyEmailOf(u.email);
-    expect(await after(u.user.id, 1)).toEqual([["user.email_verified", {}]]);
+    expect(await laterEvents(u.user.id, 1)).toEqual([["user.email_verified", {}]]);
 
     const v = await registerUser();
     expect((await call("/auth/sign-in/code", { body: { email: v.email } })).status).toBe(202);
     const [mail] = await mailsTo(v.email, "sign_in_code");
     expect((await call("/auth/sign-in/code/verify", { body: { email: v.email, code: codeIn(mail) } })).status).toBe(200);
-    expect(await after(v.user.id, 1)).toEqual([["user.email_verified", {}]]);
+    expect(await laterEvents(v.user.id, 1)).toEqual([["user.email_verified", {}]]);
   });
 
   it("an email change and its revert: the email field, a proven address, and the other sessions revoked", async () => {
@@ -69,13 +69,13 @@ describe("events of the code flows", () => {
     const undo = codeIn((await mailsTo(u.email, "email_change_notice"))[0]);
     const code = await latestCode(newEmail, /Confirm your new/);
     expect((await call("/auth/change-email/confirm", { body: { code }, token: u.access_token })).status).toBe(200);
-    expect(await after(u.user.id, 1)).toEqual([
+    expect(await laterEvents(u.user.id, 1)).toEqual([
       ["user.updated", { fields: ["email"] }],
       ["user.email_verified", {}],
       ["session.revoked", { sid: sidOf(other.access_token), reason: "email_changed" }],
     ]);
     expect((await call("/auth/change-email/revert", { body: { email: u.email, code: undo } })).status).toBe(200);
-    expect(await after(u.user.id, 4)).toEqual([
+    expect(await laterEvents(u.user.id, 4)).toEqual([
       ["user.updated", { fields: ["email"] }],
       ["user.email_verified", {}],
       ["session.revoked", { sid: sidOf(u.access_token), reason: "email_change_reverted" }],
@@ -90,7 +90,7 @@ describe("events of two-factor sign-in", () => {
     const u = await registerUser({}, { now: clock.now });
     const other = await login(u.email, PASSWORD, { now: clock.now });
     const a = { user: u, ...(await enableMfa(u.access_token, clock)) };
-    const enabled = await after(u.user.id, 1);
+    const enabled = await laterEvents(u.user.id, 1);
     expect(enabled).toEqual([
       ["user.email_verified", {}],
       ["credentials.changed", { credential: "totp", change: "enabled" }],
@@ -107,7 +107,7 @@ describe("events of two-factor sign-in", () => {
     clock.advance(30 * SEC);
     const off = await call("/auth/mfa/totp/disable", { body: { code: await codeAt(a.secret, clock), current_password: PASSWORD }, ...at });
     expect(off.status).toBe(200);
-    expect(await after(u.user.id, 4)).toEqual([
+    expect(await laterEvents(u.user.id, 4)).toEqual([
       ["credentials.changed", { credential: "recovery_codes", change: "regenerated" }],
       ["credentials.changed", { credential: "totp", change: "disabled" }],
     ]);
@@ -142,7 +142,7 @@ describe("events of social sign-in", () => {
     const appleId = (await json(linked)).identity.id as string;
     const gone = await call(`/auth/identities/${appleId}`, { method: "DELETE", token: first.access_token, now: clock.now });
     expect(gone.status, await gone.clone().text()).toBe(200);
-    expect(await after(id, 1)).toEqual([
+    expect(await laterEvents(id, 1)).toEqual([
       ["credentials.changed", { credential: "identity", change: "linked", provider: "apple" }],
       ["session.revoked", { sid: sidOf(appleSession.access_token), reason: "identity_unlinked" }],
       ["credentials.changed", { credential: "identity", change: "unlinked", provider: "apple" }],
@@ -156,7 +156,7 @@ describe("events of social sign-in", () => {
     await call("/auth/change-password", { body: { current_password: PASSWORD, new_password: NEW_PASSWORD }, token: u.access_token });
     const before = (await eventsOf(u.user.id)).length;
     await socialLogin("google", { sub: uniqueSub("gl"), email: u.email });
-    expect(await after(u.user.id, before)).toEqual([
+    expect(await laterEvents(u.user.id, before)).toEqual([
       ["credentials.changed", { credential: "identity", change: "linked", provider: "google" }],
     ]);
   });
@@ -202,7 +202,7 @@ describe("events of deletion, the first admin and session ends", () => {
     const made = await createAdmin(sql, { email, now: clock.now() }).finally(() => sql.end());
     const setup = await call("/auth/account/setup", { body: { token: made.token, new_password: NEW_PASSWORD }, now: clock.now });
     expect(setup.status, await setup.clone().text()).toBe(200);
-    expect(await after(made.id, 0)).toEqual([
+    expect(await laterEvents(made.id, 0)).toEqual([
       ["user.created", { role: "admin", method: "create_admin" }],
       ["credentials.changed", { credential: "password", change: "set" }],
       ["user.email_verified", {}],
