@@ -93,7 +93,8 @@ export default defineConfig({
         test: {
           name: "node",
           environment: "node",
-          include: ["test/node/**/*.test.ts", "test/browser/**/*.test.ts"],
+          // packages/verify: the verifier kit's own tests, under Node against the running Worker.
+          include: ["test/node/**/*.test.ts", "test/browser/**/*.test.ts", "packages/verify/test/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,

@@ -19,6 +19,8 @@ import { oauthRoutes } from "./routes/oauth";
 import { passkeyRoutes } from "./routes/passkeys";
 import { passwordRoutes } from "./routes/password";
 import { profileRoutes } from "./routes/profile";
+import { serviceClientRoutes } from "./routes/service-clients";
+import { documentEventWebhooks, serviceRoutes } from "./routes/services";
 import { sessionRoutes } from "./routes/sessions";
 import { signInRoutes } from "./routes/sign-in";
 import { systemRoutes } from "./routes/system";
@@ -116,6 +118,8 @@ export function createApp<const B extends string = "/auth">(
     .route(basePath, oauthRoutes())
     .route(basePath, passkeyRoutes())
     .route(basePath, adminRoutes())
+    .route(basePath, serviceClientRoutes())
+    .route(basePath, serviceRoutes())
     .route("/", systemRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
@@ -136,6 +140,14 @@ export function createApp<const B extends string = "/auth">(
       "`otp`); changes also need a login within RECENT_AUTH_MAX_AGE. Verified like bearerAuth, following RFC8725 (JWT best " +
       "current practices); see docs/admin.md.",
   });
+  app.openAPIRegistry.registerComponent("securitySchemes", "serviceClient", {
+    type: "http",
+    scheme: "basic",
+    description:
+      "A service client's `client_id` and `client_secret` (POST /auth/admin/service-clients), as HTTP Basic credentials; each " +
+      "service route names the scope it needs (docs/services.md#service-clients).",
+  });
+  documentEventWebhooks(app);
   documentAliases(app, aliases);
   // The document (/openapi.json) and its reference page (/docs) are not part of the document.
   documentCommonErrors(app);
@@ -156,6 +168,15 @@ export function createApp<const B extends string = "/auth">(
         description:
           "Account management for administrators: role `admin`, a session signed in with two-factor sign-in, and a recent login " +
           "for changes; every call is audited (docs/admin.md)",
+      },
+      {
+        name: "Services",
+        description:
+          "For the platform's other services: the identity events feed, token introspection and revocation, account reads (docs/services.md)",
+      },
+      {
+        name: "Events",
+        description: "The identity events, as webhooks deliver them and the feed returns them (docs/services.md#event-types)",
       },
       { name: "System", description: "Health probes and the public signing keys" },
     ],

@@ -343,6 +343,11 @@ export const settingsSchema = z
       "Audit rows older than this are deleted by the scheduled purge, in bounded batches.",
     ),
 
+    // Identity events for other services (src/auth/events/, docs/services.md)
+    EVENT_RETENTION_DAYS: int(30, 1, 3650).describe(
+      "Events (the feed, webhooks) older than this many days are deleted by the scheduled purge; a service must read them within it.",
+    ),
+
     // Mail
     RESEND_API_KEY: optionalString.describe("Secret: Resend API key."),
     RESEND_BASE_URL: optionalString.describe("Resend API base URL (the local mail capture in dev and tests)."),

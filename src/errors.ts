@@ -58,6 +58,14 @@ export const ERROR_CATALOG = {
   invalid_refresh_token: { status: 401, message: "Your session has ended. Please log in again." },
   session_not_found: { status: 404, message: "No active session with this id." },
 
+  // Service clients (src/auth/services/): HTTP Basic with client_id:client_secret
+  invalid_client: {
+    status: 401,
+    message: "Service client authentication failed: send Authorization: Basic base64(client_id:client_secret) of a live client.",
+  },
+  insufficient_scope: { status: 403, message: "This service client does not have the scope this call needs." },
+  service_client_not_found: { status: 404, message: "No live service client with this id." },
+
   // One-time codes (every purpose: password reset, email verification, ...)
   invalid_otp: { status: 400, message: "The code is incorrect. Check the code in the email or request a new one." },
   otp_expired: { status: 400, message: "This code has expired. Request a new code." },

@@ -81,6 +81,12 @@ export const AUDIT_EVENTS = [
   "account_restore_failed",
   "account_anonymised",
   "account_exported",
+  // Service clients (src/auth/services/clients.ts) and token revocation (RFC 7009)
+  "service_client_created",
+  "service_client_secret_rotated",
+  "service_client_revoked",
+  "admin_service_clients_listed",
+  "token_revoked",
 ] as const;
 
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];

@@ -409,8 +409,62 @@ export const auditEvents = pgTable(
   ],
 );
 
+/**
+ * The outbox (src/auth/events/outbox.ts): one row per identity event, written in the transaction
+ * of the change it records. `seq` is the order rows were inserted in; `position` is null until the
+ * sequencer gives the row its place in the feed, in commit order (outbox.ts explains why a
+ * sequence value taken at insert time would not do). Holds ids and field names only, never a
+ * personal value (src/auth/events/types.ts).
+ */
+export const authEvents = pgTable(
+  "auth_events",
+  {
+    id: uuid("id").primaryKey(),
+    seq: bigint("seq", { mode: "number" }).notNull().generatedAlwaysAsIdentity(),
+    position: bigint("position", { mode: "number" }).unique(),
+    type: text("type").notNull(),
+    at: timestamp("at", tz).notNull(),
+    userId: uuid("user_id").notNull(),
+    /** `self`, `admin` or `system` (src/auth/events/types.ts ACTOR_TYPES); `actor_id` the owner or the admin. */
+    actorType: text("actor_type").notNull(),
+    actorId: uuid("actor_id"),
+    /** The type's own fields (EVENT_TYPES[type].data). */
+    data: jsonb("data").notNull().default(sql`'{}'::jsonb`),
+  },
+  (t) => [
+    // The sequencer's work list: rows still without a position, in insert order.
+    index("auth_events_unsequenced_idx").on(t.seq).where(sql`${t.position} is null`),
+    index("auth_events_user_position_idx").on(t.userId, t.position),
+    index("auth_events_at_idx").on(t.at),
+  ],
+);
+
+/**
+ * The platform's services that call this API on their own behalf (src/auth/services/clients.ts):
+ * the events feed, token introspection, account reads. The secret is stored only as a keyed hash
+ * (HMAC-SHA-256 with AUTH_SECRET, bound to the client id); `scopes` are SERVICE_SCOPES names.
+ * `created_by` is the administrator who made it (not an account it belongs to).
+ */
+export const serviceClients = pgTable(
+  "auth_service_clients",
+  {
+    id: uuid("id").primaryKey(),
+    clientId: text("client_id").notNull().unique(),
+    name: varchar("name", { length: 100 }).notNull(),
+    scopes: text("scopes").array().notNull(),
+    secretHash: text("secret_hash").notNull(),
+    createdAt: timestamp("created_at", tz).notNull(),
+    createdBy: uuid("created_by"),
+    secretRotatedAt: timestamp("secret_rotated_at", tz),
+    revokedAt: timestamp("revoked_at", tz),
+    lastUsedAt: timestamp("last_used_at", tz),
+  },
+  (t) => [index("auth_service_clients_revoked_idx").on(t.revokedAt).where(sql`${t.revokedAt} is not null`)],
+);
+
 export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;
 export type MfaFactor = typeof mfaFactors.$inferSelect;
 export type Identity = typeof identities.$inferSelect;
 export type Passkey = typeof passkeys.$inferSelect;
+export type ServiceClient = typeof serviceClients.$inferSelect;

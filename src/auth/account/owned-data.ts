@@ -4,6 +4,7 @@ import type { Db } from "../../db/client";
 import { UNCACHED } from "../../db/client";
 import {
   auditEvents,
+  authEvents,
   identities,
   mfaChallenges,
   mfaFactors,
@@ -15,6 +16,7 @@ import {
 } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { type AuditDetail, type AuditEvent, PERSONAL_DETAIL_KEYS } from "../audit";
+import { purgeOldEvents } from "../events/outbox";
 
 /**
  * What an account owns, declared once per table that holds its rows (a `user_id` column): what
@@ -34,9 +36,12 @@ export interface OwnedData {
   /**
    * Anonymisation: `delete` its rows (`before_lock`: before the users row is locked, the order every
    * flow that touches them locks in), or `scrub` them (keep the rows, drop what identifies a person;
-   * in batches of at most `max`, returning how many were scrubbed).
+   * in batches of at most `max`, returning how many were scrubbed), or `keep` them as they are (why).
    */
-  anonymise: { delete: "after_lock" | "before_lock" } | { scrub: (db: Db, userId: string, max: number) => Promise<number> };
+  anonymise:
+    | { delete: "after_lock" | "before_lock" }
+    | { scrub: (db: Db, userId: string, max: number) => Promise<number> }
+    | { keep: string };
   /**
    * In-flight state of a sign-in or ceremony (an mfa_token, a passkey challenge): a change of owner
    * (src/auth/account/owner.ts) deletes it, as it ends every session.
@@ -290,6 +295,14 @@ export const OWNED_DATA: readonly OwnedData[] = [
     // The history stays (with the id other services know), without ip, user agent and personal detail.
     anonymise: { scrub: scrubAudit },
     purge: purgeOldAudit,
+  },
+  {
+    table: authEvents,
+    export: { omit: "the changes audit_events already shows, in the form other services receive them (ids and field names only)" },
+    // Ids and field names only, nothing that identifies a person; other services must still receive
+    // the account's last events (user.deleted among them).
+    anonymise: { keep: "ids and field names only" },
+    purge: purgeOldEvents,
   },
 ];
 

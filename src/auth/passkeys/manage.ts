@@ -47,11 +47,11 @@ export async function removeCallersPasskey(
     await audit(deps, meta, "passkey_removed", "blocked", auth.user.id, { passkey: id, reason: "last_sign_in_method" });
     return apiError("last_sign_in_method", { message: LAST });
   };
-  const trial = await removePasskey(deps.db, auth.user.id, id, false);
+  const trial = await removePasskey(deps.db, auth.user.id, id, false, deps.now());
   if (typeof trial === "string") throw await refuse(trial);
   await confirmOwner(deps, meta, auth, proof.currentPassword, "passkey_removed");
   await requireMfaCode(deps, meta, auth.user, proof.mfaCode);
-  const outcome = await removePasskey(deps.db, auth.user.id, id, true);
+  const outcome = await removePasskey(deps.db, auth.user.id, id, true, deps.now());
   if (typeof outcome === "string") throw await refuse(outcome);
   await audit(deps, meta, "passkey_removed", "success", auth.user.id, { passkey: id });
   notifyPasskeyRemoved(deps, auth.user.email, outcome);

@@ -3,6 +3,7 @@ import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
 import { assertMayAddWayIn, confirmOwner, type OwnerProof } from "../account/credential-change";
 import { type AuditDetail, audit } from "../audit";
+import { credentialsChanged, recordEvent } from "../events/outbox";
 import { requireMfaCode } from "../mfa/step-up";
 import type { Authenticated } from "../sessions/sessions";
 import {
@@ -81,7 +82,12 @@ export async function addPasskey(deps: Deps, meta: RequestMeta, auth: Authentica
   const detail = { context: "add" };
   const credential = await checkRegistration(deps, meta, rp, input.response, stored?.challenge, { userId: user.id, detail });
   await requireMfaCode(deps, meta, user, input.proof.mfaCode);
-  const passkey = await insertPasskey(deps.db, passkeyRow(deps, user.id, credential, input.name ?? DEFAULT_PASSKEY_NAME));
+  // The passkey and its event (other services hear of every new way in) in one transaction.
+  const passkey = await deps.db.transaction(async (tx) => {
+    const row = await insertPasskey(tx, passkeyRow(deps, user.id, credential, input.name ?? DEFAULT_PASSKEY_NAME));
+    if (row) await recordEvent(tx, credentialsChanged(deps, user.id, "passkey", "added"));
+    return row;
+  });
   if (!passkey) {
     await audit(deps, meta, "passkey_registration_failed", "failure", user.id, { ...detail, reason: "already_registered" });
     throw apiError("passkey_already_registered");

@@ -9,6 +9,7 @@ import { notifyRegistrationAttempt } from "../account/register";
 import { findUserByEmail, normalizeEmail } from "../account/users";
 import { audit } from "../audit";
 import { generateCode, takeSendSlot } from "../codes/one-time-codes";
+import { emailVerified, recordEvent, userCreated } from "../events/outbox";
 import { unusablePassword } from "../password/formats";
 import { completeSignIn, type SignInResult } from "../sign-in/complete";
 import { clearThrottle, codeGuessPolicy, reserve, throttleKey } from "../throttle";
@@ -122,6 +123,7 @@ async function createAccount(deps: Deps, data: Record<string, string>, credentia
       .returning();
     if (!user) return null;
     if (!(await insertPasskey(tx, passkeyRow(deps, user.id, credential, DEFAULT_PASSKEY_NAME)))) throw new PasskeyTaken();
+    await recordEvent(tx, userCreated(deps, user, "passkey"), emailVerified(user.id, user.emailVerifiedAt!));
     return user;
   });
 }

@@ -3,6 +3,7 @@ import { type Db, UNCACHED } from "../../db/client";
 import { type Passkey, passkeys, type User, users } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { b64url, randomBytes } from "../../lib/encoding";
+import { credentialsChanged, recordEvent } from "../events/outbox";
 import { holdsWayIn } from "../sign-in/ways-in";
 import type { NewCredential } from "./ceremonies";
 
@@ -106,10 +107,10 @@ export type Removal = Passkey | "not_found" | "last";
 /**
  * Remove a passkey in a transaction with the account row locked, then check by the ways-in
  * registry that the account still holds a way to sign in; if not, roll back ("last"). With
- * `commit` false it is only a trial, always rolled back. Two removals racing for the last two
+ * `commit` false it is only a trial, always rolled back. Its `credentials.changed` event (at `at`) is written with it. Two removals racing for the last two
  * ways in take turns on the lock, and the second sees what the first left.
  */
-export async function removePasskey(db: Db, userId: string, id: string, commit: boolean): Promise<Removal> {
+export async function removePasskey(db: Db, userId: string, id: string, commit: boolean, at: Date): Promise<Removal> {
   let outcome: Removal = "not_found";
   try {
     await db.transaction(async (tx) => {
@@ -123,6 +124,7 @@ export async function removePasskey(db: Db, userId: string, id: string, commit: 
       if (!target) return;
       outcome = (await holdsWayIn(tx as unknown as Db, userId)) ? target : "last";
       if (outcome === "last" || !commit) tx.rollback();
+      await recordEvent(tx, credentialsChanged({ now: () => at }, userId, "passkey", "removed"));
     });
   } catch (err) {
     if (!(err instanceof TransactionRollbackError)) throw err;

@@ -2,6 +2,7 @@ import { type AnyColumn, type SQL, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import { type Db, UNCACHED } from "../../db/client";
 import { identities, mfaFactors, mfaRecoveryCodes, passkeys, users } from "../../db/schema";
+import type { CREDENTIALS } from "../events/types";
 import { USABLE_PASSWORD_PATTERN } from "../password/formats";
 
 /**
@@ -31,6 +32,8 @@ export interface Credential {
    * (src/auth/account/owner.ts).
    */
   rows?: PgTable;
+  /** Its name in a `credentials.changed` event (docs/services.md), e.g. when a change of owner removes it. */
+  event: (typeof CREDENTIALS)[number];
 }
 
 export interface WayIn {
@@ -52,6 +55,7 @@ const exists = (table: SQL, userId: AnyColumn | SQL, condition: SQL = sql`true`)
 const identity = (provider: string): Credential => ({
   held: (userId) => exists(sql`${identities}`, userId, sql`c.provider = ${provider}`),
   rows: identities,
+  event: "identity",
 });
 
 export const WAYS_IN = {
@@ -61,6 +65,7 @@ export const WAYS_IN = {
     phishingResistant: false,
     credential: {
       held: (userId) => sql`exists (select 1 from ${users} as c where c.id = ${userId} and c.password ~ ${USABLE_PASSWORD_PATTERN})`,
+      event: "password",
     },
     describe: "Email and password (POST /auth/login).",
   },
@@ -94,6 +99,7 @@ export const WAYS_IN = {
     credential: {
       held: (userId) => exists(sql`${mfaFactors}`, userId, sql`c.kind = 'totp' and c.status = 'active'`),
       rows: mfaFactors,
+      event: "totp",
     },
     describe: "A code from an authenticator app (TOTP, RFC 6238).",
   },
@@ -104,6 +110,7 @@ export const WAYS_IN = {
     credential: {
       held: (userId) => exists(sql`${mfaRecoveryCodes}`, userId, sql`c.used_at is null`),
       rows: mfaRecoveryCodes,
+      event: "recovery_codes",
     },
     describe: "One of the printed recovery codes, each usable once.",
   },
@@ -118,6 +125,7 @@ export const WAYS_IN = {
     credential: {
       held: (userId) => exists(sql`${passkeys}`, userId),
       rows: passkeys,
+      event: "passkey",
     },
     describe: "A passkey (WebAuthn): a device-bound or synced key, with user verification when the authenticator did it.",
   },
@@ -243,7 +251,15 @@ export async function holdsWayIn(db: Db, userId: string): Promise<boolean> {
   return row?.held === true;
 }
 
-/** The tables holding ways in, once each (several ways in may share one: Google and Apple identities). */
-export const CREDENTIAL_TABLES: readonly PgTable[] = [
-  ...new Set(entries.flatMap(([, w]) => (w.credential?.rows ? [w.credential.rows] : []))),
+/**
+ * The tables holding ways in, once each (several ways in may share one: Google and Apple
+ * identities), with the credential's name in events.
+ */
+export const CREDENTIAL_TABLES: readonly { table: PgTable; event: Credential["event"] }[] = [
+  ...new Map(
+    entries.flatMap(([, w]) => {
+      const c: Credential | undefined = w.credential;
+      return c?.rows ? [[c.rows, { table: c.rows, event: c.event }] as const] : [];
+    }),
+  ).values(),
 ];

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { login, PASSWORD, registerUser, verifyEmailOf } from "../../support/accounts";
 import { fakeClock, MIN } from "../../support/clock";
 import { auditRows, withDb } from "../../support/db";
+import { eventsOf } from "../../support/events";
 import { mailsTo } from "../../support/mail";
 import { codeAt, enableMfa } from "../../support/mfa";
 import {
@@ -224,6 +225,12 @@ describe("managing passkeys", () => {
     expect(await json(res)).toMatchObject({ code: "passkey_unknown", credential_id: response.id });
     const again = await removePasskey(session.access_token, passkey.id);
     expect([again.status, await codeOf(again)]).toEqual([404, "passkey_not_found"]);
+    // Other services hear of each change once (src/auth/events/): the wrong proof and the 404 write nothing.
+    const changes = (await eventsOf(user.user.id)).filter((e) => e.type === "credentials.changed").map((e) => e.data);
+    expect(changes).toEqual([
+      { credential: "passkey", change: "added" },
+      { credential: "passkey", change: "removed" },
+    ]);
   });
 
   it("never the last way in: a passkey-only account keeps its only passkey, and two removals racing for the last two keep one", async () => {
@@ -246,6 +253,14 @@ describe("managing passkeys", () => {
     expect((await auditRows(user.id)).filter((r) => r.event === "passkey_removed").map((r) => r.outcome)).toEqual(
       expect.arrayContaining(["success", "blocked", "blocked"]),
     );
+    // The sign-up's account, its proven address, one passkey added and one removed: the refusals write no event.
+    const events = await eventsOf(user.id);
+    expect(events.filter((e) => e.type !== "session.revoked").map((e) => [e.type, e.data.method ?? e.data.change ?? null])).toEqual([
+      ["user.created", "passkey"],
+      ["user.email_verified", null],
+      ["credentials.changed", "added"],
+      ["credentials.changed", "removed"],
+    ]);
   });
 
   it("signals: the accepted credential ids and the current details, under the WebAuthn member names", async () => {
