@@ -125,6 +125,38 @@ function isTimeZone(timeZone: string): boolean {
   }
 }
 
+/** An Android app's origin in a passkey ceremony: the base64url SHA-256 of its signing certificate. */
+const ANDROID_ORIGIN = /^android:apk-key-hash:[A-Za-z0-9_-]{43}$/;
+const LOOPBACK = new Set(["localhost", "127.0.0.1"]);
+
+/**
+ * What is wrong with WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS together: the RP id is a host name; each
+ * origin is written exactly as a browser sends it (scheme, host, port; no path, no trailing slash),
+ * https on the RP id or a subdomain of it, plain http only on localhost or 127.0.0.1, or an
+ * Android app's `android:apk-key-hash:` origin. A bad origin is a configuration error here, not a
+ * failure of every passkey ceremony later.
+ */
+function webauthnProblems(rpId: string, origins: string[]): string[] {
+  const problems: string[] = [];
+  if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(rpId))
+    problems.push(`WEBAUTHN_RP_ID "${rpId}" must be a lower-case host name (example.com), without scheme or port`);
+  if (origins.length === 0) problems.push("must list at least one origin when WEBAUTHN_RP_ID is set");
+  for (const o of origins) {
+    if (ANDROID_ORIGIN.test(o)) continue;
+    const u = URL.canParse(o) ? new URL(o) : null;
+    if (!u || u.origin !== o) {
+      problems.push(`${o} is not an origin as a browser sends it (scheme://host[:port], no path, no trailing slash)`);
+    } else if (u.protocol === "http:" && !LOOPBACK.has(u.hostname)) {
+      problems.push(`${o}: plain http only on localhost or 127.0.0.1`);
+    } else if (u.protocol !== "http:" && u.protocol !== "https:") {
+      problems.push(`${o}: https, http on localhost, or android:apk-key-hash:<hash>`);
+    } else if (u.hostname !== "127.0.0.1" && u.hostname !== rpId && !u.hostname.endsWith(`.${rpId}`)) {
+      problems.push(`${o} is not on WEBAUTHN_RP_ID ${rpId} (the host must be it or a subdomain of it)`);
+    }
+  }
+  return problems;
+}
+
 const choice = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
   z.preprocess(blank, z.enum(values).default(fallback));
 
@@ -265,6 +297,18 @@ export const settingsSchema = z
       "Wrong second-factor codes per account before each further one waits a doubling delay (LOGIN_THROTTLE_BASE_DELAY to LOGIN_THROTTLE_MAX_DELAY).",
     ),
 
+    // Passkeys (src/auth/passkeys/, docs/passkeys.md)
+    WEBAUTHN_RP_ID: optionalString.describe(
+      "The relying party id passkeys are bound to: the platform's domain (example.com), or localhost in development; unset: passkeys are off (their routes answer 404).",
+    ),
+    WEBAUTHN_RP_NAME: optionalString.describe("The name an authenticator shows next to a passkey (default: APP_NAME)."),
+    WEBAUTHN_ORIGINS: list.describe(
+      "Comma-separated origins a passkey ceremony may come from: https://host[:port] under WEBAUTHN_RP_ID, http://localhost[:port] or http://127.0.0.1[:port] in development, android:apk-key-hash:<hash> for the Android app.",
+    ),
+    REQUIRE_PHISHING_RESISTANT_ROLES: listOr("none").describe(
+      "Comma-separated roles that must sign in with a passkey (with user verification): other sessions of theirs only reach passkey enrollment, /me and logout (`none`: no role).",
+    ),
+
     // Sign in with Google and Apple (src/auth/oauth/, docs/social-sign-in.md)
     GOOGLE_CLIENT_IDS: list.describe(
       "Comma-separated Google OAuth client ids whose ID tokens are accepted (web, iOS, Android); none: Google sign-in is off (its routes answer 404).",
@@ -310,6 +354,11 @@ export const settingsSchema = z
     ACCOUNT_EXPORT_DAILY_LIMIT: int(3, 1, 50).describe("Data exports (GET /auth/account/export) per account in 24 hours."),
     AUDIT_RETENTION: duration("400d", 86400, 10 * 365 * 86400).describe(
       "Audit rows older than this are deleted by the scheduled purge, in bounded batches.",
+    ),
+
+    // Identity events for other services (src/auth/events/, docs/services.md)
+    EVENT_RETENTION_DAYS: int(30, 1, 3650).describe(
+      "Events (the feed, webhooks) older than this many days are deleted by the scheduled purge; a service must read them within it.",
     ),
 
     // Mail
@@ -413,6 +462,9 @@ export const settingsSchema = z
     }
     if (s.OAUTH_CALLBACK_BASE_URL && !(URL.canParse(s.OAUTH_CALLBACK_BASE_URL) && isSecureOrLoopback(s.OAUTH_CALLBACK_BASE_URL)))
       problem("OAUTH_CALLBACK_BASE_URL", "must be an https URL (plain http only to localhost)");
+    if (s.WEBAUTHN_RP_ID) {
+      for (const problemText of webauthnProblems(s.WEBAUTHN_RP_ID, s.WEBAUTHN_ORIGINS)) problem("WEBAUTHN_ORIGINS", problemText);
+    } else if (s.WEBAUTHN_ORIGINS.length > 0) problem("WEBAUTHN_RP_ID", "must be set when WEBAUTHN_ORIGINS is");
   });
 
 export type Config = z.output<typeof settingsSchema>;

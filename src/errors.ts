@@ -48,6 +48,11 @@ export const ERROR_CATALOG = {
   invalid_refresh_token: { status: 401 },
   session_not_found: { status: 404 },
 
+  // Service clients (src/auth/services/): HTTP Basic with client_id:client_secret
+  invalid_client: { status: 401 },
+  insufficient_scope: { status: 403 },
+  service_client_not_found: { status: 404 },
+
   // One-time codes (every purpose: password reset, email verification, ...)
   invalid_otp: { status: 400 },
   otp_expired: { status: 400 },
@@ -94,6 +99,16 @@ export const ERROR_CATALOG = {
   identity_already_linked: { status: 409 },
   identity_not_found: { status: 404 },
   last_sign_in_method: { status: 409 },
+
+  // Passkeys (src/auth/passkeys/)
+  passkey_challenge_invalid: { status: 401 },
+  passkey_invalid: { status: 401 },
+  passkey_unknown: { status: 401 },
+  passkey_counter_regressed: { status: 401 },
+  passkey_user_verification_required: { status: 401 },
+  passkey_already_registered: { status: 409 },
+  passkey_not_found: { status: 404 },
+  phishing_resistant_required: { status: 403 },
 
   // Account management: the admin API, deletion and restore (src/auth/admin/, src/auth/account/deletion.ts)
   admin_required: { status: 403 },
@@ -145,13 +160,12 @@ export interface ErrorOptions {
   headers?: Record<string, string>;
   /** What the client needs to render the challenge (captcha_required, captcha_invalid). */
   challenge?: Challenge;
+  /** More members of the error body, for a client to act on (passkey_unknown: the `credential_id` to signal as unknown). */
+  fields?: Record<string, string>;
 }
 
 /** The Turnstile widget a client renders to answer captcha_required: its public site key and action. */
-export interface Challenge {
-  site_key: string;
-  action: string;
-}
+export type Challenge = { site_key: string; action: string };
 
 /**
  * The one error type of the API. Its status, code and message become the JSON error body, the
@@ -185,19 +199,23 @@ export const validationError = (issues: Issue[]) =>
 export const fieldError = (code: ErrorCode, path: string, message: Message = defaultMessage(code)) =>
   new AppError(code, { message, issues: [{ path, message }] });
 
-/** The one JSON error shape, in a locale: {status:"error", message, code, issues?, site_key?, action?}. */
+/**
+ * The one JSON error shape, in a locale: {status:"error", message, code, issues?}, plus the members
+ * a client acts on for some codes (`extra`: site_key and action of captcha_required, credential_id
+ * of passkey_unknown).
+ */
 export function errorBody(
   locale: Locale,
   code: ErrorCode,
   message: Message = defaultMessage(code),
   issues?: Issue[],
-  challenge?: Challenge,
+  extra?: Record<string, string>,
 ) {
   return {
+    ...extra,
     status: "error" as const,
     message: render(locale, message),
     code,
     ...(issues ? { issues: issues.map((i) => ({ path: i.path, message: render(locale, i.message) })) } : {}),
-    ...challenge,
   };
 }

@@ -108,6 +108,8 @@ interface BenchContext extends flows.FlowContext {
   adminToken?: string;
   socialPool?: { id_token: string; nonce: string }[];
   socialAccounts?: { sub: string; email: string }[];
+  passkeyDevices?: Awaited<ReturnType<typeof flows.passkeyDevices>>;
+  passkeyPool?: Awaited<ReturnType<typeof flows.passkeyLoginBatch>>;
 }
 
 interface RequestSpec {
@@ -244,6 +246,26 @@ const SCENARIOS: Scenario[] = [
       ctx.socialPool = await flows.socialSignInBatch(ctx, ctx.socialAccounts, requests!, ctx.googleClientId);
     },
     request: (ctx) => post("/auth/oauth/google/id-token", ctx.socialPool?.shift() ?? { id_token: "exhausted.x.y", nonce: "exhausted" }),
+    serial: 32,
+  },
+  {
+    id: "passkey-options",
+    title: "POST /auth/passkeys/login/options",
+    request: () => post("/auth/passkeys/login/options", {}),
+    serial: 100,
+  },
+  {
+    id: "passkey-login",
+    title: "POST /auth/passkeys/login/verify (ES256)",
+    // A challenge works once: each run, every passkey account's device answers fresh login options
+    // (the software authenticator in this process), and the run sends those answers.
+    batch: 96,
+    prepare: async (ctx, { requests }) => {
+      // npm run dev's relying party: localhost, with this API's own origin (scripts/stack/stack.ts).
+      ctx.passkeyDevices ??= await flows.passkeyDevices(ctx, 96, ctx.apiUrl.replace("127.0.0.1", "localhost"));
+      ctx.passkeyPool = await flows.passkeyLoginBatch(ctx, ctx.passkeyDevices.slice(0, requests!));
+    },
+    request: (ctx) => post("/auth/passkeys/login/verify", ctx.passkeyPool?.shift() ?? { challenge_token: "exhausted", response: {} }),
     serial: 32,
   },
 ];

@@ -41,6 +41,11 @@ export const users = pgTable(
     deletionDueAt: timestamp("deletion_due_at", tz),
     /** The language of the account's mails (src/i18n/locales.ts); null: the request's. Not constrained here: a locale list change needs no migration. */
     locale: text("locale"),
+    /**
+     * The account's WebAuthn user handle (`user.id` of every passkey it creates, base64url of 32
+     * random bytes, never the email): set with its first passkey, cleared by anonymisation.
+     */
+    webauthnUserId: text("webauthn_user_id").unique(),
   },
   (t) => [
     uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`),
@@ -252,6 +257,58 @@ export const identities = pgTable(
 );
 
 /**
+ * Passkeys (src/auth/passkeys/): WebAuthn credentials, each a way in. `public_key` is the COSE key
+ * (base64url) the signatures are checked with; `sign_count` the authenticator's counter, which only
+ * moves forward (0 forever for authenticators that do not count, such as synced passkeys).
+ */
+export const passkeys = pgTable(
+  "auth_passkeys",
+  {
+    id: uuid("id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** The credential id (base64url), as the authenticator names it in every assertion. */
+    credentialId: text("credential_id").notNull().unique(),
+    publicKey: text("public_key").notNull(),
+    signCount: bigint("sign_count", { mode: "number" }).notNull().default(0),
+    transports: text("transports").array().notNull().default(sql`'{}'::text[]`),
+    /** The authenticator model (all zeros when it does not say). */
+    aaguid: text("aaguid").notNull(),
+    /** `singleDevice` (bound to one authenticator) or `multiDevice` (synced: backup eligible). */
+    deviceType: text("device_type").notNull(),
+    backedUp: boolean("backed_up").notNull(),
+    name: varchar("name", { length: 64 }).notNull(),
+    createdAt: timestamp("created_at", tz).notNull(),
+    lastUsedAt: timestamp("last_used_at", tz),
+  },
+  (t) => [index("auth_passkeys_user_idx").on(t.userId, t.createdAt)],
+);
+
+/**
+ * Passkey ceremonies between their options and their verify (src/auth/passkeys/challenges.ts):
+ * the challenge handed to the authenticator, single-use (deleted by the verify that uses it) and
+ * valid 5 minutes. `register` and `mfa` are bound to their account (`user_id`) and found by the
+ * challenge the response signed; `login` and `signup` have no account yet and are found by their
+ * `challenge_token` (stored only as SHA-256). `data` holds what the verify needs: a sign-up's
+ * address, name and user handle, an MFA step's mfa_token row.
+ */
+export const passkeyChallenges = pgTable(
+  "auth_passkey_challenges",
+  {
+    id: uuid("id").primaryKey(),
+    purpose: text("purpose").notNull(),
+    userId: uuid("user_id").references(() => users.id, { onDelete: "cascade" }),
+    challenge: text("challenge").notNull().unique(),
+    tokenHash: text("token_hash").unique(),
+    data: jsonb("data"),
+    createdAt: timestamp("created_at", tz).notNull(),
+    expiresAt: timestamp("expires_at", tz).notNull(),
+  },
+  (t) => [index("auth_passkey_challenges_expires_idx").on(t.expiresAt), index("auth_passkey_challenges_user_idx").on(t.userId)],
+);
+
+/**
  * Web redirect flow, between start and callback (src/auth/oauth/redirect.ts). Keyed by SHA-256 of
  * the `state` sent to the provider, used once (deleted by the callback). `sealed` holds the PKCE
  * verifier and the raw nonce, AES-GCM under a key derived from the state itself and AUTH_SECRET,
@@ -354,7 +411,62 @@ export const auditEvents = pgTable(
   ],
 );
 
+/**
+ * The outbox (src/auth/events/outbox.ts): one row per identity event, written in the transaction
+ * of the change it records. `seq` is the order rows were inserted in; `position` is null until the
+ * sequencer gives the row its place in the feed, in commit order (outbox.ts explains why a
+ * sequence value taken at insert time would not do). Holds ids and field names only, never a
+ * personal value (src/auth/events/types.ts).
+ */
+export const authEvents = pgTable(
+  "auth_events",
+  {
+    id: uuid("id").primaryKey(),
+    seq: bigint("seq", { mode: "number" }).notNull().generatedAlwaysAsIdentity(),
+    position: bigint("position", { mode: "number" }).unique(),
+    type: text("type").notNull(),
+    at: timestamp("at", tz).notNull(),
+    userId: uuid("user_id").notNull(),
+    /** `self`, `admin` or `system` (src/auth/events/types.ts ACTOR_TYPES); `actor_id` the owner or the admin. */
+    actorType: text("actor_type").notNull(),
+    actorId: uuid("actor_id"),
+    /** The type's own fields (EVENT_TYPES[type].data). */
+    data: jsonb("data").notNull().default(sql`'{}'::jsonb`),
+  },
+  (t) => [
+    // The sequencer's work list: rows still without a position, in insert order.
+    index("auth_events_unsequenced_idx").on(t.seq).where(sql`${t.position} is null`),
+    index("auth_events_user_position_idx").on(t.userId, t.position),
+    index("auth_events_at_idx").on(t.at),
+  ],
+);
+
+/**
+ * The platform's services that call this API on their own behalf (src/auth/services/clients.ts):
+ * the events feed, token introspection, account reads. The secret is stored only as a keyed hash
+ * (HMAC-SHA-256 with AUTH_SECRET, bound to the client id); `scopes` are SERVICE_SCOPES names.
+ * `created_by` is the administrator who made it (not an account it belongs to).
+ */
+export const serviceClients = pgTable(
+  "auth_service_clients",
+  {
+    id: uuid("id").primaryKey(),
+    clientId: text("client_id").notNull().unique(),
+    name: varchar("name", { length: 100 }).notNull(),
+    scopes: text("scopes").array().notNull(),
+    secretHash: text("secret_hash").notNull(),
+    createdAt: timestamp("created_at", tz).notNull(),
+    createdBy: uuid("created_by"),
+    secretRotatedAt: timestamp("secret_rotated_at", tz),
+    revokedAt: timestamp("revoked_at", tz),
+    lastUsedAt: timestamp("last_used_at", tz),
+  },
+  (t) => [index("auth_service_clients_revoked_idx").on(t.revokedAt).where(sql`${t.revokedAt} is not null`)],
+);
+
 export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;
 export type MfaFactor = typeof mfaFactors.$inferSelect;
 export type Identity = typeof identities.$inferSelect;
+export type Passkey = typeof passkeys.$inferSelect;
+export type ServiceClient = typeof serviceClients.$inferSelect;

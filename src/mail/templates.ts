@@ -27,6 +27,9 @@ export const MAIL_TAGS = [
   "mfa_recovery_codes_regenerated",
   "identity_linked",
   "identity_unlinked",
+  "passkey_added",
+  "passkey_removed",
+  "passkey_sign_up_code",
 ] as const;
 export type MailTag = (typeof MAIL_TAGS)[number];
 
@@ -61,7 +64,13 @@ const CODE_STYLE = "font-size:28px;font-weight:700;letter-spacing:6px;font-famil
 const MUTED_STYLE = "color:#666";
 
 /** The mails whose point is a code: each has `mail.<tag>.intro`, `.code_label` and `.outro`. */
-type CodeMailTag = "password_reset" | "email_verification" | "sign_in_code" | "email_change" | "account_deletion_code";
+type CodeMailTag =
+  | "password_reset"
+  | "email_verification"
+  | "sign_in_code"
+  | "email_change"
+  | "account_deletion_code"
+  | "passkey_sign_up_code";
 export interface CodeInput {
   code: string;
   ttlSeconds: number;

@@ -16,7 +16,8 @@ const localeOf = (c: Context): Locale =>
 export function errorResponse(c: Context, err: AppError) {
   const headers: Record<string, string> = { ...err.options.headers };
   if (err.retryAfter !== undefined) headers["Retry-After"] = String(err.retryAfter);
-  const body = errorBody(localeOf(c), err.code, err.text, err.options.issues, err.options.challenge);
+  const extra = { ...err.options.challenge, ...err.options.fields };
+  const body = errorBody(localeOf(c), err.code, err.text, err.options.issues, extra);
   return c.json(body, err.status as ContentfulStatusCode, headers);
 }
 

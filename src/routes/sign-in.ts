@@ -16,7 +16,7 @@ import { emailField, json, jsonBody, LoginBody, MessageSchema, otpField, SignInR
 export const signInAnswer = (
   c: Context<AppEnv>,
   result: SignInResult,
-  signedIn: "success.logged_in" | "success.signed_in" = "success.logged_in",
+  signedIn: "success.logged_in" | "success.signed_in" | "success.account_created" = "success.logged_in",
 ) =>
   result.kind === "session"
     ? { status: "success" as const, message: say(c, signedIn), user: publicUser(result.user), ...result.tokens }

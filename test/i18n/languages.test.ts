@@ -5,6 +5,7 @@ import { fakeClock } from "../support/clock";
 import { userRow } from "../support/db";
 import { codeIn, type Mail, mailsTo } from "../support/mail";
 import { enableMfa, mfaToken, verify } from "../support/mfa";
+import { addPasskey, authenticator, removePasskey, signUp } from "../support/passkeys";
 import { type CallOptions, call, json } from "../support/worker";
 
 // Languages (docs/languages.md), through the real Worker, Postgres and the local mail capture:
@@ -302,5 +303,45 @@ describe("mails in the account's language", () => {
     expect(again.status).toBe(202);
     expect((await json(again)).message).toMatch(/^Registration received/);
     expectHindi(await newest(email, "registration_attempt"));
+  });
+
+  it("passkeys: the sign-up code in the request's language (the account's from then on); the added and removed notices in the account's", async () => {
+    const clock = fakeClock(START);
+    const opts: CallOptions = { now: clock.now };
+    const email = uniqueEmail("pk-hi");
+    const res = await signUp(authenticator(), email, {}, { ...opts, headers: HI });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const { user, access_token } = await json(res);
+    expect(user.locale).toBe("hi");
+    expect((await userRow(user.id)).locale).toBe("hi");
+    const code = await newest(email, "passkey_sign_up_code");
+    expectHindi(code);
+    expect(code.subject).toBe("आपका Edge Auth साइन-अप OTP");
+    expect(code.subject).not.toContain(codeIn(code));
+    expect(code.text).toContain(`साइन-अप के लिए आपका OTP: ${codeIn(code)}`);
+    // CHALLENGE_TTL (5 minutes) from 13:55 UTC: 14:00 UTC, 7:30 pm in Asia/Kolkata.
+    expect(code.text).toContain("यह OTP 5 मिनट तक, यानी शाम 7:30 बजे (IST) तक, मान्य है");
+
+    // The app asks in English from now on: the account's language wins for its mails.
+    const en = { ...opts, headers: { "accept-language": "en" } };
+    const { passkey } = await addPasskey(access_token, authenticator(), { password: null, name: "Laptop", opts: en });
+    const added = await newest(email, "passkey_added");
+    expectHindi(added);
+    expect(added.text).toContain("आपके Edge Auth अकाउंट में एक पासकी (“Laptop”) जोड़ी गई।");
+    const removed = await removePasskey(access_token, passkey.id, {}, en);
+    expect(removed.status, await removed.clone().text()).toBe(200);
+    expect((await json(removed)).message).toBe("Passkey removed.");
+    const notice = await newest(email, "passkey_removed");
+    expectHindi(notice);
+    expect(notice.text).toContain("पासकी “Laptop” हटा दी गई।");
+  });
+
+  it("a passkey sign-up's `locale` beats Accept-Language for the account and its code mail", async () => {
+    const email = uniqueEmail("pk-en");
+    const res = await call("/auth/passkeys/signup/options", { body: { email, full_name: "Ada", locale: "en" }, headers: HI });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const mail = await newest(email, "passkey_sign_up_code");
+    expect(mail.html).toContain('<html lang="en">');
+    expect(mail.subject).toBe("Your Edge Auth sign-up code");
   });
 });

@@ -17,6 +17,7 @@ import {
 import { identityLinkedMessage, identityUnlinkedMessage } from "../../src/mail/identities";
 import type { MailMessage } from "../../src/mail/mailer";
 import { mfaDisabledMessage, mfaEnabledMessage, recoveryCodesRegeneratedMessage, recoveryCodeUsedMessage } from "../../src/mail/mfa";
+import { passkeyAddedMessage, passkeyRemovedMessage, passkeySignUpCodeMessage } from "../../src/mail/passkeys";
 import { passwordChangedMessage, resetCodeMessage } from "../../src/mail/password";
 import { registrationAttemptMessage } from "../../src/mail/registration-attempt";
 import { type Envelope, MAIL_TAGS } from "../../src/mail/templates";
@@ -192,6 +193,9 @@ describe("every mail, in every locale", () => {
     ["recovery codes regenerated", (e) => recoveryCodesRegeneratedMessage(e, { at }), false],
     ["identity linked", (e) => identityLinkedMessage(e, { at, provider: "Google", identityEmail: "ada@gmail.com" }), false],
     ["identity unlinked", (e) => identityUnlinkedMessage(e, { at, provider: "Apple", identityEmail: null }), false],
+    ["passkey added", (e) => passkeyAddedMessage(e, { at, name: "Laptop" }), false],
+    ["passkey removed", (e) => passkeyRemovedMessage(e, { at, name: "Laptop" }), false],
+    ["passkey sign-up code", (e) => passkeySignUpCodeMessage(e, { code: CODE, ttlSeconds: 300, expiresAt: at }), true],
   ];
 
   it("the samples cover every tag of MAIL_TAGS", () => {

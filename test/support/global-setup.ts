@@ -180,6 +180,9 @@ export default async function setup(project: TestProject) {
     APPLE_KEY_ID: oidcSetup.apple.keyId,
     APPLE_PRIVATE_KEY: appleKey.privateKey.export({ format: "pem", type: "pkcs8" }) as string,
     OAUTH_REDIRECT_ALLOWLIST: OAUTH_REDIRECTS.join(","),
+    // Passkeys: the web app's origin and the Android app's (test/support/passkeys.ts).
+    WEBAUTHN_RP_ID: "app.test",
+    WEBAUTHN_ORIGINS: "https://app.test,android:apk-key-hash:7bueE1LcZEYLD1yF8C384su_vu0AMpWExf2ULNwCfdk",
   });
   return async () => {
     await pg.stop();

@@ -8,6 +8,8 @@ import { describeError } from "../../log";
 import { makeAvatarVariants } from "../../storage/avatar-images";
 import { newUploadId, ownAvatarKey, variantKey } from "../../storage/avatar-keys";
 import { audit } from "../audit";
+import { event, recordEvent } from "../events/outbox";
+import { self, type UserField } from "../events/types";
 import type { Authenticated } from "../sessions/sessions";
 import { normalizeEmail, type PublicUser, publicUser } from "./users";
 
@@ -143,41 +145,57 @@ async function removeAllQuietly(deps: Deps, keys: string[], what: string) {
 }
 
 /**
- * One statement: lock the row, read the avatar being replaced and write the new values, so of
- * two concurrent uploads each deletes exactly the object it replaced.
+ * One statement: lock the row, read the name and avatar being replaced and write the new values,
+ * so of two concurrent uploads each deletes exactly the object it replaced; in its transaction,
+ * the `user.updated` event naming the fields whose value changed (none: no event).
  */
 async function saveProfile(deps: Deps, userId: string, change: { fullName?: string; avatar?: string; locale?: Locale }) {
-  const before = deps.db.$with("before").as(
-    deps.db
-      .select({ id: users.id, previousAvatar: sql<string | null>`${users.avatar}`.as("previous_avatar") })
-      .from(users)
-      .where(eq(users.id, userId))
-      .for("update"),
-  );
-  const [row] = await deps.db
-    .with(before)
-    .update(users)
-    .set({
-      ...(change.fullName !== undefined ? { fullName: change.fullName } : {}),
-      ...(change.avatar !== undefined ? { avatar: change.avatar } : {}),
-      ...(change.locale !== undefined ? { locale: change.locale } : {}),
-    })
-    .from(before)
-    .where(eq(users.id, before.id))
-    .returning({
-      id: users.id,
-      fullName: users.fullName,
-      email: users.email,
-      role: users.role,
-      avatar: users.avatar,
-      emailVerifiedAt: users.emailVerifiedAt,
-      requestedRole: users.requestedRole,
-      locale: users.locale,
-      previousAvatar: before.previousAvatar,
-    });
-  if (!row) return undefined;
-  const { previousAvatar, ...user } = row;
-  return { user: publicUser(user), previousAvatar };
+  return deps.db.transaction(async (tx) => {
+    const before = tx.$with("before").as(
+      tx
+        .select({
+          id: users.id,
+          previousAvatar: sql<string | null>`${users.avatar}`.as("previous_avatar"),
+          previousName: sql<string>`${users.fullName}`.as("previous_name"),
+          previousLocale: sql<string | null>`${users.locale}`.as("previous_locale"),
+        })
+        .from(users)
+        .where(eq(users.id, userId))
+        .for("update"),
+    );
+    const [row] = await tx
+      .with(before)
+      .update(users)
+      .set({
+        ...(change.fullName !== undefined ? { fullName: change.fullName } : {}),
+        ...(change.avatar !== undefined ? { avatar: change.avatar } : {}),
+        ...(change.locale !== undefined ? { locale: change.locale } : {}),
+      })
+      .from(before)
+      .where(eq(users.id, before.id))
+      .returning({
+        id: users.id,
+        fullName: users.fullName,
+        email: users.email,
+        role: users.role,
+        avatar: users.avatar,
+        emailVerifiedAt: users.emailVerifiedAt,
+        requestedRole: users.requestedRole,
+        locale: users.locale,
+        previousAvatar: before.previousAvatar,
+        previousName: before.previousName,
+        previousLocale: before.previousLocale,
+      });
+    if (!row) return undefined;
+    const { previousAvatar, previousName, previousLocale, ...user } = row;
+    const fields: UserField[] = [
+      ...(user.fullName !== previousName ? (["full_name"] as const) : []),
+      ...(user.avatar !== previousAvatar ? (["avatar"] as const) : []),
+      ...(user.locale !== previousLocale ? (["locale"] as const) : []),
+    ];
+    if (fields.length) await recordEvent(tx, event("user.updated", { userId, actor: self(userId), at: deps.now(), data: { fields } }));
+    return { user: publicUser(user), previousAvatar };
+  });
 }
 
 /** Deleting an object is best effort: a failure is logged, never fails the request. */

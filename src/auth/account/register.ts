@@ -5,6 +5,7 @@ import type { Locale } from "../../i18n/locales";
 import { registrationAttemptMessage } from "../../mail/registration-attempt";
 import { envelope } from "../../mail/templates";
 import { audit } from "../audit";
+import { recordEvent, userCreated } from "../events/outbox";
 import { hashPassword, scryptParams } from "../password/hash";
 import { withHashAdmission } from "../password/hash-admission";
 import { assertNotBreached, assertPasswordShape } from "../password/new-password";
@@ -44,20 +45,24 @@ export async function register(
   // INSTRUCTOR_APPROVAL=required: instructors can reach students (chats), so the role waits for an admin.
   const pending = input.role === "instructor" && deps.config.INSTRUCTOR_APPROVAL === "required";
   const role = pending ? "student" : input.role;
-  const [user] = await deps.db
-    .insert(users)
-    .values({
-      id: crypto.randomUUID(),
-      fullName: input.fullName.trim(),
-      email,
-      password: hash,
-      role,
-      requestedRole: pending ? input.role : null,
-      locale: input.locale,
-      createdAt: deps.now(),
-    })
-    .onConflictDoNothing()
-    .returning();
+  const user = await deps.db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(users)
+      .values({
+        id: crypto.randomUUID(),
+        fullName: input.fullName.trim(),
+        email,
+        password: hash,
+        role,
+        requestedRole: pending ? input.role : null,
+        locale: input.locale,
+        createdAt: deps.now(),
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (row) await recordEvent(tx, userCreated(deps, row, "password"));
+    return row;
+  });
   const safe = deps.config.REGISTER_ENUMERATION_SAFE;
   if (!user) {
     const owner = safe ? await findUserByEmail(deps, email) : undefined;
@@ -88,7 +93,7 @@ export async function register(
  * with it, in the background so the answer's timing does not depend on the mail. In the owner's
  * language; an owner who never chose one gets the request's (most often the owner, who forgot).
  */
-function notifyRegistrationAttempt(deps: Deps, meta: RequestMeta, owner: User): void {
+export function notifyRegistrationAttempt(deps: Deps, meta: RequestMeta, owner: User): void {
   const message = registrationAttemptMessage(envelope(deps.config, owner.email, mailLocale(owner, meta)));
   deps.waitUntil(deps.mailer.send(message));
 }
