@@ -1,7 +1,16 @@
 import { and, getTableName, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import { UNCACHED } from "../db/client";
-import { oauthExchangeCodes, oauthStates, oauthUsedTokens, refreshTokens, serviceClients, throttles, users } from "../db/schema";
+import {
+  oauthExchangeCodes,
+  oauthStates,
+  oauthUsedTokens,
+  refreshTokens,
+  serviceClients,
+  throttles,
+  users,
+  webhookEndpoints,
+} from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
 import { describeError } from "../log";
 import { ownAvatarKey, parseAvatarKey } from "../storage/avatar-keys";
@@ -70,6 +79,12 @@ export const TRANSIENT_DATA: readonly { table: PgTable; purge: (deps: Deps, now:
     // Service clients revoked 90 days ago (live ones are configuration, never purged).
     table: serviceClients,
     purge: purgeRevokedClients,
+  },
+  {
+    // Webhook endpoints are configuration: an administrator deletes them (their deliveries go with
+    // their events, src/auth/account/owned-data.ts). Nothing here dies by age.
+    table: webhookEndpoints,
+    purge: async () => 0,
   },
 ];
 

@@ -10,6 +10,7 @@ import { startPostgres } from "../../scripts/stack/postgres.ts";
 import { startPwnedServer } from "../../scripts/stack/pwned-stub.ts";
 import { startS3 } from "../../scripts/stack/s3.ts";
 import { startStallProxy } from "../../scripts/stack/stall-proxy.ts";
+import { startWebhookReceiver } from "../../scripts/stack/webhook-receiver.ts";
 import { rateLimits } from "../../scripts/stack/wrangler-config.ts";
 import { startImageLab } from "./image-lab";
 
@@ -35,6 +36,8 @@ declare module "vitest" {
     paddedPasswords: string[];
     /** The local OpenID provider (scripts/stack/oidc-provider.ts) standing in for Google and Apple. */
     oidc: OidcTestSetup;
+    /** A webhook receiver (scripts/stack/webhook-receiver.ts) that verifies every delivery with `standardwebhooks`. */
+    webhookReceiver: string;
   }
 }
 
@@ -98,6 +101,9 @@ export default async function setup(project: TestProject) {
   project.provide("pwnedUrl", pwned.url);
   project.provide("breachedPasswords", breachedPasswords);
   project.provide("paddedPasswords", paddedPasswords);
+  // Webhooks go to a local receiver that verifies each delivery as a subscribing service would.
+  const receiver = await startWebhookReceiver({ port: 0 });
+  project.provide("webhookReceiver", receiver.url);
   // Google and Apple are a local OpenID provider with registered test clients.
   const appleKey = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const oidcSetup = {
@@ -165,6 +171,12 @@ export default async function setup(project: TestProject) {
     APPLE_KEY_ID: oidcSetup.apple.keyId,
     APPLE_PRIVATE_KEY: appleKey.privateKey.export({ format: "pem", type: "pkcs8" }) as string,
     OAUTH_REDIRECT_ALLOWLIST: OAUTH_REDIRECTS.join(","),
+    // Small webhook delays (the Queue consumer runs with these settings, test/auth/webhooks/): a
+    // retry after 1 s, doubling; given up after 30 s; the endpoint disabled after 2 given up in a row.
+    WEBHOOK_TIMEOUT: "5",
+    WEBHOOK_RETRY_INITIAL_DELAY: "1",
+    WEBHOOK_RETRY_MAX_AGE: "30",
+    WEBHOOK_DISABLE_AFTER: "2",
   });
   return async () => {
     await pg.stop();
@@ -174,6 +186,7 @@ export default async function setup(project: TestProject) {
     await lab.stop();
     await pwned.stop();
     await oidc.stop();
+    await receiver.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
 }

@@ -2,7 +2,17 @@ import { and, asc, desc, eq, isNotNull, lt, or, type SQL, sql } from "drizzle-or
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { Db } from "../../db/client";
 import { UNCACHED } from "../../db/client";
-import { auditEvents, authEvents, identities, mfaChallenges, mfaFactors, mfaRecoveryCodes, oneTimeCodes, sessions } from "../../db/schema";
+import {
+  auditEvents,
+  authEvents,
+  identities,
+  mfaChallenges,
+  mfaFactors,
+  mfaRecoveryCodes,
+  oneTimeCodes,
+  sessions,
+  webhookDeliveries,
+} from "../../db/schema";
 import type { Deps } from "../../deps";
 import { type AuditDetail, PERSONAL_DETAIL_KEYS } from "../audit";
 import { purgeOldEvents } from "../events/outbox";
@@ -221,6 +231,13 @@ export const OWNED_DATA: readonly OwnedData[] = [
     // the account's last events (user.deleted among them).
     anonymise: { keep: "ids and field names only" },
     purge: purgeOldEvents,
+  },
+  {
+    table: webhookDeliveries,
+    export: { omit: "the deliveries of the account's events to other services (ids and attempt times only)" },
+    // The account's last events (user.deleted among them) must still reach the endpoints.
+    anonymise: { keep: "ids and attempt times only" },
+    // No purge of their own: they go with their event (EVENT_RETENTION_DAYS) or their endpoint (ON DELETE CASCADE).
   },
 ];
 
