@@ -53,10 +53,11 @@ export function createWorker(overrides: Overrides = {}) {
       }
     },
     async queue(batch, env, ctx) {
-      const deps = createDeps(env, `queue-${crypto.randomUUID()}`, (p) => ctx.waitUntil(p), overrides);
+      const requestId = `queue-${crypto.randomUUID()}`;
       try {
+        // Each lane of the dispatcher opens its own deps (its own database connection).
         await deliverBatch(
-          deps,
+          () => createDeps(env, requestId, (p) => ctx.waitUntil(p), overrides),
           batch.messages.map((m) => m.body),
         );
         batch.ackAll();

@@ -79,7 +79,7 @@ export const AUDIT_EVENTS = [
   "webhook_disabled",
   "webhook_delivery_retried",
   "admin_webhooks_listed",
-  "admin_webhook_deliveries_viewed",
+  "admin_deliveries_viewed",
 ] as const;
 
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];

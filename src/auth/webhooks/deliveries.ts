@@ -75,7 +75,7 @@ export async function listDeliveries(deps: Deps, meta: RequestMeta, admin: Authe
     .orderBy(desc(d.position))
     .limit(f.limit + 1);
   const page = rows.slice(0, f.limit);
-  await recordAdmin(deps, meta, admin, "admin_webhook_deliveries_viewed", null, {
+  await recordAdmin(deps, meta, admin, "admin_deliveries_viewed", null, {
     webhook_id: endpointId,
     status: f.status ?? null,
     page: f.cursor ? "next" : "first",

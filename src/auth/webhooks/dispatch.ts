@@ -80,13 +80,17 @@ export async function fanOut(deps: Deps): Promise<Pair[]> {
   return pairs;
 }
 
-/** Deliver pairs, CONCURRENCY at a time, within one invocation's allowance; pairs left over are woken again. */
-async function deliverPairs(deps: Deps, pairs: Pair[]): Promise<void> {
+/**
+ * Deliver pairs, CONCURRENCY at a time, within one invocation's allowance; pairs left over are
+ * woken again. Each lane has deps of its own (`open`): its own database connection, so that one
+ * lane's statements never wait behind another's.
+ */
+async function deliverPairs(deps: Deps, open: () => Deps, pairs: Pair[]): Promise<void> {
   const budget: Budget = { left: ATTEMPTS_PER_INVOCATION };
   const leftOver: Pair[] = [];
   const failures: unknown[] = [];
   let next = 0;
-  const lane = async () => {
+  const lane = async (laneDeps: Deps) => {
     while (next < pairs.length) {
       const pair = pairs[next++];
       if (budget.left <= 0) {
@@ -94,14 +98,14 @@ async function deliverPairs(deps: Deps, pairs: Pair[]): Promise<void> {
         continue;
       }
       try {
-        if ((await deliverPair(deps, pair, budget)) === "more") leftOver.push(pair);
+        if ((await deliverPair(laneDeps, pair, budget)) === "more") leftOver.push(pair);
       } catch (err) {
         failures.push(err);
         deps.log("error", "webhook delivery failed", { webhookId: pair.endpoint, ...describeError(err) });
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, pairs.length) }, lane));
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, pairs.length) }, (_, i) => lane(i === 0 ? deps : open())));
   await wakePairs(deps, leftOver);
   // A fault (the database unreachable, say): the Queue retries the batch; what was done stays done.
   if (failures.length) throw failures[0];
@@ -115,13 +119,17 @@ const isMessage = (m: unknown): m is WebhookMessage =>
       typeof (m as { endpoint?: unknown }).endpoint === "string" &&
       typeof (m as { user?: unknown }).user === "string"));
 
-/** The Queue consumer: one batch of wake-ups (queue.ts), coalesced: one fan-out, each pair once. */
-export async function deliverBatch(deps: Deps, bodies: unknown[]): Promise<void> {
+/**
+ * The Queue consumer: one batch of wake-ups (queue.ts), coalesced: one fan-out, each pair once.
+ * `open` makes the invocation's deps (each call its own database connection).
+ */
+export async function deliverBatch(open: () => Deps, bodies: unknown[]): Promise<void> {
+  const deps = open();
   const messages = bodies.filter(isMessage);
   const pairs = new Map<string, Pair>();
   for (const m of messages) if (m.kind === "pair") pairs.set(pairKey(m), { endpoint: m.endpoint, user: m.user });
   if (messages.some((m) => m.kind === "events")) for (const p of await fanOut(deps)) pairs.set(pairKey(p), p);
-  await deliverPairs(deps, [...pairs.values()]);
+  await deliverPairs(deps, open, [...pairs.values()]);
 }
 
 /**
