@@ -173,7 +173,7 @@ async function attempt(deps: Deps, c: Claimed, now: Date): Promise<AttemptResult
 }
 
 /** The wait before the next retry after the window's `n`-th failed attempt: initial * 2^(n-1), capped. */
-export const retryDelaySeconds = (initial: number, n: number) => Math.min(MAX_DELAY_S, initial * 2 ** Math.max(0, n - 1));
+const retryDelaySeconds = (initial: number, n: number) => Math.min(MAX_DELAY_S, initial * 2 ** Math.max(0, n - 1));
 
 /** The attempt as the delivery's log keeps it (and the admin API shows it). */
 const logEntry = (r: AttemptResult, nextRetryAt: Date | null) =>

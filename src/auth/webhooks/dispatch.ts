@@ -72,7 +72,7 @@ async function fanOutEndpoint(deps: Deps, endpointId: string): Promise<Pair[]> {
 }
 
 /** Fan-out for every active endpoint (after positioning committed events); the pairs that got deliveries. */
-export async function fanOut(deps: Deps): Promise<Pair[]> {
+async function fanOut(deps: Deps): Promise<Pair[]> {
   await sequenceEvents(deps.db);
   const endpoints = await deps.db.select({ id: w.id, fresh: UNCACHED }).from(w).where(eq(w.status, "active"));
   const pairs: Pair[] = [];

@@ -24,7 +24,7 @@ import { newSecret, sealSecret } from "./secrets";
 const w = webhookEndpoints;
 
 /** An endpoint as the admin API answers it (never a secret). */
-export const publicEndpoint = (e: WebhookEndpoint) => ({
+const publicEndpoint = (e: WebhookEndpoint) => ({
   id: e.id,
   url: e.url,
   description: e.description,
