@@ -66,6 +66,14 @@ export const ERROR_CATALOG = {
   insufficient_scope: { status: 403, message: "This service client does not have the scope this call needs." },
   service_client_not_found: { status: 404, message: "No live service client with this id." },
 
+  // Webhooks (src/auth/webhooks/): a bad URL or event type is validation_failed naming the field
+  webhook_not_found: { status: 404, message: "No webhook endpoint with this id." },
+  webhook_delivery_not_found: { status: 404, message: "No delivery with this id for this webhook endpoint." },
+  webhook_disabled: {
+    status: 409,
+    message: "This webhook endpoint is disabled: enable it (PATCH with enabled: true) before retrying a delivery.",
+  },
+
   // One-time codes (every purpose: password reset, email verification, ...)
   invalid_otp: { status: 400, message: "The code is incorrect. Check the code in the email or request a new one." },
   otp_expired: { status: 400, message: "This code has expired. Request a new code." },
