@@ -9,6 +9,7 @@ import type { Overrides } from "./deps";
 import { apiError, validationError } from "./errors";
 import { msg } from "./i18n/messages";
 import { errorResponse, onError, onNotFound } from "./middleware/error-handler";
+import { announceEventWrites } from "./middleware/event-announce";
 import { requestContext, requireContentType } from "./middleware/request";
 import { accountRoutes } from "./routes/account";
 import { adminRoutes } from "./routes/admin";
@@ -26,6 +27,7 @@ import { documentEventWebhooks, serviceRoutes } from "./routes/services";
 import { sessionRoutes } from "./routes/sessions";
 import { signInRoutes } from "./routes/sign-in";
 import { systemRoutes } from "./routes/system";
+import { webhookRoutes } from "./routes/webhooks";
 
 /** cors() for a configuration, built once (the configuration is parsed once per env and cached). */
 const corsMiddleware = new WeakMap<Config, MiddlewareHandler<AppEnv>>();
@@ -73,6 +75,7 @@ export function createApp<const B extends string = "/auth">(
   app.use(
     "*",
     requestContext(overrides),
+    announceEventWrites,
     deprecationHeaders(aliases),
     secureHeaders({
       referrerPolicy: "no-referrer",
@@ -129,6 +132,7 @@ export function createApp<const B extends string = "/auth">(
     .route(basePath, passkeyRoutes())
     .route(basePath, adminRoutes())
     .route(basePath, serviceClientRoutes())
+    .route(basePath, webhookRoutes())
     .route(basePath, serviceRoutes())
     .route("/", systemRoutes());
 

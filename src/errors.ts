@@ -53,6 +53,11 @@ export const ERROR_CATALOG = {
   insufficient_scope: { status: 403 },
   service_client_not_found: { status: 404 },
 
+  // Webhooks (src/auth/webhooks/): a bad URL or event type is validation_failed naming the field
+  webhook_not_found: { status: 404 },
+  webhook_delivery_not_found: { status: 404 },
+  webhook_disabled: { status: 409 },
+
   // One-time codes (every purpose: password reset, email verification, ...)
   invalid_otp: { status: 400 },
   otp_expired: { status: 400 },

@@ -30,6 +30,7 @@ export const MAIL_TAGS = [
   "passkey_added",
   "passkey_removed",
   "passkey_sign_up_code",
+  "webhook_disabled",
 ] as const;
 export type MailTag = (typeof MAIL_TAGS)[number];
 

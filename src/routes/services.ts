@@ -246,6 +246,20 @@ export function serviceRoutes() {
  * Each event type as an OpenAPI 3.1 webhook: what a webhook endpoint receives (a POST of the
  * event, signed per the Standard Webhooks specification) and the feed returns.
  */
+/** The Standard Webhooks headers of every delivery (src/auth/webhooks/delivery.ts). */
+const WebhookHeaders = z.object({
+  "webhook-id": uuid().openapi({ description: "The event's id: the same on every attempt; ignore an id already handled" }),
+  "webhook-timestamp": z.string().max(12).regex(/^\d+$/).openapi({ description: "Seconds since the epoch when this attempt was signed" }),
+  "webhook-signature": z
+    .string()
+    .max(200)
+    .regex(/^v1,[A-Za-z0-9+/=]+( v1,[A-Za-z0-9+/=]+)*$/)
+    .openapi({
+      description:
+        "`v1,` + base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` with the endpoint's secret; two during a rotation",
+    }),
+});
+
 export function documentEventWebhooks(app: App<AppEnv>) {
   EVENT_TYPE_NAMES.forEach((type, i) => {
     app.openAPIRegistry.registerWebhook({
@@ -253,9 +267,9 @@ export function documentEventWebhooks(app: App<AppEnv>) {
       path: type,
       tags: ["Events"],
       summary: type,
-      description: `${EVENT_TYPES[type].description} Delivered to webhook endpoints and returned by GET /auth/events.`,
+      description: `${EVENT_TYPES[type].description} Delivered to webhook endpoints (signed per Standard Webhooks, docs/webhooks.md) and returned by GET /auth/events.`,
       operationId: `event${schemaName(type).replace(/Event$/, "")}`,
-      request: { body: { content: { "application/json": { schema: EventSchemas[i] } }, required: true } },
+      request: { headers: WebhookHeaders, body: { content: { "application/json": { schema: EventSchemas[i] } }, required: true } },
       responses: { 200: { description: "Any 2xx acknowledges the event; anything else is retried" } },
     });
   });

@@ -21,6 +21,7 @@ import { passkeyAddedMessage, passkeyRemovedMessage, passkeySignUpCodeMessage } 
 import { passwordChangedMessage, resetCodeMessage } from "../../src/mail/password";
 import { registrationAttemptMessage } from "../../src/mail/registration-attempt";
 import { type Envelope, MAIL_TAGS } from "../../src/mail/templates";
+import { webhookDisabledMessage } from "../../src/mail/webhooks";
 
 /**
  * The message catalogs (src/i18n/catalogs/) against each other and against the registries whose
@@ -196,6 +197,17 @@ describe("every mail, in every locale", () => {
     ["passkey added", (e) => passkeyAddedMessage(e, { at, name: "Laptop" }), false],
     ["passkey removed", (e) => passkeyRemovedMessage(e, { at, name: "Laptop" }), false],
     ["passkey sign-up code", (e) => passkeySignUpCodeMessage(e, { code: CODE, ttlSeconds: 300, expiresAt: at }), true],
+    [
+      "webhook disabled",
+      (e) =>
+        webhookDisabledMessage(e, {
+          webhookId: "9c2e4b1a-7d3f-4e5a-8b6c-1d2e3f4a5b6c",
+          origin: "https://hooks.example.com",
+          failures: 5,
+          at,
+        }),
+      false,
+    ],
   ];
 
   it("the samples cover every tag of MAIL_TAGS", () => {

@@ -113,6 +113,9 @@ export interface MessageParams {
   "error.unsupported_media_type.multipart": undefined;
   "error.user_not_found": undefined;
   "error.validation_failed": undefined;
+  "error.webhook_delivery_not_found": undefined;
+  "error.webhook_disabled": undefined;
+  "error.webhook_not_found": undefined;
   "mail.account_deletion.code_label": undefined;
   "mail.account_deletion.due": { "moment": string | number; "duration": string | number };
   "mail.account_deletion.expires": { "moment": string | number };
@@ -188,6 +191,9 @@ export interface MessageParams {
   "mail.sign_in_code.intro": { "app": string | number };
   "mail.sign_in_code.outro": undefined;
   "mail.sign_in_code.subject": { "app": string | number };
+  "mail.webhook_disabled.body": { "webhook": string | number; "origin": string | number; "moment": string | number; "failures": number };
+  "mail.webhook_disabled.next": { "webhook": string | number };
+  "mail.webhook_disabled.subject": { "app": string | number };
   "page.resubmit.continue": undefined;
   "page.resubmit.title": undefined;
   "success.account_created": undefined;
@@ -232,6 +238,11 @@ export interface MessageParams {
   "success.token_revoked": undefined;
   "success.tokens_refreshed": undefined;
   "success.verification_code_sent": undefined;
+  "success.webhook_created": undefined;
+  "success.webhook_deleted": undefined;
+  "success.webhook_delivery_retried": undefined;
+  "success.webhook_secret_rotated": undefined;
+  "success.webhook_updated": undefined;
   "time.clock": { "time": string | number; "zone": string | number };
   "time.days": { "count": number };
   "time.hours": { "count": number };
@@ -252,10 +263,17 @@ export interface MessageParams {
   "validation.code_verifier_format": undefined;
   "validation.current_password_required": undefined;
   "validation.cursor_invalid": undefined;
+  "validation.delivery_id": undefined;
+  "validation.delivery_status_invalid": undefined;
+  "validation.description_too_long": undefined;
   "validation.email_invalid": undefined;
   "validation.email_required": undefined;
   "validation.email_text": undefined;
   "validation.email_too_long": undefined;
+  "validation.enabled_boolean": undefined;
+  "validation.event_type_invalid": { "types": string | number };
+  "validation.events_empty": undefined;
+  "validation.events_required": undefined;
   "validation.exchange_code_format": undefined;
   "validation.full_name_length": undefined;
   "validation.full_name_required": undefined;
@@ -303,8 +321,18 @@ export interface MessageParams {
   "validation.totp_code": undefined;
   "validation.turnstile_token": undefined;
   "validation.unsafe_text": undefined;
+  "validation.url_required": undefined;
+  "validation.url_too_long": undefined;
   "validation.user_id": undefined;
   "validation.uuid": { "field": string | number };
+  "validation.webhook_change_empty": undefined;
+  "validation.webhook_id": undefined;
+  "validation.webhook_url_absolute": undefined;
+  "validation.webhook_url_credentials": undefined;
+  "validation.webhook_url_fragment": undefined;
+  "validation.webhook_url_https": undefined;
+  "validation.webhook_url_https_or_local": undefined;
+  "validation.webhook_url_public": undefined;
 }
 export type CatalogLocale = "en" | "hi";
 type Compiled = { [K in keyof MessageParams]: (params: MessageParams[K]) => string };
