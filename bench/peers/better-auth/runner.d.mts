@@ -11,7 +11,7 @@ export function ensurePeerInstalled(opts?: { log?: (line: string) => void }): Pr
 /** The installed versions: { "better-auth", "better-call", kysely, pg }. */
 export function peerVersions(): Record<string, string | null>;
 
-/** CPU ms consumed so far per class of process (scripts/lib/proc-cpu.mjs cpuProbe). */
+/** CPU ms consumed so far per class of process (scripts/bench/proc-cpu.ts cpuProbe). */
 export type CpuReading = { workerd: number; proxy: number; wrangler: number; postgres: number };
 
 export interface Peer {
