@@ -1,14 +1,16 @@
 import path from "node:path";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig, defineProject } from "vitest/config";
+import { readWranglerConfig } from "./scripts/stack/wrangler-config.ts";
 
-// The same module aliases as wrangler.toml's [alias] (the plugin does not read them), so the
-// tests run the code that is deployed.
-const workerAliases = {
-  "@aws-sdk/xml-builder": path.resolve(import.meta.dirname, "src/shims/aws-xml-builder.ts"),
-  "postal-mime": path.resolve(import.meta.dirname, "src/shims/postal-mime.ts"),
-  zod: path.resolve(import.meta.dirname, "src/shims/zod.ts"),
-};
+// The same module aliases as wrangler.toml's [alias] (the plugin does not read them), read from
+// that file, so the tests run the code that is deployed.
+const workerAliases = Object.fromEntries(
+  Object.entries(readWranglerConfig().alias as Record<string, string>).map(([name, file]) => [
+    name,
+    path.resolve(import.meta.dirname, file),
+  ]),
+);
 
 const onUnhandledError = (error: unknown) => {
   // postgres.js in workerd: a per-request client's socket closing after the request ended
@@ -91,7 +93,8 @@ export default defineConfig({
         test: {
           name: "node",
           environment: "node",
-          include: ["test/node/**/*.test.ts", "test/browser/**/*.test.ts"],
+          // packages/verify: the verifier kit's own tests, under Node against the running Worker.
+          include: ["test/node/**/*.test.ts", "test/browser/**/*.test.ts", "packages/verify/test/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,

@@ -8,6 +8,7 @@ import type { AppEnv } from "./context";
 import type { Overrides } from "./deps";
 import { apiError, validationError } from "./errors";
 import { errorResponse, onError, onNotFound } from "./middleware/error-handler";
+import { announceEventWrites } from "./middleware/event-announce";
 import { requestContext, requireContentType } from "./middleware/request";
 import { accountRoutes } from "./routes/account";
 import { adminRoutes } from "./routes/admin";
@@ -16,11 +17,15 @@ import { emailRoutes } from "./routes/email";
 import { aliasingGetPath, deprecationHeaders, documentAliases, legacyAliases } from "./routes/legacy-paths";
 import { mfaRoutes } from "./routes/mfa";
 import { oauthRoutes } from "./routes/oauth";
+import { passkeyRoutes } from "./routes/passkeys";
 import { passwordRoutes } from "./routes/password";
 import { profileRoutes } from "./routes/profile";
+import { serviceClientRoutes } from "./routes/service-clients";
+import { documentEventWebhooks, serviceRoutes } from "./routes/services";
 import { sessionRoutes } from "./routes/sessions";
 import { signInRoutes } from "./routes/sign-in";
 import { systemRoutes } from "./routes/system";
+import { webhookRoutes } from "./routes/webhooks";
 
 /** cors() for a configuration, built once (the configuration is parsed once per env and cached). */
 const corsMiddleware = new WeakMap<Config, MiddlewareHandler<AppEnv>>();
@@ -66,6 +71,7 @@ export function createApp<const B extends string = "/auth">(
   app.use(
     "*",
     requestContext(overrides),
+    announceEventWrites,
     deprecationHeaders(aliases),
     secureHeaders({
       referrerPolicy: "no-referrer",
@@ -113,7 +119,11 @@ export function createApp<const B extends string = "/auth">(
     .route(basePath, profileRoutes())
     .route(basePath, mfaRoutes())
     .route(basePath, oauthRoutes())
+    .route(basePath, passkeyRoutes())
     .route(basePath, adminRoutes())
+    .route(basePath, serviceClientRoutes())
+    .route(basePath, webhookRoutes())
+    .route(basePath, serviceRoutes())
     .route("/", systemRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
@@ -134,6 +144,14 @@ export function createApp<const B extends string = "/auth">(
       "`otp`); changes also need a login within RECENT_AUTH_MAX_AGE. Verified like bearerAuth, following RFC8725 (JWT best " +
       "current practices); see docs/admin.md.",
   });
+  app.openAPIRegistry.registerComponent("securitySchemes", "serviceClient", {
+    type: "http",
+    scheme: "basic",
+    description:
+      "A service client's `client_id` and `client_secret` (POST /auth/admin/service-clients), as HTTP Basic credentials; each " +
+      "service route names the scope it needs (docs/services.md#service-clients).",
+  });
+  documentEventWebhooks(app);
   documentAliases(app, aliases);
   // The document (/openapi.json) and its reference page (/docs) are not part of the document.
   documentCommonErrors(app);
@@ -147,12 +165,22 @@ export function createApp<const B extends string = "/auth">(
       { name: "Password reset", description: "Reset with a code mailed to the account's address" },
       { name: "Profile", description: "Name and avatar" },
       { name: "Social sign-in", description: "Sign in with Google and Apple: native ID tokens, the web redirect flow, linked identities" },
+      { name: "Passkeys", description: "Add passkeys, sign in and sign up with one, manage them (WebAuthn; docs/passkeys.md)" },
       { name: "Account", description: "Deleting the caller's account (and restoring it), and exporting its data" },
       {
         name: "Admin",
         description:
           "Account management for administrators: role `admin`, a session signed in with two-factor sign-in, and a recent login " +
           "for changes; every call is audited (docs/admin.md)",
+      },
+      {
+        name: "Services",
+        description:
+          "For the platform's other services: the identity events feed, token introspection and revocation, account reads (docs/services.md)",
+      },
+      {
+        name: "Events",
+        description: "The identity events, as webhooks deliver them and the feed returns them (docs/services.md#event-types)",
       },
       { name: "System", description: "Health probes and the public signing keys" },
     ],

@@ -15,6 +15,8 @@ export interface Env {
   HYPERDRIVE: Hyperdrive;
   /** Cloudflare Images (wrangler.toml `[images]`); without it avatar uploads answer 503. */
   IMAGES?: ImagesBinding;
+  /** The webhook deliveries' Cloudflare Queue (wrangler.toml `[[queues.producers]]`); without it no webhook is delivered. */
+  WEBHOOK_QUEUE?: Queue;
   [key: string]: unknown;
 }
 
@@ -145,6 +147,38 @@ const requestLog = (fallback: string) =>
 
 /** Schemes redirect_to may never use: they run code or read local files instead of opening a page. */
 const UNSAFE_SCHEMES = new Set(["javascript:", "data:", "vbscript:", "file:", "blob:"]);
+
+/** An Android app's origin in a passkey ceremony: the base64url SHA-256 of its signing certificate. */
+const ANDROID_ORIGIN = /^android:apk-key-hash:[A-Za-z0-9_-]{43}$/;
+const LOOPBACK = new Set(["localhost", "127.0.0.1"]);
+
+/**
+ * What is wrong with WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS together: the RP id is a host name; each
+ * origin is written exactly as a browser sends it (scheme, host, port; no path, no trailing slash),
+ * https on the RP id or a subdomain of it, plain http only on localhost or 127.0.0.1, or an
+ * Android app's `android:apk-key-hash:` origin. A bad origin is a configuration error here, not a
+ * failure of every passkey ceremony later.
+ */
+function webauthnProblems(rpId: string, origins: string[]): string[] {
+  const problems: string[] = [];
+  if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(rpId))
+    problems.push(`WEBAUTHN_RP_ID "${rpId}" must be a lower-case host name (example.com), without scheme or port`);
+  if (origins.length === 0) problems.push("must list at least one origin when WEBAUTHN_RP_ID is set");
+  for (const o of origins) {
+    if (ANDROID_ORIGIN.test(o)) continue;
+    const u = URL.canParse(o) ? new URL(o) : null;
+    if (!u || u.origin !== o) {
+      problems.push(`${o} is not an origin as a browser sends it (scheme://host[:port], no path, no trailing slash)`);
+    } else if (u.protocol === "http:" && !LOOPBACK.has(u.hostname)) {
+      problems.push(`${o}: plain http only on localhost or 127.0.0.1`);
+    } else if (u.protocol !== "http:" && u.protocol !== "https:") {
+      problems.push(`${o}: https, http on localhost, or android:apk-key-hash:<hash>`);
+    } else if (u.hostname !== "127.0.0.1" && u.hostname !== rpId && !u.hostname.endsWith(`.${rpId}`)) {
+      problems.push(`${o} is not on WEBAUTHN_RP_ID ${rpId} (the host must be it or a subdomain of it)`);
+    }
+  }
+  return problems;
+}
 
 const choice = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
   z.preprocess(blank, z.enum(values).default(fallback));
@@ -290,6 +324,18 @@ export const settingsSchema = z
       "Wrong second-factor codes per account before each further one waits a doubling delay (LOGIN_THROTTLE_BASE_DELAY to LOGIN_THROTTLE_MAX_DELAY).",
     ),
 
+    // Passkeys (src/auth/passkeys/, docs/passkeys.md)
+    WEBAUTHN_RP_ID: optionalString.describe(
+      "The relying party id passkeys are bound to: the platform's domain (example.com), or localhost in development; unset: passkeys are off (their routes answer 404).",
+    ),
+    WEBAUTHN_RP_NAME: optionalString.describe("The name an authenticator shows next to a passkey (default: APP_NAME)."),
+    WEBAUTHN_ORIGINS: list.describe(
+      "Comma-separated origins a passkey ceremony may come from: https://host[:port] under WEBAUTHN_RP_ID, http://localhost[:port] or http://127.0.0.1[:port] in development, android:apk-key-hash:<hash> for the Android app.",
+    ),
+    REQUIRE_PHISHING_RESISTANT_ROLES: listOr("none").describe(
+      "Comma-separated roles that must sign in with a passkey (with user verification): other sessions of theirs only reach passkey enrollment, /me and logout (`none`: no role).",
+    ),
+
     // Sign in with Google and Apple (src/auth/oauth/, docs/social-sign-in.md)
     GOOGLE_CLIENT_IDS: list.describe(
       "Comma-separated Google OAuth client ids whose ID tokens are accepted (web, iOS, Android); none: Google sign-in is off (its routes answer 404).",
@@ -335,6 +381,26 @@ export const settingsSchema = z
     ACCOUNT_EXPORT_DAILY_LIMIT: int(3, 1, 50).describe("Data exports (GET /auth/account/export) per account in 24 hours."),
     AUDIT_RETENTION: duration("400d", 86400, 10 * 365 * 86400).describe(
       "Audit rows older than this are deleted by the scheduled purge, in bounded batches.",
+    ),
+
+    // Identity events for other services (src/auth/events/, docs/services.md)
+    EVENT_RETENTION_DAYS: int(30, 1, 3650).describe(
+      "Events (the feed, webhooks) older than this many days are deleted by the scheduled purge; a service must read them within it.",
+    ),
+
+    // Signed webhooks over a Cloudflare Queue (src/auth/webhooks/, docs/webhooks.md)
+    WEBHOOK_TIMEOUT: duration("10s", 1, 60).describe("One delivery attempt gives up after this long (a failed attempt, retried)."),
+    WEBHOOK_RETRY_INITIAL_DELAY: duration("10s", 1, 3600).describe(
+      "Wait before retrying a failed delivery; doubles with each further failure, capped at 1 h.",
+    ),
+    WEBHOOK_RETRY_MAX_AGE: duration("24h", 10, 3 * 86400).describe(
+      "A delivery is retried for this long from its first attempt, then given up (`failed`, the dead letter; an admin can retry it).",
+    ),
+    WEBHOOK_SECRET_GRACE: duration("24h", 0, 7 * 86400).describe(
+      "After a secret rotation the old secret signs deliveries too, for this long (both `v1,` signatures in webhook-signature).",
+    ),
+    WEBHOOK_DISABLE_AFTER: int(5, 1, 10000).describe(
+      "Deliveries given up in a row (no success between them) after which an endpoint is disabled and the admins are mailed.",
     ),
 
     // Mail
@@ -411,6 +477,9 @@ export const settingsSchema = z
     if (s.OTP_RESEND_INTERVAL > s.EMAIL_CODE_TTL) problem("OTP_RESEND_INTERVAL", "must not be longer than EMAIL_CODE_TTL");
     if (s.OTP_RESEND_INTERVAL > s.SIGN_IN_CODE_TTL) problem("OTP_RESEND_INTERVAL", "must not be longer than SIGN_IN_CODE_TTL");
     if (s.TURNSTILE_SECRET_KEY && !s.TURNSTILE_SITE_KEY) problem("TURNSTILE_SITE_KEY", "must be set with TURNSTILE_SECRET_KEY");
+    // A delivery reads its event until it is given up: events must outlive the retries.
+    if (s.WEBHOOK_RETRY_MAX_AGE >= s.EVENT_RETENTION_DAYS * 86400)
+      problem("WEBHOOK_RETRY_MAX_AGE", "must be shorter than EVENT_RETENTION_DAYS");
     if (s.GOOGLE_WEB_CLIENT_ID && !s.GOOGLE_CLIENT_IDS.includes(s.GOOGLE_WEB_CLIENT_ID))
       problem("GOOGLE_WEB_CLIENT_ID", "must be one of GOOGLE_CLIENT_IDS");
     if (s.APPLE_SERVICES_ID && !s.APPLE_CLIENT_IDS.includes(s.APPLE_SERVICES_ID))
@@ -435,6 +504,9 @@ export const settingsSchema = z
     }
     if (s.OAUTH_CALLBACK_BASE_URL && !(URL.canParse(s.OAUTH_CALLBACK_BASE_URL) && isSecureOrLoopback(s.OAUTH_CALLBACK_BASE_URL)))
       problem("OAUTH_CALLBACK_BASE_URL", "must be an https URL (plain http only to localhost)");
+    if (s.WEBAUTHN_RP_ID) {
+      for (const problemText of webauthnProblems(s.WEBAUTHN_RP_ID, s.WEBAUTHN_ORIGINS)) problem("WEBAUTHN_ORIGINS", problemText);
+    } else if (s.WEBAUTHN_ORIGINS.length > 0) problem("WEBAUTHN_RP_ID", "must be set when WEBAUTHN_ORIGINS is");
   });
 
 export type Config = z.output<typeof settingsSchema>;

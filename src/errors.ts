@@ -58,6 +58,22 @@ export const ERROR_CATALOG = {
   invalid_refresh_token: { status: 401, message: "Your session has ended. Please log in again." },
   session_not_found: { status: 404, message: "No active session with this id." },
 
+  // Service clients (src/auth/services/): HTTP Basic with client_id:client_secret
+  invalid_client: {
+    status: 401,
+    message: "Service client authentication failed: send Authorization: Basic base64(client_id:client_secret) of a live client.",
+  },
+  insufficient_scope: { status: 403, message: "This service client does not have the scope this call needs." },
+  service_client_not_found: { status: 404, message: "No live service client with this id." },
+
+  // Webhooks (src/auth/webhooks/): a bad URL or event type is validation_failed naming the field
+  webhook_not_found: { status: 404, message: "No webhook endpoint with this id." },
+  webhook_delivery_not_found: { status: 404, message: "No delivery with this id for this webhook endpoint." },
+  webhook_disabled: {
+    status: 409,
+    message: "This webhook endpoint is disabled: enable it (PATCH with enabled: true) before retrying a delivery.",
+  },
+
   // One-time codes (every purpose: password reset, email verification, ...)
   invalid_otp: { status: 400, message: "The code is incorrect. Check the code in the email or request a new one." },
   otp_expired: { status: 400, message: "This code has expired. Request a new code." },
@@ -150,6 +166,36 @@ export const ERROR_CATALOG = {
     message: "This is the account's last way to sign in. Set a password (reset it by email) or link another identity first.",
   },
 
+  // Passkeys (src/auth/passkeys/)
+  passkey_challenge_invalid: {
+    status: 401,
+    message: "This passkey request has expired, was already used or belongs to another sign-in. Start again.",
+  },
+  passkey_invalid: {
+    status: 401,
+    message: "The passkey's answer could not be verified (wrong site, wrong signature or a malformed response). Try again.",
+  },
+  passkey_unknown: {
+    status: 401,
+    message: "This passkey is not registered with this account (it may have been removed). Sign in another way or use another passkey.",
+  },
+  passkey_counter_regressed: {
+    status: 401,
+    message:
+      "This passkey's signature counter went backwards, a sign that it may have been copied. Sign in another way and check your passkeys.",
+  },
+  passkey_user_verification_required: {
+    status: 401,
+    message: "This sign-in needs a second kind of proof: use the passkey with its PIN, fingerprint or face (user verification).",
+  },
+  passkey_already_registered: { status: 409, message: "This passkey is already registered." },
+  passkey_not_found: { status: 404, message: "No passkey with this id on this account." },
+  phishing_resistant_required: {
+    status: 403,
+    message:
+      "Your account must sign in with a passkey: this session may only add a passkey and sign out. Add a passkey, then sign in with it.",
+  },
+
   // Account management: the admin API, deletion and restore (src/auth/admin/, src/auth/account/deletion.ts)
   admin_required: { status: 403, message: "This needs an administrator account." },
   admin_mfa_required: {
@@ -230,13 +276,12 @@ export interface ErrorOptions {
   headers?: Record<string, string>;
   /** What the client needs to render the challenge (captcha_required, captcha_invalid). */
   challenge?: Challenge;
+  /** More members of the error body, for a client to act on (passkey_unknown: the `credential_id` to signal as unknown). */
+  fields?: Record<string, string>;
 }
 
 /** The Turnstile widget a client renders to answer captcha_required: its public site key and action. */
-export interface Challenge {
-  site_key: string;
-  action: string;
-}
+export type Challenge = { site_key: string; action: string };
 
 /** The one error type of the API. Its status, code and message become the JSON error body. */
 export class AppError extends Error {
@@ -263,7 +308,15 @@ export const validationError = (issues: Issue[]) =>
 export const fieldError = (code: ErrorCode, path: string, message: string = ERROR_CATALOG[code].message) =>
   new AppError(code, { message, issues: [{ path, message }] });
 
-/** The one JSON error shape: {status:"error", message, code, issues?, site_key?, action?}. */
-export function errorBody(code: ErrorCode, message: string = ERROR_CATALOG[code].message, issues?: Issue[], challenge?: Challenge) {
-  return { status: "error" as const, message, code, ...(issues ? { issues } : {}), ...challenge };
+/**
+ * The one JSON error shape: {status:"error", message, code, issues?}, plus the members a client acts
+ * on for some codes (`extra`: site_key and action of captcha_required, credential_id of passkey_unknown).
+ */
+export function errorBody(
+  code: ErrorCode,
+  message: string = ERROR_CATALOG[code].message,
+  issues?: Issue[],
+  extra?: Record<string, string>,
+) {
+  return { ...extra, status: "error" as const, message, code, ...(issues ? { issues } : {}) };
 }

@@ -1,5 +1,6 @@
 import { createApp } from "./app";
 import { purgeExpired } from "./auth/purge";
+import { deliverBatch, sweepWebhooks } from "./auth/webhooks/dispatch";
 import { type Env, getConfig } from "./config";
 import { createDeps, type Overrides } from "./deps";
 import { describeError, log } from "./log";
@@ -15,9 +16,16 @@ const HARDENING = {
 };
 
 /**
- * The Worker: fetch (one app per base path and LEGACY_ROOT_PATHS, normally one per isolate, built on first use) and
- * the scheduled purge. `overrides` supplies infrastructure (tests pass a controlled clock and a
- * database client they can close); production uses the defaults.
+ * The cron trigger (wrangler.toml) that only runs the webhook sweep; every other trigger runs the
+ * hourly purge and then the sweep.
+ */
+const WEBHOOK_SWEEP_CRON = "* * * * *";
+
+/**
+ * The Worker: fetch (one app per base path and LEGACY_ROOT_PATHS, normally one per isolate, built on first use),
+ * queue (webhook deliveries, src/auth/webhooks/dispatch.ts) and the scheduled purge and webhook
+ * sweep. `overrides` supplies infrastructure (tests pass a controlled clock and a database client
+ * they can close); production uses the defaults.
  */
 export function createWorker(overrides: Overrides = {}) {
   const apps = new Map<string, ReturnType<typeof createApp>>();
@@ -44,16 +52,43 @@ export function createWorker(overrides: Overrides = {}) {
         );
       }
     },
-    async scheduled(_controller, env, ctx) {
+    async queue(batch, env, ctx) {
+      const requestId = `queue-${crypto.randomUUID()}`;
+      try {
+        // Each lane of the dispatcher opens its own deps (its own database connection).
+        await deliverBatch(
+          () => createDeps(env, requestId, (p) => ctx.waitUntil(p), overrides),
+          batch.messages.map((m) => m.body),
+        );
+        batch.ackAll();
+      } catch (err) {
+        // The database unreachable, say: the batch comes back later; what was delivered is recorded.
+        log("error", "webhook batch failed; retried", describeError(err));
+        batch.retryAll({ delaySeconds: 30 });
+      }
+    },
+    async scheduled(controller, env, ctx) {
       const requestId = `cron-${crypto.randomUUID()}`;
       const deps = createDeps(env, requestId, (p) => ctx.waitUntil(p), overrides);
-      try {
-        const counts = await purgeExpired(deps, { ip: null, userAgent: null, requestId });
-        log("info", "purge done", counts);
-      } catch (err) {
-        log("error", "purge failed", describeError(err));
-        throw err;
+      let failure: unknown;
+      if (controller.cron !== WEBHOOK_SWEEP_CRON) {
+        try {
+          const counts = await purgeExpired(deps, { ip: null, userAgent: null, requestId });
+          log("info", "purge done", counts);
+        } catch (err) {
+          log("error", "purge failed", describeError(err));
+          failure = err;
+        }
       }
+      // After the purge: the events it wrote (anonymised accounts) go out with the rest.
+      try {
+        const woken = await sweepWebhooks(deps);
+        if (woken) log("info", "webhook sweep woke pairs", { woken });
+      } catch (err) {
+        log("error", "webhook sweep failed", describeError(err));
+        failure ??= err;
+      }
+      if (failure) throw failure;
     },
   } satisfies ExportedHandler<Env>;
 }

@@ -640,6 +640,8 @@ async function main() {
     dbUrl: stack.dbUrl,
     password: PASSWORD,
     googleClientId: GOOGLE_CLIENT,
+    appCpu: servers.app.cpu,
+    nextIp,
   };
   // Warm up every server and route once (JIT, connection setup) before measuring.
   for (const sc of SCENARIOS.filter((x) => wanted(x.id) && !x.hashBound && x.id !== "refresh")) {

@@ -1,5 +1,6 @@
 // State for the bench scenarios of the account flows (scripts/bench/scenarios.ts SCENARIOS): email
-// verification, the second factor, the admin API, social sign-in and sign-in by emailed code. Everything goes through the
+// verification, the second factor, the admin API, social sign-in, sign-in by emailed code, passkeys and
+// service clients. Everything goes through the
 // Worker's own endpoints and the local stand-ins (mail capture, OpenID provider), as a client
 // would; the only database write is promoting one account to admin (no endpoint grants it).
 //
@@ -10,6 +11,7 @@ import crypto from "node:crypto";
 import { decodeBase32IgnorePadding } from "@oslojs/encoding";
 import { generateHOTP } from "@oslojs/otp";
 import postgres from "postgres";
+import { SoftwareAuthenticator } from "../../test/support/software-authenticator.ts";
 import type { CapturedMail } from "../stack/mail-capture.ts";
 
 const STEP_S = 30;
@@ -82,6 +84,14 @@ async function mailedCode(ctx: FlowContext, email: string) {
 /** `n` new accounts (registered through the API, not verified): their emails. */
 export const newAccounts = (ctx: FlowContext, n: number, kind: string) =>
   ctx.pool(Array.from({ length: n }), 2, async () => (await register(ctx, kind)).email);
+
+/** `n` new accounts (registered through the API, not verified): their ids, each with the role it has (student). */
+export const newAccountIds = (ctx: FlowContext, n: number, kind: string) =>
+  ctx.pool(Array.from({ length: n }), 2, async () => ({ id: (await register(ctx, kind)).user.id as string, role: "student" }));
+
+/** `n` new accounts (registered through the API, not verified): their access tokens. */
+export const newSessions = (ctx: FlowContext, n: number, kind: string) =>
+  ctx.pool(Array.from({ length: n }), 2, async () => (await register(ctx, kind)).access_token as string);
 
 /** `n` unverified accounts and their mailed codes: { email, code } each. */
 export const verifyEmailBatch = (ctx: FlowContext, n: number) =>
@@ -225,3 +235,64 @@ export const socialAccounts = (ctx: FlowContext, n: number, clientId: string) =>
  */
 export const socialSignInBatch = (ctx: FlowContext, accounts: { sub: string; email: string }[], requests: number, clientId: string) =>
   ctx.pool(Array.from({ length: requests }), 4, (_, i) => googleIdToken(ctx, clientId, accounts[i % accounts.length]));
+
+// --- Passkeys -------------------------------------------------------------------------------
+
+/**
+ * An account with one passkey on its own software authenticator (the tests' one: its own keys,
+ * CBOR and signatures, in this process), as a device of a user: registered, address verified,
+ * the passkey added with the current password. ES256, as the platforms' passkeys are; a counting
+ * authenticator, so every sign-in also moves the stored counter forward.
+ */
+async function passkeyDevice(ctx: FlowContext, origin: string): Promise<SoftwareAuthenticator> {
+  const reg = await register(ctx, "passkey");
+  must(
+    await ctx.api("POST", "/auth/verify-email", { email: reg.email, code: await mailedCode(ctx, reg.email) }),
+    200,
+    "POST /auth/verify-email",
+  );
+  // The first proof of the mailbox ends every session made before it (a change of owner): sign in again.
+  const login = must(await ctx.api("POST", "/auth/login", { email: reg.email, password: ctx.password }), 200, "POST /auth/login");
+  const auth = { authorization: `Bearer ${login.access_token}` };
+  const { options } = must(await ctx.api("POST", "/auth/passkeys/register/options", {}, auth), 200, "POST /auth/passkeys/register/options");
+  const device = new SoftwareAuthenticator({ origin, counting: true });
+  const { credential: _credential, ...response } = await device.register(options, { alg: "ES256" });
+  const verify = { response, current_password: ctx.password };
+  must(await ctx.api("POST", "/auth/passkeys/register/verify", verify, auth), 201, "POST /auth/passkeys/register/verify");
+  return device;
+}
+
+export const passkeyDevices = (ctx: FlowContext, n: number, origin: string) =>
+  ctx.pool(Array.from({ length: n }), 2, () => passkeyDevice(ctx, origin));
+
+/**
+ * For each device a sign-in as a browser makes it: login options (a challenge_token) and the
+ * device's answer to them: { challenge_token, response }. Each device answers once per batch, so
+ * its counter only grows in the order the batch is sent.
+ */
+export const passkeyLoginBatch = (ctx: FlowContext, devices: SoftwareAuthenticator[]) =>
+  ctx.pool(devices, 4, async (device) => {
+    const { options, challenge_token } = must(
+      await ctx.api("POST", "/auth/passkeys/login/options", {}),
+      200,
+      "POST /auth/passkeys/login/options",
+    );
+    return { challenge_token, response: await device.authenticate(options) };
+  });
+
+// --- Service clients ------------------------------------------------------------------------
+
+/** A service client with `scopes`, made through the admin API (docs/services.md): its HTTP Basic Authorization header. */
+export async function serviceClient(ctx: FlowContext, admin: AdminSession, scopes: string[]) {
+  const body = must(
+    await ctx.api(
+      "POST",
+      "/auth/admin/service-clients",
+      { name: `Bench ${ctx.runId} ${ctx.seq++}`, scopes },
+      { authorization: `Bearer ${admin.access}` },
+    ),
+    201,
+    "POST /auth/admin/service-clients",
+  );
+  return `Basic ${Buffer.from(`${body.client.client_id}:${body.client_secret}`).toString("base64")}`;
+}

@@ -3,7 +3,7 @@
 // at once, and PROBES for what is not one answer per request. bench.ts runs them, report.ts renders
 // them and checks the targets.
 //
-// Extension points, for the flows of the batch still landing:
+// Extension points, for the flows of the next batches:
 //   - a request flow (passkey sign-in with a software authenticator in this process, token
 //     introspection, ...): one SCENARIOS entry with `newFlow: true` (its workerd CPU one at a time
 //     is then held to NEW_FLOW_CPU_MS in the targets), its single-use state made by a function in
@@ -13,8 +13,11 @@
 //     its own figures and target rows (rendered as they come, after the scenarios).
 
 import type { PeerRequest, PeerUser, peerRoutes } from "../../bench/peers/better-auth/runner.mjs";
+import { startWebhookReceiver } from "../stack/webhook-receiver.ts";
 import * as flows from "./flows.ts";
+import { type CpuProbe, diffCpu } from "./proc-cpu.ts";
 import type { ProbeResult } from "./results.ts";
+import { createEndpoint, drained, measureDelivery, profileChanges, receiverControl } from "./webhook-delivery.ts";
 
 export const PASSWORD = "Vivid-Quartz-Lantern-2026";
 export const GOOGLE_CLIENT = "bench-google-native";
@@ -58,6 +61,17 @@ export interface BenchContext extends flows.FlowContext {
   codeRequestPool?: string[];
   codeRequested?: { email: string; at: number }[];
   codeVerifyPool?: { email: string; code: string }[];
+  passkeyDevices?: Awaited<ReturnType<typeof flows.passkeyDevices>>;
+  passkeyPool?: Awaited<ReturnType<typeof flows.passkeyLoginBatch>>;
+  /** Accounts the audited admin change toggles between student and instructor (not the seeds: a lowered role ends their sessions). */
+  adminTargets?: { id: string; role: string }[];
+  adminNext?: number;
+  /** A service client's Authorization header (tokens:introspect). */
+  introspector?: string;
+  /** The app's processes' CPU (workerd, proxy, wrangler, PostgreSQL), for the probes; null without /proc. */
+  appCpu: CpuProbe | null;
+  /** A CF-Connecting-IP of its own for each request (the per-IP rate limits never trigger). */
+  nextIp(): string;
 }
 
 interface RequestSpec {
@@ -299,20 +313,66 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     id: "admin-change",
-    title: "PATCH /auth/admin/users/{id} (audited change)",
+    title: "PATCH /auth/admin/users/{id} (audited change + outbox)",
     newFlow: true,
-    // The admin's session must be recent (RECENT_AUTH_MAX_AGE); each change sets a seeded account's
-    // role to what it is (student): the row locked and updated, the audit row written.
+    // The admin's session must be recent (RECENT_AUTH_MAX_AGE); each change moves one of 64 accounts
+    // of its own between student and instructor: the row locked and updated, the audit row and the
+    // outbox events (user.updated, role.changed) written in the same transaction; a lowered role also
+    // ends the account's sessions (none after the first time).
     prepare: async (ctx) => {
       ctx.admin = await flows.adminSession(ctx, ctx.admin, { recent: true });
+      ctx.adminTargets ??= await flows.newAccountIds(ctx, 64, "target");
     },
-    request: (ctx) => ({
-      method: "PATCH",
-      path: `/auth/admin/users/${ctx.seed().id}`,
-      headers: { authorization: `Bearer ${ctx.admin!.access}` },
-      body: { role: "student", reason: "bench" },
-    }),
+    request: (ctx) => {
+      ctx.adminNext = (ctx.adminNext ?? 0) + 1;
+      const target = ctx.adminTargets![ctx.adminNext % ctx.adminTargets!.length];
+      target.role = target.role === "student" ? "instructor" : "student";
+      return {
+        method: "PATCH",
+        path: `/auth/admin/users/${target.id}`,
+        headers: { authorization: `Bearer ${ctx.admin!.access}` },
+        body: { role: target.role, reason: "bench" },
+      };
+    },
     serial: 100,
+  },
+  {
+    id: "passkey-options",
+    title: "POST /auth/passkeys/login/options",
+    newFlow: true,
+    request: () => post("/auth/passkeys/login/options", {}),
+    serial: 100,
+  },
+  {
+    id: "passkey-login",
+    title: "POST /auth/passkeys/login/verify (ES256)",
+    newFlow: true,
+    // A challenge works once: each run, every passkey account's device answers fresh login options
+    // (the software authenticator in this process), and the run sends those answers.
+    batch: 96,
+    prepare: async (ctx, { requests }) => {
+      // npm run dev's relying party: localhost, with this API's own origin (scripts/stack/stack.ts).
+      ctx.passkeyDevices ??= await flows.passkeyDevices(ctx, 96, ctx.apiUrl.replace("127.0.0.1", "localhost"));
+      ctx.passkeyPool = await flows.passkeyLoginBatch(ctx, ctx.passkeyDevices.slice(0, requests!));
+    },
+    request: (ctx) => post("/auth/passkeys/login/verify", ctx.passkeyPool?.shift() ?? { challenge_token: "exhausted", response: {} }),
+    serial: 32,
+  },
+  {
+    id: "introspect",
+    title: "POST /auth/introspect (service client)",
+    newFlow: true,
+    // A service client with tokens:introspect (made through the admin API, docs/services.md) asks
+    // about the seeded users' access tokens, round robin (RFC 7662, JSON body).
+    prepare: async (ctx) => {
+      await freshTokens(ctx);
+      if (!ctx.introspector) {
+        ctx.admin = await flows.adminSession(ctx, ctx.admin, { recent: true });
+        ctx.introspector = await flows.serviceClient(ctx, ctx.admin, ["tokens:introspect"]);
+      }
+    },
+    request: (ctx) => post("/auth/introspect", { token: ctx.seed().access }, { authorization: ctx.introspector! }),
+    serial: 200,
   },
   // The peer (better-auth): its counterparts of our constant route, session check, sign-in and sign-up.
   {
@@ -386,13 +446,119 @@ export interface Probe {
   run(ctx: BenchContext): Promise<ProbeResult>;
 }
 
-/** The probes (none yet: webhook delivery throughput is the first, when its feature lands). */
-export const PROBES: Probe[] = [];
+/** Webhook delivery probe sizes: changes under load (BENCH_WEBHOOK_CHANGES), their accounts, connections, and changes one at a time. */
+const WEBHOOK = {
+  changes: Number(process.env.BENCH_WEBHOOK_CHANGES ?? 500),
+  users: 50,
+  connections: 16,
+  serial: 30,
+};
+
+/**
+ * Webhook delivery through the Queue (the measurement of `npm run bench:webhooks`, its part 1, on
+ * this run's stack): a local receiver verifying every delivery, one endpoint for user.updated,
+ * profile changes spread over new accounts. Under load: events delivered per second and the delay
+ * from change to delivery. One at a time: each change waits for its delivery before the next, and
+ * the app's workerd CPU per event (its change and its delivery) is compared with the same changes
+ * once the endpoint is gone (the change alone): the difference is the delivery's.
+ */
+const webhookProbe: Probe = {
+  id: "webhooks",
+  title: `Webhook delivery through the Queue to a local receiver (${WEBHOOK.changes} profile changes, ${WEBHOOK.connections} at a time)`,
+  async run(ctx) {
+    const receiver = await startWebhookReceiver({ port: 0 });
+    try {
+      ctx.admin = await flows.adminSession(ctx, ctx.admin, { recent: true });
+      const adminAuth = { authorization: `Bearer ${ctx.admin.access}` };
+      const endpoint = await createEndpoint({ api: ctx.api, adminAuth, receiverUrl: receiver.url, hook: "bench" });
+      const tokens = await flows.newSessions(ctx, WEBHOOK.users, "hook");
+      const { delivery } = await measureDelivery({
+        apiUrl: ctx.apiUrl,
+        receiverUrl: receiver.url,
+        hook: "bench",
+        tokens,
+        changes: WEBHOOK.changes,
+        connections: WEBHOOK.connections,
+        nextIp: ctx.nextIp,
+      });
+      const control = receiverControl(receiver.url);
+      /** Workerd and PostgreSQL CPU per change, `n` changes one at a time, each followed by `after` (minus the idle processes' CPU). */
+      const oneAtATime = async (n: number, after: (i: number) => Promise<unknown>) => {
+        const cpu = ctx.appCpu;
+        if (!cpu) return null;
+        await new Promise((r) => setTimeout(r, 3000));
+        const i0 = cpu();
+        const it = performance.now();
+        await new Promise((r) => setTimeout(r, 1000));
+        const idle = diffCpu(cpu(), i0);
+        const idleMs = performance.now() - it;
+        const c0 = cpu();
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) {
+          const [r] = await profileChanges({ apiUrl: ctx.apiUrl, tokens, n: 1, connections: 1, label: `Serial ${i}`, nextIp: ctx.nextIp });
+          if (r.status !== 200) throw new Error(`a profile change answered ${r.status}`);
+          await after(i);
+        }
+        const elapsed = performance.now() - t0;
+        const d = diffCpu(cpu(), c0);
+        const one = (k: "workerd" | "postgres") => Math.max(0, d[k] - (idle[k] * elapsed) / idleMs) / n;
+        return { workerd: one("workerd"), postgres: one("postgres"), wallMs: elapsed / n };
+      };
+      const withDelivery = await oneAtATime(WEBHOOK.serial, (i) => drained(control, "bench", WEBHOOK.changes + i + 1, 60_000));
+      await ctx.api("DELETE", `/auth/admin/webhooks/${endpoint.id}`, undefined, adminAuth);
+      // The change alone: no endpoint, the Queue's consumer still woken (it finds nothing to send); as long per change.
+      const alone = await oneAtATime(
+        WEBHOOK.serial,
+        () => new Promise((r) => setTimeout(r, withDelivery ? Math.max(0, withDelivery.wallMs - 50) : 0)),
+      );
+      const deliveryCpu = withDelivery && alone ? Math.max(0, withDelivery.workerd - alone.workerd) : null;
+      const d = delivery.changeToDeliveryMs;
+      return {
+        id: "webhooks",
+        title: webhookProbe.title,
+        rows: [
+          { label: "events delivered per second (first change to last delivery)", value: delivery.eventsPerSecond, unit: "events/s" },
+          { label: "changes per second (the requests)", value: delivery.changesPerSecond, unit: "req/s" },
+          { label: "change to delivery p50", value: d.p50, unit: "ms" },
+          { label: "change to delivery p90", value: d.p90, unit: "ms" },
+          { label: "change to delivery p99", value: d.p99, unit: "ms" },
+          { label: "change to delivery max", value: d.max, unit: "ms" },
+          { label: "last delivery after the last change", value: delivery.drainAfterLastChangeMs, unit: "ms" },
+          { label: "delivery requests (repeats included)", value: delivery.requests, unit: "" },
+          { label: "deliveries not verified by standardwebhooks", value: delivery.unverified, unit: "" },
+          { label: "accounts whose events came out of order", value: delivery.accountsOutOfOrder, unit: "" },
+          {
+            label: `workerd CPU per event, change + delivery, one at a time (${WEBHOOK.serial})`,
+            value: withDelivery?.workerd ?? null,
+            unit: "ms",
+          },
+          { label: "PostgreSQL CPU per event, change + delivery, one at a time", value: withDelivery?.postgres ?? null, unit: "ms" },
+          { label: "wall time per event, change to its delivery, one at a time", value: withDelivery?.wallMs ?? null, unit: "ms" },
+          { label: "workerd CPU per change with no endpoint (the change alone)", value: alone?.workerd ?? null, unit: "ms" },
+          { label: "workerd CPU of the delivery (the difference)", value: deliveryCpu, unit: "ms" },
+        ],
+        targets: [
+          {
+            target: `webhook delivery: ≤ ${NEW_FLOW_CPU_MS} ms of workerd CPU per delivered event one at a time (with the change: minus the same change with no endpoint); every delivery verified and in order`,
+            ok:
+              deliveryCpu != null ? deliveryCpu <= NEW_FLOW_CPU_MS && delivery.unverified === 0 && delivery.accountsOutOfOrder === 0 : null,
+            detail: `the delivery ${deliveryCpu?.toFixed(2) ?? "n/a"} ms (change + delivery ${withDelivery ? withDelivery.workerd.toFixed(2) : "n/a"} ms, the change alone ${alone ? alone.workerd.toFixed(2) : "n/a"} ms); ${delivery.eventsPerSecond} events/s delivered under load, change to delivery p99 ${d.p99} ms; ${delivery.unverified} unverified, ${delivery.accountsOutOfOrder} accounts out of order`,
+          },
+        ],
+      };
+    } finally {
+      await receiver.stop();
+    }
+  },
+};
+
+/** The probes: measurements that are not one answer per request. */
+export const PROBES: Probe[] = [webhookProbe];
 
 /** Names for sets of scenario ids in --only: `pairs` (ours and the peer's, what `npm run bench:peer` runs), `new-flows`. */
 const GROUPS: Record<string, string[]> = {
   pairs: [...new Set(PAIRS.flatMap((p) => [p.ours, p.theirs]))],
-  "new-flows": SCENARIOS.filter((s) => s.newFlow).map((s) => s.id),
+  "new-flows": [...SCENARIOS.filter((s) => s.newFlow).map((s) => s.id), ...PROBES.map((p) => p.id)],
 };
 
 /** The ids --only names, with its groups expanded. */

@@ -70,8 +70,8 @@ export async function createAdmin(
   const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
   return sql.begin(async (tx) => {
     const [existing] = await tx<
-      { id: string; role: string; status: string; email_verified_at: Date | null; password: string }[]
-    >`select id, role, status, email_verified_at, password from users where lower(email) = ${email} for update`;
+      { id: string; role: string; status: string; email_verified_at: Date | null; password: string; requested_role: string | null }[]
+    >`select id, role, status, email_verified_at, password, requested_role from users where lower(email) = ${email} for update`;
     let id: string;
     let created = false;
     let reactivated = false;
@@ -105,6 +105,18 @@ export async function createAdmin(
     await tx`delete from auth_one_time_codes where user_id = ${id} and purpose = ${SETUP_PURPOSE} and consumed_at is null`;
     await tx`insert into auth_one_time_codes (id, user_id, purpose, code_hash, created_at, expires_at)
              values (${crypto.randomUUID()}, ${id}, ${SETUP_PURPOSE}, ${codeHash}, ${now}, ${expiresAt})`;
+    // The identity events other services follow (src/auth/events/types.ts), in this transaction.
+    const events: [string, Record<string, unknown>][] = [];
+    if (created) events.push(["user.created", { role: "admin", method: "create_admin" }]);
+    else if (existing) {
+      const fields = [...(existing.role !== "admin" ? ["role"] : []), ...(existing.requested_role !== null ? ["requested_role"] : [])];
+      if (fields.length) events.push(["user.updated", { fields }]);
+      if (existing.role !== "admin") events.push(["role.changed", { from: existing.role, to: "admin" }]);
+      if (reactivated) events.push(["user.reactivated", {}]);
+    }
+    for (const [type, data] of events)
+      await tx`insert into auth_events (id, type, at, user_id, actor_type, actor_id, data)
+               values (${crypto.randomUUID()}, ${type}, ${now}, ${id}, 'system', null, ${tx.json(data as postgres.JSONValue)})`;
     const detail = { via: "create-admin", created, role_from: existing?.role ?? null, reactivated };
     await tx`insert into auth_audit_events (at, event, outcome, user_id, request_id, detail)
              values (${now}, 'admin_granted', 'success', ${id}, 'create-admin', ${tx.json(detail)})`;

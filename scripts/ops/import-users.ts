@@ -211,8 +211,16 @@ async function main() {
     if (!batch.length) return;
     const rows = batch;
     batch = [];
-    // No conflict target: any unique constraint (id, email, lower(email)) makes a row a no-op.
-    const inserted = await sql`insert into users ${sql(rows, ...FIELDS)} on conflict do nothing returning id`;
+    // No conflict target: any unique constraint (id, email, lower(email)) makes a row a no-op. Each
+    // account inserted gets its user.created event (src/auth/events/types.ts) in the same statement.
+    const inserted = await sql`
+      with inserted as (insert into users ${sql(rows, ...FIELDS)} on conflict do nothing returning id, role),
+      events as (
+        insert into auth_events (id, type, at, user_id, actor_type, actor_id, data)
+        select gen_random_uuid(), 'user.created', now(), id, 'system', null, jsonb_build_object('role', role, 'method', 'import')
+          from inserted
+      )
+      select id from inserted`;
     counts.inserted += inserted.length;
     counts.skipped += rows.length - inserted.length;
   };

@@ -115,6 +115,19 @@ function localSocialSignIn(localSettings: Set<string>): Record<string, string> {
 /** The stand-in's own widget under `npm run dev`: its tokens are minted by POST /__tokens (docs/bot-defence.md). */
 const LOCAL_TURNSTILE = { siteKey: "local-dev-site-key", secret: "local-dev-secret-key" } as const;
 
+/**
+ * Passkeys under `npm run dev`: the RP ID `localhost` and its origins (a page on http://localhost
+ * is a secure context): this API's own port and the web app's (the port OAUTH_REDIRECT_ALLOWLIST
+ * names). Left to .dev.vars as one group, like the social settings.
+ */
+function localPasskeys(port: number, localSettings: Set<string>): Record<string, string> {
+  const group = {
+    WEBAUTHN_RP_ID: "localhost",
+    WEBAUTHN_ORIGINS: [`http://localhost:${port}`, `http://127.0.0.1:${port}`, "http://localhost:3000"].join(","),
+  };
+  return Object.keys(group).some((k) => localSettings.has(k)) ? {} : group;
+}
+
 export interface LocalStack {
   apiUrl: string;
   dbUrl: string;
@@ -257,7 +270,7 @@ export async function startStack({
     // wrangler dev: [vars] < .dev.vars < --var. The developer's .dev.vars must win over the
     // stack's stand-ins, so those keys are left to .dev.vars; explicit `vars` still win.
     const localSettings = localSettingKeys(path.dirname(path.resolve(ROOT, config)));
-    Object.assign(own, localSocialSignIn(localSettings));
+    Object.assign(own, localSocialSignIn(localSettings), localPasskeys(port, localSettings));
     const devVars = { ...Object.fromEntries(Object.entries(own).filter(([k]) => !localSettings.has(k))), ...vars };
 
     const varArgs = Object.entries(devVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);

@@ -30,6 +30,13 @@ export interface AccessPolicy {
    */
   readonly enrollment?: true;
   /**
+   * The route is open to a session that must still sign in with a passkey (the account's role is
+   * in REQUIRE_PHISHING_RESISTANT_ROLES and the session is not phishing-resistant, by the ways-in
+   * registry): adding a passkey, /me, logout. Every other route refuses it with 403
+   * phishing_resistant_required.
+   */
+  readonly passkeyEnrollment?: true;
+  /**
    * The admin API: the account's role is `admin` (read fresh by authenticate(), so a demotion takes
    * effect on the next request), else 403 admin_required; and the session is multi-factor by the
    * ways-in registry (two kinds of factor: a password and an authenticator code, say), else 403
@@ -41,8 +48,10 @@ export interface AccessPolicy {
 export const SESSION: AccessPolicy = { session: true };
 /** Routes an account that must enroll may use. */
 export const ENROLLMENT: AccessPolicy = { session: true, enrollment: true };
-/** A live session, whatever it still has to do (verify the email, enroll MFA): for signing out. */
-export const ANY_SESSION: AccessPolicy = { session: true, unverifiedEmail: "allow", enrollment: true };
+/** Adding a passkey: open to an account that must enroll a second factor, or sign in with a passkey. */
+export const PASSKEY_ENROLLMENT: AccessPolicy = { session: true, enrollment: true, passkeyEnrollment: true };
+/** A live session, whatever it still has to do (verify the email, enroll MFA, add a passkey): for signing out. */
+export const ANY_SESSION: AccessPolicy = { session: true, unverifiedEmail: "allow", enrollment: true, passkeyEnrollment: true };
 /** The admin API's reads; its changes add `recentLogin: true` (ADMIN_CHANGE). */
 export const ADMIN: AccessPolicy = { session: true, admin: true };
 export const ADMIN_CHANGE: AccessPolicy = { session: true, admin: true, recentLogin: true };
@@ -68,6 +77,10 @@ function mustEnrollMfa(deps: Deps, auth: Authenticated): boolean {
   return !auth.mfaEnabled;
 }
 
+/** The role must sign in phishing-resistantly (REQUIRE_PHISHING_RESISTANT_ROLES) and this session did not (by the ways-in registry). */
+const mustUsePasskey = (deps: Deps, auth: Authenticated) =>
+  !auth.assurance.phishingResistant && deps.config.REQUIRE_PHISHING_RESISTANT_ROLES.includes(auth.user.role);
+
 /** The session's sign-in (login or MFA verify) happened within RECENT_AUTH_MAX_AGE. */
 export const isRecentLogin = (deps: Deps, auth: Authenticated) =>
   deps.now().getTime() - auth.authTime.getTime() <= deps.config.RECENT_AUTH_MAX_AGE * 1000;
@@ -77,6 +90,7 @@ export function assertAccess(deps: Deps, auth: Authenticated, policy: AccessPoli
   // auth.user is the row authenticate() just read, so verifying takes effect on the next request.
   if (policy.unverifiedEmail !== "allow" && mustVerifyEmail(deps.config, auth.user)) throw apiError("email_unverified");
   if (!policy.enrollment && mustEnrollMfa(deps, auth)) throw apiError("mfa_enrollment_required");
+  if (!policy.passkeyEnrollment && mustUsePasskey(deps, auth)) throw apiError("phishing_resistant_required");
   const notAdmin = policy.admin ? adminRefusal(auth) : null;
   if (notAdmin) throw apiError(notAdmin);
   if (policy.recentLogin && !isRecentLogin(deps, auth)) throw apiError("recent_login_required");
@@ -87,6 +101,7 @@ export function accessCodes(policy: AccessPolicy): ErrorCode[] {
   return [
     ...(policy.unverifiedEmail === "allow" ? [] : (["email_unverified"] as const)),
     ...(policy.enrollment ? [] : (["mfa_enrollment_required"] as const)),
+    ...(policy.passkeyEnrollment ? [] : (["phishing_resistant_required"] as const)),
     ...(policy.admin ? (["admin_required", "admin_mfa_required"] as const) : []),
     ...(policy.recentLogin ? (["recent_login_required"] as const) : []),
   ];

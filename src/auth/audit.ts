@@ -52,6 +52,13 @@ export const AUDIT_EVENTS = [
   "identity_linked",
   "identity_link_refused",
   "identity_unlinked",
+  // Passkeys (src/auth/passkeys/): a sign-in with one is login_succeeded (method passkey), a
+  // second factor mfa_verified (method passkey), a passkey-first sign-up registered (method passkey)
+  "passkey_registered",
+  "passkey_registration_failed",
+  "passkey_renamed",
+  "passkey_removed",
+  "passkey_sign_in_failed",
   // Account management (src/auth/admin/): `actor_id` is the admin, `user_id` the account acted on
   "admin_access_refused",
   "admin_request_refused",
@@ -74,6 +81,21 @@ export const AUDIT_EVENTS = [
   "account_restore_failed",
   "account_anonymised",
   "account_exported",
+  // Service clients (src/auth/services/clients.ts) and token revocation (RFC 7009)
+  "service_client_created",
+  "service_client_secret_rotated",
+  "service_client_revoked",
+  "admin_service_clients_listed",
+  "token_revoked",
+  // Webhooks (src/auth/webhooks/): `actor_id` the admin; webhook_disabled after failures has none (the service did it)
+  "webhook_created",
+  "webhook_updated",
+  "webhook_secret_rotated",
+  "webhook_deleted",
+  "webhook_disabled",
+  "webhook_delivery_retried",
+  "admin_webhooks_listed",
+  "admin_deliveries_viewed",
 ] as const;
 
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];

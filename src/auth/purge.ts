@@ -1,12 +1,23 @@
 import { and, getTableName, inArray, isNotNull, lt, or, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import { UNCACHED } from "../db/client";
-import { oauthExchangeCodes, oauthStates, oauthUsedTokens, refreshTokens, throttles, turnstileTokens, users } from "../db/schema";
+import {
+  oauthExchangeCodes,
+  oauthStates,
+  oauthUsedTokens,
+  refreshTokens,
+  serviceClients,
+  throttles,
+  turnstileTokens,
+  users,
+  webhookEndpoints,
+} from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
 import { describeError } from "../log";
 import { ownAvatarKey, parseAvatarKey } from "../storage/avatar-keys";
 import { anonymiseDueAccounts } from "./account/deletion";
 import { OWNED_DATA } from "./account/owned-data";
+import { purgeRevokedClients } from "./services/clients";
 
 /**
  * Tables of transient state that belong to no account (no `user_id`), with what is dead in them.
@@ -70,6 +81,17 @@ export const TRANSIENT_DATA: readonly { table: PgTable; purge: (deps: Deps, now:
     table: oauthUsedTokens,
     purge: async (deps, now) =>
       (await deps.db.delete(oauthUsedTokens).where(lt(oauthUsedTokens.expiresAt, now)).returning({ k: oauthUsedTokens.key })).length,
+  },
+  {
+    // Service clients revoked 90 days ago (live ones are configuration, never purged).
+    table: serviceClients,
+    purge: purgeRevokedClients,
+  },
+  {
+    // Webhook endpoints are configuration: an administrator deletes them (their deliveries go with
+    // their events, src/auth/account/owned-data.ts). Nothing here dies by age.
+    table: webhookEndpoints,
+    purge: async () => 0,
   },
 ];
 

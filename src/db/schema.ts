@@ -39,6 +39,11 @@ export const users = pgTable(
     requestedRole: text("requested_role"),
     /** `deletion_pending`: when the purge anonymises the row unless it is restored first (src/auth/account/deletion.ts). */
     deletionDueAt: timestamp("deletion_due_at", tz),
+    /**
+     * The account's WebAuthn user handle (`user.id` of every passkey it creates, base64url of 32
+     * random bytes, never the email): set with its first passkey, cleared by anonymisation.
+     */
+    webauthnUserId: text("webauthn_user_id").unique(),
   },
   (t) => [
     uniqueIndex("users_email_lower_key").on(sql`lower(${t.email})`),
@@ -250,6 +255,58 @@ export const identities = pgTable(
 );
 
 /**
+ * Passkeys (src/auth/passkeys/): WebAuthn credentials, each a way in. `public_key` is the COSE key
+ * (base64url) the signatures are checked with; `sign_count` the authenticator's counter, which only
+ * moves forward (0 forever for authenticators that do not count, such as synced passkeys).
+ */
+export const passkeys = pgTable(
+  "auth_passkeys",
+  {
+    id: uuid("id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** The credential id (base64url), as the authenticator names it in every assertion. */
+    credentialId: text("credential_id").notNull().unique(),
+    publicKey: text("public_key").notNull(),
+    signCount: bigint("sign_count", { mode: "number" }).notNull().default(0),
+    transports: text("transports").array().notNull().default(sql`'{}'::text[]`),
+    /** The authenticator model (all zeros when it does not say). */
+    aaguid: text("aaguid").notNull(),
+    /** `singleDevice` (bound to one authenticator) or `multiDevice` (synced: backup eligible). */
+    deviceType: text("device_type").notNull(),
+    backedUp: boolean("backed_up").notNull(),
+    name: varchar("name", { length: 64 }).notNull(),
+    createdAt: timestamp("created_at", tz).notNull(),
+    lastUsedAt: timestamp("last_used_at", tz),
+  },
+  (t) => [index("auth_passkeys_user_idx").on(t.userId, t.createdAt)],
+);
+
+/**
+ * Passkey ceremonies between their options and their verify (src/auth/passkeys/challenges.ts):
+ * the challenge handed to the authenticator, single-use (deleted by the verify that uses it) and
+ * valid 5 minutes. `register` and `mfa` are bound to their account (`user_id`) and found by the
+ * challenge the response signed; `login` and `signup` have no account yet and are found by their
+ * `challenge_token` (stored only as SHA-256). `data` holds what the verify needs: a sign-up's
+ * address, name and user handle, an MFA step's mfa_token row.
+ */
+export const passkeyChallenges = pgTable(
+  "auth_passkey_challenges",
+  {
+    id: uuid("id").primaryKey(),
+    purpose: text("purpose").notNull(),
+    userId: uuid("user_id").references(() => users.id, { onDelete: "cascade" }),
+    challenge: text("challenge").notNull().unique(),
+    tokenHash: text("token_hash").unique(),
+    data: jsonb("data"),
+    createdAt: timestamp("created_at", tz).notNull(),
+    expiresAt: timestamp("expires_at", tz).notNull(),
+  },
+  (t) => [index("auth_passkey_challenges_expires_idx").on(t.expiresAt), index("auth_passkey_challenges_user_idx").on(t.userId)],
+);
+
+/**
  * Web redirect flow, between start and callback (src/auth/oauth/redirect.ts). Keyed by SHA-256 of
  * the `state` sent to the provider, used once (deleted by the callback). `sealed` holds the PKCE
  * verifier and the raw nonce, AES-GCM under a key derived from the state itself and AUTH_SECRET,
@@ -352,7 +409,145 @@ export const auditEvents = pgTable(
   ],
 );
 
+/**
+ * The outbox (src/auth/events/outbox.ts): one row per identity event, written in the transaction
+ * of the change it records. `seq` is the order rows were inserted in; `position` is null until the
+ * sequencer gives the row its place in the feed, in commit order (outbox.ts explains why a
+ * sequence value taken at insert time would not do). Holds ids and field names only, never a
+ * personal value (src/auth/events/types.ts).
+ */
+export const authEvents = pgTable(
+  "auth_events",
+  {
+    id: uuid("id").primaryKey(),
+    seq: bigint("seq", { mode: "number" }).notNull().generatedAlwaysAsIdentity(),
+    position: bigint("position", { mode: "number" }).unique(),
+    type: text("type").notNull(),
+    at: timestamp("at", tz).notNull(),
+    userId: uuid("user_id").notNull(),
+    /** `self`, `admin` or `system` (src/auth/events/types.ts ACTOR_TYPES); `actor_id` the owner or the admin. */
+    actorType: text("actor_type").notNull(),
+    actorId: uuid("actor_id"),
+    /** The type's own fields (EVENT_TYPES[type].data). */
+    data: jsonb("data").notNull().default(sql`'{}'::jsonb`),
+  },
+  (t) => [
+    // The sequencer's work list: rows still without a position, in insert order.
+    index("auth_events_unsequenced_idx").on(t.seq).where(sql`${t.position} is null`),
+    index("auth_events_user_position_idx").on(t.userId, t.position),
+    index("auth_events_at_idx").on(t.at),
+  ],
+);
+
+/**
+ * The platform's services that call this API on their own behalf (src/auth/services/clients.ts):
+ * the events feed, token introspection, account reads. The secret is stored only as a keyed hash
+ * (HMAC-SHA-256 with AUTH_SECRET, bound to the client id); `scopes` are SERVICE_SCOPES names.
+ * `created_by` is the administrator who made it (not an account it belongs to).
+ */
+export const serviceClients = pgTable(
+  "auth_service_clients",
+  {
+    id: uuid("id").primaryKey(),
+    clientId: text("client_id").notNull().unique(),
+    name: varchar("name", { length: 100 }).notNull(),
+    scopes: text("scopes").array().notNull(),
+    secretHash: text("secret_hash").notNull(),
+    createdAt: timestamp("created_at", tz).notNull(),
+    createdBy: uuid("created_by"),
+    secretRotatedAt: timestamp("secret_rotated_at", tz),
+    revokedAt: timestamp("revoked_at", tz),
+    lastUsedAt: timestamp("last_used_at", tz),
+  },
+  (t) => [index("auth_service_clients_revoked_idx").on(t.revokedAt).where(sql`${t.revokedAt} is not null`)],
+);
+
+/**
+ * Webhook endpoints (src/auth/webhooks/, docs/webhooks.md): where identity events are POSTed,
+ * signed per Standard Webhooks. `secret` is the signing secret sealed with AES-GCM under a key
+ * derived from AUTH_SECRET (src/auth/webhooks/secrets.ts), never stored in clear; during a
+ * rotation `previous_secret` signs too until `previous_secret_expires_at`. `cursor` is the last
+ * event position the dispatcher has turned into deliveries for this endpoint. `failure_streak`
+ * counts deliveries given up (dead-lettered) since the last success: at WEBHOOK_DISABLE_AFTER the
+ * endpoint is disabled (`disabled_reason` failures). `created_by` is the administrator who made
+ * it (not an account it belongs to).
+ */
+export const webhookEndpoints = pgTable("auth_webhook_endpoints", {
+  id: uuid("id").primaryKey(),
+  url: text("url").notNull(),
+  description: varchar("description", { length: 500 }).notNull().default(""),
+  eventTypes: text("event_types").array().notNull(),
+  secret: text("secret").notNull(),
+  previousSecret: text("previous_secret"),
+  previousSecretExpiresAt: timestamp("previous_secret_expires_at", tz),
+  /** `active` or `disabled`. */
+  status: text("status").notNull().default("active"),
+  /** `admin` (PATCH enabled:false) or `failures` (a run of failed deliveries). */
+  disabledReason: text("disabled_reason"),
+  disabledAt: timestamp("disabled_at", tz),
+  cursor: bigint("cursor", { mode: "number" }).notNull().default(0),
+  failureStreak: integer("failure_streak").notNull().default(0),
+  createdAt: timestamp("created_at", tz).notNull(),
+  createdBy: uuid("created_by"),
+  updatedAt: timestamp("updated_at", tz).notNull(),
+  secretRotatedAt: timestamp("secret_rotated_at", tz),
+});
+
+/**
+ * One event to deliver to one endpoint (src/auth/webhooks/delivery.ts). Deliveries of one
+ * (endpoint, account) go out one at a time in `position` order: only the lowest pending one of
+ * the pair may be claimed (`lease_until`: the claim, for one attempt). `attempts` counts every
+ * attempt (and fences a late result of an expired claim); `window_attempts` and
+ * `window_started_at` the attempts and start of the current retry window (reset by a manual
+ * retry): retries back off from WEBHOOK_RETRY_INITIAL_DELAY, doubling, until
+ * WEBHOOK_RETRY_MAX_AGE, then `failed`. `attempt_log` keeps the last attempts (time, latency,
+ * response status or error, next retry). Deleted with their event (EVENT_RETENTION_DAYS) or
+ * their endpoint.
+ */
+export const webhookDeliveries = pgTable(
+  "auth_webhook_deliveries",
+  {
+    id: uuid("id").primaryKey(),
+    endpointId: uuid("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    eventId: uuid("event_id")
+      .notNull()
+      .references(() => authEvents.id, { onDelete: "cascade" }),
+    userId: uuid("user_id").notNull(),
+    position: bigint("position", { mode: "number" }).notNull(),
+    /** `pending`, `succeeded` or `failed` (given up: the dead letter, retried only by an administrator). */
+    status: text("status").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    windowAttempts: integer("window_attempts").notNull().default(0),
+    windowStartedAt: timestamp("window_started_at", tz).notNull(),
+    nextAttemptAt: timestamp("next_attempt_at", tz).notNull(),
+    leaseUntil: timestamp("lease_until", tz),
+    lastAttemptAt: timestamp("last_attempt_at", tz),
+    responseStatus: integer("response_status"),
+    latencyMs: integer("latency_ms"),
+    deliveredAt: timestamp("delivered_at", tz),
+    attemptLog: jsonb("attempt_log").notNull().default(sql`'[]'::jsonb`),
+    createdAt: timestamp("created_at", tz).notNull(),
+  },
+  (t) => [
+    // One delivery per event and endpoint (the dispatcher's inserts are idempotent); also serves
+    // the cascade from a purged event.
+    uniqueIndex("auth_webhook_deliveries_event_endpoint_idx").on(t.eventId, t.endpointId),
+    // The head of each (endpoint, account): its lowest pending position.
+    index("auth_webhook_deliveries_pair_idx").on(t.endpointId, t.userId, t.position).where(sql`${t.status} = 'pending'`),
+    // The admin list, newest event first.
+    index("auth_webhook_deliveries_endpoint_position_idx").on(t.endpointId, t.position),
+    // The sweep: pending deliveries overdue (their wake-up was lost, or their claim expired).
+    index("auth_webhook_deliveries_due_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+  ],
+);
+
 export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;
 export type MfaFactor = typeof mfaFactors.$inferSelect;
 export type Identity = typeof identities.$inferSelect;
+export type Passkey = typeof passkeys.$inferSelect;
+export type ServiceClient = typeof serviceClients.$inferSelect;
+export type WebhookEndpoint = typeof webhookEndpoints.$inferSelect;
+export type WebhookDelivery = typeof webhookDeliveries.$inferSelect;

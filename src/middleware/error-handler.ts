@@ -9,7 +9,8 @@ import { describeError, log } from "../log";
 export function errorResponse(c: Context, err: AppError) {
   const headers: Record<string, string> = { ...err.options.headers };
   if (err.retryAfter !== undefined) headers["Retry-After"] = String(err.retryAfter);
-  return c.json(errorBody(err.code, err.message, err.options.issues, err.options.challenge), err.status as ContentfulStatusCode, headers);
+  const extra = { ...err.options.challenge, ...err.options.fields };
+  return c.json(errorBody(err.code, err.message, err.options.issues, extra), err.status as ContentfulStatusCode, headers);
 }
 
 /** Hono's own HTTP errors (body parsing, its built-in middleware) mapped to catalog codes. */

@@ -21,6 +21,7 @@ export const RATE_LIMITS = {
   RL_EMAIL_CODES: { period: 60 },
   RL_REFRESH: { period: 60 },
   RL_DEFAULT: { period: 60 },
+  RL_SERVICE: { period: 60 },
 } as const satisfies Record<string, { period: 10 | 60 }>;
 
 export type LimitName = keyof typeof RATE_LIMITS;

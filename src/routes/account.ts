@@ -70,7 +70,8 @@ const meRoute = route({
   summary: "The authenticated user",
   description: "The user of the access token's session; the session must still be live (logout takes effect here at once).",
   limit: "RL_DEFAULT",
-  auth: ENROLLMENT,
+  // Open to every session that still has to enroll something (a second factor, a passkey).
+  auth: { ...ENROLLMENT, passkeyEnrollment: true },
   errors: [],
   responses: {
     200: json(
@@ -206,6 +207,21 @@ const ExportSchema = z
       )
       .max(100)
       .openapi({ description: "Linked Google/Apple identities (the provider's user id is not shown)" }),
+    passkeys: z
+      .array(
+        z.object({
+          id: uuid(),
+          name: z.string().max(64),
+          created_at: timestamp(),
+          last_used_at: timestamp().nullable(),
+          device_type: z.enum(["single_device", "multi_device"]),
+          backed_up: z.boolean(),
+          transports: z.array(z.string().max(16)).max(8),
+          aaguid: z.string().max(36),
+        }),
+      )
+      .max(1000)
+      .openapi({ description: "Passkeys (their public keys and credential ids are not shown)" }),
     audit_events: z
       .array(
         z.object({
@@ -234,6 +250,7 @@ const ExportSchema = z
       },
       mfa: { totp: "off", enrolled_at: null, confirmed_at: null, recovery_codes_remaining: 0 },
       identities: [],
+      passkeys: [],
       sessions: [
         {
           id: "8b0f6a52-5c1d-4e7a-9d3b-1f2e3a4b5c6d",

@@ -4,7 +4,10 @@ import { STATUS_REFUSALS } from "../auth/account/status";
 import { confirmTotp, disableMfa, enrollTotp, mfaStatus, regenerateRecoveryCodes } from "../auth/mfa/enrollment";
 import type { Proof } from "../auth/mfa/second-factor";
 import { verifyMfa } from "../auth/mfa/verify";
+import type { AuthenticationResponse } from "../auth/passkeys/ceremonies";
+import { secondFactorOptions, verifyMfaWithPasskey } from "../auth/passkeys/second-factor";
 import type { AppEnv } from "../context";
+import { ASSERTION_ERRORS, AuthenticationResponseSchema, EXAMPLE_REQUEST_OPTIONS, optionsAnswer, RequestOptionsSchema } from "./passkeys";
 import { route } from "./route";
 import { AuthResponseSchema, anyPasswordField, int32, json, jsonBody, MessageSchema } from "./schemas";
 import { signInAnswer } from "./sign-in";
@@ -43,13 +46,20 @@ const ProofBody = z
 
 /** A wrong or missing current password (checked through the login throttle). */
 const PASSWORD_ERRORS = ["invalid_current_password", "password_reset_required"] as const;
+const mfaToken = z.string({ error: "mfa_token is required." }).min(1, "mfa_token is required.").max(128);
 const VerifyBody = z
   .object({
-    mfa_token: z.string({ error: "mfa_token is required." }).min(1, "mfa_token is required.").max(128),
+    mfa_token: mfaToken,
     code: totpCode.optional(),
     recovery_code: recoveryCode.optional(),
+    passkey: AuthenticationResponseSchema.optional().openapi({
+      description: "A passkey's answer to the options of POST /auth/mfa/passkey/options (credential.toJSON())",
+    }),
   })
-  .refine(oneProof, ONE_PROOF)
+  .refine((b) => [b.code, b.recovery_code, b.passkey].filter((p) => p !== undefined).length === 1, {
+    message: "Send exactly one of code (from the authenticator app), recovery_code or passkey.",
+    path: ["code"],
+  })
   .openapi("MfaVerifyRequest", { example: { mfa_token: "pQ8hW3x0rYk2uVd9sLq1cN5mTb7eZf4aJg6iKo0yXw8", code: "123456" } });
 
 const EXAMPLE_CODES = [
@@ -196,12 +206,44 @@ const verifyRoute = route({
   tags: TAGS,
   summary: "Complete a sign-in with the second factor",
   description:
-    "The `mfa_token` from the login answer (single-use, valid MFA_TOKEN_TTL) with a current code from the app or a recovery code. " +
-    "Wrong codes count against the account (MFA_FREE_FAILURES, then doubling delays: 429). Answers like a login.",
+    "The `mfa_token` from the login answer (single-use, valid MFA_TOKEN_TTL) with one of the `methods` it offered: `code` (a " +
+    "current code from the app), `recovery_code`, or `passkey` (the answer to POST /auth/mfa/passkey/options). Wrong codes count " +
+    "against the account (MFA_FREE_FAILURES, then doubling delays: 429). The two steps must be two kinds of factor: after a " +
+    "passkey without user verification, a passkey needs it (401 passkey_user_verification_required). Answers like a login.",
   limit: "RL_LOGIN",
-  errors: ["mfa_token_invalid", "invalid_mfa_code", "mfa_code_used", ...STATUS_REFUSALS],
-  request: { body: jsonBody(VerifyBody, "The mfa_token and a code") },
-  responses: { 200: json(AuthResponseSchema, "Logged in; a session is started (amr includes otp)") },
+  errors: [
+    "mfa_token_invalid",
+    "invalid_mfa_code",
+    "mfa_code_used",
+    ...STATUS_REFUSALS,
+    "not_found",
+    ...ASSERTION_ERRORS,
+    "passkey_user_verification_required",
+  ],
+  request: { body: jsonBody(VerifyBody, "The mfa_token and a code, a recovery code or a passkey's answer") },
+  responses: { 200: json(AuthResponseSchema, "Logged in; a session is started (amr includes the second factor's values)") },
+});
+
+const passkeyOptionsRoute = route({
+  method: "post",
+  path: "/mfa/passkey/options",
+  tags: TAGS,
+  summary: "Start the second step of a sign-in with a passkey",
+  description:
+    "For an `mfa_token` whose account holds a passkey (`methods` includes `passkey`): request options naming the account's " +
+    "passkeys, for navigator.credentials.get(). The challenge is bound to this mfa_token, single-use, valid 5 minutes; send the " +
+    "answer to POST /auth/mfa/verify as `passkey`. 404 when passkeys are not enabled.",
+  limit: "RL_LOGIN",
+  errors: ["not_found", "mfa_token_invalid"],
+  request: {
+    body: jsonBody(
+      z
+        .object({ mfa_token: mfaToken })
+        .openapi("MfaPasskeyOptionsRequest", { example: { mfa_token: "pQ8hW3x0rYk2uVd9sLq1cN5mTb7eZf4aJg6iKo0yXw8" } }),
+      "The mfa_token",
+    ),
+  },
+  responses: { 200: json(optionsAnswer("MfaPasskeyOptions", RequestOptionsSchema, EXAMPLE_REQUEST_OPTIONS), "The options") },
 });
 
 export function mfaRoutes() {
@@ -231,9 +273,17 @@ export function mfaRoutes() {
       const message = "New recovery codes: the old ones no longer work. Store these somewhere safe; they are shown only now.";
       return c.json({ status: "success" as const, message, recovery_codes: codes }, 200);
     })
+    .openapi(passkeyOptionsRoute, async (c) => {
+      const options = await secondFactorOptions(c.get("deps"), c.get("meta"), c.req.valid("json").mfa_token);
+      return c.json({ status: "success" as const, options: options as z.infer<typeof RequestOptionsSchema> }, 200);
+    })
     .openapi(verifyRoute, async (c) => {
       const body = c.req.valid("json");
-      const answer = signInAnswer(await verifyMfa(c.get("deps"), c.get("meta"), body.mfa_token, proofFrom(body)));
+      const [deps, meta] = [c.get("deps"), c.get("meta")];
+      const result = body.passkey
+        ? await verifyMfaWithPasskey(deps, meta, body.mfa_token, body.passkey as AuthenticationResponse)
+        : await verifyMfa(deps, meta, body.mfa_token, proofFrom(body));
+      const answer = signInAnswer(result);
       // A verified second factor always ends in a session.
       if (answer.status !== "success") throw new Error("MFA verify asked for a second factor again");
       return c.json(answer, 200);

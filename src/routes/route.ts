@@ -1,6 +1,7 @@
 import { createRoute, type RouteConfig } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { type AccessPolicy, accessCodes } from "../auth/access";
+import type { ServiceScope } from "../auth/services/clients";
 import type { Config } from "../config";
 import type { AppEnv } from "../context";
 import { type AppError, ERROR_CATALOG, type ErrorCode, errorBody } from "../errors";
@@ -9,6 +10,7 @@ import { jsonBodyLimit, multipartBodyLimit, multipartOnly } from "../middleware/
 import type { CaptchaSpec } from "../middleware/captcha";
 import { type LimitName, rateLimit } from "../middleware/rate-limit";
 import { safeText } from "../middleware/safe-text";
+import { requireServiceClient } from "../middleware/service-auth";
 import { CAPTCHA_CODES, CHALLENGE_EXAMPLES, challenged } from "./captcha";
 import { ErrorSchema } from "./schemas";
 
@@ -20,6 +22,8 @@ interface RouteExtras {
   auth?: AccessPolicy;
   /** Public route that acts for the caller when a bearer token is sent (checked with this policy). */
   optionalAuth?: AccessPolicy;
+  /** A service route: HTTP Basic with a service client holding this scope (src/auth/services/clients.ts). */
+  service?: ServiceScope;
   /** Codes the route's own handler and domain can answer (the middleware's are added here). */
   errors: readonly ErrorCode[];
   /** A multipart body with one file of at most this many bytes. */
@@ -43,6 +47,7 @@ function middlewareCodes(spec: Spec): ErrorCode[] {
   if (!spec.noDatabase) codes.push("service_unavailable");
   const policy = spec.auth ?? spec.optionalAuth;
   if (policy) codes.push("unauthorized", "invalid_token", "token_expired", ...accessCodes(policy));
+  if (spec.service) codes.push("invalid_client", "insufficient_scope");
   // A body without Content-Type is refused app-wide on these methods (src/middleware/request.ts).
   if (["post", "put", "patch"].includes(spec.method)) codes.push("unsupported_media_type");
   if (spec.request?.params || spec.request?.query) codes.push("validation_failed");
@@ -126,13 +131,15 @@ const operationIdOf = (method: string, path: string) =>
  * `auth` is set), body limit (JSON or multipart), refusal of text Postgres cannot store, the
  * Turnstile challenge (when `captcha` is set); then the validators and the handler. The document gets the rest by construction: the error
  * responses, the common headers, an operationId, and the security requirement: the bearer
- * scheme (`adminAuth` for the admin API), `[{}]` (explicitly anonymous) for a public route, or
- * both for a public route that acts for a signed-in caller (`optionalAuth`).
+ * scheme (`adminAuth` for the admin API), `serviceClient` (HTTP Basic) for a service route, `[{}]`
+ * (explicitly anonymous) for a public route, or both for a public route that acts for a signed-in
+ * caller (`optionalAuth`).
  */
 export function route<P extends string, S extends Spec & { path: P }>(spec: S) {
-  const { limit, auth, optionalAuth: maybeAuth, errors, multipart, noDatabase: _noDatabase, captcha, ...plain } = spec;
+  const { limit, auth, optionalAuth: maybeAuth, service, errors, multipart, noDatabase: _noDatabase, captcha, ...plain } = spec;
   const middleware: MiddlewareHandler<AppEnv>[] = limit ? [rateLimit(limit)] : [];
-  if (auth) middleware.push(requireAuth(auth));
+  if (service) middleware.push(requireServiceClient(service));
+  else if (auth) middleware.push(requireAuth(auth));
   else if (maybeAuth) middleware.push(optionalAuth(maybeAuth));
   // A form body (a provider's form_post callback) is small too: the same limit as JSON.
   if (has(spec, "application/json") || has(spec, FORM)) middleware.push(jsonBodyLimit);
@@ -156,7 +163,13 @@ export function route<P extends string, S extends Spec & { path: P }>(spec: S) {
     ...config,
     middleware,
     // The admin API has its own scheme: the same bearer token, of an admin session with MFA.
-    security: auth ? [{ [auth.admin ? "adminAuth" : "bearerAuth"]: [] }] : maybeAuth ? [{}, { bearerAuth: [] }] : [{}],
+    security: service
+      ? [{ serviceClient: [] }]
+      : auth
+        ? [{ [auth.admin ? "adminAuth" : "bearerAuth"]: [] }]
+        : maybeAuth
+          ? [{}, { bearerAuth: [] }]
+          : [{}],
     responses: { ...errorResponses([...errors, ...middlewareCodes(spec)]), ...success },
   } as RouteConfig & { path: P }) as unknown as ReturnType<typeof createRoute<P, Omit<S, Extras> & { path: P }>>;
 }

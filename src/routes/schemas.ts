@@ -49,6 +49,12 @@ export const ErrorSchema = z
       .regex(/^[a-z_]+$/)
       .optional()
       .openapi({ description: "captcha_required and captcha_invalid: the widget's action for this route" }),
+    credential_id: z
+      .string()
+      .max(1366)
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .optional()
+      .openapi({ description: "passkey_unknown: the credential id to pass to PublicKeyCredential.signalUnknownCredential()" }),
   })
   .openapi("Error", { example: { status: "error", message: "Invalid email or password.", code: "invalid_credentials" } });
 
@@ -116,7 +122,10 @@ const MfaRequiredSchema = z
     mfa_token: z.string().max(128).openapi({ description: "Single-use, valid `expires_in` seconds; send it to POST /auth/mfa/verify" }),
     // MFA_TOKEN_TTL: 1 to 15 minutes.
     expires_in: int32(60, 900),
-    methods: z.array(z.enum(["totp", "recovery_code"])).max(2),
+    methods: z
+      .array(z.enum(["totp", "recovery_code", "passkey"]))
+      .max(3)
+      .openapi({ description: "The second factors the account holds: what POST /auth/mfa/verify accepts for this token" }),
   })
   .openapi("MfaRequired", {
     example: {

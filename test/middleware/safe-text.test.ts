@@ -3,6 +3,7 @@ import { registerUser } from "../support/accounts";
 import { adminAccount } from "../support/admin";
 import { fakeClock } from "../support/clock";
 import { withDb } from "../support/db";
+import { serviceClient } from "../support/services";
 import { call, json } from "../support/worker";
 
 // Text PostgreSQL cannot store (NUL, lone UTF-16 surrogates) is refused with 400 on every string
@@ -27,6 +28,8 @@ describe("NUL bytes and lone surrogates", () => {
     // The admin API is reached with an admin's session (MFA verified, at the clock's time).
     const clock = fakeClock();
     const admin = await adminAccount(clock);
+    // The service routes are reached with a service client's credentials.
+    const service = await serviceClient(admin, clock);
     const before = await withDb((sql) => sql`select count(*)::int as n from users`);
     let checked = 0;
     for (const [path, ops] of Object.entries(doc.paths)) {
@@ -39,10 +42,12 @@ describe("NUL bytes and lone surrogates", () => {
           for (const [kind, value] of Object.entries(HOSTILE)) {
             const body: Record<string, unknown> = { [field]: value };
             const asAdmin = op.security?.some((s: Record<string, unknown>) => "adminAuth" in s);
+            const asService = op.security?.some((s: Record<string, unknown>) => "serviceClient" in s);
             const res = await call(path.replace(/\{[^}]+\}/g, "00000000-0000-4000-8000-000000000000"), {
               method: method.toUpperCase(),
               body,
-              token: asAdmin ? admin.token : op.security ? u.access_token : undefined,
+              token: asAdmin ? admin.token : op.security && !asService ? u.access_token : undefined,
+              headers: asService ? { authorization: service.authorization } : undefined,
               now: asAdmin ? clock.now : undefined,
             });
             expect(res.status, `${method} ${path} ${field} (${kind})`).toBe(400);

@@ -65,6 +65,9 @@ describe("npm run create-admin", () => {
     expect(everything).not.toContain(token);
     const [audit] = await sql`select event, user_id, detail from auth_audit_events`;
     expect(audit).toMatchObject({ event: "admin_granted", user_id: user.id, detail: { via: "create-admin", created: true } });
+    expect(await sql`select type, actor_type, actor_id, data from auth_events where user_id = ${user.id} order by seq`).toEqual([
+      { type: "user.created", actor_type: "system", actor_id: null, data: { role: "admin", method: "create_admin" } },
+    ]);
   });
 
   it("promotes an existing account only with a verified address and --existing (DATABASE_URL), a suspended one only with --reactivate", async () => {
@@ -91,6 +94,12 @@ describe("npm run create-admin", () => {
     expect(ok.stdout).toMatch(/promoted to admin \(was student\), and re-activated/);
     const [row] = await sql`select role, status, requested_role, password from users where id = ${id}`;
     expect(row).toEqual({ role: "admin", status: "active", requested_role: null, password: "x" });
+    // The refused run wrote no event; the promotion its three, in one transaction with the change.
+    expect(await sql`select type, actor_type, data from auth_events where user_id = ${id} order by seq`).toEqual([
+      { type: "user.updated", actor_type: "system", data: { fields: ["role", "requested_role"] } },
+      { type: "role.changed", actor_type: "system", data: { from: "student", to: "admin" } },
+      { type: "user.reactivated", actor_type: "system", data: {} },
+    ]);
     const [code] = await sql`select expires_at from auth_one_time_codes where user_id = ${id}`;
     expect(code.expires_at.getTime() - Date.now()).toBeLessThan(2 * 3600_000 + 60_000);
   });

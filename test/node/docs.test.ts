@@ -4,6 +4,7 @@ import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
 import { readWranglerConfig } from "../../scripts/stack/wrangler-config.ts";
 import { AUDIT_EVENTS } from "../../src/auth/audit";
+import { EVENT_TYPE_NAMES } from "../../src/auth/events/types";
 import { settingsSchema } from "../../src/config";
 import { ERROR_CATALOG } from "../../src/errors";
 import { RATE_LIMITS } from "../../src/middleware/rate-limit";
@@ -15,6 +16,7 @@ import { RATE_LIMITS } from "../../src/middleware/rate-limit";
  * - docs/errors.md: one row `| \`code\` | status | meaning |` per code of ERROR_CATALOG
  * - docs/settings.md: one row `| \`NAME\` | default | description |` per key of settingsSchema
  * - docs/abuse.md: one row per RATE_LIMITS binding (## Per-client rate limits) and per AUDIT_EVENTS type (## Audit log)
+ * - docs/services.md: one row per EVENT_TYPES type (## Event types)
  * - wrangler.toml [[ratelimits]]: the same names and periods as RATE_LIMITS
  * - every relative link in README.md and docs/*.md: an existing file, and an existing heading for #anchors
  */
@@ -234,6 +236,24 @@ describe("docs/abuse.md documents every AUDIT_EVENTS type (src/auth/audit.ts)", 
     for (const [event, row] of rows)
       if (!(AUDIT_EVENTS as readonly string[]).includes(event))
         problems.push(`${file}:${row.line}: \`${event}\` is not in AUDIT_EVENTS (src/auth/audit.ts): remove its row, or add the event`);
+    expect(problems).toEqual([]);
+  });
+});
+
+describe("docs/services.md documents every EVENT_TYPES type (src/auth/events/types.ts)", () => {
+  it("one row per event type in the event types table", () => {
+    const problems: string[] = [];
+    const file = "docs/services.md";
+    const heading = "## Event types";
+    const part = section(prose(read(file)), heading);
+    expect(part, `${file} needs a "${heading}" section`).not.toBeNull();
+    const rows = rowsByName(tableRows(part!.lines, part!.firstLine), /^[a-z]+\.[a-z_]+$/, file, problems);
+    for (const type of EVENT_TYPE_NAMES)
+      if (!rows.has(type))
+        problems.push(`${file} (${heading}) has no row for \`${type}\`: add  | \`${type}\` | <its fields> | <when it is written> |`);
+    for (const [type, row] of rows)
+      if (!(EVENT_TYPE_NAMES as readonly string[]).includes(type))
+        problems.push(`${file}:${row.line}: \`${type}\` is not in EVENT_TYPES (src/auth/events/types.ts): remove its row, or add the type`);
     expect(problems).toEqual([]);
   });
 });

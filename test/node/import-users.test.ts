@@ -96,9 +96,29 @@ describe("npm run import-users", () => {
     // Row 9 has Ada's email in upper case: skipped, Ada's row untouched.
     expect(byId["0b9a3f0e-1c2d-4e5f-8a9b-0c1d2e3f4a01"].full_name).toBe("Ada Lovelace");
 
+    // Each imported account's user.created, for the services that follow the events (docs/services.md).
+    const eventsIn = async () => {
+      const db = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        return await db`select type, user_id::text, actor_type, actor_id, data from auth_events order by seq`;
+      } finally {
+        await db.end();
+      }
+    };
+    const events = await eventsIn();
+    expect(events.map((e) => e.user_id).sort()).toEqual(rows.map((r) => r.id).sort());
+    for (const e of events)
+      expect(e).toMatchObject({
+        type: "user.created",
+        actor_type: "system",
+        actor_id: null,
+        data: { method: "import", role: byId[e.user_id].role },
+      });
+
     const second = runImport([JSON_DUMP], { DATABASE_URL: url }); // target from DATABASE_URL
     expect([second.inserted, second.skipped, second.invalid]).toEqual([0, 5, 4]);
     expect(await usersIn(url)).toEqual(rows);
+    expect(await eventsIn()).toHaveLength(events.length);
   });
 
   it("imports a CSV dump (quotes, commas, newlines in fields) idempotently", async () => {

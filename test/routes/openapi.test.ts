@@ -178,9 +178,13 @@ describe("GET /openapi.json", () => {
       description: expect.stringContaining("RFC8725"),
     });
     expect(doc.components.securitySchemes?.adminAuth).toMatchObject({ type: "http", scheme: "bearer" });
-    // Secured: every alternative needs the token (an operation that also lists `{}` is open to anonymous callers).
+    expect(doc.components.securitySchemes?.serviceClient).toMatchObject({ type: "http", scheme: "basic" });
+    // Secured: every alternative needs the token or the service client's credentials (an operation
+    // that also lists `{}` is open to anonymous callers).
     const secured = operations(doc).filter(
-      ({ op }) => op.security?.some((s) => "bearerAuth" in s || "adminAuth" in s) && !op.security.some((s) => Object.keys(s).length === 0),
+      ({ op }) =>
+        op.security?.some((s) => "bearerAuth" in s || "adminAuth" in s || "serviceClient" in s) &&
+        !op.security.some((s) => Object.keys(s).length === 0),
     );
     expect(secured.map((o) => `${o.method} ${o.path}`)).toEqual(expect.arrayContaining(["get /auth/me", "post /auth/logout"]));
     for (const { path, method, op } of operations(doc)) {

@@ -14,6 +14,8 @@ import {
 import type { MailMessage } from "../../mail/mailer";
 import { audit } from "../audit";
 import { codeOwner, extendCode, issueCode, liveCode, mailCode, redeemCode, revokeCodes, takeSendSlot } from "../codes/one-time-codes";
+import { event, recordEvent } from "../events/outbox";
+import { self } from "../events/types";
 import type { Authenticated } from "../sessions/sessions";
 import { endAllSessions } from "../sessions/sessions";
 import { handOver } from "./owner";
@@ -37,6 +39,15 @@ import { findUserByEmail, normalizeEmail } from "./users";
  * Statements inside the code transactions take their locks in one order (code rows, then the
  * users row, then sessions), as password reset does, so concurrent flows wait, never deadlock.
  */
+
+/**
+ * The events of a new address in place (a confirmed change or a revert): the email changed, and
+ * the address now in place is a proven one.
+ */
+const addressChanged = (userId: string, at: Date) => [
+  event("user.updated", { userId, actor: self(userId), data: { fields: ["email"] }, at }),
+  event("user.email_verified", { userId, actor: self(userId), data: {}, at }),
+];
 
 /**
  * Start a change for `user`, whose identity the caller has just confirmed (current password:
@@ -100,7 +111,8 @@ export async function confirmEmailChange(deps: Deps, meta: RequestMeta, auth: Au
       await revokeCodes(tx, me.id, ["email_change_revert"]);
       // The unique index decides whether the address is free, atomically: see the catch below.
       const [user] = await tx.update(users).set({ email: c.target!, emailVerifiedAt: now }).where(eq(users.id, me.id)).returning();
-      return { user, sessionsEnded: await endAllSessions(withDb(deps, tx), me.id, "email_changed", auth.sessionId) };
+      await recordEvent(tx, ...addressChanged(me.id, now));
+      return { user, sessionsEnded: await endAllSessions(withDb(deps, tx), me.id, "email_changed", { keep: auth.sessionId }) };
     });
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
@@ -138,6 +150,7 @@ export async function revertEmailChange(deps: Deps, meta: RequestMeta, input: { 
     done = await redeemCode(deps, meta, { user, email, purpose: "email_change_revert", code: input.code }, async (tx, c) => {
       await revokeCodes(tx, user!.id);
       const [restored] = await tx.update(users).set({ email: c.target!, emailVerifiedAt: now }).where(eq(users.id, user!.id)).returning();
+      await recordEvent(tx, ...addressChanged(user!.id, now));
       // The way back is a change of owner the other way (src/auth/account/owner.ts): every session
       // ends, and the ways in added since the change (the undo code was issued with it) go.
       const handover = await handOver(deps, tx, user!.id, "email_change_reverted", c.issuedAt);

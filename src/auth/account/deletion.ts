@@ -8,6 +8,8 @@ import { deletionCodeMessage, deletionScheduledMessage } from "../../mail/accoun
 import { avatarPrefix, ownAvatarKey } from "../../storage/avatar-keys";
 import { audit } from "../audit";
 import { type IssuedCode, issueCode, mailCode, redeemCode, revokeCodes, takeSendSlot } from "../codes/one-time-codes";
+import { event, recordEvent } from "../events/outbox";
+import { type Actor, SYSTEM, self } from "../events/types";
 import { requireMfaCode } from "../mfa/step-up";
 import { confirmCurrentPassword } from "../password/confirm";
 import { hasUsablePassword, unusablePassword } from "../password/formats";
@@ -53,7 +55,7 @@ export interface DeletionProof {
 export async function requestDeletion(deps: Deps, meta: RequestMeta, auth: Authenticated, proof: DeletionProof): Promise<{ dueAt: Date }> {
   const dueAt = deletionDueAt(deps);
   const schedule = async (tx: Db) => {
-    const done = await scheduleDeletion(withDb(deps, tx), auth.user.id, dueAt);
+    const done = await scheduleDeletion(withDb(deps, tx), auth.user.id, dueAt, self(auth.user.id));
     if (!done) throw apiError("account_being_deleted");
     return done;
   };
@@ -104,7 +106,7 @@ export const deletionDueAt = (deps: Deps) => new Date(deps.now().getTime() + dep
  * issued. Null when the account is not active (then nothing changed). Used by the owner's request
  * and by an administrator's (src/auth/admin/deletion.ts).
  */
-export async function scheduleDeletion(txDeps: Deps, userId: string, dueAt: Date) {
+export async function scheduleDeletion(txDeps: Deps, userId: string, dueAt: Date, actor: Actor) {
   // Codes mailed before (a reset, an email change) must not outlive the request.
   await revokeCodes(txDeps.db, userId);
   const [user] = await txDeps.db
@@ -113,7 +115,11 @@ export async function scheduleDeletion(txDeps: Deps, userId: string, dueAt: Date
     .where(and(eq(users.id, userId), eq(users.status, "active")))
     .returning();
   if (!user) return null;
-  const ended = await endAllSessions(txDeps, user.id, "account_deletion");
+  await recordEvent(
+    txDeps.db,
+    event("user.deletion_requested", { userId: user.id, actor, at: txDeps.now(), data: { due_at: dueAt.toISOString() } }),
+  );
+  const ended = await endAllSessions(txDeps, user.id, "account_deletion", { actor });
   const code = await issueCode(txDeps, user.id, "account_restore");
   return { user, ended, code };
 }
@@ -148,6 +154,7 @@ export async function restoreAccount(deps: Deps, meta: RequestMeta, input: { ema
       .returning({ id: users.id });
     // Not pending (any more): the code is left unused and answers as wrong.
     if (!row) throw apiError("invalid_otp");
+    await recordEvent(tx, event("user.restored", { userId: row.id, actor: self(row.id), at: deps.now(), data: {} }));
     return row;
   });
   await audit(deps, meta, "account_restored", "success", restored.id);
@@ -231,6 +238,7 @@ async function anonymise(deps: Deps, meta: RequestMeta, id: string, budget: { au
           emailVerifiedAt: null,
           passwordChangedAt: now,
           requestedRole: null,
+          webauthnUserId: null,
           status: "deleted",
           deletionDueAt: null,
         })
@@ -240,6 +248,7 @@ async function anonymise(deps: Deps, meta: RequestMeta, id: string, budget: { au
       // refused login, say): few.
       for (const table of deletedAt("after_lock")) await tx.execute(sql`delete from ${table} where user_id = ${id}::uuid`);
       await scrubBatch(tx as unknown as Db, id, AUDIT_SCRUB_PER_RUN);
+      await recordEvent(tx, event("user.deleted", { userId: id, actor: SYSTEM, at: now, data: {} }));
       return row;
     });
   } catch (err) {

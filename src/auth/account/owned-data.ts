@@ -2,9 +2,22 @@ import { and, asc, desc, eq, isNotNull, lt, or, type SQL, sql } from "drizzle-or
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { Db } from "../../db/client";
 import { UNCACHED } from "../../db/client";
-import { auditEvents, identities, mfaChallenges, mfaFactors, mfaRecoveryCodes, oneTimeCodes, sessions } from "../../db/schema";
+import {
+  auditEvents,
+  authEvents,
+  identities,
+  mfaChallenges,
+  mfaFactors,
+  mfaRecoveryCodes,
+  oneTimeCodes,
+  passkeyChallenges,
+  passkeys,
+  sessions,
+  webhookDeliveries,
+} from "../../db/schema";
 import type { Deps } from "../../deps";
 import { type AuditDetail, type AuditEvent, PERSONAL_DETAIL_KEYS } from "../audit";
+import { purgeOldEvents } from "../events/outbox";
 
 /**
  * What an account owns, declared once per table that holds its rows (a `user_id` column): what
@@ -24,9 +37,12 @@ export interface OwnedData {
   /**
    * Anonymisation: `delete` its rows (`before_lock`: before the users row is locked, the order every
    * flow that touches them locks in), or `scrub` them (keep the rows, drop what identifies a person;
-   * in batches of at most `max`, returning how many were scrubbed).
+   * in batches of at most `max`, returning how many were scrubbed), or `keep` them as they are (why).
    */
-  anonymise: { delete: "after_lock" | "before_lock" } | { scrub: (db: Db, userId: string, max: number) => Promise<number> };
+  anonymise:
+    | { delete: "after_lock" | "before_lock" }
+    | { scrub: (db: Db, userId: string, max: number) => Promise<number> }
+    | { keep: string };
   /**
    * In-flight state of a sign-in or ceremony (an mfa_token, a passkey challenge): a change of owner
    * (src/auth/account/owner.ts) deletes it, as it ends every session.
@@ -212,6 +228,39 @@ export const OWNED_DATA: readonly OwnedData[] = [
     anonymise: { delete: "after_lock" },
   },
   {
+    table: passkeys,
+    export: async (db, userId) => {
+      const rows = await db
+        .select({ p: passkeys, fresh: UNCACHED })
+        .from(passkeys)
+        .where(eq(passkeys.userId, userId))
+        .orderBy(asc(passkeys.createdAt), asc(passkeys.id));
+      return {
+        // Never the public key or the credential id: what the account's list shows.
+        passkeys: rows.map(({ p }) => ({
+          id: p.id,
+          name: p.name,
+          created_at: p.createdAt.toISOString(),
+          last_used_at: iso(p.lastUsedAt),
+          device_type: p.deviceType === "multiDevice" ? "multi_device" : "single_device",
+          backed_up: p.backedUp,
+          transports: [...p.transports],
+          aaguid: p.aaguid,
+        })),
+      };
+    },
+    // A passkey would be a way back into the anonymised account.
+    anonymise: { delete: "after_lock" },
+  },
+  {
+    table: passkeyChallenges,
+    export: { omit: "the challenge of a passkey ceremony, minutes long: nothing to show" },
+    pending: true,
+    anonymise: { delete: "after_lock" },
+    // Used ones are deleted by their verify; expired ones here (also those of no account: sign-in, sign-up).
+    purge: (deps, now) => deleteWhere(deps, passkeyChallenges, lt(passkeyChallenges.expiresAt, now)),
+  },
+  {
     table: auditEvents,
     export: async (db, userId) => {
       const e = auditEvents;
@@ -247,6 +296,21 @@ export const OWNED_DATA: readonly OwnedData[] = [
     // The history stays (with the id other services know), without ip, user agent and personal detail.
     anonymise: { scrub: scrubAudit },
     purge: purgeOldAudit,
+  },
+  {
+    table: authEvents,
+    export: { omit: "the changes audit_events already shows, in the form other services receive them (ids and field names only)" },
+    // Ids and field names only, nothing that identifies a person; other services must still receive
+    // the account's last events (user.deleted among them).
+    anonymise: { keep: "ids and field names only" },
+    purge: purgeOldEvents,
+  },
+  {
+    table: webhookDeliveries,
+    export: { omit: "the deliveries of the account's events to other services (ids and attempt times only)" },
+    // The account's last events (user.deleted among them) must still reach the endpoints.
+    anonymise: { keep: "ids and attempt times only" },
+    // No purge of their own: they go with their event (EVENT_RETENTION_DAYS) or their endpoint (ON DELETE CASCADE).
   },
 ];
 

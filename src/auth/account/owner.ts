@@ -4,6 +4,8 @@ import { UNCACHED } from "../../db/client";
 import { type User, users } from "../../db/schema";
 import { type Deps, withDb } from "../../deps";
 import type { AuditDetail } from "../audit";
+import { credentialsChanged, emailVerified, type NewEvent, newlyVerified, recordEvent } from "../events/outbox";
+import type { RevokeReason } from "../events/types";
 import { endAllSessions } from "../sessions/sessions";
 import { CREDENTIAL_TABLES } from "../sign-in/ways-in";
 import { OWNED_DATA } from "./owned-data";
@@ -42,14 +44,20 @@ const iso = (d: Date) => sql`${d.toISOString()}::timestamptz`;
  * users row locked or is about to write it): end its sessions, drop pending sign-in steps, remove
  * the ways in added before `now` (or, with `since`, those added since then).
  */
-export async function handOver(deps: Deps, tx: Db, userId: string, reason: string, since?: Date): Promise<Handover> {
+export async function handOver(deps: Deps, tx: Db, userId: string, reason: RevokeReason, since?: Date): Promise<Handover> {
   // Everything stored until now (the app's clock, which wrote created_at), or since the given moment.
   const when: SQL = since ? sql`created_at >= ${iso(since)}` : sql`created_at <= ${iso(deps.now())}`;
   // Sessions first (every flow that ends sessions locks them in this order), then the rest.
   const sessionsEnded = await endAllSessions(withDb(deps, tx), userId, reason);
   let waysInRemoved = 0;
-  for (const table of CREDENTIAL_TABLES)
-    waysInRemoved += (await tx.execute(sql`delete from ${table} where user_id = ${userId}::uuid and ${when} returning 1`)).length;
+  const removed: NewEvent[] = [];
+  for (const { table, event } of CREDENTIAL_TABLES) {
+    const n = (await tx.execute(sql`delete from ${table} where user_id = ${userId}::uuid and ${when} returning 1`)).length;
+    if (n > 0) removed.push(credentialsChanged(deps, userId, event, "removed"));
+    waysInRemoved += n;
+  }
+  // Other services hear of it in this transaction (src/auth/events/outbox.ts).
+  await recordEvent(tx, ...removed);
   let pendingRemoved = 0;
   for (const table of PENDING)
     pendingRemoved += (await tx.execute(sql`delete from ${table} where user_id = ${userId}::uuid returning 1`)).length;
@@ -67,7 +75,7 @@ export async function proveMailbox(
   deps: Deps,
   tx: Db,
   userId: string,
-  reason: string,
+  reason: RevokeReason,
   now = deps.now(),
 ): Promise<{ user: User; handover: Handover | null }> {
   const [before] = await tx
@@ -81,6 +89,7 @@ export async function proveMailbox(
     .set({ emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${iso(now)})` })
     .where(eq(users.id, userId))
     .returning();
+  if (newlyVerified(user?.emailVerifiedAt, now)) await recordEvent(tx, emailVerified(userId, now));
   return { user, handover };
 }
 

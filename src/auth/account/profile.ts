@@ -6,6 +6,8 @@ import { describeError } from "../../log";
 import { makeAvatarVariants } from "../../storage/avatar-images";
 import { newUploadId, ownAvatarKey, variantKey } from "../../storage/avatar-keys";
 import { audit } from "../audit";
+import { event, recordEvent } from "../events/outbox";
+import { self, type UserField } from "../events/types";
 import type { Authenticated } from "../sessions/sessions";
 import { normalizeEmail, type PublicUser, publicUser } from "./users";
 
@@ -129,36 +131,49 @@ async function removeAllQuietly(deps: Deps, keys: string[], what: string) {
 }
 
 /**
- * One statement: lock the row, read the avatar being replaced and write the new values, so of
- * two concurrent uploads each deletes exactly the object it replaced.
+ * One statement: lock the row, read the name and avatar being replaced and write the new values,
+ * so of two concurrent uploads each deletes exactly the object it replaced; in its transaction,
+ * the `user.updated` event naming the fields whose value changed (none: no event).
  */
 async function saveProfile(deps: Deps, userId: string, fullName: string | undefined, avatar: string | undefined) {
-  const before = deps.db.$with("before").as(
-    deps.db
-      .select({ id: users.id, previousAvatar: sql<string | null>`${users.avatar}`.as("previous_avatar") })
-      .from(users)
-      .where(eq(users.id, userId))
-      .for("update"),
-  );
-  const [row] = await deps.db
-    .with(before)
-    .update(users)
-    .set({ ...(fullName !== undefined ? { fullName } : {}), ...(avatar !== undefined ? { avatar } : {}) })
-    .from(before)
-    .where(eq(users.id, before.id))
-    .returning({
-      id: users.id,
-      fullName: users.fullName,
-      email: users.email,
-      role: users.role,
-      avatar: users.avatar,
-      emailVerifiedAt: users.emailVerifiedAt,
-      requestedRole: users.requestedRole,
-      previousAvatar: before.previousAvatar,
-    });
-  if (!row) return undefined;
-  const { previousAvatar, ...user } = row;
-  return { user: publicUser(user), previousAvatar };
+  return deps.db.transaction(async (tx) => {
+    const before = tx.$with("before").as(
+      tx
+        .select({
+          id: users.id,
+          previousAvatar: sql<string | null>`${users.avatar}`.as("previous_avatar"),
+          previousName: sql<string>`${users.fullName}`.as("previous_name"),
+        })
+        .from(users)
+        .where(eq(users.id, userId))
+        .for("update"),
+    );
+    const [row] = await tx
+      .with(before)
+      .update(users)
+      .set({ ...(fullName !== undefined ? { fullName } : {}), ...(avatar !== undefined ? { avatar } : {}) })
+      .from(before)
+      .where(eq(users.id, before.id))
+      .returning({
+        id: users.id,
+        fullName: users.fullName,
+        email: users.email,
+        role: users.role,
+        avatar: users.avatar,
+        emailVerifiedAt: users.emailVerifiedAt,
+        requestedRole: users.requestedRole,
+        previousAvatar: before.previousAvatar,
+        previousName: before.previousName,
+      });
+    if (!row) return undefined;
+    const { previousAvatar, previousName, ...user } = row;
+    const fields: UserField[] = [
+      ...(user.fullName !== previousName ? (["full_name"] as const) : []),
+      ...(user.avatar !== previousAvatar ? (["avatar"] as const) : []),
+    ];
+    if (fields.length) await recordEvent(tx, event("user.updated", { userId, actor: self(userId), at: deps.now(), data: { fields } }));
+    return { user: publicUser(user), previousAvatar };
+  });
 }
 
 /** Deleting an object is best effort: a failure is logged, never fails the request. */

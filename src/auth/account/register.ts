@@ -3,6 +3,7 @@ import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
 import { registrationAttemptMessage } from "../../mail/registration-attempt";
 import { audit } from "../audit";
+import { recordEvent, userCreated } from "../events/outbox";
 import { hashPassword, scryptParams } from "../password/hash";
 import { withHashAdmission } from "../password/hash-admission";
 import { assertNotBreached, assertPasswordShape } from "../password/new-password";
@@ -42,19 +43,23 @@ export async function register(
   // INSTRUCTOR_APPROVAL=required: instructors can reach students (chats), so the role waits for an admin.
   const pending = input.role === "instructor" && deps.config.INSTRUCTOR_APPROVAL === "required";
   const role = pending ? "student" : input.role;
-  const [user] = await deps.db
-    .insert(users)
-    .values({
-      id: crypto.randomUUID(),
-      fullName: input.fullName.trim(),
-      email,
-      password: hash,
-      role,
-      requestedRole: pending ? input.role : null,
-      createdAt: deps.now(),
-    })
-    .onConflictDoNothing()
-    .returning();
+  const user = await deps.db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(users)
+      .values({
+        id: crypto.randomUUID(),
+        fullName: input.fullName.trim(),
+        email,
+        password: hash,
+        role,
+        requestedRole: pending ? input.role : null,
+        createdAt: deps.now(),
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (row) await recordEvent(tx, userCreated(deps, row, "password"));
+    return row;
+  });
   const safe = deps.config.REGISTER_ENUMERATION_SAFE;
   if (!user) {
     const owner = safe ? await findUserByEmail(deps, email) : undefined;
@@ -84,7 +89,7 @@ export async function register(
  * REGISTER_ENUMERATION_SAFE: tell the owner of a taken email that someone tried to register
  * with it, in the background so the answer's timing does not depend on the mail.
  */
-function notifyRegistrationAttempt(deps: Deps, owner: User): void {
+export function notifyRegistrationAttempt(deps: Deps, owner: User): void {
   const message = registrationAttemptMessage({ appName: deps.config.APP_NAME, to: owner.email });
   deps.waitUntil(deps.mailer.send(message));
 }

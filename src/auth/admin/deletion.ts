@@ -4,6 +4,8 @@ import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { AppError, apiError } from "../../errors";
 import { deletionDueAt, mailDeletionNotice, scheduleDeletion } from "../account/deletion";
 import { revokeCodes } from "../codes/one-time-codes";
+import { event as outboxEvent, recordEvent } from "../events/outbox";
+import { byAdmin } from "../events/types";
 import type { Authenticated } from "../sessions/sessions";
 import { recordAdmin } from "./record";
 import { adminUser, findUser } from "./users";
@@ -38,7 +40,7 @@ export async function startUserDeletion(deps: Deps, meta: RequestMeta, admin: Au
   const dueAt = deletionDueAt(deps);
   const scheduled = await deps.db.transaction(async (tx) => {
     const txDeps = withDb(deps, tx);
-    const done = await scheduleDeletion(txDeps, id, dueAt);
+    const done = await scheduleDeletion(txDeps, id, dueAt, byAdmin(admin.user.id));
     if (done) await recordAdmin(txDeps, meta, admin, event, id, { due_at: dueAt.toISOString(), sessions_ended: done.ended });
     return done;
   });
@@ -69,6 +71,7 @@ export async function cancelUserDeletion(deps: Deps, meta: RequestMeta, admin: A
         .returning({ id: users.id });
       // Not pending: roll back (its codes stay as they were).
       if (!row) throw apiError("account_not_being_deleted");
+      await recordEvent(tx, outboxEvent("user.restored", { userId: id, actor: byAdmin(admin.user.id), at: deps.now(), data: {} }));
       await recordAdmin(withDb(deps, tx), meta, admin, event, id);
     });
   } catch (err) {

@@ -4,6 +4,8 @@ import { type User, users } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { AppError, apiError } from "../../errors";
 import type { AuditEvent } from "../audit";
+import { event, type NewEvent, recordEvent } from "../events/outbox";
+import { byAdmin, type UserField } from "../events/types";
 import { issueResetMail, takeResetSendSlot } from "../password/reset";
 import { type Authenticated, endAllSessions } from "../sessions/sessions";
 import { recordAdmin, recordRefusal } from "./record";
@@ -43,6 +45,28 @@ async function lockUser(deps: Deps, id: string): Promise<User> {
   return row.u;
 }
 
+/** The events of an admin's change to an account: its role, fields and status, as they changed. */
+function changeEvents(
+  deps: Deps,
+  admin: Authenticated,
+  before: User,
+  after: { role: string; status: string; requestedRoleCleared: boolean },
+): NewEvent[] {
+  const common = { userId: before.id, actor: byAdmin(admin.user.id), at: deps.now() };
+  const events: NewEvent[] = [];
+  const fields: UserField[] = [
+    ...(after.role !== before.role ? (["role"] as const) : []),
+    ...(after.requestedRoleCleared ? (["requested_role"] as const) : []),
+  ];
+  if (fields.length) events.push(event("user.updated", { ...common, data: { fields } }));
+  if (after.role !== before.role) events.push(event("role.changed", { ...common, data: { from: before.role, to: after.role } }));
+  if (after.status !== before.status)
+    events.push(
+      after.status === "suspended" ? event("user.suspended", { ...common, data: {} }) : event("user.reactivated", { ...common, data: {} }),
+    );
+  return events;
+}
+
 /**
  * PATCH: a new role and/or status. Suspending ends every session at once (the same transaction);
  * so does lowering a role, so that no token keeps claiming the old one past its session. Setting a
@@ -64,7 +88,12 @@ export async function updateUser(deps: Deps, meta: RequestMeta, admin: Authentic
         .where(eq(users.id, id));
       const suspended = status === "suspended" && before.status !== "suspended";
       const demoted = rank(role) < rank(before.role);
-      const ended = suspended || demoted ? await endAllSessions(txDeps, id, suspended ? "suspended" : "role_lowered") : 0;
+      await recordEvent(
+        tx,
+        ...changeEvents(deps, admin, before, { role, status, requestedRoleCleared: Boolean(change.role && before.requestedRole) }),
+      );
+      const actor = byAdmin(admin.user.id);
+      const ended = suspended || demoted ? await endAllSessions(txDeps, id, suspended ? "suspended" : "role_lowered", { actor }) : 0;
       await recordAdmin(txDeps, meta, admin, "admin_user_updated", id, {
         role_from: before.role,
         role_to: role,
@@ -99,7 +128,7 @@ export async function revokeUserSessions(deps: Deps, meta: RequestMeta, admin: A
     return await deps.db.transaction(async (tx) => {
       const txDeps = withDb(deps, tx);
       await lockUser(txDeps, id);
-      const ended = await endAllSessions(txDeps, id, "revoked_by_admin");
+      const ended = await endAllSessions(txDeps, id, "revoked_by_admin", { actor: byAdmin(admin.user.id) });
       await recordAdmin(txDeps, meta, admin, "admin_sessions_revoked", id, { sessions_ended: ended });
       return ended;
     });

@@ -6,6 +6,7 @@ import { apiError } from "../../errors";
 import { sha256Hex } from "../../lib/encoding";
 import { handOver, handoverDetail } from "../account/owner";
 import { audit } from "../audit";
+import { credentialsChanged, emailVerified, recordEvent } from "../events/outbox";
 import { hashPassword, scryptParams } from "../password/hash";
 import { withHashAdmission } from "../password/hash-admission";
 import { assertAcceptableNewPassword } from "../password/new-password";
@@ -32,7 +33,7 @@ export async function completeAdminSetup(deps: Deps, meta: RequestMeta, token: s
   const at = sql`${now.toISOString()}::timestamptz`;
   const done = await deps.db.transaction(async (tx) => {
     // One statement consumes the token (single use under any concurrency) and updates its admin.
-    const rows = await tx.execute<{ id: string }>(sql`
+    const rows = await tx.execute<{ id: string; newly_verified: boolean }>(sql`
       with code as (
         update ${oneTimeCodes} set consumed_at = ${at}, attempts = attempts + 1
          where purpose = ${ADMIN_SETUP_PURPOSE} and code_hash = ${hash} and consumed_at is null and expires_at > ${at}
@@ -42,13 +43,14 @@ export async function completeAdminSetup(deps: Deps, meta: RequestMeta, token: s
              email_verified_at = coalesce(email_verified_at, ${at})
         from code
        where ${users.id} = code.user_id and ${users.role} = 'admin' and ${users.status} = 'active'
-      returning ${users.id} as id`);
+      returning ${users.id} as id, ${users.emailVerifiedAt} = ${at} as newly_verified`);
     const id = rows[0]?.id;
     if (!id) return null;
     // The operator vouched for the address and the setup token reached its owner: a change of
     // owner (src/auth/account/owner.ts). Every session, identity, factor, passkey and recovery code
     // added before it goes: a stranger who registered the address first keeps nothing.
     const handover = await handOver(deps, tx as unknown as Db, id, "admin_setup");
+    await recordEvent(tx, credentialsChanged(deps, id, "password", "set"), ...(rows[0].newly_verified ? [emailVerified(id, now)] : []));
     const [row] = await tx.select().from(users).where(sql`${users.id} = ${id}`);
     return { row, handover };
   });

@@ -5,7 +5,16 @@ import { identities, type MfaFactor, mfaChallenges, mfaFactors, type User, users
 import type { Deps } from "../../deps";
 import { b64url, randomBytes, sha256Hex } from "../../lib/encoding";
 import type { SessionGrounds } from "../sessions/sessions";
-import { type FirstFactor, isWayIn, type Proof, WAYS_IN } from "../sign-in/ways-in";
+import {
+  amrOf,
+  completingFactors,
+  type FirstFactor,
+  isWayIn,
+  type Proof,
+  type SecondFactor,
+  secondFactorsHeld,
+  WAYS_IN,
+} from "../sign-in/ways-in";
 
 /**
  * The mfa_token: the step between a right first factor (the password, or Google or Apple) and the
@@ -68,15 +77,23 @@ export async function issueChallenge(deps: Deps, user: User, first: FirstProof):
 export interface OpenChallenge {
   id: string;
   user: User;
-  /** The user's active factor; null when it was turned off since (the token no longer leads anywhere). */
+  /** The user's active TOTP factor; null when it has none (turned off since, or the account holds another second factor). */
   factor: MfaFactor | null;
+  /** The second factors the account holds now that complete this sign-in (ways-in registry): what this token accepts. */
+  methods: SecondFactor[];
   first: FirstProof;
 }
 
-/** A live (unused, unexpired) challenge of a presented token, with its user and factor, read fresh. */
+/** A live (unused, unexpired) challenge of a presented token, with its user, TOTP factor and the second factors held, read fresh. */
 export async function openChallenge(deps: Deps, token: string): Promise<OpenChallenge | undefined> {
   const [row] = await deps.db
-    .select({ c: mfaChallenges, u: users, f: mfaFactors, fresh: UNCACHED })
+    .select({
+      c: mfaChallenges,
+      u: users,
+      f: mfaFactors,
+      methods: sql<SecondFactor[]>`array_to_json(${secondFactorsHeld(users.id)})`,
+      fresh: UNCACHED,
+    })
     .from(mfaChallenges)
     .innerJoin(users, eq(users.id, mfaChallenges.userId))
     .leftJoin(mfaFactors, and(eq(mfaFactors.userId, mfaChallenges.userId), eq(mfaFactors.status, "active")))
@@ -86,7 +103,8 @@ export async function openChallenge(deps: Deps, token: string): Promise<OpenChal
     .limit(1);
   const first = row ? loadProof(row.c.method, row.c.grounds) : null;
   if (!row || !first) return undefined;
-  return { id: row.c.id, user: row.u, factor: row.f, first };
+  const methods = completingFactors(first.amr ?? amrOf(first.method), row.methods ?? []);
+  return { id: row.c.id, user: row.u, factor: row.f, methods, first };
 }
 
 /**

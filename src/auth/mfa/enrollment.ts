@@ -4,6 +4,7 @@ import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { apiError } from "../../errors";
 import { assertMayAddWayIn, confirmOwner } from "../account/credential-change";
 import { audit } from "../audit";
+import { credentialsChanged, recordEvent } from "../events/outbox";
 import { type Authenticated, endAllSessions } from "../sessions/sessions";
 import { findFactor } from "./factors";
 import { notifyMfaDisabled, notifyMfaEnabled, notifyRecoveryCodesRegenerated } from "./notices";
@@ -84,7 +85,8 @@ export async function confirmTotp(
       .returning({ id: mfaFactors.id });
     if (!activated) throw apiError("mfa_already_enabled");
     await replaceRecoveryCodes(deps, tx, user.id, codes);
-    return endAllSessions(withDb(deps, tx), user.id, "mfa_enabled", auth.sessionId);
+    await recordEvent(tx, credentialsChanged(deps, user.id, "totp", "enabled"));
+    return endAllSessions(withDb(deps, tx), user.id, "mfa_enabled", { keep: auth.sessionId });
   });
   await audit(deps, meta, "mfa_enabled", "success", user.id, { method: "totp", sessions_ended: sessionsEnded });
   notifyMfaEnabled(deps, user.email);
@@ -114,6 +116,7 @@ export async function disableMfa(
   await withSecondFactor(deps, meta, user, factor, proof, "disable", async (tx) => {
     await tx.delete(mfaFactors).where(eq(mfaFactors.id, factor.id));
     await tx.delete(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, user.id));
+    await recordEvent(tx, credentialsChanged(deps, user.id, "totp", "disabled"));
   });
   await audit(deps, meta, "mfa_disabled", "success", user.id, { method: "code" in proof ? "totp" : "recovery_code" });
   notifyMfaDisabled(deps, user.email);
@@ -135,7 +138,10 @@ export async function regenerateRecoveryCodes(
   const factor = await activeFactorOf(deps, user);
   await confirmOwner(deps, meta, auth, currentPassword, "recovery_codes_regenerated");
   const codes = generateRecoveryCodes();
-  await withSecondFactor(deps, meta, user, factor, { code }, "regenerate", (tx) => replaceRecoveryCodes(deps, tx, user.id, codes));
+  await withSecondFactor(deps, meta, user, factor, { code }, "regenerate", async (tx) => {
+    await replaceRecoveryCodes(deps, tx, user.id, codes);
+    await recordEvent(tx, credentialsChanged(deps, user.id, "recovery_codes", "regenerated"));
+  });
   await audit(deps, meta, "recovery_codes_regenerated", "success", user.id);
   notifyRecoveryCodesRegenerated(deps, user.email);
   return codes;

@@ -8,13 +8,14 @@ import { type Proof, withSecondFactor } from "./second-factor";
 
 /**
  * `POST /auth/mfa/verify`: the second step of a sign-in. The token must be live and its account
- * still have its factor; the code is checked (throttled per account) and used in the transaction
+ * still have its factor, and a code must complete this sign-in (two kinds of factor with the first); the code is checked (throttled per account) and used in the transaction
  * that consumes the token; then the sign-in completes through completeSignIn like any other, on
  * the grounds the first factor rested on (a password changed meanwhile refuses it).
  */
 export async function verifyMfa(deps: Deps, meta: RequestMeta, mfaToken: string, proof: Proof): Promise<SignInResult> {
   const challenge = await openChallenge(deps, mfaToken);
-  if (!challenge?.factor) {
+  // The account's factor is gone, or a code does not complete this sign-in (after a passkey without user verification).
+  if (!challenge?.factor || !challenge.methods.includes("code" in proof ? "totp" : "recovery_code")) {
     await audit(deps, meta, "mfa_failed", "failure", challenge?.user.id ?? null, { context: "sign_in", reason: "invalid_mfa_token" });
     throw apiError("mfa_token_invalid");
   }

@@ -2,15 +2,16 @@ import { and, asc, eq, sql, TransactionRollbackError } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { UNCACHED } from "../../db/client";
 import { type Identity, identities, type User, users } from "../../db/schema";
-import type { Deps, RequestMeta } from "../../deps";
+import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { apiError } from "../../errors";
 import { assertMayAddWayIn, confirmOwner, type OwnerProof } from "../account/credential-change";
 import { mailVerificationCode } from "../account/email-verification";
 import { findUserByEmail, normalizeEmail } from "../account/users";
 import { audit } from "../audit";
+import { credentialsChanged, linkedIdentityEvent, recordEvent, userCreated } from "../events/outbox";
 import { requireMfaCode } from "../mfa/step-up";
 import { hasUsablePassword, unusablePassword } from "../password/formats";
-import type { Authenticated } from "../sessions/sessions";
+import { type Authenticated, endIdentitySessions } from "../sessions/sessions";
 import { holdsWayIn } from "../sign-in/ways-in";
 import type { VerifiedIdentity } from "./id-token";
 import { notifyIdentityLinked, notifyIdentityUnlinked } from "./notices";
@@ -113,6 +114,7 @@ async function createAccount(
         .onConflictDoNothing()
         .returning({ id: identities.id });
       if (!linked) throw new LostRace();
+      await recordEvent(tx, userCreated(deps, user, v.provider));
       return { user, identityId: linked.id };
     });
   } catch (err) {
@@ -145,10 +147,13 @@ async function linkByVerifiedEmail(deps: Deps, user: User, v: VerifiedIdentity, 
          and (not ${usable}::boolean or ${users.passwordChangedAt} >= ${users.emailVerifiedAt})
        for share
     )
-    insert into ${identities} (id, user_id, provider, subject, email, email_verified, created_at, last_used_at)
-    select ${r.id}::uuid, u.id, ${r.provider}, ${r.subject}, ${r.email}, true, ${at}, ${at} from u
-    on conflict (provider, subject) do nothing
-    returning id`);
+    , linked as (
+      insert into ${identities} (id, user_id, provider, subject, email, email_verified, created_at, last_used_at)
+      select ${r.id}::uuid, u.id, ${r.provider}, ${r.subject}, ${r.email}, true, ${at}, ${at} from u
+      on conflict (provider, subject) do nothing
+      returning id, user_id
+    ), ev as (${linkedIdentityEvent(sql`linked`, r.provider, r.createdAt)})
+    select id from linked`);
   return rows.length > 0 ? r.id : null;
 }
 
@@ -234,11 +239,15 @@ export async function linkIdentity(
   }
   if (existing) throw await linkedElsewhere(deps, meta, auth, v);
   await requireMfaCode(deps, meta, auth.user, proof.mfaCode);
-  const [row] = await deps.db
-    .insert(identities)
-    .values(identityRow(deps, auth.user.id, v))
-    .onConflictDoNothing({ target: [identities.provider, identities.subject] })
-    .returning();
+  const [row] = await deps.db.transaction(async (tx) => {
+    const rows = await tx
+      .insert(identities)
+      .values(identityRow(deps, auth.user.id, v))
+      .onConflictDoNothing({ target: [identities.provider, identities.subject] })
+      .returning();
+    if (rows[0]) await recordEvent(tx, credentialsChanged(deps, auth.user.id, "identity", "linked", v.provider));
+    return rows;
+  });
   if (!row) {
     // Linked by a concurrent request: to this account (nothing to do) or to another.
     const now = await findLinked(deps, v);
@@ -279,19 +288,21 @@ type Unlinked = Identity | "not_found" | "last";
  * back: the answer without any change. Two unlinks racing for the last two ways in take turns on
  * the lock, and the second sees what the first left.
  */
-async function unlink(db: Db, userId: string, id: string, commit: boolean): Promise<Unlinked> {
+async function unlink(deps: Deps, userId: string, id: string, commit: boolean): Promise<Unlinked> {
   let outcome: Unlinked = "not_found";
   try {
-    await db.transaction(async (tx) => {
+    await deps.db.transaction(async (tx) => {
       const [account] = await tx.select({ id: users.id, fresh: UNCACHED }).from(users).where(eq(users.id, userId)).for("update");
-      const [target] = account
-        ? await tx
-            .delete(identities)
-            .where(and(eq(identities.id, id), eq(identities.userId, userId)))
-            .returning()
-        : [];
+      if (!account) return;
+      // The sessions resting on the identity end with it (deleted by the cascade below): their events first.
+      await endIdentitySessions(withDb(deps, tx as unknown as Db), userId, id, "identity_unlinked");
+      const [target] = await tx
+        .delete(identities)
+        .where(and(eq(identities.id, id), eq(identities.userId, userId)))
+        .returning();
       if (!target) return;
       outcome = (await holdsWayIn(tx as unknown as Db, userId)) ? target : "last";
+      if (outcome !== "last") await recordEvent(tx, credentialsChanged(deps, userId, "identity", "unlinked", target.provider));
       if (outcome === "last" || !commit) tx.rollback();
     });
   } catch (err) {
@@ -312,11 +323,11 @@ export async function unlinkIdentity(deps: Deps, meta: RequestMeta, auth: Authen
     return apiError("last_sign_in_method");
   };
   // Tried before any proof is asked for (and decided again under the lock): a refused unlink spends no code.
-  const trial = await unlink(deps.db, auth.user.id, id, false);
+  const trial = await unlink(deps, auth.user.id, id, false);
   if (typeof trial === "string") throw await refuse(trial);
   await confirmOwner(deps, meta, auth, proof.currentPassword, "identity_unlinked");
   await requireMfaCode(deps, meta, auth.user, proof.mfaCode);
-  const outcome = await unlink(deps.db, auth.user.id, id, true);
+  const outcome = await unlink(deps, auth.user.id, id, true);
   if (typeof outcome === "string") throw await refuse(outcome);
   await audit(deps, meta, "identity_unlinked", "success", auth.user.id, { provider: outcome.provider });
   notifyIdentityUnlinked(deps, auth.user.email, outcome);
@@ -329,10 +340,11 @@ export async function unlinkIdentity(deps: Deps, meta: RequestMeta, auth: Authen
  * account claiming someone else's address, creating the account, would keep a way in after its
  * real owner took it back by reset.
  */
-export async function dropUnprovenIdentities(db: Db, userId: string): Promise<number> {
+export async function dropUnprovenIdentities(db: Db, userId: string, at: Date): Promise<number> {
   const gone = await db
     .delete(identities)
     .where(and(eq(identities.userId, userId), eq(identities.emailVerified, false)))
-    .returning({ id: identities.id });
+    .returning({ id: identities.id, provider: identities.provider });
+  await recordEvent(db, ...gone.map((i) => credentialsChanged({ now: () => at }, userId, "identity", "removed", i.provider)));
   return gone.length;
 }

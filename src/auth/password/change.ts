@@ -4,6 +4,7 @@ import { users } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { apiError } from "../../errors";
 import { audit } from "../audit";
+import { credentialsChanged, recordEvent } from "../events/outbox";
 import { requireMfaCode } from "../mfa/step-up";
 import { confirmCurrentPassword } from "../password/confirm";
 import { type Authenticated, endAllSessions, startSession, type TokenPair } from "../sessions/sessions";
@@ -53,7 +54,10 @@ async function applyChange(
       .set({ password: hash, passwordChangedAt: deps.now() })
       .where(and(eq(users.id, auth.user.id), eq(users.password, checked.user.password)))
       .returning();
-    if (updated) await endAllSessions(withDb(deps, tx), updated.id, "password_changed");
+    if (updated) {
+      await recordEvent(tx, credentialsChanged(deps, updated.id, "password", "changed"));
+      await endAllSessions(withDb(deps, tx), updated.id, "password_changed");
+    }
     return updated;
   });
   if (!user) {

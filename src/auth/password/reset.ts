@@ -7,6 +7,7 @@ import { proveMailbox } from "../account/owner";
 import { findUserByEmail, normalizeEmail } from "../account/users";
 import { audit } from "../audit";
 import { type IssuedCode, mailCode, redeemCode, requestCode, takeSendSlot } from "../codes/one-time-codes";
+import { credentialsChanged, recordEvent } from "../events/outbox";
 import { revokeChallenges } from "../mfa/challenge";
 import { dropUnprovenIdentities } from "../oauth/identities";
 import { endAllSessions } from "../sessions/sessions";
@@ -64,6 +65,7 @@ async function completeReset(deps: Deps, meta: RequestMeta, input: { email: stri
     // added before it go; src/auth/account/owner.ts). A verified account keeps its factors.
     const { handover } = await proveMailbox(deps, tx, user!.id, "password_reset", now);
     await tx.update(users).set({ password, passwordChangedAt: now }).where(eq(users.id, user!.id));
+    await recordEvent(tx, credentialsChanged(deps, user!.id, "password", "reset"));
     // The same session-ending rule as everywhere else, on this transaction: the users row stays
     // locked until commit, so a login that verified the old password cannot start a session now,
     // nor a social sign-in (its session rests on password_changed_at and on its identity), nor an
@@ -71,7 +73,7 @@ async function completeReset(deps: Deps, meta: RequestMeta, input: { email: stri
     return {
       handover,
       sessionsEnded: (handover?.sessionsEnded ?? 0) + (await endAllSessions(withDb(deps, tx), user!.id, "password_reset")),
-      identitiesRemoved: await dropUnprovenIdentities(tx, user!.id),
+      identitiesRemoved: await dropUnprovenIdentities(tx, user!.id, now),
       mfaTokensRevoked: await revokeChallenges(tx, user!.id),
       attempt: code.attempt,
     };

@@ -1,11 +1,13 @@
-import { and, desc, eq, gt, isNull, ne, sql } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, ne, type SQL, sql } from "drizzle-orm";
 import { authSecret } from "../../config";
-import { UNCACHED } from "../../db/client";
+import { type Db, UNCACHED } from "../../db/client";
 import { identities, refreshTokens, type Session, sessions, type User, users } from "../../db/schema";
-import { type Deps, type RequestMeta, seconds } from "../../deps";
+import { type Deps, type RequestMeta, seconds, withDb } from "../../deps";
 import { apiError } from "../../errors";
 import { b64url, hmac, randomBytes, sha256Hex } from "../../lib/encoding";
 import { audit } from "../audit";
+import { revokedSessionEvents } from "../events/outbox";
+import { type Actor, type RevokeReason, SYSTEM, self } from "../events/types";
 import {
   type Acr,
   type Assessment,
@@ -204,7 +206,7 @@ export async function refresh(deps: Deps, meta: RequestMeta, presented: string):
           return { kind: "ok", user: u, sessionId: s.id, token: successor, assurance: assuranceOf(s) };
         }
       }
-      await tx.update(sessions).set({ revokedAt: now, revokedReason: "refresh_reuse" }).where(eq(sessions.id, s.id));
+      await revokeWhere(withDb(deps, tx as unknown as Db), eq(sessions.id, s.id), "refresh_reuse", SYSTEM);
       return { kind: "reuse", userId: u.id, sessionId: s.id };
     }
     await tx.update(refreshTokens).set({ consumedAt: now, successorHash }).where(eq(refreshTokens.id, rt.id));
@@ -291,22 +293,51 @@ export async function authenticate(deps: Deps, token: string, { mfaState }: { mf
   };
 }
 
-export async function endSession(deps: Deps, userId: string, sessionId: string, reason: string): Promise<boolean> {
-  const ended = await deps.db
-    .update(sessions)
-    .set({ revokedAt: deps.now(), revokedReason: reason })
-    .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt)))
-    .returning({ id: sessions.id });
+/**
+ * End the sessions matching `where` that are still live, with one `session.revoked` event each, in
+ * one statement (the update and the events commit together). Returns the ended sessions' ids.
+ */
+async function revokeWhere(deps: Deps, where: SQL | undefined, reason: RevokeReason, actor: Actor): Promise<string[]> {
+  const now = deps.now();
+  const rows = await deps.db.execute<{ id: string }>(sql`
+    with ended as (
+      update ${sessions} set revoked_at = ${now.toISOString()}::timestamptz, revoked_reason = ${reason}
+       where ${and(where, isNull(sessions.revokedAt))}
+      returning id, user_id
+    ), ev as (${revokedSessionEvents(sql`ended`, reason, actor, now)})
+    select id from ended`);
+  return rows.map((r) => r.id);
+}
+
+/** End one live session of a user (by its owner unless `actor` says otherwise). True when it was live. */
+export async function endSession(
+  deps: Deps,
+  userId: string,
+  sessionId: string,
+  reason: RevokeReason,
+  actor: Actor = self(userId),
+): Promise<boolean> {
+  const ended = await revokeWhere(deps, and(eq(sessions.id, sessionId), eq(sessions.userId, userId)), reason, actor);
   return ended.length > 0;
 }
 
-/** End every live session of a user, except `keep` when given. Returns how many ended. */
-export async function endAllSessions(deps: Deps, userId: string, reason: string, keep?: string): Promise<number> {
-  const ended = await deps.db
-    .update(sessions)
-    .set({ revokedAt: deps.now(), revokedReason: reason })
-    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), keep ? ne(sessions.id, keep) : sql`true`))
-    .returning({ id: sessions.id });
+/**
+ * End every live session of a user, except `keep` when given; the owner ends them unless `actor`
+ * says otherwise (an administrator, the system). Returns how many ended.
+ */
+export async function endAllSessions(
+  deps: Deps,
+  userId: string,
+  reason: RevokeReason,
+  { keep, actor = self(userId) }: { keep?: string; actor?: Actor } = {},
+): Promise<number> {
+  const ended = await revokeWhere(deps, and(eq(sessions.userId, userId), keep ? ne(sessions.id, keep) : undefined), reason, actor);
+  return ended.length;
+}
+
+/** End the live sessions resting on a social identity (before it is removed), with their events. */
+export async function endIdentitySessions(deps: Deps, userId: string, identityId: string, reason: RevokeReason): Promise<number> {
+  const ended = await revokeWhere(deps, and(eq(sessions.userId, userId), eq(sessions.identityId, identityId)), reason, self(userId));
   return ended.length;
 }
 

@@ -4,7 +4,7 @@ import { assertMaySignIn } from "../account/status";
 import { type AuditDetail, type AuditEvent, audit } from "../audit";
 import { issueChallenge } from "../mfa/challenge";
 import { type SessionGrounds, startSession, type TokenPair } from "../sessions/sessions";
-import { amrOf, assess, type FirstFactor, type Proof, type SecondFactor } from "./ways-in";
+import { amrOf, assess, completingFactors, type FirstFactor, type Proof, type SecondFactor } from "./ways-in";
 
 export type SignInResult =
   | { kind: "session"; user: User; tokens: TokenPair }
@@ -46,7 +46,9 @@ export async function completeSignIn(deps: Deps, meta: RequestMeta, user: User, 
   if (started.kind === "second_factor_required") {
     const challenge = await issueChallenge(deps, user, { method: s.method, amr: amrOfProof(s), grounds: s.grounds ?? {} });
     deps.waitUntil(audit(deps, meta, "mfa_challenge_issued", "success", user.id, { method: s.method }));
-    return { kind: "mfa_required", user, mfaToken: challenge.token, expiresIn: challenge.expiresIn, methods: started.methods };
+    // Offered: the second factors held that make this sign-in two kinds of factor (ways-in registry).
+    const methods = completingFactors(amrOfProof(s), started.methods);
+    return { kind: "mfa_required", user, mfaToken: challenge.token, expiresIn: challenge.expiresIn, methods };
   }
   const second: AuditDetail = s.secondFactor ? { second_factor: s.secondFactor.method } : {};
   deps.waitUntil(

@@ -1,7 +1,8 @@
 import { type AnyColumn, type SQL, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import { type Db, UNCACHED } from "../../db/client";
-import { identities, mfaFactors, mfaRecoveryCodes, users } from "../../db/schema";
+import { identities, mfaFactors, mfaRecoveryCodes, passkeys, users } from "../../db/schema";
+import type { CREDENTIALS } from "../events/types";
 import { USABLE_PASSWORD_PATTERN } from "../password/formats";
 
 /**
@@ -31,6 +32,8 @@ export interface Credential {
    * (src/auth/account/owner.ts).
    */
   rows?: PgTable;
+  /** Its name in a `credentials.changed` event (docs/services.md), e.g. when a change of owner removes it. */
+  event: (typeof CREDENTIALS)[number];
 }
 
 export interface WayIn {
@@ -52,6 +55,7 @@ const exists = (table: SQL, userId: AnyColumn | SQL, condition: SQL = sql`true`)
 const identity = (provider: string): Credential => ({
   held: (userId) => exists(sql`${identities}`, userId, sql`c.provider = ${provider}`),
   rows: identities,
+  event: "identity",
 });
 
 export const WAYS_IN = {
@@ -61,6 +65,7 @@ export const WAYS_IN = {
     phishingResistant: false,
     credential: {
       held: (userId) => sql`exists (select 1 from ${users} as c where c.id = ${userId} and c.password ~ ${USABLE_PASSWORD_PATTERN})`,
+      event: "password",
     },
     describe: "Email and password (POST /auth/login).",
   },
@@ -94,6 +99,7 @@ export const WAYS_IN = {
     credential: {
       held: (userId) => exists(sql`${mfaFactors}`, userId, sql`c.kind = 'totp' and c.status = 'active'`),
       rows: mfaFactors,
+      event: "totp",
     },
     describe: "A code from an authenticator app (TOTP, RFC 6238).",
   },
@@ -104,8 +110,24 @@ export const WAYS_IN = {
     credential: {
       held: (userId) => exists(sql`${mfaRecoveryCodes}`, userId, sql`c.used_at is null`),
       rows: mfaRecoveryCodes,
+      event: "recovery_codes",
     },
     describe: "One of the printed recovery codes, each usable once.",
+  },
+  passkey: {
+    // A WebAuthn credential (src/auth/passkeys/): the key proves possession, bound to one device
+    // (`hwk`) or synced between a user's devices (`swk`); with user verification (a PIN or
+    // biometric on the authenticator) it proves a second kind too (`user`), so one ceremony is
+    // multi-factor. Its signature covers this site's origin: a look-alike site cannot relay it.
+    amr: { hwk: ["possession"], swk: ["possession"], user: ["inherence"] },
+    use: "either",
+    phishingResistant: true,
+    credential: {
+      held: (userId) => exists(sql`${passkeys}`, userId),
+      rows: passkeys,
+      event: "passkey",
+    },
+    describe: "A passkey (WebAuthn): a device-bound or synced key, with user verification when the authenticator did it.",
   },
 } as const satisfies Record<string, WayIn>;
 
@@ -200,6 +222,15 @@ export const secondFactorsHeld = (userId: AnyColumn | SQL): SQL<string[]> => {
   return sql<string[]>`array_remove(array[${sql.join(parts, sql`, `)}]::text[], null)`;
 };
 
+/**
+ * Of the second factors an account holds, those that complete a sign-in whose first proof recorded
+ * `firstAmr`: together they must prove two kinds of factor. After a password every one does; after
+ * a passkey without user verification (possession) an authenticator code (possession too) does
+ * not, a passkey with user verification does. What an MFA challenge offers and accepts.
+ */
+export const completingFactors = (firstAmr: readonly string[], held: readonly SecondFactor[]): SecondFactor[] =>
+  held.filter((m) => assess([...firstAmr, ...amrOf(m)]).multiFactor);
+
 /** The ways in an account keeps between sign-ins: "never remove the last way in" looks for one of these. */
 const STORED_FIRST_FACTORS = entries.filter(([, w]) => w.use !== "second" && w.credential).map(([n]) => n);
 
@@ -220,7 +251,15 @@ export async function holdsWayIn(db: Db, userId: string): Promise<boolean> {
   return row?.held === true;
 }
 
-/** The tables holding ways in, once each (several ways in may share one: Google and Apple identities). */
-export const CREDENTIAL_TABLES: readonly PgTable[] = [
-  ...new Set(entries.flatMap(([, w]) => (w.credential?.rows ? [w.credential.rows] : []))),
+/**
+ * The tables holding ways in, once each (several ways in may share one: Google and Apple
+ * identities), with the credential's name in events.
+ */
+export const CREDENTIAL_TABLES: readonly { table: PgTable; event: Credential["event"] }[] = [
+  ...new Map(
+    entries.flatMap(([, w]) => {
+      const c: Credential | undefined = w.credential;
+      return c?.rows ? [[c.rows, { table: c.rows, event: c.event }] as const] : [];
+    }),
+  ).values(),
 ];

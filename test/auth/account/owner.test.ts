@@ -3,8 +3,9 @@ import { createAdmin } from "../../../scripts/ops/create-admin-db.ts";
 import { login, loginAs, PASSWORD, registerUser, uniqueEmail, verifyAndLogIn, verifyEmailOf } from "../../support/accounts";
 import { fakeClock } from "../../support/clock";
 import { auditRows, db, withDb } from "../../support/db";
+import { eventsOf } from "../../support/events";
 import { codeIn, latestCode, mailsTo } from "../../support/mail";
-import { codeAt, enableMfa, verify } from "../../support/mfa";
+import { claimsOf, codeAt, enableMfa, verify } from "../../support/mfa";
 import { nativeToken, uniqueSub } from "../../support/oidc";
 import { type CallOptions, call, json } from "../../support/worker";
 
@@ -93,6 +94,15 @@ describe("the first proof of the mailbox is a change of owner", () => {
     expect((await call("/auth/refresh", { body: { refresh_token: squatter.refresh_token } })).status).toBe(401);
     const verified = (await auditRows(squatter.user.id)).find((r) => r.event === "email_verified");
     expect(verified?.detail).toMatchObject({ change_of_owner: true, sessions_ended: 1, ways_in_removed: 5 });
+    // Other services hear of it (src/auth/events/): the squatter's session, each kind of way in removed, the proof.
+    const events = (await eventsOf(squatter.user.id)).map((e) => [e.type, e.data]);
+    expect(events.slice(1)).toEqual([
+      ["session.revoked", { sid: claimsOf(squatter.access_token).sid, reason: "email_verified" }],
+      ["credentials.changed", { credential: "identity", change: "removed" }],
+      ["credentials.changed", { credential: "totp", change: "removed" }],
+      ["credentials.changed", { credential: "recovery_codes", change: "removed" }],
+      ["user.email_verified", {}],
+    ]);
     // The owner's own Google sign-in does not join an account whose password predates the proof.
     const google = await call("/auth/oauth/google/id-token", {
       body: await nativeToken("google", { sub: uniqueSub("owner"), email: victimEmail, email_verified: true }),
