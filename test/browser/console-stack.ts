@@ -71,7 +71,6 @@ export async function startStack(vars: Record<string, string> = {}): Promise<Sta
     const mail = await startMailCapture({ port: 0 });
     stops.push(() => mail.stop());
 
-    const [port, inspector] = [await freePort(), await freePort()];
     const settings: Record<string, string> = {
       ENVIRONMENT: "development",
       RESEND_BASE_URL: mail.url,
@@ -82,47 +81,61 @@ export async function startStack(vars: Record<string, string> = {}): Promise<Sta
       INSTRUCTOR_APPROVAL: "required",
       ...vars,
     };
-    const child = spawn(
-      "npx",
-      [
-        "wrangler",
-        "dev",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "--inspector-port",
-        String(inspector),
-        "--persist-to",
-        path.join(dir, "wrangler"),
-        "--log-level",
-        "warn",
-        "--show-interactive-dev-session=false",
-        ...Object.entries(settings).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-      ],
-      {
-        cwd: ROOT,
-        detached: true, // its own process group: stop() ends wrangler and workerd together
-        stdio: ["ignore", "pipe", "pipe"],
-        env: {
-          ...process.env,
-          CLOUDFLARE_CF_FETCH_ENABLED: "false",
-          WRANGLER_SEND_METRICS: "false",
-          CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: pg.url,
+    const startWorker = (port: number, inspector: number) => {
+      const child = spawn(
+        "npx",
+        [
+          "wrangler",
+          "dev",
+          "--ip",
+          "127.0.0.1",
+          "--port",
+          String(port),
+          "--inspector-port",
+          String(inspector),
+          "--persist-to",
+          path.join(dir, "wrangler"),
+          "--log-level",
+          "warn",
+          "--show-interactive-dev-session=false",
+          ...Object.entries(settings).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+        ],
+        {
+          cwd: ROOT,
+          detached: true, // its own process group: stop() ends wrangler and workerd together
+          stdio: ["ignore", "pipe", "pipe"],
+          env: {
+            ...process.env,
+            CLOUDFLARE_CF_FETCH_ENABLED: "false",
+            WRANGLER_SEND_METRICS: "false",
+            CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: pg.url,
+          },
         },
-      },
-    );
-    let output = "";
-    child.stdout?.on("data", (d) => (output = (output + d).slice(-20_000)));
-    child.stderr?.on("data", (d) => (output = (output + d).slice(-20_000)));
-    stops.push(async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      process.kill(-(child.pid as number), "SIGTERM");
-      await exited;
-    });
-    const base = `http://127.0.0.1:${port}`;
-    await waitForWorker(child, `${base}/health/live`, () => output, 180_000);
+      );
+      let output = "";
+      child.stdout?.on("data", (d) => (output = (output + d).slice(-20_000)));
+      child.stderr?.on("data", (d) => (output = (output + d).slice(-20_000)));
+      stops.push(async () => {
+        if (child.exitCode !== null) return;
+        const exited = new Promise((r) => child.once("exit", r));
+        process.kill(-(child.pid as number), "SIGTERM");
+        await exited;
+      });
+      return { base: `http://127.0.0.1:${port}`, child, output: () => output };
+    };
+    // A free port is free when asked, not necessarily when wrangler binds it (another process may take
+    // it in between): on "Address already in use" the Worker starts again on new ports.
+    let base = "";
+    for (let attempt = 1; ; attempt++) {
+      const started = await startWorker(await freePort(), await freePort());
+      try {
+        await waitForWorker(started.child, `${started.base}/health/live`, started.output, 180_000);
+        base = started.base;
+        break;
+      } catch (err) {
+        if (attempt >= 3 || !/Address already in use/.test(String(err))) throw err;
+      }
+    }
 
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
