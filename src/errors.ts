@@ -139,6 +139,10 @@ export const ERROR_CATALOG = {
     message:
       "This code was issued for another use: a sign-in code cannot link an identity, and a linking code works only at POST /auth/oauth/{provider}/link from the session that started it. Start again.",
   },
+  id_token_email_invalid: {
+    status: 401,
+    message: "The ID token's email is not a valid email address. Sign in another way, or with an account that has one.",
+  },
   id_token_replayed: { status: 401, message: "This ID token was already used. Sign in with the provider again." },
   provider_unavailable: { status: 503, message: "The sign-in provider cannot be reached right now. Please try again shortly." },
   account_exists_unverified_link: {
