@@ -1,3 +1,5 @@
+import { boundedText } from "./lib/encoding";
+
 /**
  * The error catalog: every code the API can answer, declared once with its HTTP status and
  * default message. Code raises errors by name (`throw apiError("invalid_credentials")`); routes
@@ -304,9 +306,16 @@ export const validationError = (issues: Issue[]) =>
 export const fieldError = (code: ErrorCode, path: string, message: string = ERROR_CATALOG[code].message) =>
   new AppError(code, { message, issues: [{ path, message }] });
 
+/** What an error body may echo (the Error schema, src/routes/schemas.ts): paths and messages can quote client input. */
+export const MAX_ISSUES = 50;
+export const MAX_PATH = 200;
+export const MAX_MESSAGE = 500;
+
 /**
  * The one JSON error shape: {status:"error", message, code, issues?}, plus the members a client acts
  * on for some codes (`extra`: site_key and action of captcha_required, credential_id of passkey_unknown).
+ * Issues and messages are bounded and stripped of control characters and lone surrogates here, once
+ * for every error, whatever raised it.
  */
 export function errorBody(
   code: ErrorCode,
@@ -314,5 +323,8 @@ export function errorBody(
   issues?: Issue[],
   extra?: Record<string, string>,
 ) {
-  return { ...extra, status: "error" as const, message, code, ...(issues ? { issues } : {}) };
+  const bounded = issues
+    ?.slice(0, MAX_ISSUES)
+    .map((i) => ({ path: boundedText(i.path, MAX_PATH), message: boundedText(i.message, MAX_MESSAGE) }));
+  return { ...extra, status: "error" as const, message: boundedText(message, MAX_MESSAGE), code, ...(bounded ? { issues: bounded } : {}) };
 }
