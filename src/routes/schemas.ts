@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { ERROR_CATALOG, type ErrorCode } from "../errors";
+import { EMAIL_MAX } from "../auth/account/users";
+import { ERROR_CATALOG, type ErrorCode, MAX_ISSUES, MAX_MESSAGE, MAX_PATH } from "../errors";
 
 /**
  * The zod schemas that validate requests and shape responses. The OpenAPI document at
@@ -29,11 +30,11 @@ const ERROR_CODES = Object.keys(ERROR_CATALOG) as [ErrorCode, ...ErrorCode[]];
 export const ErrorSchema = z
   .object({
     status: z.literal("error"),
-    message: sentence(),
+    message: z.string().max(MAX_MESSAGE),
     code: z.enum(ERROR_CODES).openapi({ description: "Stable machine-readable code (docs/errors.md)" }),
     issues: z
-      .array(z.object({ path: z.string().max(200), message: z.string().max(500) }))
-      .max(50)
+      .array(z.object({ path: z.string().max(MAX_PATH), message: z.string().max(MAX_MESSAGE) }))
+      .max(MAX_ISSUES)
       .optional(),
     site_key: z
       .string()
@@ -152,7 +153,7 @@ const email = z
   .string({ error: "Email is required." })
   .trim()
   .min(1, "Email is required.")
-  .max(255, "Email must be at most 255 characters.")
+  .max(EMAIL_MAX, `Email must be at most ${EMAIL_MAX} characters.`)
   .email("Enter a valid email address.")
   .openapi({ example: "ada@example.com" });
 
