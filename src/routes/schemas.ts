@@ -18,6 +18,17 @@ export const timestamp = () => z.string().datetime().max(30);
 export const sentence = () => z.string().max(500);
 /** An integer with its bounds, as a 32-bit integer in the document. */
 export const int32 = (min: number, max: number) => z.number().int().min(min).max(max).openapi({ format: "int32" });
+/**
+ * An integer query parameter: decimal digits only (no sign, spaces, exponent, or the hex, octal
+ * and binary notations Number() would read), then its bounds; documented as an integer.
+ */
+export const queryInt = (min: number, max: number, format: "int32" | "int64") =>
+  z
+    .preprocess(
+      (v) => (typeof v === "string" && /^\d{1,16}$/.test(v) ? Number(v) : v),
+      z.number({ error: "Must be an integer in decimal digits." }).int().min(min).max(max),
+    )
+    .openapi({ type: "integer", format, minimum: min, maximum: max });
 /** base64url text (tokens, key material), without padding. */
 const base64url = (max: number) =>
   z
