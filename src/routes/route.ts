@@ -78,11 +78,18 @@ export const RESPONSE_HEADER_REFS = Object.fromEntries(
   Object.keys(RESPONSE_HEADERS).map((h) => [h, { $ref: `#/components/headers/${h}` }]),
 );
 
-/** The rate limits and throttles (429) and the outages (503) say how long to wait. */
+/** The rate limits and throttles (429) and the outages (503, including GET /health's) say how long to wait. */
 const RETRY_AFTER = {
   description: "Seconds to wait before trying again",
   schema: { type: "integer", format: "int32", minimum: 1, maximum: 86400 },
 };
+
+/** The headers of a response of this status: the common ones, and Retry-After on every 429 and 503 (success or error). */
+const headersOf = (status: number, own?: object) => ({
+  ...RESPONSE_HEADER_REFS,
+  ...(status === 429 || status === 503 ? { "Retry-After": RETRY_AFTER } : {}),
+  ...own,
+});
 
 /**
  * The OpenAPI error responses of a set of codes, grouped by status: the description lists each
@@ -97,10 +104,9 @@ function errorResponses(codes: readonly ErrorCode[]) {
   const responses: Record<number, unknown> = {};
   for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
     // Every 429 and 503 of the catalog is raised with a retryAfter (throttles, limits, outages).
-    const retry = status === 429 || status === 503;
     responses[status] = {
       description: list.map((c) => `\`${c}\`: ${ERROR_CATALOG[c].message}`).join("\n\n"),
-      headers: retry ? { ...RESPONSE_HEADER_REFS, "Retry-After": RETRY_AFTER } : RESPONSE_HEADER_REFS,
+      headers: headersOf(status),
       content: {
         "application/json": {
           schema: ErrorSchema,
@@ -155,7 +161,7 @@ export function route<P extends string, S extends Spec & { path: P }>(spec: S) {
   const success = Object.fromEntries(
     Object.entries(config.responses).map(([status, r]) => [
       status,
-      { ...r, headers: { ...RESPONSE_HEADER_REFS, ...(r as { headers?: object }).headers } },
+      { ...r, headers: headersOf(Number(status), (r as { headers?: object }).headers) },
     ]),
   );
   return createRoute({
