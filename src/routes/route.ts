@@ -50,7 +50,8 @@ function middlewareCodes(spec: Spec): ErrorCode[] {
   if (spec.service) codes.push("invalid_client", "insufficient_scope");
   // A body without Content-Type is refused app-wide on these methods (src/middleware/request.ts).
   if (["post", "put", "patch"].includes(spec.method)) codes.push("unsupported_media_type");
-  if (spec.request?.params || spec.request?.query) codes.push("validation_failed");
+  // The NUL/lone-surrogate guard (src/middleware/safe-text.ts) reads every route's query string.
+  codes.push("validation_failed");
   if (has(spec, "application/json")) codes.push("validation_failed", "malformed_json", "payload_too_large", "unsupported_media_type");
   if (has(spec, FORM)) codes.push("validation_failed", "payload_too_large", "unsupported_media_type");
   if (spec.multipart) codes.push("validation_failed", "malformed_form", "payload_too_large", "unsupported_media_type");
