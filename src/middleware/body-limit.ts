@@ -31,10 +31,3 @@ export const multipartBodyLimit =
       },
     })(c, next);
   };
-
-/** Only multipart/form-data, refused before anything is read. */
-export const multipartOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (!/^multipart\/form-data\s*;/i.test(c.req.header("content-type") ?? ""))
-    throw apiError("unsupported_media_type", { message: "Unsupported content type: send multipart/form-data." });
-  await next();
-};

@@ -6,8 +6,9 @@ import type { Config } from "../config";
 import type { AppEnv } from "../context";
 import { type AppError, ERROR_CATALOG, type ErrorCode, errorBody } from "../errors";
 import { optionalAuth, requireAuth } from "../middleware/auth";
-import { jsonBodyLimit, multipartBodyLimit, multipartOnly } from "../middleware/body-limit";
+import { jsonBodyLimit, multipartBodyLimit } from "../middleware/body-limit";
 import type { CaptchaSpec } from "../middleware/captcha";
+import { type MediaType, mediaTypes } from "../middleware/media-type";
 import { type LimitName, rateLimit } from "../middleware/rate-limit";
 import { safeText } from "../middleware/safe-text";
 import { requireServiceClient } from "../middleware/service-auth";
@@ -148,14 +149,13 @@ export function route<P extends string, S extends Spec & { path: P }>(spec: S) {
   if (service) middleware.push(requireServiceClient(service));
   else if (auth) middleware.push(requireAuth(auth));
   else if (maybeAuth) middleware.push(optionalAuth(maybeAuth));
+  // The media type is checked before any body is read (415 for another one).
+  const types = Object.keys(spec.request?.body?.content ?? {}) as MediaType[];
+  if (types.length) middleware.push(mediaTypes(types));
   // A form body (a provider's form_post callback) is small too: the same limit as JSON.
   if (has(spec, "application/json") || has(spec, FORM)) middleware.push(jsonBodyLimit);
-  if (multipart)
-    middleware.push(
-      multipartOnly,
-      multipartBodyLimit((c) => multipart.maxFileBytes(c.get("deps").config), multipart.tooLarge),
-    );
-  middleware.push(safeText);
+  if (multipart) middleware.push(multipartBodyLimit((c) => multipart.maxFileBytes(c.get("deps").config), multipart.tooLarge));
+  middleware.push(safeText(types));
   const challenge = captcha && challenged(captcha, plain);
   if (challenge) middleware.push(challenge.middleware);
   const config = challenge ? challenge.config : plain;
