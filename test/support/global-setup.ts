@@ -38,6 +38,8 @@ declare module "vitest" {
     oidc: OidcTestSetup;
     /** The local siteverify (scripts/stack/turnstile-stub.ts) and its widget; TURNSTILE_VERIFY_URL points at it. */
     turnstile: { url: string; siteKey: string; secret: string };
+    /** The seed of the document-driven contract test (test/routes/contract.test.ts): CONTRACT_SEED, default 33. */
+    contractSeed: number;
   }
 }
 
@@ -82,6 +84,7 @@ export default async function setup(project: TestProject) {
   project.provide("dbUrl", pg.url);
   project.provide("adminDbUrl", pg.url.replace(/\/auth_test$/, "/postgres"));
   project.provide("rateLimits", rateLimits());
+  project.provide("contractSeed", Number.parseInt(process.env.CONTRACT_SEED ?? "33", 10) || 33);
   // Mail goes through the real Resend SDK to a local capture server on a free loopback port.
   const mail = await startMailCapture({ port: 0 });
   project.provide("mailUrl", mail.url);
