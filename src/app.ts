@@ -7,7 +7,9 @@ import type { Config } from "./config";
 import type { AppEnv } from "./context";
 import type { Overrides } from "./deps";
 import { apiError, validationError } from "./errors";
+import { msg } from "./i18n/messages";
 import { errorResponse, onError, onNotFound } from "./middleware/error-handler";
+import { announceEventWrites } from "./middleware/event-announce";
 import { requestContext, requireContentType } from "./middleware/request";
 import { accountRoutes } from "./routes/account";
 import { adminRoutes } from "./routes/admin";
@@ -19,11 +21,13 @@ import { oauthRoutes } from "./routes/oauth";
 import { passkeyRoutes } from "./routes/passkeys";
 import { passwordRoutes } from "./routes/password";
 import { profileRoutes } from "./routes/profile";
+import { zodIssue } from "./routes/schemas";
 import { serviceClientRoutes } from "./routes/service-clients";
 import { documentEventWebhooks, serviceRoutes } from "./routes/services";
 import { sessionRoutes } from "./routes/sessions";
 import { signInRoutes } from "./routes/sign-in";
 import { systemRoutes } from "./routes/system";
+import { webhookRoutes } from "./routes/webhooks";
 
 /** cors() for a configuration, built once (the configuration is parsed once per env and cached). */
 const corsMiddleware = new WeakMap<Config, MiddlewareHandler<AppEnv>>();
@@ -60,8 +64,10 @@ export function createApp<const B extends string = "/auth">(
   const aliases = legacyAliases(legacyRootPaths ? basePath : "/");
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
-      if (!result.success)
-        throw validationError(result.error.issues.map((i) => ({ path: i.path.join(".") || "(body)", message: i.message })));
+      if (!result.success) {
+        const input = (result as { data?: unknown }).data;
+        throw validationError(result.error.issues.map((i) => zodIssue(i, input)));
+      }
     },
     getPath: aliasingGetPath(aliases),
   });
@@ -69,6 +75,7 @@ export function createApp<const B extends string = "/auth">(
   app.use(
     "*",
     requestContext(overrides),
+    announceEventWrites,
     deprecationHeaders(aliases),
     secureHeaders({
       referrerPolicy: "no-referrer",
@@ -99,13 +106,19 @@ export function createApp<const B extends string = "/auth">(
         errorResponse(
           c,
           apiError("method_not_allowed", {
-            message: `Method ${c.req.method} is not allowed here. Use ${methods.join(", ")}.`,
+            message: msg("error.method_not_allowed.route", { method: c.req.method, allowed: methods.join(", ") }),
             headers: { Allow: methods.join(", ") },
           }),
         ),
     }),
     requireContentType,
   );
+  // The API's reference is written in English, whatever the request asks for.
+  const english: MiddlewareHandler<AppEnv> = async (c, next) => {
+    await next();
+    c.header("Content-Language", "en");
+  };
+  app.use("/openapi.json", english).use("/docs", english);
 
   const routes = app
     .route(basePath, accountRoutes())
@@ -119,6 +132,7 @@ export function createApp<const B extends string = "/auth">(
     .route(basePath, passkeyRoutes())
     .route(basePath, adminRoutes())
     .route(basePath, serviceClientRoutes())
+    .route(basePath, webhookRoutes())
     .route(basePath, serviceRoutes())
     .route("/", systemRoutes());
 

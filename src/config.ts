@@ -15,6 +15,8 @@ export interface Env {
   HYPERDRIVE: Hyperdrive;
   /** Cloudflare Images (wrangler.toml `[images]`); without it avatar uploads answer 503. */
   IMAGES?: ImagesBinding;
+  /** The webhook deliveries' Cloudflare Queue (wrangler.toml `[[queues.producers]]`); without it no webhook is delivered. */
+  WEBHOOK_QUEUE?: Queue;
   [key: string]: unknown;
 }
 
@@ -111,6 +113,19 @@ const discoveryUrl = (fallback: string) =>
 
 /** Schemes redirect_to may never use: they run code or read local files instead of opening a page. */
 const UNSAFE_SCHEMES = new Set(["javascript:", "data:", "vbscript:", "file:", "blob:"]);
+
+/**
+ * Whether Intl knows a time zone. Tried by formatting with it: the runtime's list of zones names
+ * canonical ids only (Asia/Calcutta, not Asia/Kolkata), so it cannot be searched.
+ */
+function isTimeZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** An Android app's origin in a passkey ceremony: the base64url SHA-256 of its signing certificate. */
 const ANDROID_ORIGIN = /^android:apk-key-hash:[A-Za-z0-9_-]{43}$/;
@@ -348,6 +363,21 @@ export const settingsSchema = z
       "Events (the feed, webhooks) older than this many days are deleted by the scheduled purge; a service must read them within it.",
     ),
 
+    // Signed webhooks over a Cloudflare Queue (src/auth/webhooks/, docs/webhooks.md)
+    WEBHOOK_TIMEOUT: duration("10s", 1, 60).describe("One delivery attempt gives up after this long (a failed attempt, retried)."),
+    WEBHOOK_RETRY_INITIAL_DELAY: duration("10s", 1, 3600).describe(
+      "Wait before retrying a failed delivery; doubles with each further failure, capped at 1 h.",
+    ),
+    WEBHOOK_RETRY_MAX_AGE: duration("24h", 10, 3 * 86400).describe(
+      "A delivery is retried for this long from its first attempt, then given up (`failed`, the dead letter; an admin can retry it).",
+    ),
+    WEBHOOK_SECRET_GRACE: duration("24h", 0, 7 * 86400).describe(
+      "After a secret rotation the old secret signs deliveries too, for this long (both `v1,` signatures in webhook-signature).",
+    ),
+    WEBHOOK_DISABLE_AFTER: int(5, 1, 10000).describe(
+      "Deliveries given up in a row (no success between them) after which an endpoint is disabled and the admins are mailed.",
+    ),
+
     // Mail
     RESEND_API_KEY: optionalString.describe("Secret: Resend API key."),
     RESEND_BASE_URL: optionalString.describe("Resend API base URL (the local mail capture in dev and tests)."),
@@ -355,6 +385,9 @@ export const settingsSchema = z
     MAIL_TIMEOUT_MS: int(5000, 100, 30000).describe("Timeout of one mail send attempt."),
     MAIL_RETRIES: int(2, 0, 5).describe("Retries of a mail send after 429, 5xx or a network error."),
     APP_NAME: text("Edge Auth").describe("Product name used in mails."),
+    MAIL_TIME_ZONE: text("Asia/Kolkata")
+      .refine(isTimeZone, "must be an IANA time zone such as Asia/Kolkata or Europe/London")
+      .describe("Time zone of the dates and times mails state (an IANA name); the runtime's own is UTC."),
 
     // Storage
     S3_ENDPOINT: optionalString.describe("S3-compatible endpoint (R2, MinIO); unset for AWS S3."),
@@ -422,6 +455,9 @@ export const settingsSchema = z
     if (s.OTP_RESEND_INTERVAL > s.EMAIL_CODE_TTL) problem("OTP_RESEND_INTERVAL", "must not be longer than EMAIL_CODE_TTL");
     if (s.OTP_RESEND_INTERVAL > s.SIGN_IN_CODE_TTL) problem("OTP_RESEND_INTERVAL", "must not be longer than SIGN_IN_CODE_TTL");
     if (s.TURNSTILE_SECRET_KEY && !s.TURNSTILE_SITE_KEY) problem("TURNSTILE_SITE_KEY", "must be set with TURNSTILE_SECRET_KEY");
+    // A delivery reads its event until it is given up: events must outlive the retries.
+    if (s.WEBHOOK_RETRY_MAX_AGE >= s.EVENT_RETENTION_DAYS * 86400)
+      problem("WEBHOOK_RETRY_MAX_AGE", "must be shorter than EVENT_RETENTION_DAYS");
     if (s.GOOGLE_WEB_CLIENT_ID && !s.GOOGLE_CLIENT_IDS.includes(s.GOOGLE_WEB_CLIENT_ID))
       problem("GOOGLE_WEB_CLIENT_ID", "must be one of GOOGLE_CLIENT_IDS");
     if (s.APPLE_SERVICES_ID && !s.APPLE_CLIENT_IDS.includes(s.APPLE_SERVICES_ID))

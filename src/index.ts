@@ -1,7 +1,10 @@
 import { createApp } from "./app";
 import { purgeExpired } from "./auth/purge";
+import { deliverBatch, sweepWebhooks } from "./auth/webhooks/dispatch";
 import { type Env, getConfig } from "./config";
 import { createDeps, type Overrides } from "./deps";
+import { DEFAULT_LOCALE, negotiateLocale } from "./i18n/locales";
+import { t } from "./i18n/messages";
 import { describeError, log } from "./log";
 
 /** The same hardening as every other response (app.ts secureHeaders), for the one answer made without the app. */
@@ -15,9 +18,16 @@ const HARDENING = {
 };
 
 /**
- * The Worker: fetch (one app per base path and LEGACY_ROOT_PATHS, normally one per isolate, built on first use) and
- * the scheduled purge. `overrides` supplies infrastructure (tests pass a controlled clock and a
- * database client they can close); production uses the defaults.
+ * The cron trigger (wrangler.toml) that only runs the webhook sweep; every other trigger runs the
+ * hourly purge and then the sweep.
+ */
+const WEBHOOK_SWEEP_CRON = "* * * * *";
+
+/**
+ * The Worker: fetch (one app per base path and LEGACY_ROOT_PATHS, normally one per isolate, built on first use),
+ * queue (webhook deliveries, src/auth/webhooks/dispatch.ts) and the scheduled purge and webhook
+ * sweep. `overrides` supplies infrastructure (tests pass a controlled clock and a database client
+ * they can close); production uses the defaults.
  */
 export function createWorker(overrides: Overrides = {}) {
   const apps = new Map<string, ReturnType<typeof createApp>>();
@@ -38,22 +48,50 @@ export function createWorker(overrides: Overrides = {}) {
       } catch (err) {
         const requestId = crypto.randomUUID();
         log("error", "cannot start: configuration error", { requestId, ...describeError(err) });
+        const locale = negotiateLocale(request.headers.get("accept-language"));
         return Response.json(
-          { status: "error", message: "The service is misconfigured. Please try again later.", code: "internal_error" },
-          { status: 500, headers: { ...HARDENING, "X-Request-Id": requestId } },
+          { status: "error", message: t(locale, "error.internal_error.misconfigured"), code: "internal_error" },
+          { status: 500, headers: { ...HARDENING, "X-Request-Id": requestId, "Content-Language": locale, Vary: "Accept-Language" } },
         );
       }
     },
-    async scheduled(_controller, env, ctx) {
+    async queue(batch, env, ctx) {
+      const requestId = `queue-${crypto.randomUUID()}`;
+      try {
+        // Each lane of the dispatcher opens its own deps (its own database connection).
+        await deliverBatch(
+          () => createDeps(env, requestId, (p) => ctx.waitUntil(p), overrides),
+          batch.messages.map((m) => m.body),
+        );
+        batch.ackAll();
+      } catch (err) {
+        // The database unreachable, say: the batch comes back later; what was delivered is recorded.
+        log("error", "webhook batch failed; retried", describeError(err));
+        batch.retryAll({ delaySeconds: 30 });
+      }
+    },
+    async scheduled(controller, env, ctx) {
       const requestId = `cron-${crypto.randomUUID()}`;
       const deps = createDeps(env, requestId, (p) => ctx.waitUntil(p), overrides);
-      try {
-        const counts = await purgeExpired(deps, { ip: null, userAgent: null, requestId });
-        log("info", "purge done", counts);
-      } catch (err) {
-        log("error", "purge failed", describeError(err));
-        throw err;
+      let failure: unknown;
+      if (controller.cron !== WEBHOOK_SWEEP_CRON) {
+        try {
+          const counts = await purgeExpired(deps, { ip: null, userAgent: null, requestId, locale: DEFAULT_LOCALE });
+          log("info", "purge done", counts);
+        } catch (err) {
+          log("error", "purge failed", describeError(err));
+          failure = err;
+        }
       }
+      // After the purge: the events it wrote (anonymised accounts) go out with the rest.
+      try {
+        const woken = await sweepWebhooks(deps);
+        if (woken) log("info", "webhook sweep woke pairs", { woken });
+      } catch (err) {
+        log("error", "webhook sweep failed", describeError(err));
+        failure ??= err;
+      }
+      if (failure) throw failure;
     },
   } satisfies ExportedHandler<Env>;
 }

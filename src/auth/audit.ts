@@ -87,6 +87,15 @@ export const AUDIT_EVENTS = [
   "service_client_revoked",
   "admin_service_clients_listed",
   "token_revoked",
+  // Webhooks (src/auth/webhooks/): `actor_id` the admin; webhook_disabled after failures has none (the service did it)
+  "webhook_created",
+  "webhook_updated",
+  "webhook_secret_rotated",
+  "webhook_deleted",
+  "webhook_disabled",
+  "webhook_delivery_retried",
+  "admin_webhooks_listed",
+  "admin_deliveries_viewed",
 ] as const;
 
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];

@@ -10,6 +10,7 @@ import {
   throttles,
   turnstileTokens,
   users,
+  webhookEndpoints,
 } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
 import { describeError } from "../log";
@@ -85,6 +86,12 @@ export const TRANSIENT_DATA: readonly { table: PgTable; purge: (deps: Deps, now:
     // Service clients revoked 90 days ago (live ones are configuration, never purged).
     table: serviceClients,
     purge: purgeRevokedClients,
+  },
+  {
+    // Webhook endpoints are configuration: an administrator deletes them (their deliveries go with
+    // their events, src/auth/account/owned-data.ts). Nothing here dies by age.
+    table: webhookEndpoints,
+    purge: async () => 0,
   },
 ];
 

@@ -39,6 +39,8 @@ export const users = pgTable(
     requestedRole: text("requested_role"),
     /** `deletion_pending`: when the purge anonymises the row unless it is restored first (src/auth/account/deletion.ts). */
     deletionDueAt: timestamp("deletion_due_at", tz),
+    /** The language of the account's mails (src/i18n/locales.ts); null: the request's. Not constrained here: a locale list change needs no migration. */
+    locale: text("locale"),
     /**
      * The account's WebAuthn user handle (`user.id` of every passkey it creates, base64url of 32
      * random bytes, never the email): set with its first passkey, cleared by anonymisation.
@@ -462,9 +464,92 @@ export const serviceClients = pgTable(
   (t) => [index("auth_service_clients_revoked_idx").on(t.revokedAt).where(sql`${t.revokedAt} is not null`)],
 );
 
+/**
+ * Webhook endpoints (src/auth/webhooks/, docs/webhooks.md): where identity events are POSTed,
+ * signed per Standard Webhooks. `secret` is the signing secret sealed with AES-GCM under a key
+ * derived from AUTH_SECRET (src/auth/webhooks/secrets.ts), never stored in clear; during a
+ * rotation `previous_secret` signs too until `previous_secret_expires_at`. `cursor` is the last
+ * event position the dispatcher has turned into deliveries for this endpoint. `failure_streak`
+ * counts deliveries given up (dead-lettered) since the last success: at WEBHOOK_DISABLE_AFTER the
+ * endpoint is disabled (`disabled_reason` failures). `created_by` is the administrator who made
+ * it (not an account it belongs to).
+ */
+export const webhookEndpoints = pgTable("auth_webhook_endpoints", {
+  id: uuid("id").primaryKey(),
+  url: text("url").notNull(),
+  description: varchar("description", { length: 500 }).notNull().default(""),
+  eventTypes: text("event_types").array().notNull(),
+  secret: text("secret").notNull(),
+  previousSecret: text("previous_secret"),
+  previousSecretExpiresAt: timestamp("previous_secret_expires_at", tz),
+  /** `active` or `disabled`. */
+  status: text("status").notNull().default("active"),
+  /** `admin` (PATCH enabled:false) or `failures` (a run of failed deliveries). */
+  disabledReason: text("disabled_reason"),
+  disabledAt: timestamp("disabled_at", tz),
+  cursor: bigint("cursor", { mode: "number" }).notNull().default(0),
+  failureStreak: integer("failure_streak").notNull().default(0),
+  createdAt: timestamp("created_at", tz).notNull(),
+  createdBy: uuid("created_by"),
+  updatedAt: timestamp("updated_at", tz).notNull(),
+  secretRotatedAt: timestamp("secret_rotated_at", tz),
+});
+
+/**
+ * One event to deliver to one endpoint (src/auth/webhooks/delivery.ts). Deliveries of one
+ * (endpoint, account) go out one at a time in `position` order: only the lowest pending one of
+ * the pair may be claimed (`lease_until`: the claim, for one attempt). `attempts` counts every
+ * attempt (and fences a late result of an expired claim); `window_attempts` and
+ * `window_started_at` the attempts and start of the current retry window (reset by a manual
+ * retry): retries back off from WEBHOOK_RETRY_INITIAL_DELAY, doubling, until
+ * WEBHOOK_RETRY_MAX_AGE, then `failed`. `attempt_log` keeps the last attempts (time, latency,
+ * response status or error, next retry). Deleted with their event (EVENT_RETENTION_DAYS) or
+ * their endpoint.
+ */
+export const webhookDeliveries = pgTable(
+  "auth_webhook_deliveries",
+  {
+    id: uuid("id").primaryKey(),
+    endpointId: uuid("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    eventId: uuid("event_id")
+      .notNull()
+      .references(() => authEvents.id, { onDelete: "cascade" }),
+    userId: uuid("user_id").notNull(),
+    position: bigint("position", { mode: "number" }).notNull(),
+    /** `pending`, `succeeded` or `failed` (given up: the dead letter, retried only by an administrator). */
+    status: text("status").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    windowAttempts: integer("window_attempts").notNull().default(0),
+    windowStartedAt: timestamp("window_started_at", tz).notNull(),
+    nextAttemptAt: timestamp("next_attempt_at", tz).notNull(),
+    leaseUntil: timestamp("lease_until", tz),
+    lastAttemptAt: timestamp("last_attempt_at", tz),
+    responseStatus: integer("response_status"),
+    latencyMs: integer("latency_ms"),
+    deliveredAt: timestamp("delivered_at", tz),
+    attemptLog: jsonb("attempt_log").notNull().default(sql`'[]'::jsonb`),
+    createdAt: timestamp("created_at", tz).notNull(),
+  },
+  (t) => [
+    // One delivery per event and endpoint (the dispatcher's inserts are idempotent); also serves
+    // the cascade from a purged event.
+    uniqueIndex("auth_webhook_deliveries_event_endpoint_idx").on(t.eventId, t.endpointId),
+    // The head of each (endpoint, account): its lowest pending position.
+    index("auth_webhook_deliveries_pair_idx").on(t.endpointId, t.userId, t.position).where(sql`${t.status} = 'pending'`),
+    // The admin list, newest event first.
+    index("auth_webhook_deliveries_endpoint_position_idx").on(t.endpointId, t.position),
+    // The sweep: pending deliveries overdue (their wake-up was lost, or their claim expired).
+    index("auth_webhook_deliveries_due_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+  ],
+);
+
 export type User = typeof users.$inferSelect;
 export type Session = typeof sessions.$inferSelect;
 export type MfaFactor = typeof mfaFactors.$inferSelect;
 export type Identity = typeof identities.$inferSelect;
 export type Passkey = typeof passkeys.$inferSelect;
 export type ServiceClient = typeof serviceClients.$inferSelect;
+export type WebhookEndpoint = typeof webhookEndpoints.$inferSelect;
+export type WebhookDelivery = typeof webhookDeliveries.$inferSelect;

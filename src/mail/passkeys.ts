@@ -1,33 +1,31 @@
 import type { MailMessage } from "./mailer";
-import { notice, TAKE_BACK } from "./mfa";
-import { utcTime } from "./templates";
+import { type CodeInput, codeMail, type Envelope, mailWriter } from "./templates";
 
 /**
  * Notices about the account's passkeys: each is a way in, so an owner who did not add (or remove)
  * one learns at once. They name the passkey as the account shows it; never a key or a credential id.
  */
-type PasskeyNotice = { appName: string; to: string; at: Date; name: string };
+type PasskeyNotice = { at: Date; name: string };
 
-export function passkeyAddedMessage(input: PasskeyNotice): MailMessage {
-  return notice(
-    input,
-    `A passkey was added to your ${input.appName} account`,
-    [
-      `A passkey ("${input.name}") was added to your ${input.appName} account at ${utcTime(input.at)}. It can now sign in to your account.`,
-      `If this wasn't you, reset your password now with "Forgot password" on the sign-in screen (that signs everyone out), remove this passkey from your security settings, and contact support.`,
-    ],
-    "passkey_added",
-  );
+export function passkeyAddedMessage(e: Envelope, input: PasskeyNotice): MailMessage {
+  const w = mailWriter(e);
+  return w.mail("passkey_added", [
+    w.p("mail.passkey_added.body", { name: input.name, moment: w.moment(input.at) }),
+    w.p("mail.passkey_added.take_back"),
+  ]);
 }
 
-export function passkeyRemovedMessage(input: PasskeyNotice): MailMessage {
-  return notice(
-    input,
-    `A passkey was removed from your ${input.appName} account`,
-    [
-      `The passkey "${input.name}" was removed from your ${input.appName} account at ${utcTime(input.at)}. It can no longer sign in.`,
-      TAKE_BACK,
-    ],
-    "passkey_removed",
-  );
+export function passkeyRemovedMessage(e: Envelope, input: PasskeyNotice): MailMessage {
+  const w = mailWriter(e);
+  return w.mail("passkey_removed", [
+    w.p("mail.passkey_removed.body", { name: input.name, moment: w.moment(input.at) }),
+    w.p("mail.common.mfa_take_back"),
+  ]);
 }
+
+/**
+ * Passkey-first sign-up (POST /passkeys/signup/options): the code that proves the mailbox before
+ * the account exists, in the request's language (or the `locale` the sign-up sent). The subject
+ * never carries the code.
+ */
+export const passkeySignUpCodeMessage = (e: Envelope, input: CodeInput): MailMessage => codeMail(e, "passkey_sign_up_code", input);

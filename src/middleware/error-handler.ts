@@ -4,13 +4,21 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ConfigError } from "../config";
 import { isDbUnavailable } from "../db/client";
 import { AppError, apiError, type ErrorCode, errorBody } from "../errors";
+import { type Locale, negotiateLocale } from "../i18n/locales";
+import { msg } from "../i18n/messages";
 import { describeError, log } from "../log";
 
+/** The request's language (set with meta by the request context; negotiated here if that never ran). */
+const localeOf = (c: Context): Locale =>
+  (c.get("meta") as { locale?: Locale } | undefined)?.locale ?? negotiateLocale(c.req.header("accept-language"));
+
+/** The JSON error answer, its message in the request's language. */
 export function errorResponse(c: Context, err: AppError) {
   const headers: Record<string, string> = { ...err.options.headers };
   if (err.retryAfter !== undefined) headers["Retry-After"] = String(err.retryAfter);
   const extra = { ...err.options.challenge, ...err.options.fields };
-  return c.json(errorBody(err.code, err.message, err.options.issues, extra), err.status as ContentfulStatusCode, headers);
+  const body = errorBody(localeOf(c), err.code, err.text, err.options.issues, extra);
+  return c.json(body, err.status as ContentfulStatusCode, headers);
 }
 
 /** Hono's own HTTP errors (body parsing, its built-in middleware) mapped to catalog codes. */
@@ -42,7 +50,7 @@ export function onError(err: Error, c: Context): Response {
   const requestId = c.get("requestId");
   if (err instanceof ConfigError) {
     log("error", "configuration error", { requestId, ...describeError(err) });
-    return errorResponse(c, apiError("internal_error", { message: "The service is misconfigured. Please try again later." }));
+    return errorResponse(c, apiError("internal_error", { message: msg("error.internal_error.misconfigured") }));
   }
   if (isDbUnavailable(err)) {
     log("error", "database unavailable", { requestId, ...describeError(err) });
@@ -53,5 +61,5 @@ export function onError(err: Error, c: Context): Response {
 }
 
 export function onNotFound(c: Context) {
-  return errorResponse(c, apiError("not_found", { message: `No route for ${c.req.method} ${c.req.path}.` }));
+  return errorResponse(c, apiError("not_found", { message: msg("error.not_found.route", { method: c.req.method, path: c.req.path }) }));
 }

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context";
 import { apiError } from "../errors";
+import { msg } from "../i18n/messages";
 
 /** The media types a route's body may declare, each matched on the Content-Type it accepts. */
 const MEDIA_TYPES = {
@@ -25,6 +26,9 @@ export const mediaTypes =
   async (c, next) => {
     const type = c.req.header("content-type");
     if (type !== undefined && !isMediaType(type, types))
-      throw apiError("unsupported_media_type", { message: `Unsupported content type: send ${types.join(" or ")}.` });
+      throw apiError(
+        "unsupported_media_type",
+        types.includes("multipart/form-data") ? { message: msg("error.unsupported_media_type.multipart") } : undefined,
+      );
     await next();
   };

@@ -3,6 +3,7 @@ import { routePath } from "hono/route";
 import type { AppEnv } from "../context";
 import { createDeps, type Overrides } from "../deps";
 import { apiError } from "../errors";
+import { negotiateLocale } from "../i18n/locales";
 import { log } from "../log";
 import { clientAddress } from "./client-address";
 
@@ -11,8 +12,10 @@ const clientRequestId = (v: string | undefined) => (v && /^[\x21-\x7e]{1,64}$/.t
 
 /**
  * Per-request setup: the request id (always generated here: audit rows and logs must not carry a
- * value a client chose), infrastructure (deps), who is asking (meta), and one JSON log line per
- * request with method, route, status and duration (never bodies or headers).
+ * value a client chose), infrastructure (deps), who is asking (meta, with the answer's language
+ * negotiated from Accept-Language), and one JSON log line per request with method, route, status
+ * and duration (never bodies or headers). Every answer says its language (Content-Language, unless
+ * the route set its own: /docs and /openapi.json are English) and that it depends on Accept-Language.
  */
 export function requestContext(overrides: Overrides): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -27,10 +30,13 @@ export function requestContext(overrides: Overrides): MiddlewareHandler<AppEnv> 
     const waitUntil = (p: Promise<unknown>) => (ctx ? ctx.waitUntil(p) : void p.catch(() => {}));
     const deps = createDeps(c.env, requestId, waitUntil, overrides);
     c.set("deps", deps);
-    c.set("meta", { ip: await clientAddress(c.req.raw, deps.config), userAgent: c.req.header("user-agent") ?? null, requestId });
+    const locale = negotiateLocale(c.req.header("accept-language"));
+    c.set("meta", { ip: await clientAddress(c.req.raw, deps.config), userAgent: c.req.header("user-agent") ?? null, requestId, locale });
     const started = performance.now();
     await next();
     c.header("X-Request-Id", requestId);
+    if (!c.res.headers.has("Content-Language")) c.header("Content-Language", locale);
+    c.header("Vary", "Accept-Language", { append: true });
     log("info", "request", {
       requestId,
       clientRequestId: clientRequestId(c.req.header("x-request-id")),

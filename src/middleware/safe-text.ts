@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context";
 import { apiError, type Issue, validationError } from "../errors";
+import { msg } from "../i18n/messages";
 import { isMediaType, type MediaType } from "./media-type";
 
 /**
@@ -9,7 +10,7 @@ import { isMediaType, type MediaType } from "./media-type";
  * 400 validation_failed naming the field, instead of a 500 from the database.
  */
 const UNSAFE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const MESSAGE = "Text may not contain NUL characters or unpaired UTF-16 surrogates.";
+const MESSAGE = msg("validation.unsafe_text");
 
 function scan(value: unknown, path: string, issues: Issue[], depth = 0): void {
   if (issues.length >= 10 || depth > 32) return;

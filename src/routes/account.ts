@@ -7,12 +7,15 @@ import { register } from "../auth/account/register";
 import { publicUser } from "../auth/account/users";
 import { completeAdminSetup } from "../auth/admin/setup";
 import type { AppEnv } from "../context";
-import { route } from "./route";
+import { preferredLocale } from "../i18n/locales";
+import { t } from "../i18n/messages";
+import { route, say } from "./route";
 import {
   AuthResponseSchema,
   anyPasswordField,
   EXAMPLE_USER,
   emailField,
+  issue,
   json,
   jsonBody,
   MessageSchema,
@@ -32,12 +35,6 @@ import {
  */
 const TAGS = ["Account"];
 
-/** REGISTER_ENUMERATION_SAFE: one answer for a new and a taken email. */
-const REGISTER_ACCEPTED =
-  "Registration received. If this email is new, your account is ready: log in with your email and password. If it already has an account, we have emailed its owner.";
-/** REQUIRE_VERIFIED_EMAIL covers the new account: no session before the address is verified. */
-const REGISTER_VERIFY = "Account created. Enter the code we have emailed you to verify your address, then log in.";
-
 const registerRoute = route({
   method: "post",
   path: "/register",
@@ -48,7 +45,8 @@ const registerRoute = route({
     "after NFKC) is refused when it is one of the most common passwords or appears in a known breach. " +
     "`admin` can never be self-assigned. With REGISTER_ENUMERATION_SAFE=true every registration answers 202 alike. " +
     "Every new account is mailed a verification code (POST /verify-email). When REQUIRE_VERIFIED_EMAIL covers the account, " +
-    "it gets no session yet: 202 and a message instead of tokens.",
+    "it gets no session yet: 202 and a message instead of tokens. `locale` (else the request's Accept-Language, else not set) " +
+    "is the language of the account's mails (docs/languages.md).",
   limit: "RL_REGISTER",
   captcha: { action: "register", when: "always" },
   errors: ["email_taken", "password_too_common", "password_breached", "password_check_unavailable", "server_busy"],
@@ -91,9 +89,6 @@ const DeleteBody = z
   })
   .openapi("DeleteAccountRequest", { example: { current_password: "correct horse battery staple" } });
 
-const DELETION_MESSAGE =
-  "Your account is scheduled for deletion and you are signed out everywhere. We have emailed you a code that restores it until then.";
-
 const deleteRoute = route({
   method: "delete",
   path: "/account",
@@ -131,7 +126,7 @@ const deleteRoute = route({
   responses: {
     202: json(
       z.object({ status: z.literal("success"), message: sentence(), deletion_due_at: timestamp() }).openapi("AccountDeletionScheduled", {
-        example: { status: "success", message: DELETION_MESSAGE, deletion_due_at: "2026-01-19T09:30:00.000Z" },
+        example: { status: "success", message: t("en", "success.deletion_scheduled"), deletion_due_at: "2026-01-19T09:30:00.000Z" },
       }),
       "Scheduled; every session ended",
     ),
@@ -141,7 +136,6 @@ const deleteRoute = route({
 const RestoreBody = z
   .object({ email: emailField, code: otpField })
   .openapi("RestoreAccountRequest", { example: { email: "ada@example.com", code: "042917" } });
-const RESTORED = "Your account is restored. Log in again.";
 
 const restoreRoute = route({
   method: "post",
@@ -157,7 +151,9 @@ const restoreRoute = route({
   responses: {
     200: {
       ...json(MessageSchema, "Restored"),
-      content: { "application/json": { schema: MessageSchema, example: { status: "success", message: RESTORED } } },
+      content: {
+        "application/json": { schema: MessageSchema, example: { status: "success", message: t("en", "success.account_restored") } },
+      },
     },
   },
 });
@@ -293,14 +289,13 @@ const exportRoute = route({
   responses: { 200: json(ExportSchema, "The caller's data") },
 });
 
-const SETUP_DONE = "Password set. Log in, then turn on two-factor sign-in (POST /auth/mfa/totp/enroll) to use the admin API.";
 const SetupBody = z
   .object({
     token: z
-      .string({ error: "token is required." })
-      .min(1, "token is required.")
+      .string({ error: issue("validation.setup_token_required") })
+      .min(1, issue("validation.setup_token_required"))
       .max(128)
-      .regex(/^[A-Za-z0-9_-]+$/, "Paste the token exactly as npm run create-admin printed it."),
+      .regex(/^[A-Za-z0-9_-]+$/, issue("validation.setup_token_format")),
     new_password: newPassword,
   })
   .openapi("AdminSetupRequest", {
@@ -323,7 +318,9 @@ const setupRoute = route({
   responses: {
     200: {
       ...json(MessageSchema, "Password set"),
-      content: { "application/json": { schema: MessageSchema, example: { status: "success", message: SETUP_DONE } } },
+      content: {
+        "application/json": { schema: MessageSchema, example: { status: "success", message: t("en", "success.admin_setup_done") } },
+      },
     },
   },
 });
@@ -337,11 +334,16 @@ export function accountRoutes() {
         email: body.email,
         password: body.password,
         role: body.role,
+        // Chosen, else the language the request asks in; null when it names none we support.
+        locale: body.locale ?? preferredLocale(c.req.header("accept-language")) ?? null,
       });
-      if (outcome.kind !== "created")
-        return c.json({ status: "success" as const, message: outcome.kind === "accepted" ? REGISTER_ACCEPTED : REGISTER_VERIFY }, 202);
+      if (outcome.kind !== "created") {
+        // REGISTER_ENUMERATION_SAFE: one answer for a new and a taken email; REQUIRE_VERIFIED_EMAIL: no session yet.
+        const message = say(c, outcome.kind === "accepted" ? "success.register_accepted" : "success.register_verify");
+        return c.json({ status: "success" as const, message }, 202);
+      }
       const { user, tokens } = outcome;
-      return c.json({ status: "success" as const, message: "Account created.", user: publicUser(user), ...tokens }, 201);
+      return c.json({ status: "success" as const, message: say(c, "success.account_created"), user: publicUser(user), ...tokens }, 201);
     })
     .openapi(meRoute, (c) => c.json({ status: "success" as const, user: publicUser(c.get("auth").user) }, 200))
     .openapi(deleteRoute, async (c) => {
@@ -351,11 +353,14 @@ export function accountRoutes() {
         mfaCode: body.mfa_code,
         code: body.code,
       });
-      return c.json({ status: "success" as const, message: DELETION_MESSAGE, deletion_due_at: dueAt.toISOString() }, 202);
+      return c.json(
+        { status: "success" as const, message: say(c, "success.deletion_scheduled"), deletion_due_at: dueAt.toISOString() },
+        202,
+      );
     })
     .openapi(restoreRoute, async (c) => {
       await restoreAccount(c.get("deps"), c.get("meta"), c.req.valid("json"));
-      return c.json({ status: "success" as const, message: RESTORED }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.account_restored") }, 200);
     })
     .openapi(exportRoute, async (c) => {
       const data = await exportAccount(c.get("deps"), c.get("meta"), c.get("auth"));
@@ -366,6 +371,6 @@ export function accountRoutes() {
     .openapi(setupRoute, async (c) => {
       const body = c.req.valid("json");
       await completeAdminSetup(c.get("deps"), c.get("meta"), body.token, body.new_password);
-      return c.json({ status: "success" as const, message: SETUP_DONE }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.admin_setup_done") }, 200);
     });
 }

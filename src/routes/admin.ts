@@ -8,11 +8,13 @@ import { ASSIGNABLE_ROLES, ASSIGNABLE_STATUSES, revokeUserSessions, sendUserPass
 import { getUser, listUsers, NAME_MATCH_MIN } from "../auth/admin/users";
 import { AUDIT_EVENTS } from "../auth/audit";
 import type { AppEnv } from "../context";
+import { t } from "../i18n/messages";
 import { IdentitySchema, publicIdentity } from "./oauth";
-import { route } from "./route";
+import { route, say } from "./route";
 import {
   EXAMPLE_USER,
   int32,
+  issue,
   json,
   jsonBody,
   MessageSchema,
@@ -64,7 +66,7 @@ const limitField = queryInt(1, 2_147_483_647, "int32")
 const flag = (description: string) => z.enum(["true", "false"]).optional().openapi({ description });
 const asFlag = (v: "true" | "false" | undefined) => (v === undefined ? undefined : v === "true");
 
-const idParams = z.object({ id: uuid("User id must be a UUID.").openapi({ param: { name: "id", in: "path" } }) });
+const idParams = z.object({ id: uuid(issue("validation.user_id")).openapi({ param: { name: "id", in: "path" } }) });
 
 const nextCursor = z.string().max(512).nullable().openapi({ description: "Pass as `cursor` for the next page; null on the last page" });
 
@@ -170,10 +172,8 @@ const getRoute = route({
 
 const PatchBody = z
   .object({
-    role: z
-      .enum(ASSIGNABLE_ROLES, { error: "Role must be student or instructor: admins are made only with npm run create-admin." })
-      .optional(),
-    status: z.enum(ASSIGNABLE_STATUSES, { error: "Status must be active or suspended." }).optional(),
+    role: z.enum(ASSIGNABLE_ROLES, { error: issue("validation.admin_role_invalid") }).optional(),
+    status: z.enum(ASSIGNABLE_STATUSES, { error: issue("validation.admin_status_invalid") }).optional(),
     reason: z
       .string()
       .trim()
@@ -182,7 +182,7 @@ const PatchBody = z
       .optional()
       .openapi({ description: "Why (kept in the audit row as `note`; dropped when the account is anonymised)" }),
   })
-  .refine((b) => b.role !== undefined || b.status !== undefined, { message: "Send role and/or status.", path: ["role"] })
+  .refine((b) => b.role !== undefined || b.status !== undefined, { message: issue("validation.admin_change_empty"), path: ["role"] })
   .openapi("AdminUserUpdate", { example: { status: "suspended", reason: "Spam reported by three students" } });
 
 const patchRoute = route({
@@ -203,7 +203,11 @@ const patchRoute = route({
   responses: {
     200: json(
       z.object({ status: z.literal("success"), message: sentence(), user: AdminUserSchema }).openapi("AdminUserUpdated", {
-        example: { status: "success", message: "Account updated.", user: { ...EXAMPLE_ADMIN_USER, status: "suspended" } },
+        example: {
+          status: "success",
+          message: t("en", "success.admin_account_updated"),
+          user: { ...EXAMPLE_ADMIN_USER, status: "suspended" },
+        },
       }),
       "Updated",
     ),
@@ -229,14 +233,13 @@ const revokeRoute = route({
           sessions_ended: z.number().int().min(0).max(1_000_000).openapi({ format: "int32" }),
         })
         .openapi("AdminSessionsRevoked", {
-          example: { status: "success", message: "Every session of the account ended.", sessions_ended: 2 },
+          example: { status: "success", message: t("en", "success.admin_sessions_ended"), sessions_ended: 2 },
         }),
       "Sessions ended",
     ),
   },
 });
 
-const RESET_SENT = "A password reset code is being mailed to the account's address.";
 const resetRoute = route({
   method: "post",
   path: "/admin/users/{id}/send-password-reset",
@@ -252,7 +255,9 @@ const resetRoute = route({
   responses: {
     202: {
       ...json(MessageSchema, "Accepted; the mail goes out in the background"),
-      content: { "application/json": { schema: MessageSchema, example: { status: "success", message: RESET_SENT } } },
+      content: {
+        "application/json": { schema: MessageSchema, example: { status: "success", message: t("en", "success.admin_reset_sent") } },
+      },
     },
   },
 });
@@ -265,7 +270,6 @@ const deletionResponse = (name: string, description: string, message: string, st
     description,
   );
 
-const DELETION_STARTED = "The account is scheduled for deletion; its owner was mailed a restore code.";
 const startDeletionRoute = route({
   method: "post",
   path: "/admin/users/{id}/deletion",
@@ -279,10 +283,9 @@ const startDeletionRoute = route({
   auth: ADMIN_CHANGE,
   errors: ["user_not_found", "admin_self_change", "account_being_deleted", "account_not_active"],
   request: { params: idParams },
-  responses: { 200: deletionResponse("AdminDeletionStarted", "Scheduled", DELETION_STARTED, "deletion_pending") },
+  responses: { 200: deletionResponse("AdminDeletionStarted", "Scheduled", t("en", "success.admin_deletion_started"), "deletion_pending") },
 });
 
-const DELETION_CANCELLED = "The deletion is cancelled: the account is active again.";
 const cancelDeletionRoute = route({
   method: "delete",
   path: "/admin/users/{id}/deletion",
@@ -295,7 +298,7 @@ const cancelDeletionRoute = route({
   auth: ADMIN_CHANGE,
   errors: ["user_not_found", "account_not_being_deleted"],
   request: { params: idParams },
-  responses: { 200: deletionResponse("AdminDeletionCancelled", "Cancelled", DELETION_CANCELLED, "active") },
+  responses: { 200: deletionResponse("AdminDeletionCancelled", "Cancelled", t("en", "success.admin_deletion_cancelled"), "active") },
 });
 
 const EXAMPLE_EVENT = {
@@ -349,9 +352,9 @@ const auditRoute = route({
   errors: [],
   request: {
     query: z.object({
-      user_id: uuid("user_id must be a UUID.").optional(),
-      actor_id: uuid("actor_id must be a UUID.").optional(),
-      type: z.enum(AUDIT_EVENTS, { error: "type must be an audit event type (docs/abuse.md#audit-log)." }).optional(),
+      user_id: uuid(issue("validation.uuid", { field: "user_id" })).optional(),
+      actor_id: uuid(issue("validation.uuid", { field: "actor_id" })).optional(),
+      type: z.enum(AUDIT_EVENTS, { error: issue("validation.audit_type_invalid") }).optional(),
       since: timestamp().optional().openapi({ description: "Events at or after this time (ISO 8601)" }),
       until: timestamp().optional().openapi({ description: "Events before this time (ISO 8601)" }),
       cursor: cursorField,
@@ -391,23 +394,23 @@ export function adminRoutes() {
     })
     .openapi(patchRoute, async (c) => {
       const user = await updateUser(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("param").id, c.req.valid("json"));
-      return c.json({ status: "success" as const, message: "Account updated.", user }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.admin_account_updated"), user }, 200);
     })
     .openapi(revokeRoute, async (c) => {
       const ended = await revokeUserSessions(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("param").id);
-      return c.json({ status: "success" as const, message: "Every session of the account ended.", sessions_ended: ended }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.admin_sessions_ended"), sessions_ended: ended }, 200);
     })
     .openapi(resetRoute, async (c) => {
       await sendUserPasswordReset(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("param").id);
-      return c.json({ status: "success" as const, message: RESET_SENT }, 202);
+      return c.json({ status: "success" as const, message: say(c, "success.admin_reset_sent") }, 202);
     })
     .openapi(startDeletionRoute, async (c) => {
       const user = await startUserDeletion(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("param").id);
-      return c.json({ status: "success" as const, message: DELETION_STARTED, user }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.admin_deletion_started"), user }, 200);
     })
     .openapi(cancelDeletionRoute, async (c) => {
       const user = await cancelUserDeletion(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("param").id);
-      return c.json({ status: "success" as const, message: DELETION_CANCELLED, user }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.admin_deletion_cancelled"), user }, 200);
     })
     .openapi(auditRoute, async (c) => {
       const q = c.req.valid("query");

@@ -4,6 +4,7 @@ import type { ZodType } from "zod";
 import type { AppEnv } from "../context";
 import type { Challenge, ErrorCode } from "../errors";
 import { type CaptchaSpec, captcha } from "../middleware/captcha";
+import { issue } from "./schemas";
 
 /**
  * What a route's `captcha` (route() in ./route.ts) adds to it: the middleware, the token in its
@@ -15,7 +16,7 @@ import { type CaptchaSpec, captcha } from "../middleware/captcha";
 const turnstileTokenField = z
   .string()
   .max(2048)
-  .regex(/^[!-~]*$/, "turnstile_token is the widget's token, as it gave it.")
+  .regex(/^[!-~]*$/, issue("validation.turnstile_token"))
   .optional()
   .openapi({
     description:

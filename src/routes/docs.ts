@@ -3,6 +3,7 @@ import { Scalar } from "@scalar/hono-api-reference";
 import { Hono } from "hono";
 import type { AppEnv } from "../context";
 import { errorBody } from "../errors";
+import { DEFAULT_LOCALE } from "../i18n/locales";
 import { b64url, randomBytes } from "../lib/encoding";
 import { RESPONSE_HEADER_REFS, RESPONSE_HEADERS } from "./route";
 
@@ -64,7 +65,7 @@ export function documentCommonErrors(app: OpenAPIHono<AppEnv>) {
   const asComponent = (code: "not_found" | "method_not_allowed", description: string, headers: object = {}) => ({
     description,
     headers: { ...RESPONSE_HEADER_REFS, ...headers },
-    content: { "application/json": { schema: { $ref: "#/components/schemas/Error" }, example: errorBody(code) } },
+    content: { "application/json": { schema: { $ref: "#/components/schemas/Error" }, example: errorBody(DEFAULT_LOCALE, code) } },
   });
   app.openAPIRegistry.registerComponent("responses", "NotFound", asComponent("not_found", "No route for this method and path"));
   app.openAPIRegistry.registerComponent(

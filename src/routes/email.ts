@@ -7,7 +7,8 @@ import { requireMfaCode } from "../auth/mfa/step-up";
 import { confirmCurrentPassword } from "../auth/password/confirm";
 import type { AppEnv } from "../context";
 import type { ErrorCode } from "../errors";
-import { route } from "./route";
+import { t } from "../i18n/messages";
+import { route, say } from "./route";
 import { anyPasswordField, EXAMPLE_USER, emailField, json, jsonBody, MessageSchema, mfaCodeField, otpField, UserSchema } from "./schemas";
 
 /** The account's email address: verification and change, by mailed codes (docs/email-verification.md). */
@@ -16,19 +17,12 @@ const CODE_ERRORS: ErrorCode[] = ["invalid_otp", "otp_expired", "otp_used", "otp
 
 const UserMessageSchema = z
   .object({ status: z.literal("success"), message: z.string().max(300), user: UserSchema })
-  .openapi("UserMessage", { example: { status: "success", message: "Your email address is verified.", user: EXAMPLE_USER } });
+  .openapi("UserMessage", { example: { status: "success", message: t("en", "success.email_verified"), user: EXAMPLE_USER } });
 
-const example = (message: string) => ({ status: "success" as const, message });
 const messageResponse = (description: string, message: string) => ({
   ...json(MessageSchema, description),
-  content: { "application/json": { schema: MessageSchema, example: example(message) } },
+  content: { "application/json": { schema: MessageSchema, example: { status: "success" as const, message } } },
 });
-
-const VERIFIED = "Your email address is verified.";
-const RESENT = "If this email belongs to an account that is not verified yet, we have sent it a new code.";
-const CHANGE_REQUESTED = "We have sent a code to the new address. Enter it to confirm the change.";
-const CHANGED = "Your email address has been changed. Every other session was signed out.";
-const REVERTED = "Your previous email address is restored and every session was signed out. Reset your password now.";
 
 const VerifyEmailBody = z
   .object({ email: emailField, code: otpField })
@@ -68,7 +62,9 @@ const resendRoute = route({
   limit: "RL_EMAIL_CODES",
   errors: [],
   request: { body: jsonBody(ResendBody, "The account's email") },
-  responses: { 200: messageResponse("Accepted; a code is mailed if the account exists and is not verified", RESENT) },
+  responses: {
+    200: messageResponse("Accepted; a code is mailed if the account exists and is not verified", t("en", "success.verification_code_sent")),
+  },
 });
 
 const changeRoute = route({
@@ -85,7 +81,9 @@ const changeRoute = route({
   auth: SESSION,
   errors: ["invalid_current_password", "password_reset_required", "mfa_code_required", "invalid_mfa_code", "mfa_code_used", "server_busy"],
   request: { body: jsonBody(ChangeEmailBody, "The new address and the current password (and mfa_code with two-factor sign-in)") },
-  responses: { 202: messageResponse("Codes mailed (the answer never says whether the new address is free)", CHANGE_REQUESTED) },
+  responses: {
+    202: messageResponse("Codes mailed (the answer never says whether the new address is free)", t("en", "success.email_change_requested")),
+  },
 });
 
 const confirmRoute = route({
@@ -115,18 +113,18 @@ const revertRoute = route({
   limit: "RL_EMAIL_CODES",
   errors: [...CODE_ERRORS, "email_revert_conflict"],
   request: { body: jsonBody(RevertBody, "The previous address and the undo code mailed to it") },
-  responses: { 200: messageResponse("Restored; every session ended", REVERTED) },
+  responses: { 200: messageResponse("Restored; every session ended", t("en", "success.email_reverted")) },
 });
 
 export function emailRoutes() {
   return new OpenAPIHono<AppEnv>()
     .openapi(verifyRoute, async (c) => {
       const user = await verifyEmail(c.get("deps"), c.get("meta"), c.req.valid("json"));
-      return c.json({ status: "success" as const, message: VERIFIED, user: publicUser(user) }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.email_verified"), user: publicUser(user) }, 200);
     })
     .openapi(resendRoute, async (c) => {
       await resendVerification(c.get("deps"), c.get("meta"), c.req.valid("json").email);
-      return c.json(example(RESENT), 200);
+      return c.json({ status: "success" as const, message: say(c, "success.verification_code_sent") }, 200);
     })
     .openapi(changeRoute, async (c) => {
       const body = c.req.valid("json");
@@ -134,14 +132,14 @@ export function emailRoutes() {
       const { user } = await confirmCurrentPassword(deps, meta, auth, body.current_password, "email_change_requested");
       await requireMfaCode(deps, meta, user, body.mfa_code);
       await requestEmailChange(deps, meta, user, body.new_email);
-      return c.json(example(CHANGE_REQUESTED), 202);
+      return c.json({ status: "success" as const, message: say(c, "success.email_change_requested") }, 202);
     })
     .openapi(confirmRoute, async (c) => {
       const user = await confirmEmailChange(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("json").code);
-      return c.json({ status: "success" as const, message: CHANGED, user: publicUser(user) }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.email_changed"), user: publicUser(user) }, 200);
     })
     .openapi(revertRoute, async (c) => {
       await revertEmailChange(c.get("deps"), c.get("meta"), c.req.valid("json"));
-      return c.json(example(REVERTED), 200);
+      return c.json({ status: "success" as const, message: say(c, "success.email_reverted") }, 200);
     });
 }

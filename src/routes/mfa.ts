@@ -7,13 +7,14 @@ import { verifyMfa } from "../auth/mfa/verify";
 import type { AuthenticationResponse } from "../auth/passkeys/ceremonies";
 import { secondFactorOptions, verifyMfaWithPasskey } from "../auth/passkeys/second-factor";
 import type { AppEnv } from "../context";
+import { t } from "../i18n/messages";
 import { ASSERTION_ERRORS, AuthenticationResponseSchema, EXAMPLE_REQUEST_OPTIONS, optionsAnswer, RequestOptionsSchema } from "./passkeys";
-import { route } from "./route";
-import { AuthResponseSchema, anyPasswordField, int32, json, jsonBody, MessageSchema } from "./schemas";
+import { route, say } from "./route";
+import { AuthResponseSchema, anyPasswordField, int32, issue, json, jsonBody, MessageSchema } from "./schemas";
 import { signInAnswer } from "./sign-in";
 
 const TAGS = ["Two-factor sign-in"];
-const TOTP_MESSAGE = "Enter the 6-digit code from your authenticator app.";
+const TOTP_MESSAGE = issue("validation.totp_code");
 
 const totpCode = z
   .string({ error: TOTP_MESSAGE })
@@ -21,14 +22,14 @@ const totpCode = z
   .regex(/^\s*\d{3}\s?\d{3}\s*$/, TOTP_MESSAGE)
   .openapi({ example: "123456", description: "The 6-digit code the authenticator app shows now" });
 const recoveryCode = z
-  .string({ error: "Enter one of your recovery codes." })
-  .min(1, "Enter one of your recovery codes.")
-  .max(64, "A recovery code has 12 characters.")
+  .string({ error: issue("validation.recovery_code_required") })
+  .min(1, issue("validation.recovery_code_required"))
+  .max(64, issue("validation.recovery_code_length"))
   .openapi({ example: "7km2-q9xd-4hta", description: "One of the recovery codes (case, spaces and hyphens do not matter)" });
 
 /** Exactly one of `code` and `recovery_code`. */
 const oneProof = <T extends { code?: string; recovery_code?: string }>(b: T) => (b.code === undefined) !== (b.recovery_code === undefined);
-const ONE_PROOF = { message: "Send either code (from the authenticator app) or recovery_code, not both.", path: ["code"] };
+const ONE_PROOF = { message: issue("validation.one_proof"), path: ["code"] };
 const proofFrom = (b: { code?: string; recovery_code?: string }): Proof =>
   b.code !== undefined ? { code: b.code } : { recoveryCode: b.recovery_code! };
 
@@ -46,7 +47,10 @@ const ProofBody = z
 
 /** A wrong or missing current password (checked through the login throttle). */
 const PASSWORD_ERRORS = ["invalid_current_password", "password_reset_required"] as const;
-const mfaToken = z.string({ error: "mfa_token is required." }).min(1, "mfa_token is required.").max(128);
+const mfaToken = z
+  .string({ error: issue("validation.mfa_token_required") })
+  .min(1, issue("validation.mfa_token_required"))
+  .max(128);
 const VerifyBody = z
   .object({
     mfa_token: mfaToken,
@@ -57,7 +61,7 @@ const VerifyBody = z
     }),
   })
   .refine((b) => [b.code, b.recovery_code, b.passkey].filter((p) => p !== undefined).length === 1, {
-    message: "Send exactly one of code (from the authenticator app), recovery_code or passkey.",
+    message: issue("validation.one_proof_or_passkey"),
     path: ["code"],
   })
   .openapi("MfaVerifyRequest", { example: { mfa_token: "pQ8hW3x0rYk2uVd9sLq1cN5mTb7eZf4aJg6iKo0yXw8", code: "123456" } });
@@ -83,7 +87,7 @@ const RecoveryCodesSchema = z
   .openapi("MfaRecoveryCodes", {
     example: {
       status: "success",
-      message: "Two-factor sign-in is on. Store these recovery codes somewhere safe: each works once, and they are shown only now.",
+      message: t("en", "success.mfa_enabled"),
       recovery_codes: EXAMPLE_CODES,
     },
   });
@@ -135,7 +139,7 @@ const enrollRoute = route({
         .openapi("MfaEnrollment", {
           example: {
             status: "success",
-            message: "Scan the QR code (or type the secret) in your authenticator app, then confirm with a code from it.",
+            message: t("en", "success.mfa_enroll_started"),
             secret: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
             otpauth_uri:
               "otpauth://totp/Edge%20Auth:ada%40example.com?issuer=Edge%20Auth&algorithm=SHA1&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&period=30&digits=6",
@@ -253,25 +257,22 @@ export function mfaRoutes() {
     )
     .openapi(enrollRoute, async (c) => {
       const enrollment = await enrollTotp(c.get("deps"), c.get("meta"), c.get("auth").user);
-      const message = "Scan the QR code (or type the secret) in your authenticator app, then confirm with a code from it.";
-      return c.json({ status: "success" as const, message, ...enrollment }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.mfa_enroll_started"), ...enrollment }, 200);
     })
     .openapi(confirmRoute, async (c) => {
       const body = c.req.valid("json");
       const codes = await confirmTotp(c.get("deps"), c.get("meta"), c.get("auth"), body.code, body.current_password);
-      const message = "Two-factor sign-in is on. Store these recovery codes somewhere safe: each works once, and they are shown only now.";
-      return c.json({ status: "success" as const, message, recovery_codes: codes }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.mfa_enabled"), recovery_codes: codes }, 200);
     })
     .openapi(disableRoute, async (c) => {
       const body = c.req.valid("json");
       await disableMfa(c.get("deps"), c.get("meta"), c.get("auth"), proofFrom(body), body.current_password);
-      return c.json({ status: "success" as const, message: "Two-factor sign-in is off." }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.mfa_disabled") }, 200);
     })
     .openapi(regenerateRoute, async (c) => {
       const body = c.req.valid("json");
       const codes = await regenerateRecoveryCodes(c.get("deps"), c.get("meta"), c.get("auth"), body.code, body.current_password);
-      const message = "New recovery codes: the old ones no longer work. Store these somewhere safe; they are shown only now.";
-      return c.json({ status: "success" as const, message, recovery_codes: codes }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.recovery_codes_replaced"), recovery_codes: codes }, 200);
     })
     .openapi(passkeyOptionsRoute, async (c) => {
       const options = await secondFactorOptions(c.get("deps"), c.get("meta"), c.req.valid("json").mfa_token);
@@ -283,7 +284,7 @@ export function mfaRoutes() {
       const result = body.passkey
         ? await verifyMfaWithPasskey(deps, meta, body.mfa_token, body.passkey as AuthenticationResponse)
         : await verifyMfa(deps, meta, body.mfa_token, proofFrom(body));
-      const answer = signInAnswer(result);
+      const answer = signInAnswer(c, result);
       // A verified second factor always ends in a session.
       if (answer.status !== "success") throw new Error("MFA verify asked for a second factor again");
       return c.json(answer, 200);

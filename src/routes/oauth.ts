@@ -19,8 +19,20 @@ import { linkWithIdToken, signInWithIdToken } from "../auth/oauth/social-sign-in
 import type { AppEnv } from "../context";
 import type { Identity } from "../db/schema";
 import type { ErrorCode } from "../errors";
-import { route } from "./route";
-import { anyPasswordField, json, jsonBody, MessageSchema, mfaCodeField, SignInResponseSchema, sentence, timestamp, uuid } from "./schemas";
+import { t } from "../i18n/messages";
+import { route, say } from "./route";
+import {
+  anyPasswordField,
+  issue,
+  json,
+  jsonBody,
+  MessageSchema,
+  mfaCodeField,
+  SignInResponseSchema,
+  sentence,
+  timestamp,
+  uuid,
+} from "./schemas";
 import { signInAnswer } from "./sign-in";
 
 /**
@@ -67,10 +79,10 @@ const SIGN_IN_ERRORS = [
 ] as const satisfies readonly ErrorCode[];
 
 const idToken = z
-  .string({ error: "id_token is required." })
-  .min(1, "id_token is required.")
+  .string({ error: issue("validation.id_token_required") })
+  .min(1, issue("validation.id_token_required"))
   .max(16_384)
-  .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/, "id_token must be a JWT in compact form.")
+  .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/, issue("validation.id_token_format"))
   .openapi({ description: "The ID token the provider's SDK returned", example: "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiIxIn0.c2ln" });
 const nonce = z.string().min(1).max(512).optional().openapi({
   description:
@@ -83,7 +95,7 @@ const IdTokenBody = z
   .object({
     id_token: idToken,
     nonce,
-    full_name: z.string().trim().min(1).max(100, "Full name must be at most 100 characters.").optional().openapi({
+    full_name: z.string().trim().min(1).max(100, issue("validation.full_name_too_long")).optional().openapi({
       description: "Apple only: the name the native SDK gave on the first sign-in (never in the token)",
       example: "Ada Lovelace",
     }),
@@ -93,12 +105,12 @@ const IdTokenBody = z
   });
 
 const exchangeCode = z
-  .string({ error: "code is required." })
-  .min(1, "code is required.")
+  .string({ error: issue("validation.code_required") })
+  .min(1, issue("validation.code_required"))
   .max(128)
-  .regex(/^[A-Za-z0-9_-]+$/, "code is the exchange code from the redirect.")
+  .regex(/^[A-Za-z0-9_-]+$/, issue("validation.exchange_code_format"))
   .openapi({ description: "The one-time code the callback added to redirect_to", example: "Xq3v9bT0kR7mYp2sLw8eZc4uNf6aHd1gJi5oQr0tUy8" });
-const VERIFIER_MESSAGE = "code_verifier is the verifier of the code_challenge given at start: 43 to 128 characters of A-Z a-z 0-9 . _ ~ -";
+const VERIFIER_MESSAGE = issue("validation.code_verifier_format");
 const codeVerifier = z
   .string({ error: VERIFIER_MESSAGE })
   .min(43, VERIFIER_MESSAGE)
@@ -122,7 +134,7 @@ const ownerProof = {
 const LinkBody = z
   .object({ id_token: idToken.optional(), nonce, code: exchangeCode.optional(), code_verifier: codeVerifier.optional(), ...ownerProof })
   .refine((b) => (b.id_token === undefined) !== (b.code === undefined), {
-    message: "Send either id_token (from the provider's SDK) or code (from the redirect flow), not both.",
+    message: issue("validation.id_token_or_code"),
     path: ["id_token"],
   })
   .refine((b) => b.code === undefined || b.code_verifier !== undefined, { message: VERIFIER_MESSAGE, path: ["code_verifier"] })
@@ -222,20 +234,20 @@ const startRoute = route({
     params: ProviderParams,
     query: z.object({
       redirect_to: z
-        .string({ error: "redirect_to is required." })
-        .min(1, "redirect_to is required.")
+        .string({ error: issue("validation.redirect_to_required") })
+        .min(1, issue("validation.redirect_to_required"))
         .max(2048)
         .openapi({ description: "Where the browser returns with ?code= (or ?error=)", example: "https://app.example.com/oauth/done" }),
       code_challenge: z
-        .string({ error: "code_challenge is required: BASE64URL(SHA-256(code_verifier)), 43 characters." })
-        .length(43, "code_challenge is a base64url SHA-256 (43 characters).")
-        .regex(/^[A-Za-z0-9_-]+$/, "code_challenge is a base64url SHA-256 (43 characters).")
+        .string({ error: issue("validation.code_challenge_required") })
+        .length(43, issue("validation.code_challenge_format"))
+        .regex(/^[A-Za-z0-9_-]+$/, issue("validation.code_challenge_format"))
         .openapi({
           description: "BASE64URL(SHA-256(code_verifier)) of a verifier the app keeps for the exchange (RFC 7636, S256)",
           example: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
         }),
       intent: z
-        .enum(INTENTS, { error: "intent is sign_in or link." })
+        .enum(INTENTS, { error: issue("validation.intent_invalid") })
         .default("sign_in")
         .openapi({ description: "`sign_in` (default), or `link` (bearer token required): what the exchange code may be used for" }),
     }),
@@ -383,9 +395,9 @@ const linkRoute = route({
   },
   responses: {
     200: json(
-      z
-        .object({ status: z.literal("success"), message: sentence(), identity: IdentitySchema })
-        .openapi("LinkIdentityResponse", { example: { status: "success", message: "Google is linked.", identity: EXAMPLE_IDENTITY } }),
+      z.object({ status: z.literal("success"), message: sentence(), identity: IdentitySchema }).openapi("LinkIdentityResponse", {
+        example: { status: "success", message: t("en", "success.identity_linked", { provider: "Google" }), identity: EXAMPLE_IDENTITY },
+      }),
       "Linked (or it already was)",
     ),
   },
@@ -424,7 +436,7 @@ const unlinkRoute = route({
   auth: { ...SESSION, recentLogin: true },
   errors: ["identity_not_found", "last_sign_in_method", ...OWNER_PROOF_ERRORS],
   request: {
-    params: z.object({ id: uuid("Identity id must be a UUID.").openapi({ param: { name: "id", in: "path" } }) }),
+    params: z.object({ id: uuid(issue("validation.identity_id")).openapi({ param: { name: "id", in: "path" } }) }),
     body: jsonBody(UnlinkBody, "The owner's proof"),
   },
   responses: { 200: json(MessageSchema, "Unlinked") },
@@ -442,7 +454,7 @@ async function callbackAnswer(c: Context<AppEnv>, req: Pick<CallbackRequest, "pa
     cookie: (name) => getCookie(c, name),
   });
   if (outcome.kind === "resubmit") {
-    const { html, csp } = resubmitPage(req.params);
+    const { html, csp } = resubmitPage(req.params, c.get("meta").locale);
     return c.html(html, 200, { "Content-Security-Policy": csp });
   }
   if (outcome.cookie) setBindingCookie(c, outcome.cookie);
@@ -458,7 +470,7 @@ export function oauthRoutes() {
         nonce: body.nonce,
         fullName: body.full_name,
       });
-      return c.json(signInAnswer(result), 200);
+      return c.json(signInAnswer(c, result), 200);
     })
     .openapi(startRoute, async (c) => {
       const q = c.req.valid("query");
@@ -482,7 +494,7 @@ export function oauthRoutes() {
     .openapi(exchangeRoute, async (c) => {
       const body = c.req.valid("json");
       const result = await exchangeSignIn(c.get("deps"), c.get("meta"), { code: body.code, codeVerifier: body.code_verifier });
-      return c.json(signInAnswer(result), 200);
+      return c.json(signInAnswer(c, result), 200);
     })
     .openapi(linkRoute, async (c) => {
       const body = c.req.valid("json");
@@ -494,7 +506,7 @@ export function oauthRoutes() {
           ? await linkWithExchangeCode(deps, meta, auth, name, { code: body.code, codeVerifier: body.code_verifier! }, proof)
           : await linkWithIdToken(deps, meta, auth, name, { idToken: body.id_token!, nonce: body.nonce }, proof);
       const label = providerLabel(identity.provider);
-      const message = created ? `${label} is linked.` : `${label} was already linked to this account.`;
+      const message = say(c, created ? "success.identity_linked" : "success.identity_already_linked", { provider: label });
       return c.json({ status: "success" as const, message, identity: publicIdentity(identity) }, 200);
     })
     .openapi(listRoute, async (c) => {
@@ -508,6 +520,6 @@ export function oauthRoutes() {
         mfaCode: body.mfa_code,
       });
       const label = providerLabel(gone.provider);
-      return c.json({ status: "success" as const, message: `${label} is unlinked; sessions signed in with it have ended.` }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.identity_unlinked", { provider: label }) }, 200);
     });
 }

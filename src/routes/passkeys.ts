@@ -9,13 +9,16 @@ import { signUpOptions, signUpWithPasskey } from "../auth/passkeys/sign-up";
 import { publicPasskey } from "../auth/passkeys/store";
 import type { AppEnv } from "../context";
 import type { ErrorCode } from "../errors";
-import { route } from "./route";
+import { preferredLocale } from "../i18n/locales";
+import { route, say } from "./route";
 import {
   anyPasswordField,
   emailField,
   int32,
+  issue,
   json,
   jsonBody,
+  localeField,
   MessageSchema,
   mfaCodeField,
   otpField,
@@ -39,7 +42,7 @@ const b64url = (max: number, description: string) =>
     .string()
     .min(1)
     .max(max)
-    .regex(/^[A-Za-z0-9_-]+$/, "must be base64url")
+    .regex(/^[A-Za-z0-9_-]+$/)
     .openapi({ description });
 
 /** WebAuthn allows credential ids up to 1023 bytes: 1364 base64url characters. */
@@ -54,7 +57,7 @@ const extensionResults = z
   .default({})
   .openapi({ description: "clientExtensionResults (only credProps is read)" });
 
-const RESPONSE_MESSAGE = "Send the credential as credential.toJSON() gives it.";
+const RESPONSE_ISSUE = issue("validation.passkey_response");
 const EXAMPLE_CREDENTIAL_ID = "Jm3Yd8sN2uR7kTbWcLvHfEa5pZ9oQiXyU4nM6wq1Gx0";
 const EXAMPLE_REGISTRATION = {
   id: EXAMPLE_CREDENTIAL_ID,
@@ -100,7 +103,7 @@ const RegistrationResponseSchema = z
       authenticatorAttachment: attachment,
       clientExtensionResults: extensionResults,
     },
-    { error: RESPONSE_MESSAGE },
+    { error: RESPONSE_ISSUE },
   )
   .openapi("PasskeyRegistrationResponse", {
     description: "A PublicKeyCredential from navigator.credentials.create(), as credential.toJSON() gives it (WebAuthn Level 3)",
@@ -122,7 +125,7 @@ export const AuthenticationResponseSchema = z
       authenticatorAttachment: attachment,
       clientExtensionResults: extensionResults,
     },
-    { error: RESPONSE_MESSAGE },
+    { error: RESPONSE_ISSUE },
   )
   .openapi("PasskeyAuthenticationResponse", {
     description: "A PublicKeyCredential from navigator.credentials.get(), as credential.toJSON() gives it (WebAuthn Level 3)",
@@ -206,10 +209,10 @@ export const optionsAnswer = (name: string, options: z.ZodType, example: object)
 export { EXAMPLE_REQUEST_OPTIONS };
 
 const challengeToken = z
-  .string({ error: "challenge_token is required." })
-  .min(1, "challenge_token is required.")
+  .string({ error: issue("validation.challenge_token_required") })
+  .min(1, issue("validation.challenge_token_required"))
   .max(128)
-  .regex(/^[A-Za-z0-9_-]+$/, "challenge_token is the token the options answered.")
+  .regex(/^[A-Za-z0-9_-]+$/, issue("validation.challenge_token_format"))
   .openapi({ description: "The single-use token the options answered", example: EXAMPLE_TOKEN });
 
 const EXAMPLE_PASSKEY = {
@@ -224,10 +227,10 @@ const EXAMPLE_PASSKEY = {
 };
 
 const passkeyName = z
-  .string({ error: "name is 1 to 64 characters." })
+  .string({ error: issue("validation.passkey_name") })
   .trim()
-  .min(1, "name is 1 to 64 characters.")
-  .max(64, "name is 1 to 64 characters.")
+  .min(1, issue("validation.passkey_name"))
+  .max(64, issue("validation.passkey_name"))
   .openapi({ description: "A name for the account's list (default Passkey)", example: "Laptop" });
 
 const PasskeySchema = z
@@ -350,7 +353,7 @@ const listRoute = route({
   },
 });
 
-const IdParams = z.object({ id: uuid("Passkey id must be a UUID.").openapi({ param: { name: "id", in: "path" } }) });
+const IdParams = z.object({ id: uuid(issue("validation.passkey_id")).openapi({ param: { name: "id", in: "path" } }) });
 
 const renameRoute = route({
   method: "patch",
@@ -501,9 +504,6 @@ const loginVerifyRoute = route({
   responses: { 200: json(SignInResponseSchema, "Signed in (a session is started), or the second factor is needed next") },
 });
 
-const SIGNUP_ACCEPTED =
-  "Registration received. If this email is new, your account is ready: sign in with your passkey. If it already has an account, we have emailed its owner.";
-
 const signUpOptionsRoute = route({
   method: "post",
   path: "/passkeys/signup/options",
@@ -513,7 +513,8 @@ const signUpOptionsRoute = route({
     "Creation options for a new account's first passkey (a fresh random user handle) and a single-use `challenge_token`, and a " +
     "6-digit code mailed to the address (valid as long as the challenge, within the send throttle of verification codes: 429 " +
     "when too soon) that the verify needs. An address that has an account answers 409 email_taken, as POST /register does (with " +
-    "REGISTER_ENUMERATION_SAFE: options alike, no code; its owner is told). " +
+    "REGISTER_ENUMERATION_SAFE: options alike, no code; its owner is told). `locale` (else the request's Accept-Language, else " +
+    "not set) becomes the account's language, as at POST /register; the code mail is written in it. " +
     OFF,
   limit: "RL_REGISTER",
   captcha: { action: "register", when: "always" },
@@ -524,13 +525,14 @@ const signUpOptionsRoute = route({
         .object({
           email: emailField,
           full_name: z
-            .string({ error: "Full name is required." })
+            .string({ error: issue("validation.full_name_required") })
             .trim()
-            .min(1, "Full name is required.")
-            .max(100, "Full name must be at most 100 characters.")
+            .min(1, issue("validation.full_name_required"))
+            .max(100, issue("validation.full_name_too_long"))
             .openapi({ example: "Ada Lovelace" }),
+          locale: localeField.optional(),
         })
-        .openapi("PasskeySignUpOptionsRequest", { example: { email: "ada@example.com", full_name: "Ada Lovelace" } }),
+        .openapi("PasskeySignUpOptionsRequest", { example: { email: "ada@example.com", full_name: "Ada Lovelace", locale: "hi" } }),
       "The new account",
     ),
   },
@@ -580,7 +582,7 @@ export function passkeyRoutes() {
         name: body.name,
         proof: { currentPassword: body.current_password, mfaCode: body.mfa_code },
       });
-      return c.json({ status: "success" as const, message: "Passkey added.", passkey: publicPasskey(passkey) }, 201);
+      return c.json({ status: "success" as const, message: say(c, "success.passkey_added"), passkey: publicPasskey(passkey) }, 201);
     })
     .openapi(listRoute, async (c) => {
       const list = await listPasskeys(c.get("deps"), c.get("auth"));
@@ -609,7 +611,7 @@ export function passkeyRoutes() {
         currentPassword: body.current_password,
         mfaCode: body.mfa_code,
       });
-      return c.json({ status: "success" as const, message: "Passkey removed." }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.passkey_removed") }, 200);
     })
     .openapi(loginOptionsRoute, async (c) => {
       const { options, challengeToken } = await loginOptions(c.get("deps"), c.req.valid("json").email);
@@ -624,13 +626,14 @@ export function passkeyRoutes() {
         challengeToken: body.challenge_token,
         response: body.response as AuthenticationResponse,
       });
-      return c.json(signInAnswer(result, "Signed in."), 200);
+      return c.json(signInAnswer(c, result, "success.signed_in"), 200);
     })
     .openapi(signUpOptionsRoute, async (c) => {
       const body = c.req.valid("json");
       const { options, challengeToken } = await signUpOptions(c.get("deps"), c.get("meta"), {
         email: body.email,
         fullName: body.full_name,
+        locale: body.locale ?? preferredLocale(c.req.header("accept-language")) ?? null,
       });
       return c.json(
         { status: "success" as const, options: options as z.infer<typeof CreationOptionsSchema>, challenge_token: challengeToken },
@@ -644,7 +647,8 @@ export function passkeyRoutes() {
         response: body.response as RegistrationResponse,
         code: body.code,
       });
-      if (outcome.kind === "accepted") return c.json({ status: "success" as const, message: SIGNUP_ACCEPTED }, 202);
-      return c.json(signInAnswer(outcome.result, "Account created."), 201);
+      if (outcome.kind === "accepted")
+        return c.json({ status: "success" as const, message: say(c, "success.passkey_signup_accepted") }, 202);
+      return c.json(signInAnswer(c, outcome.result, "success.account_created"), 201);
     });
 }

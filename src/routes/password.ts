@@ -4,7 +4,8 @@ import { publicUser } from "../auth/account/users";
 import { changePassword } from "../auth/password/change";
 import { requestReset, resetPassword } from "../auth/password/reset";
 import type { AppEnv } from "../context";
-import { route } from "./route";
+import { t } from "../i18n/messages";
+import { route, say } from "./route";
 import {
   AuthResponseSchema,
   anyPasswordField,
@@ -25,9 +26,6 @@ const ResetPasswordBody = z.object({ email: emailField, otp: otpField, new_passw
   example: { email: "ada@example.com", otp: "042917", new_password: "a new long passphrase" },
 });
 
-const FORGOT_MESSAGE = "If an account exists for this email, we have sent it a code to reset the password.";
-const RESET_MESSAGE = "Your password has been reset. Log in with your new password.";
-
 /**
  * `user.email` echoes the normalised address of the request, known or not (it reveals nothing the
  * caller did not send); the old service's mobile app reads it to open its code screen. Never the id.
@@ -41,7 +39,7 @@ const ForgotPasswordResponse = z
     }),
   })
   .openapi("ForgotPasswordResponse", {
-    example: { status: "success", message: FORGOT_MESSAGE, user: { email: "ada@example.com" } },
+    example: { status: "success", message: t("en", "success.reset_code_sent"), user: { email: "ada@example.com" } },
   });
 
 const forgotRoute = route({
@@ -89,7 +87,9 @@ const resetRoute = route({
   responses: {
     200: {
       ...json(MessageSchema, "Password replaced; every session ended"),
-      content: { "application/json": { schema: MessageSchema, example: { status: "success", message: RESET_MESSAGE } } },
+      content: {
+        "application/json": { schema: MessageSchema, example: { status: "success", message: t("en", "success.password_reset") } },
+      },
     },
   },
 });
@@ -139,15 +139,15 @@ export function passwordRoutes() {
         body.new_password,
         body.mfa_code,
       );
-      return c.json({ status: "success" as const, message: "Password changed.", user: publicUser(user), ...tokens }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.password_changed"), user: publicUser(user), ...tokens }, 200);
     })
     .openapi(forgotRoute, async (c) => {
       const { email } = await requestReset(c.get("deps"), c.get("meta"), c.req.valid("json").email);
-      return c.json({ status: "success" as const, message: FORGOT_MESSAGE, user: { email } }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.reset_code_sent"), user: { email } }, 200);
     })
     .openapi(resetRoute, async (c) => {
       const body = c.req.valid("json");
       await resetPassword(c.get("deps"), c.get("meta"), { email: body.email, otp: body.otp, newPassword: body.new_password });
-      return c.json({ status: "success" as const, message: RESET_MESSAGE }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.password_reset") }, 200);
     });
 }

@@ -2,8 +2,10 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { SESSION } from "../auth/access";
 import { tooLarge, updateProfile } from "../auth/account/profile";
 import type { AppEnv } from "../context";
-import { route } from "./route";
-import { json, sentence, UserSchema } from "./schemas";
+import { SUPPORTED_LOCALES } from "../i18n/locales";
+import { t } from "../i18n/messages";
+import { route, say } from "./route";
+import { issue, json, localeField, sentence, UserSchema } from "./schemas";
 
 /** A browser form with no file chosen sends an empty, unnamed file part: that means "no avatar". */
 const noFileChosen = (v: unknown) => (v instanceof File && v.size === 0 && v.name === "" ? undefined : v);
@@ -12,13 +14,13 @@ const blankAsMissing = (v: unknown) => (typeof v === "string" && v.trim() === ""
 const UpdateProfileForm = z
   .object({
     full_name: z
-      .string({ error: "full_name must be a text field." })
+      .string({ error: issue("validation.full_name_text") })
       .trim()
-      .min(1, "Full name is required.")
-      .max(100, "Full name must be at most 100 characters.")
+      .min(1, issue("validation.full_name_required"))
+      .max(100, issue("validation.full_name_too_long"))
       .optional()
       .openapi({ example: "Ada Lovelace", description: "1 to 100 characters after trimming" }),
-    avatar: z.preprocess(noFileChosen, z.instanceof(File, { message: "avatar must be a file." }).optional()).openapi({
+    avatar: z.preprocess(noFileChosen, z.instanceof(File, { message: issue("validation.avatar_file") }).optional()).openapi({
       type: "string",
       format: "binary",
       // The setting's upper bound (src/config.ts): true in every deployment.
@@ -26,11 +28,25 @@ const UpdateProfileForm = z
       description:
         "PNG, JPEG or WebP, at most AVATAR_MAX_BYTES (default 5 MiB, never above 50 MiB); the type is read from the bytes; animated images keep their first frame",
     }),
-    email: z.preprocess(blankAsMissing, z.string({ error: "email must be a text field." }).max(255).optional()).openapi({
+    email: z
+      .preprocess(
+        blankAsMissing,
+        z
+          .string({ error: issue("validation.email_text") })
+          .max(255)
+          .optional(),
+      )
+      .openapi({
+        type: "string",
+        maxLength: 255,
+        example: "ada@example.com",
+        description: "Optional; must be the logged-in user's email (it never selects the user)",
+      }),
+    locale: z.preprocess(blankAsMissing, localeField.optional()).openapi({
       type: "string",
-      maxLength: 255,
-      example: "ada@example.com",
-      description: "Optional; must be the logged-in user's email (it never selects the user)",
+      enum: [...SUPPORTED_LOCALES],
+      example: "hi",
+      description: "The language of the account's mails (docs/languages.md)",
     }),
   })
   .openapi("UpdateProfileRequest");
@@ -50,7 +66,7 @@ const ProfileResponseSchema = z
   .openapi("ProfileResponse", {
     example: {
       status: "success",
-      message: "Profile updated.",
+      message: t("en", "success.profile_updated"),
       user: {
         id: "3f1c2a3e-8a4b-4c1e-9f0a-2b7d5c6e8f90",
         full_name: "Ada Lovelace",
@@ -59,6 +75,7 @@ const ProfileResponseSchema = z
         avatar: EXAMPLE_SIZES["512"],
         email_verified: true,
         requested_role: null,
+        locale: "hi",
       },
       avatar_sizes: EXAMPLE_SIZES,
     },
@@ -68,9 +85,9 @@ const updateProfileRoute = route({
   method: "post",
   path: "/update-profile",
   tags: ["Profile"],
-  summary: "Change the caller's name and/or avatar",
+  summary: "Change the caller's name, avatar and/or language",
   description:
-    "At least one of full_name and avatar. The avatar's type is decided by its bytes (PNG, JPEG, WebP); images above AVATAR_MAX_SIDE px on a side or AVATAR_MAX_PIXELS in all are refused (413 image_too_large_pixels) before decoding. Every accepted avatar is decoded, turned upright (EXIF orientation), cropped square (AVATAR_FIT=cover) or fitted, and re-encoded (AVATAR_FORMAT) without metadata at each of AVATAR_SIZES by Cloudflare Images; they are stored in S3-compatible storage, `user.avatar` becomes the public URL of the first size and `avatar_sizes` lists them all.",
+    "At least one of full_name, avatar and locale (the language of the account's mails, docs/languages.md). The avatar's type is decided by its bytes (PNG, JPEG, WebP); images above AVATAR_MAX_SIDE px on a side or AVATAR_MAX_PIXELS in all are refused (413 image_too_large_pixels) before decoding. Every accepted avatar is decoded, turned upright (EXIF orientation), cropped square (AVATAR_FIT=cover) or fitted, and re-encoded (AVATAR_FORMAT) without metadata at each of AVATAR_SIZES by Cloudflare Images; they are stored in S3-compatible storage, `user.avatar` becomes the public URL of the first size and `avatar_sizes` lists them all.",
   limit: "RL_DEFAULT",
   auth: SESSION,
   multipart: { maxFileBytes: (c) => c.AVATAR_MAX_BYTES, tooLarge },
@@ -99,8 +116,9 @@ export function profileRoutes() {
       fullName: form.full_name,
       avatar,
       email: form.email,
+      locale: form.locale,
     });
     const sizes = avatarSizes ? { avatar_sizes: avatarSizes } : {};
-    return c.json({ status: "success" as const, message: "Profile updated.", user, ...sizes }, 200);
+    return c.json({ status: "success" as const, message: say(c, "success.profile_updated"), user, ...sizes }, 200);
   });
 }

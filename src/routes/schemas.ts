@@ -1,6 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import { EMAIL_MAX } from "../auth/account/users";
-import { ERROR_CATALOG, type ErrorCode, MAX_ISSUES, MAX_MESSAGE, MAX_PATH } from "../errors";
+import { PASSWORD_MAX } from "../auth/password/hash";
+import { ERROR_CATALOG, type ErrorCode, type Issue, MAX_ISSUES, MAX_MESSAGE, MAX_PATH } from "../errors";
+import { SUPPORTED_LOCALES } from "../i18n/locales";
+import { isMessageKey, type Message, type MessageKey, msg, type ParamsArg, t } from "../i18n/messages";
 
 /**
  * The zod schemas that validate requests and shape responses. The OpenAPI document at
@@ -9,6 +12,43 @@ import { ERROR_CATALOG, type ErrorCode, MAX_ISSUES, MAX_MESSAGE, MAX_PATH } from
  * pattern), every integer a format and bounds, every array a maxItems. The helpers below
  * bring those with them.
  */
+
+/**
+ * A validation message for a zod schema: a catalog key (and its parameters), carried through zod as
+ * the issue's message and rendered in the request's language by zodIssue below.
+ */
+export function issue<K extends MessageKey>(key: K, ...params: ParamsArg<K>): string {
+  return params.length ? `${key}${PARAMS}${JSON.stringify(params[0])}` : key;
+}
+const PARAMS = "\u001f";
+
+type ZodIssue = { code: string; path: PropertyKey[]; message: string; origin?: string; maximum?: unknown; minimum?: unknown };
+
+/** The value at a path of the validated input (undefined when it is not there). */
+const valueAt = (input: unknown, path: PropertyKey[]) =>
+  path.reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined), input);
+
+/**
+ * A zod issue as an API issue: the schema's own message (a key from issue() above), else a
+ * catalog message for the kind of problem, naming the field.
+ */
+export function zodIssue(i: ZodIssue, input: unknown): Issue {
+  const path = i.path.map(String).join(".") || "(body)";
+  const [key, params] = i.message.split(PARAMS);
+  if (isMessageKey(key)) return { path, message: { key, params: params ? JSON.parse(params) : undefined } as Message };
+  if (!i.path.length) return { path, message: msg("validation.body_invalid") };
+  const field = path;
+  const bound = (v: unknown) => String(v);
+  if (i.code === "invalid_type" && valueAt(input, i.path) === undefined) return { path, message: msg("validation.required", { field }) };
+  if (i.code === "too_big" && i.origin === "string") return { path, message: msg("validation.too_long", { field, max: bound(i.maximum) }) };
+  if (i.code === "too_small" && i.origin === "string")
+    return { path, message: msg("validation.too_short", { field, min: bound(i.minimum) }) };
+  if (i.code === "too_big" && i.origin === "array") return { path, message: msg("validation.too_many", { field, max: bound(i.maximum) }) };
+  if (i.code === "too_big" && i.origin === "number") return { path, message: msg("validation.too_big", { field, max: bound(i.maximum) }) };
+  if (i.code === "too_small" && i.origin === "number")
+    return { path, message: msg("validation.too_small", { field, min: bound(i.minimum) }) };
+  return { path, message: msg("validation.invalid", { field }) };
+}
 
 /** A UUID (format uuid, 36 characters). */
 export const uuid = (message?: string) => z.string().uuid(message).max(36);
@@ -24,10 +64,7 @@ export const int32 = (min: number, max: number) => z.number().int().min(min).max
  */
 export const queryInt = (min: number, max: number, format: "int32" | "int64") =>
   z
-    .preprocess(
-      (v) => (typeof v === "string" && /^\d{1,16}$/.test(v) ? Number(v) : v),
-      z.number({ error: "Must be an integer in decimal digits." }).int().min(min).max(max),
-    )
+    .preprocess((v) => (typeof v === "string" && /^\d{1,16}$/.test(v) ? Number(v) : v), z.number().int().min(min).max(max))
     .openapi({ type: "integer", format, minimum: min, maximum: max });
 /** base64url text (tokens, key material), without padding. */
 const base64url = (max: number) =>
@@ -68,7 +105,7 @@ export const ErrorSchema = z
       .optional()
       .openapi({ description: "passkey_unknown: the credential id to pass to PublicKeyCredential.signalUnknownCredential()" }),
   })
-  .openapi("Error", { example: { status: "error", message: "Invalid email or password.", code: "invalid_credentials" } });
+  .openapi("Error", { example: { status: "error", message: t("en", "error.invalid_credentials"), code: "invalid_credentials" } });
 
 export const EXAMPLE_USER = {
   id: "3f1c2a3e-8a4b-4c1e-9f0a-2b7d5c6e8f90",
@@ -78,7 +115,13 @@ export const EXAMPLE_USER = {
   avatar: null,
   email_verified: true,
   requested_role: null,
+  locale: "hi",
 };
+
+/** The account's language (mails, docs/languages.md): one of SUPPORTED_LOCALES. */
+export const localeField = z
+  .enum(SUPPORTED_LOCALES, { error: issue("validation.locale_invalid", { locales: SUPPORTED_LOCALES.join(", ") }) })
+  .openapi({ example: "hi", description: `The language of the account's mails: ${SUPPORTED_LOCALES.join(", ")}` });
 
 export const UserSchema = z
   .object({
@@ -94,6 +137,10 @@ export const UserSchema = z
       .or(z.string().max(50))
       .nullable()
       .openapi({ description: "INSTRUCTOR_APPROVAL=required: the role asked for at registration, until an admin decides (docs/admin.md)" }),
+    locale: z.enum(SUPPORTED_LOCALES).nullable().openapi({
+      description:
+        "The language of the account's mails (docs/languages.md); null: not chosen, mails follow the Accept-Language of the request that causes them",
+    }),
   })
   .openapi("User", { example: EXAMPLE_USER });
 
@@ -124,7 +171,9 @@ export const EXAMPLE_TOKENS = {
 export const AuthResponseSchema = z
   .object({ status: z.literal("success"), message: sentence(), user: UserSchema })
   .merge(TokenPairSchema)
-  .openapi("AuthResponse", { example: { status: "success", message: "Logged in.", user: EXAMPLE_USER, ...EXAMPLE_TOKENS } });
+  .openapi("AuthResponse", {
+    example: { status: "success", message: t("en", "success.logged_in"), user: EXAMPLE_USER, ...EXAMPLE_TOKENS },
+  });
 
 /** The right password on an account with two-factor sign-in: no session yet (continue at POST /auth/mfa/verify). */
 const MfaRequiredSchema = z
@@ -142,7 +191,7 @@ const MfaRequiredSchema = z
   .openapi("MfaRequired", {
     example: {
       status: "mfa_required",
-      message: "Enter the code from your authenticator app, or a recovery code.",
+      message: t("en", "success.mfa_required"),
       mfa_token: "pQ8hW3x0rYk2uVd9sLq1cN5mTb7eZf4aJg6iKo0yXw8",
       expires_in: 300,
       methods: ["totp", "recovery_code"],
@@ -150,54 +199,61 @@ const MfaRequiredSchema = z
   });
 
 /** Every sign-in answers one of these: tokens, or the MFA step. */
-export const SignInResponseSchema = z
-  .union([AuthResponseSchema, MfaRequiredSchema])
-  .openapi("SignInResponse", { example: { status: "success", message: "Logged in.", user: EXAMPLE_USER, ...EXAMPLE_TOKENS } });
-
-export const MFA_REQUIRED_MESSAGE = "Enter the code from your authenticator app, or a recovery code.";
+export const SignInResponseSchema = z.union([AuthResponseSchema, MfaRequiredSchema]).openapi("SignInResponse", {
+  example: { status: "success", message: t("en", "success.logged_in"), user: EXAMPLE_USER, ...EXAMPLE_TOKENS },
+});
 
 export const MessageSchema = z
   .object({ status: z.literal("success"), message: sentence() })
   .openapi("Message", { example: { status: "success", message: "Done." } });
 
 const email = z
-  .string({ error: "Email is required." })
+  .string({ error: issue("validation.email_required") })
   .trim()
-  .min(1, "Email is required.")
-  .max(EMAIL_MAX, `Email must be at most ${EMAIL_MAX} characters.`)
-  .email("Enter a valid email address.")
+  .min(1, issue("validation.email_required"))
+  .max(EMAIL_MAX, issue("validation.email_too_long"))
+  .email(issue("validation.email_invalid"))
   .openapi({ example: "ada@example.com" });
 
 /** Login accepts any non-empty password up to the maximum: older accounts may hold short ones. */
 const anyPassword = z
-  .string({ error: "Password is required." })
-  .min(1, "Password is required.")
-  .max(1024, "Password must be at most 256 characters.")
+  .string({ error: issue("validation.password_required") })
+  .min(1, issue("validation.password_required"))
+  .max(1024, issue("validation.password_too_long", { max: PASSWORD_MAX }))
   .openapi({ example: "correct horse battery staple" });
 
 /** The policy (8 to 256 characters after NFKC) is checked by the domain, which also checks breaches. */
 export const newPassword = z
-  .string({ error: "Password is required." })
-  .max(1024, "Password must be at most 256 characters.")
+  .string({ error: issue("validation.password_required") })
+  .max(1024, issue("validation.password_too_long", { max: PASSWORD_MAX }))
   .openapi({ example: "correct horse battery staple", minLength: 8, maxLength: 256 });
 
 export const RegisterBody = z
   .object({
     full_name: z
-      .string({ error: "Full name is required." })
+      .string({ error: issue("validation.full_name_required") })
       .trim()
-      .min(1, "Full name is required.")
-      .max(100, "Full name must be at most 100 characters.")
+      .min(1, issue("validation.full_name_required"))
+      .max(100, issue("validation.full_name_too_long"))
       .openapi({ example: "Ada Lovelace" }),
     email,
     password: newPassword,
     role: z
-      .enum(["student", "instructor"], { error: "Role must be student or instructor." })
+      .enum(["student", "instructor"], { error: issue("validation.role_invalid") })
       .default("student")
       .openapi({ example: "student" }),
+    locale: localeField
+      .optional()
+      .openapi({ description: "The language of the account's mails; without it, taken from Accept-Language (else not set)" }),
   })
   .openapi("RegisterRequest", {
-    example: { full_name: "Ada Lovelace", email: "ada@example.com", password: "correct horse battery staple", role: "student" },
+    example: {
+      full_name: "Ada Lovelace",
+      email: "ada@example.com",
+      password: "correct horse battery staple",
+      role: "student",
+      locale: "hi",
+    },
   });
 
 export const LoginBody = z
@@ -205,10 +261,15 @@ export const LoginBody = z
   .openapi("LoginRequest", { example: { email: "ada@example.com", password: "correct horse battery staple" } });
 
 export const RefreshBody = z
-  .object({ refresh_token: z.string({ error: "refresh_token is required." }).min(1, "refresh_token is required.").max(512) })
+  .object({
+    refresh_token: z
+      .string({ error: issue("validation.refresh_token_required") })
+      .min(1, issue("validation.refresh_token_required"))
+      .max(512),
+  })
   .openapi("RefreshRequest", { example: { refresh_token: "Zk9xY2ZQbGZ0c2V4YW1wbGVyZWZyZXNodG9rZW4xMjM0" } });
 
-const CODE_MESSAGE = "Enter the 6-digit code from the email.";
+const CODE_MESSAGE = issue("validation.code_format");
 
 /** The code as typed (a string keeps leading zeros); a number from older clients is accepted and zero-padded. */
 export const otpField = z

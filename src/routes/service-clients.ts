@@ -2,8 +2,8 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { ADMIN, ADMIN_CHANGE } from "../auth/access";
 import { createClient, listClients, revokeClient, rotateClientSecret, SCOPE_NAMES, SERVICE_SCOPES } from "../auth/services/clients";
 import type { AppEnv } from "../context";
-import { route } from "./route";
-import { json, jsonBody, sentence, timestamp, uuid } from "./schemas";
+import { route, say } from "./route";
+import { issue, json, jsonBody, sentence, timestamp, uuid } from "./schemas";
 
 /**
  * Service clients in the admin API (docs/services.md#service-clients): create (the secret shown
@@ -60,20 +60,24 @@ const WithSecret = z
 const CreateBody = z
   .object({
     name: z
-      .string({ error: "name is required." })
+      .string({ error: issue("validation.name_required") })
       .trim()
-      .min(1, "name is required.")
-      .max(100, "name must be at most 100 characters.")
+      .min(1, issue("validation.name_required"))
+      .max(100, issue("validation.name_too_long"))
       .openapi({ example: "Course service" }),
     scopes: z
-      .array(z.enum(SCOPE_NAMES, { error: `Each scope must be one of ${SCOPE_NAMES.join(", ")}.` }), { error: "scopes is required." })
-      .min(1, "Give the client at least one scope.")
+      .array(z.enum(SCOPE_NAMES, { error: issue("validation.scope_invalid", { scopes: SCOPE_NAMES.join(", ") }) }), {
+        error: issue("validation.scopes_required"),
+      })
+      .min(1, issue("validation.scopes_empty"))
       .max(SCOPE_NAMES.length)
       .openapi({ example: ["events:read", "tokens:introspect"] }),
   })
   .openapi("ServiceClientCreate", { example: { name: "Course service", scopes: ["events:read", "tokens:introspect"] } });
 
-const idParams = z.object({ id: uuid("Service client id must be a UUID.").openapi({ param: { name: "id", in: "path" } }) });
+const EXAMPLE_REVOKED_CLIENT = { ...EXAMPLE_CLIENT, revoked_at: "2026-02-01T08:00:00.000Z" };
+
+const idParams = z.object({ id: uuid(issue("validation.service_client_id")).openapi({ param: { name: "id", in: "path" } }) });
 
 const createRoute = route({
   method: "post",
@@ -135,11 +139,7 @@ const revokeRoute = route({
   responses: {
     200: json(
       z.object({ status: z.literal("success"), message: sentence(), client: ServiceClientSchema }).openapi("ServiceClientRevoked", {
-        example: {
-          status: "success",
-          message: "Service client revoked.",
-          client: { ...EXAMPLE_CLIENT, revoked_at: "2026-02-01T08:00:00.000Z" },
-        },
+        example: { status: "success", message: "Service client revoked.", client: EXAMPLE_REVOKED_CLIENT },
       }),
       "Revoked",
     ),
@@ -151,7 +151,7 @@ export function serviceClientRoutes() {
     .openapi(createRoute, async (c) => {
       const made = await createClient(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("json"));
       return c.json(
-        { status: "success" as const, message: "Service client created.", client: made.client, client_secret: made.secret },
+        { status: "success" as const, message: say(c, "success.service_client_created"), client: made.client, client_secret: made.secret },
         201,
       );
     })
@@ -161,10 +161,18 @@ export function serviceClientRoutes() {
     })
     .openapi(rotateRoute, async (c) => {
       const made = await rotateClientSecret(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("param").id);
-      return c.json({ status: "success" as const, message: "New secret issued.", client: made.client, client_secret: made.secret }, 200);
+      return c.json(
+        {
+          status: "success" as const,
+          message: say(c, "success.service_client_secret_rotated"),
+          client: made.client,
+          client_secret: made.secret,
+        },
+        200,
+      );
     })
     .openapi(revokeRoute, async (c) => {
       const client = await revokeClient(c.get("deps"), c.get("meta"), c.get("auth"), c.req.valid("param").id);
-      return c.json({ status: "success" as const, message: "Service client revoked.", client }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.service_client_revoked"), client }, 200);
     });
 }

@@ -6,8 +6,9 @@ import { serviceUser } from "../auth/services/accounts";
 import { introspect, revokeToken } from "../auth/sessions/introspection";
 import type { AppEnv } from "../context";
 import { fieldError } from "../errors";
-import { route } from "./route";
-import { EXAMPLE_USER, json, MessageSchema, queryInt, timestamp, UserSchema, uuid } from "./schemas";
+import { msg } from "../i18n/messages";
+import { route, say } from "./route";
+import { EXAMPLE_USER, issue, json, MessageSchema, queryInt, timestamp, UserSchema, uuid } from "./schemas";
 
 /**
  * What the platform's other services call (docs/services.md): the identity events feed, token
@@ -97,7 +98,10 @@ const feedRoute = route({
 const FORM = "application/x-www-form-urlencoded";
 const TokenBody = z
   .object({
-    token: z.string({ error: "token is required." }).min(1, "token is required.").max(8192),
+    token: z
+      .string({ error: issue("validation.token_required") })
+      .min(1, issue("validation.token_required"))
+      .max(8192),
     token_type_hint: z.enum(["access_token", "refresh_token"]).optional().openapi({ description: "Ignored: both kinds are recognised" }),
   })
   .openapi("TokenRequest", { example: { token: "Zk9xY2ZQbGZ0c2V4YW1wbGVyZWZyZXNodG9rZW4xMjM0" } });
@@ -114,7 +118,7 @@ const tokenBody = (description: string) => ({
 function tokenOf(c: Context<AppEnv>): string {
   const type = c.req.header("content-type") ?? "";
   const body = (type.toLowerCase().startsWith(FORM) ? c.req.valid("form" as never) : c.req.valid("json" as never)) as { token?: string };
-  if (!body?.token) throw fieldError("validation_failed", "token", "token is required.");
+  if (!body?.token) throw fieldError("validation_failed", "token", msg("validation.token_required"));
   return body.token;
 }
 
@@ -198,7 +202,7 @@ const userRoute = route({
   limit: "RL_SERVICE",
   service: "users:read",
   errors: ["user_not_found"],
-  request: { params: z.object({ id: uuid("User id must be a UUID.").openapi({ param: { name: "id", in: "path" } }) }) },
+  request: { params: z.object({ id: uuid(issue("validation.user_id")).openapi({ param: { name: "id", in: "path" } }) }) },
   responses: {
     200: json(
       z
@@ -220,7 +224,7 @@ export function serviceRoutes() {
     .openapi(introspectRoute, async (c) => c.json(await introspect(c.get("deps"), tokenOf(c)), 200))
     .openapi(revokeRoute, async (c) => {
       await revokeToken(c.get("deps"), c.get("meta"), tokenOf(c));
-      return c.json({ status: "success" as const, message: "Revoked, if it was a token of a live session." }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.token_revoked") }, 200);
     })
     .openapi(userRoute, async (c) =>
       c.json({ status: "success" as const, user: await serviceUser(c.get("deps"), c.req.valid("param").id) }, 200),
@@ -231,6 +235,20 @@ export function serviceRoutes() {
  * Each event type as an OpenAPI 3.1 webhook: what a webhook endpoint receives (a POST of the
  * event, signed per the Standard Webhooks specification) and the feed returns.
  */
+/** The Standard Webhooks headers of every delivery (src/auth/webhooks/delivery.ts). */
+const WebhookHeaders = z.object({
+  "webhook-id": uuid().openapi({ description: "The event's id: the same on every attempt; ignore an id already handled" }),
+  "webhook-timestamp": z.string().max(12).regex(/^\d+$/).openapi({ description: "Seconds since the epoch when this attempt was signed" }),
+  "webhook-signature": z
+    .string()
+    .max(200)
+    .regex(/^v1,[A-Za-z0-9+/=]+( v1,[A-Za-z0-9+/=]+)*$/)
+    .openapi({
+      description:
+        "`v1,` + base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` with the endpoint's secret; two during a rotation",
+    }),
+});
+
 export function documentEventWebhooks(app: App<AppEnv>) {
   EVENT_TYPE_NAMES.forEach((type, i) => {
     app.openAPIRegistry.registerWebhook({
@@ -238,9 +256,9 @@ export function documentEventWebhooks(app: App<AppEnv>) {
       path: type,
       tags: ["Events"],
       summary: type,
-      description: `${EVENT_TYPES[type].description} Delivered to webhook endpoints and returned by GET /auth/events.`,
+      description: `${EVENT_TYPES[type].description} Delivered to webhook endpoints (signed per Standard Webhooks, docs/webhooks.md) and returned by GET /auth/events.`,
       operationId: `event${schemaName(type).replace(/Event$/, "")}`,
-      request: { body: { content: { "application/json": { schema: EventSchemas[i] } }, required: true } },
+      request: { headers: WebhookHeaders, body: { content: { "application/json": { schema: EventSchemas[i] } }, required: true } },
       responses: { 200: { description: "Any 2xx acknowledges the event; anything else is retried" } },
     });
   });

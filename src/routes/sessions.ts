@@ -4,8 +4,20 @@ import { audit } from "../auth/audit";
 import { endAllSessions, endSession, listSessions, refresh } from "../auth/sessions/sessions";
 import type { AppEnv } from "../context";
 import { apiError } from "../errors";
-import { route } from "./route";
-import { EXAMPLE_TOKENS, json, jsonBody, MessageSchema, RefreshBody, sentence, sessionFields, TokenPairSchema, uuid } from "./schemas";
+import { t } from "../i18n/messages";
+import { route, say } from "./route";
+import {
+  EXAMPLE_TOKENS,
+  issue,
+  json,
+  jsonBody,
+  MessageSchema,
+  RefreshBody,
+  sentence,
+  sessionFields,
+  TokenPairSchema,
+  uuid,
+} from "./schemas";
 
 const refreshRoute = route({
   method: "post",
@@ -23,7 +35,7 @@ const refreshRoute = route({
       z
         .object({ status: z.literal("success"), message: sentence() })
         .merge(TokenPairSchema)
-        .openapi("RefreshResponse", { example: { status: "success", message: "Tokens refreshed.", ...EXAMPLE_TOKENS } }),
+        .openapi("RefreshResponse", { example: { status: "success", message: t("en", "success.tokens_refreshed"), ...EXAMPLE_TOKENS } }),
       "A new pair; the presented refresh token is consumed",
     ),
   },
@@ -98,7 +110,7 @@ const endSessionRoute = route({
   errors: ["session_not_found"],
   request: {
     params: z.object({
-      id: uuid("Session id must be a UUID.").openapi({ param: { name: "id", in: "path" } }),
+      id: uuid(issue("validation.session_id")).openapi({ param: { name: "id", in: "path" } }),
     }),
   },
   responses: { 200: json(MessageSchema, "Session ended") },
@@ -108,21 +120,21 @@ export function sessionRoutes() {
   return new OpenAPIHono<AppEnv>()
     .openapi(refreshRoute, async (c) => {
       const tokens = await refresh(c.get("deps"), c.get("meta"), c.req.valid("json").refresh_token);
-      return c.json({ status: "success" as const, message: "Tokens refreshed.", ...tokens }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.tokens_refreshed"), ...tokens }, 200);
     })
     .openapi(logoutRoute, async (c) => {
       const { user, sessionId } = c.get("auth");
       const deps = c.get("deps");
       await endSession(deps, user.id, sessionId, "logout");
       await audit(deps, c.get("meta"), "logged_out", "success", user.id, { session: sessionId });
-      return c.json({ status: "success" as const, message: "Logged out." }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.logged_out") }, 200);
     })
     .openapi(logoutAllRoute, async (c) => {
       const { user } = c.get("auth");
       const deps = c.get("deps");
       const ended = await endAllSessions(deps, user.id, "logout_all");
       await audit(deps, c.get("meta"), "logged_out_all", "success", user.id, { sessions: ended });
-      return c.json({ status: "success" as const, message: "Logged out of every session." }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.logged_out_everywhere") }, 200);
     })
     .openapi(sessionsRoute, async (c) => {
       const { user, sessionId } = c.get("auth");
@@ -134,6 +146,6 @@ export function sessionRoutes() {
       const deps = c.get("deps");
       if (!(await endSession(deps, user.id, id, "ended_by_user"))) throw apiError("session_not_found");
       await audit(deps, c.get("meta"), "session_ended", "success", user.id, { session: id });
-      return c.json({ status: "success" as const, message: "Session ended." }, 200);
+      return c.json({ status: "success" as const, message: say(c, "success.session_ended") }, 200);
     });
 }

@@ -1,22 +1,28 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { STATUS_REFUSALS } from "../auth/account/status";
 import { publicUser } from "../auth/account/users";
 import type { SignInResult } from "../auth/sign-in/complete";
 import { requestSignInCode, verifySignInCode } from "../auth/sign-in/email-code";
 import { login } from "../auth/sign-in/password";
 import type { AppEnv } from "../context";
-import { route } from "./route";
-import { emailField, json, jsonBody, LoginBody, MessageSchema, MFA_REQUIRED_MESSAGE, otpField, SignInResponseSchema } from "./schemas";
+import { t } from "../i18n/messages";
+import { route, say } from "./route";
+import { emailField, json, jsonBody, LoginBody, MessageSchema, otpField, SignInResponseSchema } from "./schemas";
 
 /** The ways in by email: a password, or a code mailed to the address (social sign-in: oauth.ts; the second factor: mfa.ts). */
 
-/** The answer of every sign-in (login, MFA verify, later social sign-in): tokens and the user, or the MFA step. */
-export const signInAnswer = (result: SignInResult, message = "Logged in.") =>
+/** The answer of every sign-in (login, MFA verify, social sign-in): tokens and the user, or the MFA step. */
+export const signInAnswer = (
+  c: Context<AppEnv>,
+  result: SignInResult,
+  signedIn: "success.logged_in" | "success.signed_in" | "success.account_created" = "success.logged_in",
+) =>
   result.kind === "session"
-    ? { status: "success" as const, message, user: publicUser(result.user), ...result.tokens }
+    ? { status: "success" as const, message: say(c, signedIn), user: publicUser(result.user), ...result.tokens }
     : {
         status: "mfa_required" as const,
-        message: MFA_REQUIRED_MESSAGE,
+        message: say(c, "success.mfa_required"),
         mfa_token: result.mfaToken,
         expires_in: result.expiresIn,
         methods: [...result.methods],
@@ -45,8 +51,6 @@ const SignInCodeVerifyBody = z
   .object({ email: emailField, code: otpField })
   .openapi("SignInCodeVerifyRequest", { example: { email: "ada@example.com", code: "042917" } });
 
-const CODE_SENT = "If an account exists for this email, we have sent it a code to sign in.";
-
 const signInCodeRoute = route({
   method: "post",
   path: "/sign-in/code",
@@ -64,7 +68,9 @@ const signInCodeRoute = route({
   responses: {
     202: {
       ...json(MessageSchema, "Accepted (the same answer for every address)"),
-      content: { "application/json": { schema: MessageSchema, example: { status: "success", message: CODE_SENT } } },
+      content: {
+        "application/json": { schema: MessageSchema, example: { status: "success", message: t("en", "success.sign_in_code_sent") } },
+      },
     },
   },
 });
@@ -87,12 +93,12 @@ const signInCodeVerifyRoute = route({
 
 export function signInRoutes() {
   return new OpenAPIHono<AppEnv>()
-    .openapi(loginRoute, async (c) => c.json(signInAnswer(await login(c.get("deps"), c.get("meta"), c.req.valid("json"))), 200))
+    .openapi(loginRoute, async (c) => c.json(signInAnswer(c, await login(c.get("deps"), c.get("meta"), c.req.valid("json"))), 200))
     .openapi(signInCodeRoute, async (c) => {
       await requestSignInCode(c.get("deps"), c.get("meta"), c.req.valid("json").email);
-      return c.json({ status: "success" as const, message: CODE_SENT }, 202);
+      return c.json({ status: "success" as const, message: say(c, "success.sign_in_code_sent") }, 202);
     })
     .openapi(signInCodeVerifyRoute, async (c) =>
-      c.json(signInAnswer(await verifySignInCode(c.get("deps"), c.get("meta"), c.req.valid("json")), "Signed in."), 200),
+      c.json(signInAnswer(c, await verifySignInCode(c.get("deps"), c.get("meta"), c.req.valid("json")), "success.signed_in"), 200),
     );
 }

@@ -4,6 +4,7 @@
  * decoder sees it, and on what Cloudflare Images returns, to check it is the image we asked for.
  */
 import { apiError } from "../errors";
+import { msg } from "../i18n/messages";
 import { ascii, u16be, u16le, u24le, u32be, u32le } from "./bytes";
 import { sniffImage } from "./sniff";
 
@@ -24,12 +25,11 @@ export interface PixelLimits {
   maxSide: number;
 }
 
-const formatPixels = (n: number) => (n % 1_000_000 === 0 ? `${n / 1_000_000} megapixels` : `${n} pixels`);
+/** 40000000 -> 40 megapixels, 255 -> 255 pixels. */
+const pixels = (n: number) => (n % 1_000_000 === 0 ? { unit: "mega", count: n / 1_000_000 } : { unit: "one", count: n });
 
 const imageTooLarge = (s: PixelLimits) =>
-  apiError("image_too_large_pixels", {
-    message: `The avatar's dimensions are too large: at most ${s.maxSide} px on a side and ${formatPixels(s.maxPixels)} in all.`,
-  });
+  apiError("image_too_large_pixels", { message: msg("error.image_too_large_pixels.limits", { side: s.maxSide, ...pixels(s.maxPixels) }) });
 
 /** Orientation (tag 0x0112) from IFD0 of a TIFF structure (EXIF payload); 1 if absent or malformed. */
 function exifOrientation(t: Uint8Array): number {

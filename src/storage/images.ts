@@ -6,6 +6,7 @@
  */
 import type { Config } from "../config";
 import { apiError } from "../errors";
+import { type Message, msg } from "../i18n/messages";
 import { describeError, log } from "../log";
 import type { OutputFormat } from "./image-output";
 
@@ -23,7 +24,7 @@ export interface AvatarImages {
   transform(bytes: Uint8Array, t: TransformRequest): Promise<Uint8Array>;
 }
 
-export const processingUnavailable = (message?: string) => apiError("image_processing_unavailable", { message, retryAfter: 5 });
+export const processingUnavailable = (message?: Message) => apiError("image_processing_unavailable", { message, retryAfter: 5 });
 
 /**
  * Error codes of Cloudflare Images that mean "this input cannot be read" (images/reference/
@@ -41,7 +42,7 @@ function unconfigured(): AvatarImages {
   return {
     async transform() {
       log("error", "avatar processing is not configured: add an [images] binding named IMAGES to wrangler.toml");
-      throw processingUnavailable("Avatar uploads are not available right now.");
+      throw processingUnavailable(msg("error.image_processing_unavailable.off"));
     },
   };
 }

@@ -1,6 +1,7 @@
 import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { Config } from "../config";
 import { type AppError, apiError } from "../errors";
+import { type Message, msg } from "../i18n/messages";
 import { describeError, log } from "../log";
 
 /**
@@ -51,7 +52,7 @@ const s3Settings = (c: Config): S3Settings => ({
 
 const AVATAR_CACHE_CONTROL = "public, max-age=31536000, immutable";
 
-const storageUnavailable = (message?: string) => apiError("storage_unavailable", { message, retryAfter: 5 });
+const storageUnavailable = (message?: Message) => apiError("storage_unavailable", { message, retryAfter: 5 });
 const storageFailed = () => apiError("storage_error");
 
 /**
@@ -111,7 +112,7 @@ function clientFor(s3: S3Settings & { bucket: string; accessKeyId: string; secre
 function unconfiguredStore(): AvatarStore {
   const fail = (): never => {
     log("error", "avatar storage is not configured: set S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY");
-    throw storageUnavailable("Avatar uploads are not available right now.");
+    throw storageUnavailable(msg("error.storage_unavailable.off"));
   };
   return {
     assertConfigured: fail,

@@ -119,8 +119,9 @@ async function expectSignedIn(
     role: "student",
     avatar: who.avatar ?? null,
     email_verified: who.email_verified ?? false,
-    // Added by account management (INSTRUCTOR_APPROVAL); old clients ignore unknown fields.
+    // Added by account management (INSTRUCTOR_APPROVAL) and languages (docs/languages.md); old clients ignore unknown fields.
     requested_role: null,
+    locale: null,
   });
   return body;
 }
@@ -138,6 +139,7 @@ async function expectProfile(res: Response, who: { id: string; email: string; fu
     avatar: expect.any(String),
     email_verified: false,
     requested_role: null,
+    locale: null,
   });
   expect(body.user.avatar.startsWith(`${s3Base()}${who.id}/`)).toBe(true);
   // The stored avatar is the re-encoded main size (docs/profile-and-avatars.md).

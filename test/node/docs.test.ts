@@ -6,14 +6,14 @@ import { readWranglerConfig } from "../../scripts/stack/wrangler-config.ts";
 import { AUDIT_EVENTS } from "../../src/auth/audit";
 import { EVENT_TYPE_NAMES } from "../../src/auth/events/types";
 import { settingsSchema } from "../../src/config";
-import { ERROR_CATALOG } from "../../src/errors";
+import { AppError, ERROR_CATALOG, type ErrorCode } from "../../src/errors";
 import { RATE_LIMITS } from "../../src/middleware/rate-limit";
 
 /**
  * The docs against the registries they describe. Each check lists every problem it finds as a
  * sentence saying what to add or remove where; the test shows that list (expected: empty).
  *
- * - docs/errors.md: one row `| \`code\` | status | meaning |` per code of ERROR_CATALOG
+ * - docs/errors.md: one row `| \`code\` | status | meaning |` per code of ERROR_CATALOG (its messages: test/node/i18n.test.ts)
  * - docs/settings.md: one row `| \`NAME\` | default | description |` per key of settingsSchema
  * - docs/abuse.md: one row per RATE_LIMITS binding (## Per-client rate limits) and per AUDIT_EVENTS type (## Audit log)
  * - docs/services.md: one row per EVENT_TYPES type (## Event types)
@@ -94,8 +94,10 @@ describe("docs/errors.md lists exactly the codes of ERROR_CATALOG (src/errors.ts
     const problems: string[] = [];
     const file = "docs/errors.md";
     const rows = rowsByName(tableRows(prose(read(file))), /^[a-z][a-z0-9_]*$/, file, problems);
-    for (const [code, { status, message }] of Object.entries(ERROR_CATALOG)) {
+    for (const [code, { status }] of Object.entries(ERROR_CATALOG)) {
       const row = rows.get(code);
+      // The English message (src/i18n/catalogs/en.json), as a starting point for the meaning column.
+      const { message } = new AppError(code as ErrorCode);
       if (!row)
         problems.push(`${file} has no row for \`${code}\`: add  | \`${code}\` | ${status} | ${message} |  to the table of its group`);
       else if (row.cells[1] !== String(status))

@@ -1,5 +1,5 @@
 import { withDb } from "./db";
-import { latestCode } from "./mail";
+import { codeIn, mailsTo } from "./mail";
 import { type CallOptions, call, json, testEnv } from "./worker";
 
 let counter = 0;
@@ -14,13 +14,21 @@ export const wrongCode = (code: string, k = 1) => String((Number(code) + k) % 1_
 export type Pair = { access_token: string; refresh_token: string; token_type: string; expires_in: number };
 
 export interface Registered extends Pair {
-  user: { id: string; email: string; full_name: string; role: string; avatar: string | null; email_verified: boolean };
+  user: {
+    id: string;
+    email: string;
+    full_name: string;
+    role: string;
+    avatar: string | null;
+    email_verified: boolean;
+    locale: string | null;
+  };
   email: string;
   password: string;
 }
 
 export async function registerUser(
-  overrides: Partial<{ full_name: string; email: string; password: string; role: string }> = {},
+  overrides: Partial<{ full_name: string; email: string; password: string; role: string; locale: string }> = {},
   opts: CallOptions = {},
 ): Promise<Registered> {
   const body = { full_name: "Test User", email: uniqueEmail(), password: PASSWORD, role: "student", ...overrides };
@@ -69,7 +77,10 @@ export async function loginFailures(email: string): Promise<number> {
 
 /** POST /auth/verify-email with the code of the newest verification mail to `email`; must succeed. */
 export async function verifyEmailOf(email: string, opts: CallOptions = {}) {
-  const code = await latestCode(email, /verification code/);
+  // By the mail's kind, not its subject: the account's language decides the subject.
+  const [mail] = await mailsTo(email, "email_verification");
+  if (!mail) throw new Error(`no verification mail to ${email}`);
+  const code = codeIn(mail);
   const res = await call("/auth/verify-email", { body: { email, code }, ...opts });
   if (res.status !== 200) throw new Error(`verify-email failed: ${res.status} ${await res.text()}`);
   return (await json(res)) as { user: Registered["user"] };

@@ -11,6 +11,7 @@ import { startPwnedServer } from "../../scripts/stack/pwned-stub.ts";
 import { startS3 } from "../../scripts/stack/s3.ts";
 import { startStallProxy } from "../../scripts/stack/stall-proxy.ts";
 import { startTurnstileStub } from "../../scripts/stack/turnstile-stub.ts";
+import { startWebhookReceiver } from "../../scripts/stack/webhook-receiver.ts";
 import { rateLimits } from "../../scripts/stack/wrangler-config.ts";
 import { startImageLab } from "./image-lab";
 
@@ -38,6 +39,8 @@ declare module "vitest" {
     oidc: OidcTestSetup;
     /** The local siteverify (scripts/stack/turnstile-stub.ts) and its widget; TURNSTILE_VERIFY_URL points at it. */
     turnstile: { url: string; siteKey: string; secret: string };
+    /** A webhook receiver (scripts/stack/webhook-receiver.ts) that verifies every delivery with `standardwebhooks`. */
+    webhookReceiver: string;
     /** The seed of the document-driven contract test (test/routes/contract.test.ts): CONTRACT_SEED, default 33. */
     contractSeed: number;
   }
@@ -109,6 +112,9 @@ export default async function setup(project: TestProject) {
   const turnstileWidget = { siteKey: "0x4AAAAAAAlocalTestSiteKey", secret: "0x4AAAAAAAlocalTestSecretKey-0123456789" };
   const turnstile = await startTurnstileStub({ widgets: { [turnstileWidget.siteKey]: turnstileWidget.secret } });
   project.provide("turnstile", { url: turnstile.url, ...turnstileWidget });
+  // Webhooks go to a local receiver that verifies each delivery as a subscribing service would.
+  const receiver = await startWebhookReceiver({ port: 0 });
+  project.provide("webhookReceiver", receiver.url);
   // Google and Apple are a local OpenID provider with registered test clients.
   const appleKey = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const oidcSetup = {
@@ -186,6 +192,12 @@ export default async function setup(project: TestProject) {
     // Passkeys: the web app's origin and the Android app's (test/support/passkeys.ts).
     WEBAUTHN_RP_ID: "app.test",
     WEBAUTHN_ORIGINS: "https://app.test,android:apk-key-hash:7bueE1LcZEYLD1yF8C384su_vu0AMpWExf2ULNwCfdk",
+    // Small webhook delays (the Queue consumer runs with these settings, test/auth/webhooks/): a
+    // retry after 1 s, doubling; given up after 30 s; the endpoint disabled after 2 given up in a row.
+    WEBHOOK_TIMEOUT: "5",
+    WEBHOOK_RETRY_INITIAL_DELAY: "1",
+    WEBHOOK_RETRY_MAX_AGE: "30",
+    WEBHOOK_DISABLE_AFTER: "2",
   });
   return async () => {
     await pg.stop();
@@ -196,6 +208,7 @@ export default async function setup(project: TestProject) {
     await pwned.stop();
     await turnstile.stop();
     await oidc.stop();
+    await receiver.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
 }

@@ -25,9 +25,9 @@ export async function mailsTo(email: string, tag?: string): Promise<Mail[]> {
 /** The kind of a captured message (the mailer sends MailMessage.tag as the Resend tag "category"). */
 export const tagOf = (m: Mail) => m.tags?.find((t) => t.name === "category")?.value;
 
-/** The 6-digit code in a mail's text. */
+/** The 6-digit code in a mail's text: the line that ends with it, after its label ("Your … code is:", "… OTP:"), in any language. */
 export function codeIn(mail: Mail): string {
-  const m = /code is: (\d{6})/.exec(mail.text);
+  const m = /:\s*(\d{6})\s*$/m.exec(mail.text);
   if (!m) throw new Error(`no code in mail: ${mail.subject}`);
   return m[1];
 }

@@ -106,9 +106,9 @@ export async function signUpOptions(email: string, fullName = "Passkey User", op
   return call("/auth/passkeys/signup/options", { body: { email, full_name: fullName }, ...opts });
 }
 
-/** The newest sign-up (verification) code mailed to `email`, or a code that cannot be right when none was mailed. */
+/** The newest sign-up code mailed to `email`, or a code that cannot be right when none was mailed. */
 export async function signUpCode(email: string): Promise<string> {
-  const mail = (await mailsTo(email, "email_verification"))[0];
+  const mail = (await mailsTo(email, "passkey_sign_up_code"))[0];
   return mail ? codeIn(mail) : "000000";
 }
 

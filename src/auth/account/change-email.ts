@@ -3,6 +3,7 @@ import { isUniqueViolation } from "../../db/client";
 import { type User, users } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { apiError, fieldError } from "../../errors";
+import { msg } from "../../i18n/messages";
 import { describeError } from "../../log";
 import {
   emailChangeCodeMessage,
@@ -12,6 +13,7 @@ import {
   type RevertHint,
 } from "../../mail/email-address";
 import type { MailMessage } from "../../mail/mailer";
+import { envelope } from "../../mail/templates";
 import { audit } from "../audit";
 import { codeOwner, extendCode, issueCode, liveCode, mailCode, redeemCode, revokeCodes, takeSendSlot } from "../codes/one-time-codes";
 import { event, recordEvent } from "../events/outbox";
@@ -19,7 +21,7 @@ import { self } from "../events/types";
 import type { Authenticated } from "../sessions/sessions";
 import { endAllSessions } from "../sessions/sessions";
 import { handOver } from "./owner";
-import { findUserByEmail, normalizeEmail } from "./users";
+import { findUserByEmail, mailLocale, normalizeEmail } from "./users";
 
 /**
  * Changing the account's email address, by codes (docs/email-verification.md):
@@ -56,7 +58,7 @@ const addressChanged = (userId: string, at: Date) => [
  */
 export async function requestEmailChange(deps: Deps, meta: RequestMeta, user: User, rawNewEmail: string): Promise<void> {
   const newEmail = normalizeEmail(rawNewEmail);
-  if (newEmail === normalizeEmail(user.email)) throw fieldError("validation_failed", "new_email", "This is already your email address.");
+  if (newEmail === normalizeEmail(user.email)) throw fieldError("validation_failed", "new_email", msg("validation.same_email"));
   await takeSendSlot(deps, "email_change", user.email);
   deps.waitUntil(
     mailChangeCodes(deps, meta, user, newEmail).catch((err) => deps.log("error", "email change codes not issued", describeError(err))),
@@ -64,7 +66,7 @@ export async function requestEmailChange(deps: Deps, meta: RequestMeta, user: Us
 }
 
 async function mailChangeCodes(deps: Deps, meta: RequestMeta, user: User, newEmail: string): Promise<void> {
-  const { APP_NAME: appName } = deps.config;
+  const locale = mailLocale(user, meta);
   const owner = await findUserByEmail(deps, newEmail);
   if (owner) {
     await issueCode(deps, user.id, "email_change", newEmail);
@@ -75,12 +77,13 @@ async function mailChangeCodes(deps: Deps, meta: RequestMeta, user: User, newEma
       meta,
       "email_change",
       user,
-      (_u, c) => emailChangeCodeMessage({ appName, to: newEmail, code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt }),
+      (_u, c) =>
+        emailChangeCodeMessage(envelope(deps.config, newEmail, locale), { code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt }),
       newEmail,
     );
   }
   const at = deps.now();
-  const notice = (to: string, revert: RevertHint) => emailChangeNoticeMessage({ appName, to, newEmail, at, revert });
+  const notice = (to: string, revert: RevertHint) => emailChangeNoticeMessage(envelope(deps.config, to, locale), { newEmail, at, revert });
   const kept = await extendCode(deps, user.id, "email_change_revert");
   if (!kept) {
     await mailCode(
@@ -123,9 +126,7 @@ export async function confirmEmailChange(deps: Deps, meta: RequestMeta, auth: Au
   }
   await audit(deps, meta, "email_changed", "success", me.id, { sessions_ended: done.sessionsEnded });
   const undo = await liveCode(deps, me.id, "email_change_revert");
-  const message = emailChangedMessage({
-    appName: deps.config.APP_NAME,
-    to: me.email,
+  const message = emailChangedMessage(envelope(deps.config, me.email, mailLocale(me, meta)), {
     newEmail: done.user.email,
     at: now,
     revert: undo && undo.target === me.email ? { earlier: true, expiresAt: undo.expiresAt } : null,
@@ -166,6 +167,7 @@ export async function revertEmailChange(deps: Deps, meta: RequestMeta, input: { 
     sessions_ended: done.sessionsEnded,
     ways_in_removed: done.waysInRemoved,
   });
-  deps.waitUntil(deps.mailer.send(emailRevertedMessage({ appName: deps.config.APP_NAME, to: done.user.email, at: now })));
+  const to = envelope(deps.config, done.user.email, mailLocale(done.user, meta));
+  deps.waitUntil(deps.mailer.send(emailRevertedMessage(to, { at: now })));
   return done.user;
 }

@@ -1,6 +1,7 @@
 import type { User } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError, fieldError } from "../../errors";
+import { msg } from "../../i18n/messages";
 import { isRecentLogin } from "../access";
 import type { AuditEvent } from "../audit";
 import { confirmCurrentPassword } from "../password/confirm";
@@ -40,7 +41,7 @@ export async function confirmOwner(
   event: AuditEvent,
 ): Promise<void> {
   if (hasUsablePassword(auth.user.password)) {
-    if (!currentPassword) throw fieldError("validation_failed", "current_password", "Enter your current password.");
+    if (!currentPassword) throw fieldError("validation_failed", "current_password", msg("validation.current_password_required"));
     await confirmCurrentPassword(deps, meta, auth, currentPassword, event);
     return;
   }
@@ -48,7 +49,7 @@ export async function confirmOwner(
   if (!isRecentLogin(deps, auth)) throw apiError("recent_login_required");
 }
 
-const UNVERIFIED = "Verify your email address before adding a way to sign in: enter the code we emailed you, or request a new one.";
+const UNVERIFIED = msg("error.email_unverified.add_way_in");
 
 /** 403 email_unverified unless the account's address is verified (read fresh by authenticate()). */
 export function assertMayAddWayIn(user: Pick<User, "emailVerifiedAt">): void {

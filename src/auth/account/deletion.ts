@@ -3,11 +3,14 @@ import { type Db, UNCACHED } from "../../db/client";
 import { type User, users } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { apiError, fieldError } from "../../errors";
+import type { Locale } from "../../i18n/locales";
+import { msg } from "../../i18n/messages";
 import { describeError } from "../../log";
 import { deletionCodeMessage, deletionScheduledMessage } from "../../mail/account";
+import { envelope } from "../../mail/templates";
 import { avatarPrefix, ownAvatarKey } from "../../storage/avatar-keys";
 import { audit } from "../audit";
-import { type IssuedCode, issueCode, mailCode, redeemCode, revokeCodes, takeSendSlot } from "../codes/one-time-codes";
+import { type CodeMail, issueCode, mailCode, redeemCode, revokeCodes, takeSendSlot } from "../codes/one-time-codes";
 import { event, recordEvent } from "../events/outbox";
 import { type Actor, SYSTEM, self } from "../events/types";
 import { requireMfaCode } from "../mfa/step-up";
@@ -15,7 +18,7 @@ import { confirmCurrentPassword } from "../password/confirm";
 import { hasUsablePassword, unusablePassword } from "../password/formats";
 import { type Authenticated, endAllSessions } from "../sessions/sessions";
 import { OWNED_DATA } from "./owned-data";
-import { findUserByEmail, normalizeEmail } from "./users";
+import { findUserByEmail, mailLocale, normalizeEmail } from "./users";
 
 /**
  * Self-service deletion (docs/admin.md#deletion):
@@ -61,7 +64,7 @@ export async function requestDeletion(deps: Deps, meta: RequestMeta, auth: Authe
   };
   let scheduled: Awaited<ReturnType<typeof schedule>>;
   if (hasUsablePassword(auth.user.password)) {
-    if (!proof.currentPassword) throw fieldError("validation_failed", "current_password", "Enter your current password.");
+    if (!proof.currentPassword) throw fieldError("validation_failed", "current_password", msg("validation.current_password_required"));
     await confirmCurrentPassword(deps, meta, auth, proof.currentPassword, "account_deletion_requested");
     await requireMfaCode(deps, meta, auth.user, proof.mfaCode);
     scheduled = await deps.db.transaction((tx) => schedule(tx as unknown as Db));
@@ -75,7 +78,7 @@ export async function requestDeletion(deps: Deps, meta: RequestMeta, auth: Authe
     const code = { user: auth.user, email: auth.user.email, purpose: "account_deletion" as const, code: proof.code };
     scheduled = await redeemCode(deps, meta, code, schedule);
   }
-  mailDeletionNotice(deps, scheduled, dueAt, (mail) =>
+  mailDeletionNotice(deps, scheduled, dueAt, meta.locale, (mail) =>
     audit(deps, meta, "account_deletion_requested", "success", scheduled.user.id, {
       due_at: dueAt.toISOString(),
       sessions_ended: scheduled.ended,
@@ -88,8 +91,8 @@ export async function requestDeletion(deps: Deps, meta: RequestMeta, auth: Authe
 /** Mail an account without a password the code that confirms its deletion: within the send throttle, in the background. */
 async function mailDeletionCode(deps: Deps, meta: RequestMeta, user: User): Promise<void> {
   await takeSendSlot(deps, "account_deletion", user.email);
-  const message = (u: User, c: IssuedCode) =>
-    deletionCodeMessage({ appName: deps.config.APP_NAME, to: u.email, code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt });
+  const message: CodeMail = (u, c, locale) =>
+    deletionCodeMessage(envelope(deps.config, u.email, locale), { code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt });
   deps.waitUntil(
     mailCode(deps, meta, "account_deletion", user, message).catch((err) =>
       deps.log("error", "one-time code not issued", { purpose: "account_deletion", ...describeError(err) }),
@@ -124,16 +127,21 @@ export async function scheduleDeletion(txDeps: Deps, userId: string, dueAt: Date
   return { user, ended, code };
 }
 
-/** Mail the deletion notice with its restore code in the background; `record` gets the mail's outcome. */
+/**
+ * Mail the deletion notice with its restore code in the background, in the account's language
+ * (else `fallback`: the request's for the owner's own request); `record` gets the mail's outcome.
+ */
 export function mailDeletionNotice(
   deps: Deps,
   scheduled: { user: User; code: { code: string } },
   dueAt: Date,
+  fallback: Locale,
   record: (mail: string) => Promise<void>,
 ) {
   const { user, code } = scheduled;
   const graceSeconds = deps.config.ACCOUNT_DELETION_GRACE;
-  const message = deletionScheduledMessage({ appName: deps.config.APP_NAME, to: user.email, code: code.code, graceSeconds, dueAt });
+  const to = envelope(deps.config, user.email, mailLocale(user, { locale: fallback }));
+  const message = deletionScheduledMessage(to, { code: code.code, graceSeconds, dueAt });
   deps.waitUntil(
     (async () => {
       const sent = await deps.mailer.send(message);

@@ -3,8 +3,9 @@ import type { User } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
 import { verificationCodeMessage } from "../../mail/email-address";
+import { envelope } from "../../mail/templates";
 import { audit } from "../audit";
-import { type IssuedCode, mailCodeWithinSlot, redeemCode, requestCode } from "../codes/one-time-codes";
+import { type CodeMail, mailCodeWithinSlot, redeemCode, requestCode } from "../codes/one-time-codes";
 import { handoverDetail, proveMailbox } from "./owner";
 import { findUserByEmail, normalizeEmail } from "./users";
 
@@ -29,8 +30,10 @@ export function mustVerifyEmail(config: Config, user: Pick<User, "role" | "email
   }
 }
 
-const message = (deps: Deps) => (user: User, c: IssuedCode) =>
-  verificationCodeMessage({ appName: deps.config.APP_NAME, to: user.email, code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt });
+const message =
+  (deps: Deps): CodeMail =>
+  (user, c, locale) =>
+    verificationCodeMessage(envelope(deps.config, user.email, locale), { code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt });
 
 /** A fresh code to the account's address, in the background and within the send throttle; never an error. */
 export function mailVerificationCode(deps: Deps, meta: RequestMeta, user: User): void {

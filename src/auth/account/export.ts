@@ -3,6 +3,7 @@ import { UNCACHED } from "../../db/client";
 import { users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
+import { msg } from "../../i18n/messages";
 import { audit } from "../audit";
 import type { Authenticated } from "../sessions/sessions";
 import { exportPolicy, reserve, throttleKey } from "../throttle";
@@ -23,7 +24,7 @@ export async function exportAccount(deps: Deps, meta: RequestMeta, auth: Authent
   if (!slot.reserved)
     throw apiError("too_many_requests", {
       retryAfter: slot.retryAfter,
-      message: `Your data can be exported ${deps.config.ACCOUNT_EXPORT_DAILY_LIMIT} times in 24 hours. Please try again later.`,
+      message: msg("error.too_many_requests.export", { limit: deps.config.ACCOUNT_EXPORT_DAILY_LIMIT }),
     });
   const [[row], owned] = await Promise.all([
     deps.db.select({ u: users, fresh: UNCACHED }).from(users).where(eq(users.id, id)),

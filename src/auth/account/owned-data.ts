@@ -13,6 +13,7 @@ import {
   passkeyChallenges,
   passkeys,
   sessions,
+  webhookDeliveries,
 } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { type AuditDetail, type AuditEvent, PERSONAL_DETAIL_KEYS } from "../audit";
@@ -303,6 +304,13 @@ export const OWNED_DATA: readonly OwnedData[] = [
     // the account's last events (user.deleted among them).
     anonymise: { keep: "ids and field names only" },
     purge: purgeOldEvents,
+  },
+  {
+    table: webhookDeliveries,
+    export: { omit: "the deliveries of the account's events to other services (ids and attempt times only)" },
+    // The account's last events (user.deleted among them) must still reach the endpoints.
+    anonymise: { keep: "ids and attempt times only" },
+    // No purge of their own: they go with their event (EVENT_RETENTION_DAYS) or their endpoint (ON DELETE CASCADE).
   },
 ];
 

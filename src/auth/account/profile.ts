@@ -2,6 +2,8 @@ import { eq, sql } from "drizzle-orm";
 import { users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError, validationError } from "../../errors";
+import type { Locale } from "../../i18n/locales";
+import { msg } from "../../i18n/messages";
 import { describeError } from "../../log";
 import { makeAvatarVariants } from "../../storage/avatar-images";
 import { newUploadId, ownAvatarKey, variantKey } from "../../storage/avatar-keys";
@@ -16,13 +18,20 @@ export interface ProfileInput {
   avatar?: { bytes: Uint8Array };
   /** Sent by the existing web client; must be the caller's own email, never selects the user. */
   email?: string;
+  /** The language of the account's mails (docs/languages.md). */
+  locale?: Locale;
 }
 
 export const tooLarge = (maxBytes: number) =>
-  apiError("payload_too_large", { message: `The avatar must be at most ${formatBytes(maxBytes)}.` });
+  apiError("payload_too_large", { message: msg("error.payload_too_large.avatar", bytes(maxBytes)) });
 
-const formatBytes = (n: number) =>
-  n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : n % 1024 === 0 ? `${n / 1024} KiB` : `${n} bytes`;
+/** 5242880 -> 5 MiB, 2048 -> 2 KiB, 1000 -> 1000 bytes. */
+const bytes = (n: number) =>
+  n % (1024 * 1024) === 0
+    ? { amount: n / (1024 * 1024), unit: "MiB" }
+    : n % 1024 === 0
+      ? { amount: n / 1024, unit: "KiB" }
+      : { amount: n, unit: "bytes" };
 
 export interface ProfileResult {
   user: PublicUser;
@@ -31,8 +40,8 @@ export interface ProfileResult {
 }
 
 /**
- * Change the caller's name and/or avatar. The user comes from the token only. An avatar is
- * re-encoded at each standard size (src/storage/avatar-images.ts), stored under fresh keys
+ * Change the caller's name, avatar and/or language (the locale of its mails). The user comes
+ * from the token only. An avatar is re-encoded at each standard size (src/storage/avatar-images.ts), stored under fresh keys
  * (src/storage/avatar-keys.ts) before the row changes, removed again if the row cannot be
  * updated, and the replaced avatar's objects are deleted afterwards (only if this service wrote
  * them for this user).
@@ -45,8 +54,9 @@ export async function updateProfile(deps: Deps, meta: RequestMeta, auth: Authent
   }
   const fullName = input.fullName?.trim();
   if (fullName !== undefined && (fullName.length < 1 || fullName.length > 100))
-    throw validationError([{ path: "full_name", message: "Full name must be 1 to 100 characters." }]);
-  if (fullName === undefined && !input.avatar) throw validationError([{ path: "(body)", message: "Send full_name, avatar or both." }]);
+    throw validationError([{ path: "full_name", message: msg("validation.full_name_length") }]);
+  if (fullName === undefined && !input.avatar && input.locale === undefined)
+    throw validationError([{ path: "(body)", message: msg("validation.profile_empty") }]);
 
   let newKeys: string[] = [];
   let avatarUrl: string | undefined;
@@ -75,7 +85,7 @@ export async function updateProfile(deps: Deps, meta: RequestMeta, auth: Authent
 
   let row: { user: PublicUser; previousAvatar: string | null } | undefined;
   try {
-    row = await saveProfile(deps, me.id, fullName, avatarUrl);
+    row = await saveProfile(deps, me.id, { fullName, avatar: avatarUrl, locale: input.locale });
   } catch (err) {
     await removeAllQuietly(deps, newKeys, "new avatar after a failed profile update");
     throw err;
@@ -86,7 +96,11 @@ export async function updateProfile(deps: Deps, meta: RequestMeta, auth: Authent
   }
 
   if (newKeys.length && row.previousAvatar && row.previousAvatar !== avatarUrl) await removePrevious(deps, me.id, row.previousAvatar);
-  await audit(deps, meta, "profile_updated", "success", me.id, { full_name: fullName !== undefined, avatar: newKeys.length > 0 });
+  await audit(deps, meta, "profile_updated", "success", me.id, {
+    full_name: fullName !== undefined,
+    avatar: newKeys.length > 0,
+    ...(input.locale !== undefined ? { locale: input.locale } : {}),
+  });
   return { user: row.user, ...(avatarSizes ? { avatarSizes } : {}) };
 }
 
@@ -135,7 +149,7 @@ async function removeAllQuietly(deps: Deps, keys: string[], what: string) {
  * so of two concurrent uploads each deletes exactly the object it replaced; in its transaction,
  * the `user.updated` event naming the fields whose value changed (none: no event).
  */
-async function saveProfile(deps: Deps, userId: string, fullName: string | undefined, avatar: string | undefined) {
+async function saveProfile(deps: Deps, userId: string, change: { fullName?: string; avatar?: string; locale?: Locale }) {
   return deps.db.transaction(async (tx) => {
     const before = tx.$with("before").as(
       tx
@@ -143,6 +157,7 @@ async function saveProfile(deps: Deps, userId: string, fullName: string | undefi
           id: users.id,
           previousAvatar: sql<string | null>`${users.avatar}`.as("previous_avatar"),
           previousName: sql<string>`${users.fullName}`.as("previous_name"),
+          previousLocale: sql<string | null>`${users.locale}`.as("previous_locale"),
         })
         .from(users)
         .where(eq(users.id, userId))
@@ -151,7 +166,11 @@ async function saveProfile(deps: Deps, userId: string, fullName: string | undefi
     const [row] = await tx
       .with(before)
       .update(users)
-      .set({ ...(fullName !== undefined ? { fullName } : {}), ...(avatar !== undefined ? { avatar } : {}) })
+      .set({
+        ...(change.fullName !== undefined ? { fullName: change.fullName } : {}),
+        ...(change.avatar !== undefined ? { avatar: change.avatar } : {}),
+        ...(change.locale !== undefined ? { locale: change.locale } : {}),
+      })
       .from(before)
       .where(eq(users.id, before.id))
       .returning({
@@ -162,14 +181,17 @@ async function saveProfile(deps: Deps, userId: string, fullName: string | undefi
         avatar: users.avatar,
         emailVerifiedAt: users.emailVerifiedAt,
         requestedRole: users.requestedRole,
+        locale: users.locale,
         previousAvatar: before.previousAvatar,
         previousName: before.previousName,
+        previousLocale: before.previousLocale,
       });
     if (!row) return undefined;
-    const { previousAvatar, previousName, ...user } = row;
+    const { previousAvatar, previousName, previousLocale, ...user } = row;
     const fields: UserField[] = [
       ...(user.fullName !== previousName ? (["full_name"] as const) : []),
       ...(user.avatar !== previousAvatar ? (["avatar"] as const) : []),
+      ...(user.locale !== previousLocale ? (["locale"] as const) : []),
     ];
     if (fields.length) await recordEvent(tx, event("user.updated", { userId, actor: self(userId), at: deps.now(), data: { fields } }));
     return { user: publicUser(user), previousAvatar };

@@ -1,7 +1,9 @@
 import { type User, users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
+import type { Locale } from "../../i18n/locales";
 import { registrationAttemptMessage } from "../../mail/registration-attempt";
+import { envelope } from "../../mail/templates";
 import { audit } from "../audit";
 import { recordEvent, userCreated } from "../events/outbox";
 import { hashPassword, scryptParams } from "../password/hash";
@@ -10,7 +12,7 @@ import { assertNotBreached, assertPasswordShape } from "../password/new-password
 import type { TokenPair } from "../sessions/sessions";
 import { completeSignIn } from "../sign-in/complete";
 import { mailVerificationCode, mustVerifyEmail } from "./email-verification";
-import { findUserByEmail, normalizeEmail } from "./users";
+import { findUserByEmail, mailLocale, normalizeEmail } from "./users";
 
 export type RegisterOutcome =
   | { kind: "created"; user: User; tokens: TokenPair }
@@ -30,7 +32,7 @@ export type RegisterOutcome =
 export async function register(
   deps: Deps,
   meta: RequestMeta,
-  input: { fullName: string; email: string; password: string; role: "student" | "instructor" },
+  input: { fullName: string; email: string; password: string; role: "student" | "instructor"; locale: Locale | null },
 ): Promise<RegisterOutcome> {
   assertPasswordShape(input.password);
   // Admitted to the hash queue before the breached-password lookup: a request it cannot take
@@ -53,6 +55,7 @@ export async function register(
         password: hash,
         role,
         requestedRole: pending ? input.role : null,
+        locale: input.locale,
         createdAt: deps.now(),
       })
       .onConflictDoNothing()
@@ -65,7 +68,7 @@ export async function register(
     const owner = safe ? await findUserByEmail(deps, email) : undefined;
     await audit(deps, meta, "registered", "failure", owner?.id ?? null, { reason: "email_taken" });
     if (!safe) throw apiError("email_taken");
-    if (owner) notifyRegistrationAttempt(deps, owner);
+    if (owner) notifyRegistrationAttempt(deps, meta, owner);
     return { kind: "accepted" };
   }
   mailVerificationCode(deps, meta, user);
@@ -87,9 +90,10 @@ export async function register(
 
 /**
  * REGISTER_ENUMERATION_SAFE: tell the owner of a taken email that someone tried to register
- * with it, in the background so the answer's timing does not depend on the mail.
+ * with it, in the background so the answer's timing does not depend on the mail. In the owner's
+ * language; an owner who never chose one gets the request's (most often the owner, who forgot).
  */
-export function notifyRegistrationAttempt(deps: Deps, owner: User): void {
-  const message = registrationAttemptMessage({ appName: deps.config.APP_NAME, to: owner.email });
+export function notifyRegistrationAttempt(deps: Deps, meta: RequestMeta, owner: User): void {
+  const message = registrationAttemptMessage(envelope(deps.config, owner.email, mailLocale(owner, meta)));
   deps.waitUntil(deps.mailer.send(message));
 }

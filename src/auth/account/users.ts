@@ -2,7 +2,8 @@ import { sql } from "drizzle-orm";
 import { z } from "zod";
 import { UNCACHED } from "../../db/client";
 import { type User, users } from "../../db/schema";
-import type { Deps } from "../../deps";
+import type { Deps, RequestMeta } from "../../deps";
+import { isLocale, type Locale } from "../../i18n/locales";
 
 /** The user object every answer carries (login, register, /me, profile). */
 export interface PublicUser {
@@ -15,10 +16,12 @@ export interface PublicUser {
   email_verified: boolean;
   /** INSTRUCTOR_APPROVAL=required: the role asked for at registration and not yet decided by an admin; else null. */
   requested_role: string | null;
+  /** The language of the account's mails; null when not chosen (or a value this service does not support). */
+  locale: Locale | null;
 }
 
 export const publicUser = (
-  u: Pick<User, "id" | "fullName" | "email" | "role" | "avatar" | "emailVerifiedAt" | "requestedRole">,
+  u: Pick<User, "id" | "fullName" | "email" | "role" | "avatar" | "emailVerifiedAt" | "requestedRole" | "locale">,
 ): PublicUser => ({
   id: u.id,
   full_name: u.fullName,
@@ -27,7 +30,15 @@ export const publicUser = (
   avatar: u.avatar,
   email_verified: u.emailVerifiedAt !== null,
   requested_role: u.requestedRole,
+  locale: isLocale(u.locale) ? u.locale : null,
 });
+
+/**
+ * The language of a mail to an account: the account's locale, else the request's (Accept-Language),
+ * so an account that never chose one gets its mails in the language its app asks in.
+ */
+export const mailLocale = (user: Pick<User, "locale">, meta: Pick<RequestMeta, "locale">): Locale =>
+  isLocale(user.locale) ? user.locale : meta.locale;
 
 /** Emails are stored trimmed and lower-cased; lookups compare lower(email). */
 export const normalizeEmail = (email: string) => email.trim().toLowerCase();

@@ -1,4 +1,5 @@
 import { fieldError } from "../../errors";
+import { msg } from "../../i18n/messages";
 import { b64url, fromB64url, utf8 } from "../../lib/encoding";
 
 /**
@@ -67,7 +68,7 @@ export function decodeCursor(cursor: string, isId: (id: string) => boolean): Pos
     const [at, id] = parsed;
     if (typeof at === "string" && isTimestamp(at) && typeof id === "string" && isId(id)) return { at, id };
   }
-  throw fieldError("validation_failed", "cursor", "This cursor is not one this API returned: start again without it.");
+  throw fieldError("validation_failed", "cursor", msg("validation.cursor_invalid"));
 }
 
 /** Page sizes: LIST_DEFAULT unless asked; a larger ask is served LIST_MAX rows. */

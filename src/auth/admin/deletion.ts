@@ -2,6 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { users } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { AppError, apiError } from "../../errors";
+import { DEFAULT_LOCALE } from "../../i18n/locales";
 import { deletionDueAt, mailDeletionNotice, scheduleDeletion } from "../account/deletion";
 import { revokeCodes } from "../codes/one-time-codes";
 import { event as outboxEvent, recordEvent } from "../events/outbox";
@@ -51,7 +52,8 @@ export async function startUserDeletion(deps: Deps, meta: RequestMeta, admin: Au
     await refuse(deps, meta, admin, event, id, beingDeleted ? "being_deleted" : "not_active");
     throw apiError(beingDeleted ? "account_being_deleted" : "account_not_active");
   }
-  mailDeletionNotice(deps, scheduled, dueAt, async (mail) => {
+  // The account's language, else the default: the administrator's says nothing about the user's.
+  mailDeletionNotice(deps, scheduled, dueAt, DEFAULT_LOCALE, async (mail) => {
     if (mail !== "sent") deps.log("warn", "deletion notice not mailed", { userId: id, reason: mail });
   });
   return adminUser(await findUser(deps, id));

@@ -3,6 +3,7 @@ import { UNCACHED } from "../../db/client";
 import { type User, users } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { AppError, apiError } from "../../errors";
+import { DEFAULT_LOCALE } from "../../i18n/locales";
 import type { AuditEvent } from "../audit";
 import { event, type NewEvent, recordEvent } from "../events/outbox";
 import { byAdmin, type UserField } from "../events/types";
@@ -159,5 +160,6 @@ export async function sendUserPasswordReset(deps: Deps, meta: RequestMeta, admin
       throw await recordRefusal(deps, meta, admin, event, id, err, { reason: err.code });
     throw await refused(deps, meta, admin, event, id, err);
   }
-  issueResetMail(deps, meta, user);
+  // The mail follows the account's language, else the default: the administrator's says nothing about the user's.
+  issueResetMail(deps, { ...meta, locale: DEFAULT_LOCALE }, user);
 }

@@ -5,10 +5,12 @@ import { UNCACHED } from "../../db/client";
 import { oneTimeCodes, type User, users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
+import type { Locale } from "../../i18n/locales";
+import { msg } from "../../i18n/messages";
 import { hmacHex } from "../../lib/encoding";
 import { describeError } from "../../log";
 import type { MailMessage } from "../../mail/mailer";
-import { findUserByEmail } from "../account/users";
+import { findUserByEmail, mailLocale } from "../account/users";
 import { type AuditEvent, audit } from "../audit";
 import { clearThrottle, codeGuessPolicy, codeSendPolicy, reserve, throttleKey } from "../throttle";
 
@@ -117,7 +119,7 @@ export async function takeSendSlot(deps: Deps, purpose: CodePurposeName, email: 
   if (!r.reserved)
     throw apiError("too_many_requests", {
       retryAfter: r.retryAfter,
-      message: "A code was sent recently. Please wait before requesting another one.",
+      message: msg("error.too_many_requests.code_resend"),
     });
 }
 
@@ -139,17 +141,20 @@ export async function issueCode(deps: Deps, userId: string, purpose: CodePurpose
   return { code, expiresAt, ttl };
 }
 
+/** The mail of a code: built for the account, the code and the mail's locale (the account's, else the request's). */
+export type CodeMail = (user: User, code: IssuedCode, locale: Locale) => MailMessage;
+
 /** Issue a code for a known account, mail it (the message decides the address) and audit the outcome. */
 export async function mailCode(
   deps: Deps,
   meta: RequestMeta,
   purpose: CodePurposeName,
   user: User,
-  message: (user: User, code: IssuedCode) => MailMessage,
+  message: CodeMail,
   target: string | null = null,
 ): Promise<void> {
   const code = await issueCode(deps, user.id, purpose, target);
-  const sent = await deps.mailer.send(message(user, code));
+  const sent = await deps.mailer.send(message(user, code, mailLocale(user, meta)));
   await audit(deps, meta, CODE_PURPOSES[purpose].events.requested, sent.ok ? "success" : "failure", user.id, {
     purpose,
     mail: sent.ok ? "sent" : sent.reason,
@@ -168,7 +173,7 @@ export async function requestCode(
   meta: RequestMeta,
   purpose: CodePurposeName,
   email: string,
-  message: (user: User, code: IssuedCode) => MailMessage,
+  message: CodeMail,
   eligible: (user: User) => boolean = () => true,
 ): Promise<void> {
   await takeSendSlot(deps, purpose, email);
@@ -190,13 +195,7 @@ export async function requestCode(
  * login), in the background and within the send slot: a refused slot skips the mail (audited)
  * and never becomes an error of the request that caused it.
  */
-export function mailCodeWithinSlot(
-  deps: Deps,
-  meta: RequestMeta,
-  purpose: CodePurposeName,
-  user: User,
-  message: (user: User, code: IssuedCode) => MailMessage,
-): void {
+export function mailCodeWithinSlot(deps: Deps, meta: RequestMeta, purpose: CodePurposeName, user: User, message: CodeMail): void {
   deps.waitUntil(
     (async () => {
       if (!(await sendSlot(deps, purpose, user.email)).reserved) {
@@ -338,7 +337,7 @@ export async function redeemCode<T>(
     await audit(deps, meta, failed, "blocked", userId, { purpose, reason: "guess_delayed" });
     throw apiError("too_many_requests", {
       retryAfter: budget.retryAfter,
-      message: "Too many wrong codes for this account. Please wait before trying again.",
+      message: msg("error.too_many_requests.code_guesses"),
     });
   }
   // Computed for unknown accounts too, so both paths do the same work before answering.

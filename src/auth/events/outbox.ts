@@ -13,6 +13,7 @@ import {
   type RevokeReason,
   self,
 } from "./types";
+import { noteEventsWritten } from "./written";
 
 /**
  * The outbox: identity events written IN THE TRANSACTION of the change they record, so an event
@@ -69,6 +70,7 @@ function rowsOf(events: NewEvent[]) {
 /** Write events on the change's transaction `tx` (or in the same statement's CTE: revokedSessionEvents). */
 export async function recordEvent(tx: Db, ...events: NewEvent[]): Promise<void> {
   if (events.length === 0) return;
+  noteEventsWritten();
   await tx.insert(authEvents).values(rowsOf(events));
 }
 
@@ -114,6 +116,7 @@ export const credentialsChanged = (
 function eventsFromRows(from: SQL, type: EventType, data: SQL, at: Date, actor?: Actor): SQL {
   const actorType = actor ? sql`${actor.type}` : sql`'self'`;
   const actorId = actor ? sql`${actor.id}::uuid` : sql`${from}.user_id`;
+  noteEventsWritten();
   return sql`insert into ${authEvents} (id, type, at, user_id, actor_type, actor_id, data)
     select gen_random_uuid(), ${type}, ${at.toISOString()}::timestamptz, ${from}.user_id, ${actorType}, ${actorId}, ${data}
       from ${from}`;

@@ -25,7 +25,7 @@ export const byAdmin = (adminId: string): Actor => ({ type: "admin", id: adminId
 export const SYSTEM: Actor = { type: "system", id: null };
 
 /** The fields of the public user (src/auth/account/users.ts) a `user.updated` can name. */
-const USER_FIELDS = ["full_name", "email", "avatar", "role", "requested_role"] as const;
+const USER_FIELDS = ["full_name", "email", "avatar", "role", "requested_role", "locale"] as const;
 export type UserField = (typeof USER_FIELDS)[number];
 
 /**
@@ -83,7 +83,7 @@ export const EVENT_TYPES = {
   },
   "user.updated": {
     description:
-      "The public fields named in `fields` changed (name, avatar, email, role, requested role); the values are not in the event: read the account.",
+      "The public fields named in `fields` changed (name, avatar, email, role, requested role, language); the values are not in the event: read the account.",
     data: z.strictObject({ fields: z.array(z.enum(USER_FIELDS)).min(1).max(USER_FIELDS.length) }),
   },
   "user.email_verified": {

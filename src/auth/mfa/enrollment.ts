@@ -89,7 +89,7 @@ export async function confirmTotp(
     return endAllSessions(withDb(deps, tx), user.id, "mfa_enabled", { keep: auth.sessionId });
   });
   await audit(deps, meta, "mfa_enabled", "success", user.id, { method: "totp", sessions_ended: sessionsEnded });
-  notifyMfaEnabled(deps, user.email);
+  notifyMfaEnabled(deps, meta, user);
   return codes;
 }
 
@@ -119,7 +119,7 @@ export async function disableMfa(
     await recordEvent(tx, credentialsChanged(deps, user.id, "totp", "disabled"));
   });
   await audit(deps, meta, "mfa_disabled", "success", user.id, { method: "code" in proof ? "totp" : "recovery_code" });
-  notifyMfaDisabled(deps, user.email);
+  notifyMfaDisabled(deps, meta, user);
 }
 
 /**
@@ -143,6 +143,6 @@ export async function regenerateRecoveryCodes(
     await recordEvent(tx, credentialsChanged(deps, user.id, "recovery_codes", "regenerated"));
   });
   await audit(deps, meta, "recovery_codes_regenerated", "success", user.id);
-  notifyRecoveryCodesRegenerated(deps, user.email);
+  notifyRecoveryCodesRegenerated(deps, meta, user);
   return codes;
 }

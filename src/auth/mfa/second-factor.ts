@@ -2,6 +2,7 @@ import type { Db } from "../../db/client";
 import type { MfaFactor, User } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
+import { msg } from "../../i18n/messages";
 import { describeError } from "../../log";
 import { audit } from "../audit";
 import type { SecondFactor } from "../sign-in/ways-in";
@@ -23,7 +24,7 @@ export type ProofContext = "sign_in" | "confirm" | "disable" | "regenerate" | "s
 /** A 6-digit code (spaces allowed) is a TOTP code; anything else is taken for a recovery code. */
 export const proofOf = (typed: string): Proof => (/^\s*\d{3}\s?\d{3}\s*$/.test(typed) ? { code: typed } : { recoveryCode: typed });
 
-const THROTTLED = "Too many wrong codes for this account. Please wait before trying again.";
+const THROTTLED = msg("error.too_many_requests.code_guesses");
 
 class CodeAlreadyUsed extends Error {}
 
@@ -42,7 +43,7 @@ class CodeAlreadyUsed extends Error {}
 export async function withSecondFactor<T>(
   deps: Deps,
   meta: RequestMeta,
-  user: Pick<User, "id" | "email">,
+  user: Pick<User, "id" | "email" | "locale">,
   factor: MfaFactor,
   proof: Proof,
   context: ProofContext,
@@ -90,7 +91,7 @@ export async function withSecondFactor<T>(
       (async () => {
         const remaining = await remainingRecoveryCodes(deps, user.id);
         await audit(deps, meta, "recovery_code_used", "success", user.id, { context, remaining });
-        notifyRecoveryCodeUsed(deps, user.email, remaining);
+        notifyRecoveryCodeUsed(deps, meta, user, remaining);
       })().catch((err) => deps.log("error", "recovery code notice failed", describeError(err))),
     );
   }

@@ -18,7 +18,7 @@ import { type ProofContext, type ProofKind, proofOf, withSecondFactor } from "./
 export async function requireMfaCode(
   deps: Deps,
   meta: RequestMeta,
-  user: Pick<User, "id" | "email">,
+  user: Pick<User, "id" | "email" | "locale">,
   mfaCode: string | undefined | null,
   context: ProofContext = "step_up",
 ): Promise<{ verified: ProofKind | null }> {

@@ -1,3 +1,5 @@
+import type { Locale } from "../../i18n/locales";
+import { t } from "../../i18n/messages";
 import { b64url, randomBytes } from "../../lib/encoding";
 import { escapeHtml } from "../../mail/templates";
 
@@ -21,7 +23,7 @@ export const RESUBMIT_MARKER = "same_site";
 /** The callback fields echoed back, in this order; anything else the POST carried is dropped. */
 const ECHOED = ["code", "state", "error", "error_description", "iss", "user"] as const;
 
-export function resubmitPage(params: URLSearchParams): { html: string; csp: string } {
+export function resubmitPage(params: URLSearchParams, locale: Locale): { html: string; csp: string } {
   const nonce = b64url(randomBytes(16));
   const inputs = ECHOED.flatMap((name) => {
     const value = params.get(name);
@@ -29,10 +31,10 @@ export function resubmitPage(params: URLSearchParams): { html: string; csp: stri
   });
   inputs.push(`<input type="hidden" name="${RESUBMIT_MARKER}" value="1">`);
   const html = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>Signing you in</title></head>
+<html lang="${locale}"><head><meta charset="utf-8"><meta name="robots" content="noindex"><title>${escapeHtml(t(locale, "page.resubmit.title"))}</title></head>
 <body><form method="post">
 ${inputs.join("\n")}
-<noscript><p>Signing you in. <button type="submit">Continue</button></p></noscript>
+<noscript><p>${escapeHtml(t(locale, "page.resubmit.title"))} <button type="submit">${escapeHtml(t(locale, "page.resubmit.continue"))}</button></p></noscript>
 </form>
 <script nonce="${nonce}">document.forms[0].submit();</script>
 </body></html>`;

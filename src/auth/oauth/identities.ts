@@ -208,7 +208,7 @@ export async function resolveAccount(
     if (identityId) {
       await audit(deps, meta, "identity_linked", "success", local.id, { provider: v.provider, how: "verified_email" });
       // A new way into an existing account: its owner is told, as for every other.
-      notifyIdentityLinked(deps, local.email, { provider: v.provider, email: emailOf(v) });
+      notifyIdentityLinked(deps, meta, local, { provider: v.provider, email: emailOf(v) });
       return { user: local, created: false, identityId };
     }
   }
@@ -255,7 +255,7 @@ export async function linkIdentity(
     throw await linkedElsewhere(deps, meta, auth, v);
   }
   await audit(deps, meta, "identity_linked", "success", auth.user.id, { provider: v.provider, how: "explicit" });
-  notifyIdentityLinked(deps, auth.user.email, row);
+  notifyIdentityLinked(deps, meta, auth.user, row);
   return { identity: row, created: true };
 }
 
@@ -330,7 +330,7 @@ export async function unlinkIdentity(deps: Deps, meta: RequestMeta, auth: Authen
   const outcome = await unlink(deps, auth.user.id, id, true);
   if (typeof outcome === "string") throw await refuse(outcome);
   await audit(deps, meta, "identity_unlinked", "success", auth.user.id, { provider: outcome.provider });
-  notifyIdentityUnlinked(deps, auth.user.email, outcome);
+  notifyIdentityUnlinked(deps, meta, auth.user, outcome);
   return outcome;
 }
 

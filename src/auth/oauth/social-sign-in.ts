@@ -1,5 +1,6 @@
 import type { Deps, RequestMeta } from "../../deps";
 import { AppError, apiError } from "../../errors";
+import { msg } from "../../i18n/messages";
 import { describeError } from "../../log";
 import type { OwnerProof } from "../account/credential-change";
 import { audit } from "../audit";
@@ -43,8 +44,7 @@ async function verifyForSignIn(
   }
 }
 
-const GROUNDS_GONE =
-  "Your account changed during this sign-in (its password was reset, or this sign-in method was removed). Sign in again.";
+const GROUNDS_GONE = msg("error.invalid_credentials.grounds_gone");
 
 /** The account of a verified identity, signed in (or the MFA step, or the refusal of its state). */
 export async function signInWithIdentity(deps: Deps, meta: RequestMeta, v: VerifiedIdentity, fullName?: string): Promise<SignInResult> {

@@ -7,6 +7,7 @@ import type {
 } from "@simplewebauthn/server";
 import type { Config } from "../../config";
 import { apiError } from "../../errors";
+import { msg } from "../../i18n/messages";
 import { b64url, fromB64url } from "../../lib/encoding";
 
 /**
@@ -38,7 +39,7 @@ export interface RelyingParty {
 
 /** The relying party from the settings; passkeys are off (404) without WEBAUTHN_RP_ID. */
 export function relyingParty(config: Config): RelyingParty {
-  if (!config.WEBAUTHN_RP_ID) throw apiError("not_found", { message: "Passkeys are not enabled on this service." });
+  if (!config.WEBAUTHN_RP_ID) throw apiError("not_found", { message: msg("error.not_found.passkeys_off") });
   return { id: config.WEBAUTHN_RP_ID, name: config.WEBAUTHN_RP_NAME ?? config.APP_NAME, origins: config.WEBAUTHN_ORIGINS };
 }
 

@@ -1,6 +1,7 @@
 import type { Passkey } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
+import { msg } from "../../i18n/messages";
 import { confirmOwner, type OwnerProof } from "../account/credential-change";
 import { audit } from "../audit";
 import { requireMfaCode } from "../mfa/step-up";
@@ -25,8 +26,7 @@ export async function renameCallersPasskey(deps: Deps, meta: RequestMeta, auth: 
   return passkey;
 }
 
-const LAST =
-  "This passkey is the account's last way to sign in. Add another passkey, link Google or Apple, or set a password (reset it by email) first.";
+const LAST = msg("error.last_sign_in_method.passkey");
 
 /**
  * DELETE /passkeys/{id}: a credential change (the owner's proof as for adding one), and never the
@@ -54,7 +54,7 @@ export async function removeCallersPasskey(
   const outcome = await removePasskey(deps.db, auth.user.id, id, true, deps.now());
   if (typeof outcome === "string") throw await refuse(outcome);
   await audit(deps, meta, "passkey_removed", "success", auth.user.id, { passkey: id });
-  notifyPasskeyRemoved(deps, auth.user.email, outcome);
+  notifyPasskeyRemoved(deps, meta, auth.user, outcome);
   return outcome;
 }
 

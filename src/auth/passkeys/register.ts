@@ -98,6 +98,6 @@ export async function addPasskey(deps: Deps, meta: RequestMeta, auth: Authentica
     device_type: passkey.deviceType,
     user_verified: credential.userVerified,
   });
-  notifyPasskeyAdded(deps, user.email, passkey);
+  notifyPasskeyAdded(deps, meta, user, passkey);
   return passkey;
 }

@@ -2,9 +2,12 @@ import { authSecret } from "../../config";
 import { type User, users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
+import { isLocale, type Locale } from "../../i18n/locales";
+import { msg } from "../../i18n/messages";
 import { hmacHex } from "../../lib/encoding";
 import { describeError } from "../../log";
-import { verificationCodeMessage } from "../../mail/email-address";
+import { passkeySignUpCodeMessage } from "../../mail/passkeys";
+import { envelope } from "../../mail/templates";
 import { notifyRegistrationAttempt } from "../account/register";
 import { findUserByEmail, normalizeEmail } from "../account/users";
 import { audit } from "../audit";
@@ -48,19 +51,21 @@ async function refuseTaken(deps: Deps, meta: RequestMeta, email: string): Promis
   const owner = safe ? await findUserByEmail(deps, email) : undefined;
   await audit(deps, meta, "registered", "failure", owner?.id ?? null, { method: "passkey", reason: "email_taken" });
   if (!safe) throw apiError("email_taken");
-  if (owner) notifyRegistrationAttempt(deps, owner);
+  if (owner) notifyRegistrationAttempt(deps, meta, owner);
   return { kind: "accepted" };
 }
 
 /**
  * POST /passkeys/signup/options: creation options for a new account, with a fresh random user
- * handle, and the challenge_token that carries the address and name to the verify. A taken address
- * answers 409 here already, as registration would (not with REGISTER_ENUMERATION_SAFE).
+ * handle, and the challenge_token that carries the address, name and language to the verify. A
+ * taken address answers 409 here already, as registration would (not with REGISTER_ENUMERATION_SAFE).
+ * The code mail is in `locale` when given, else the request's language; the account gets `locale`
+ * (as at registration: the route passes Accept-Language's when the body has none).
  */
 export async function signUpOptions(
   deps: Deps,
   meta: RequestMeta,
-  input: { email: string; fullName: string },
+  input: { email: string; fullName: string; locale: Locale | null },
 ): Promise<{ options: CreationOptions; challengeToken: string }> {
   const rp = relyingParty(deps.config);
   const email = normalizeEmail(input.email);
@@ -74,7 +79,13 @@ export async function signUpOptions(
   const code = generateCode();
   const { token } = await keepChallenge(deps, "signup", options.challenge, {
     token: true,
-    data: { email, full_name: fullName, user_handle: handle, code_hash: await signUpCodeHash(deps, email, code) },
+    data: {
+      email,
+      full_name: fullName,
+      user_handle: handle,
+      code_hash: await signUpCodeHash(deps, email, code),
+      ...(input.locale ? { locale: input.locale } : {}),
+    },
   });
   if (taken) {
     // REGISTER_ENUMERATION_SAFE: the same answer, no code; the owner is told of the attempt.
@@ -82,7 +93,7 @@ export async function signUpOptions(
   } else {
     const ttlSeconds = CHALLENGE_TTL;
     const expiresAt = new Date(deps.now().getTime() + ttlSeconds * 1000);
-    const message = verificationCodeMessage({ appName: deps.config.APP_NAME, to: email, code, ttlSeconds, expiresAt });
+    const message = passkeySignUpCodeMessage(envelope(deps.config, email, input.locale ?? meta.locale), { code, ttlSeconds, expiresAt });
     deps.waitUntil(
       deps.mailer
         .send(message)
@@ -114,6 +125,7 @@ async function createAccount(deps: Deps, data: Record<string, string>, credentia
         email: data.email,
         password: unusablePassword(),
         role: ROLE,
+        locale: isLocale(data.locale) ? data.locale : null,
         createdAt: deps.now(),
         // The sign-up's code proved the mailbox before the account existed.
         emailVerifiedAt: deps.now(),
@@ -149,7 +161,7 @@ export async function signUpWithPasskey(
     await audit(deps, meta, "email_verification_failed", "blocked", null, { purpose: "passkey_sign_up", reason: "guess_delayed" });
     throw apiError("too_many_requests", {
       retryAfter: budget.retryAfter,
-      message: "Too many wrong codes for this account. Please wait before trying again.",
+      message: msg("error.too_many_requests.code_guesses"),
     });
   }
   const hash = await signUpCodeHash(deps, pending.email, input.code);

@@ -65,7 +65,7 @@ async function applyChange(
     throw apiError("password_change_conflict");
   }
   await audit(deps, meta, "password_changed", "success", user.id);
-  notifyPasswordChanged(deps, user.email, "change");
+  notifyPasswordChanged(deps, meta, user, "change");
   // The new session proves what this request proved: the password, and the second factor when one was asked.
   const amr = [...amrOf("password"), ...(verified ? amrOf(verified) : [])];
   const started = await startSession(deps, meta, user, { passwordChangedAt: user.passwordChangedAt }, amr);

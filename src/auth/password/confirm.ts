@@ -2,6 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import { throttles, type User, users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
+import { msg } from "../../i18n/messages";
 import { normalizeEmail } from "../account/users";
 import { type AuditEvent, audit } from "../audit";
 import type { Authenticated } from "../sessions/sessions";
@@ -41,7 +42,7 @@ async function reserveLogin(deps: Deps, key: string, email: string) {
   return { gate, user: row.user };
 }
 
-const THROTTLED = "Too many failed attempts. Please wait before trying again.";
+const THROTTLED = msg("error.too_many_requests.login");
 
 /** Users whose malformed stored hash this isolate already logged: one line per user, not per attempt. */
 const reportedMalformed = new Set<string>();

@@ -1,4 +1,5 @@
 import type { Config } from "../../config";
+import { type Message, msg } from "../../i18n/messages";
 import { fromB64, randomBytes, timingSafeEqual, utf8 } from "../../lib/encoding";
 import { isolateMemo } from "../../lib/isolate-memo";
 import { SCRYPT_FORMAT, UNUSABLE_PASSWORD_PREFIX } from "./formats";
@@ -23,8 +24,9 @@ export const scryptParams = (c: Pick<Config, "SCRYPT_LOG_N" | "SCRYPT_R" | "SCRY
   p: c.SCRYPT_P,
 });
 
+/** The length policy of a new password, in characters after NFKC. */
 const PASSWORD_MIN = 8;
-const PASSWORD_MAX = 256;
+export const PASSWORD_MAX = 256;
 const SALT_BYTES = 16;
 const KEY_BYTES = 32;
 
@@ -32,10 +34,10 @@ const KEY_BYTES = 32;
 export const normalizePassword = (pw: string) => pw.normalize("NFKC");
 
 /** Policy for a password being set (register, reset, change). Returns a message or null. */
-export function passwordPolicyProblem(pw: string): string | null {
+export function passwordPolicyProblem(pw: string): Message | null {
   const n = [...normalizePassword(pw)].length;
-  if (n < PASSWORD_MIN) return `Password must be at least ${PASSWORD_MIN} characters.`;
-  if (n > PASSWORD_MAX) return `Password must be at most ${PASSWORD_MAX} characters.`;
+  if (n < PASSWORD_MIN) return msg("validation.password_too_short", { min: PASSWORD_MIN });
+  if (n > PASSWORD_MAX) return msg("validation.password_too_long", { max: PASSWORD_MAX });
   return null;
 }
 

@@ -2,11 +2,12 @@ import { eq } from "drizzle-orm";
 import { type User, users } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { describeError } from "../../log";
-import { passwordChangedMessage, resetCodeMessage } from "../../mail/templates";
+import { passwordChangedMessage, resetCodeMessage } from "../../mail/password";
+import { envelope } from "../../mail/templates";
 import { proveMailbox } from "../account/owner";
-import { findUserByEmail, normalizeEmail } from "../account/users";
+import { findUserByEmail, mailLocale, normalizeEmail } from "../account/users";
 import { audit } from "../audit";
-import { type IssuedCode, mailCode, redeemCode, requestCode, takeSendSlot } from "../codes/one-time-codes";
+import { type CodeMail, mailCode, redeemCode, requestCode, takeSendSlot } from "../codes/one-time-codes";
 import { credentialsChanged, recordEvent } from "../events/outbox";
 import { revokeChallenges } from "../mfa/challenge";
 import { dropUnprovenIdentities } from "../oauth/identities";
@@ -22,8 +23,10 @@ import { assertAcceptableNewPassword } from "./new-password";
  * ends every session and confirms the address in the transaction that consumes the code, then
  * tells the address that its password changed.
  */
-const resetMessage = (deps: Deps) => (user: User, c: IssuedCode) =>
-  resetCodeMessage({ appName: deps.config.APP_NAME, to: user.email, code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt });
+const resetMessage =
+  (deps: Deps): CodeMail =>
+  (user, c, locale) =>
+    resetCodeMessage(envelope(deps.config, user.email, locale), { code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt });
 
 /** Returns the address the request named, normalised: the same for known and unknown emails. */
 export async function requestReset(deps: Deps, meta: RequestMeta, rawEmail: string): Promise<{ email: string }> {
@@ -87,11 +90,11 @@ async function completeReset(deps: Deps, meta: RequestMeta, input: { email: stri
     ...(done.mfaTokensRevoked ? { mfa_tokens_revoked: done.mfaTokensRevoked } : {}),
     ...(done.handover ? { change_of_owner: true, ways_in_removed: done.handover.waysInRemoved } : {}),
   });
-  notifyPasswordChanged(deps, user!.email, "reset");
+  notifyPasswordChanged(deps, meta, user!, "reset");
 }
 
 /** "Your password was changed": in the background, never with the password or a code. */
-export function notifyPasswordChanged(deps: Deps, to: string, how: "reset" | "change"): void {
-  const message = passwordChangedMessage({ appName: deps.config.APP_NAME, to, at: deps.now(), how });
+export function notifyPasswordChanged(deps: Deps, meta: RequestMeta, user: User, how: "reset" | "change"): void {
+  const message = passwordChangedMessage(envelope(deps.config, user.email, mailLocale(user, meta)), { at: deps.now(), how });
   deps.waitUntil(deps.mailer.send(message));
 }

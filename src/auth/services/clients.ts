@@ -4,6 +4,7 @@ import { UNCACHED } from "../../db/client";
 import { type ServiceClient, serviceClients } from "../../db/schema";
 import { type Deps, type RequestMeta, withDb } from "../../deps";
 import { apiError } from "../../errors";
+import { msg } from "../../i18n/messages";
 import { b64url, hmacHex, randomBytes, timingSafeEqual, utf8 } from "../../lib/encoding";
 import { recordAdmin } from "../admin/record";
 import type { Authenticated } from "../sessions/sessions";
@@ -158,7 +159,7 @@ export async function authenticateClient(deps: Deps, header: string | undefined,
   const client = row.c;
   if (!client.scopes.includes(scope))
     throw apiError("insufficient_scope", {
-      message: `This service client does not have the scope ${scope}. An administrator can create one that does.`,
+      message: msg("error.insufficient_scope.scope", { scope }),
     });
   const now = deps.now();
   if (!client.lastUsedAt || now.getTime() - client.lastUsedAt.getTime() > LAST_USED_EVERY)

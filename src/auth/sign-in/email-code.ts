@@ -1,11 +1,11 @@
-import type { User } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
 import { signInCodeMessage } from "../../mail/email-address";
+import { envelope } from "../../mail/templates";
 import { handoverDetail, proveMailbox } from "../account/owner";
 import { findUserByEmail, normalizeEmail } from "../account/users";
 import { audit } from "../audit";
-import { type IssuedCode, redeemCode, requestCode } from "../codes/one-time-codes";
+import { type CodeMail, redeemCode, requestCode } from "../codes/one-time-codes";
 import { completeSignIn, type SignInResult } from "./complete";
 
 /**
@@ -15,8 +15,10 @@ import { completeSignIn, type SignInResult } from "./complete";
  * slot (resend back-off, daily cap), the per-code attempt limit and the per-account guess budget.
  * SIGN_IN_CODE=false turns it off (404, as if the route did not exist).
  */
-const message = (deps: Deps) => (user: User, c: IssuedCode) =>
-  signInCodeMessage({ appName: deps.config.APP_NAME, to: user.email, code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt });
+const message =
+  (deps: Deps): CodeMail =>
+  (user, c, locale) =>
+    signInCodeMessage(envelope(deps.config, user.email, locale), { code: c.code, ttlSeconds: c.ttl, expiresAt: c.expiresAt });
 
 function assertOn(deps: Deps): void {
   if (!deps.config.SIGN_IN_CODE) throw apiError("not_found");

@@ -43,16 +43,17 @@ describe("change-email → confirm", () => {
     const [codeMail] = await mailsTo(newEmail, "email_change");
     const code = codeIn(codeMail);
     expect(codeMail.subject).not.toContain(code);
-    expect(codeMail.text).toContain("expires in 15 minutes (at 14:05 UTC on 17 May 2031)");
+    // 14:05 UTC in MAIL_TIME_ZONE (default Asia/Kolkata, UTC+5:30).
+    expect(codeMail.text).toContain("expires in 15 minutes (at 7:35 pm IST)");
     expect(codeMail.html).toContain(`>${code}</p>`);
-    expect(codeMail.html).toContain("<strong>15 minutes</strong> (at 14:05 UTC on 17 May 2031)");
+    expect(codeMail.html).toContain("<strong>15 minutes</strong> (at 7:35 pm IST)");
     const [notice] = await mailsTo(u.email, "email_change_notice");
     const undo = codeIn(notice);
     expect(notice.subject).not.toContain(undo);
     expect(notice.text).toContain(newEmail);
-    expect(notice.text).toContain("expires in 72 hours (at 13:50 UTC on 20 May 2031)");
+    expect(notice.text).toContain("expires in 72 hours (at 7:20 pm IST on 20 May 2031)");
     expect(notice.html).toContain(`>${undo}</p>`);
-    expect(notice.html).toContain("<strong>72 hours</strong> (at 13:50 UTC on 20 May 2031)");
+    expect(notice.html).toContain("<strong>72 hours</strong> (at 7:20 pm IST on 20 May 2031)");
     // Nothing changed yet.
     expect((await userRow(u.user.id)).email).toBe(u.email);
 
@@ -76,7 +77,7 @@ describe("change-email → confirm", () => {
     // The old address is told it happened, and pointed at the undo code it already has.
     const [changed] = await mailsTo(u.email, "email_changed");
     expect(changed.text).toContain(newEmail);
-    expect(changed.text).toContain("until 13:50 UTC on 20 May 2031");
+    expect(changed.text).toContain("until 7:20 pm IST on 20 May 2031");
     expect(changed.text).not.toMatch(/\d{6}/);
 
     const rows = await auditRows(u.user.id);

@@ -65,9 +65,10 @@ describe("register → mailed code → verify", () => {
     expect(mail.to).toEqual([u.email]);
     expect(mail.subject).toBe(`Your Acme <b>"Learn"</b> verification code`);
     expect(mail.subject).not.toContain(code);
-    expect(mail.text).toContain("expires in 15 minutes (at 14:05 UTC on 17 May 2031)");
+    // 14:05 UTC in MAIL_TIME_ZONE (default Asia/Kolkata, UTC+5:30).
+    expect(mail.text).toContain("expires in 15 minutes (at 7:35 pm IST)");
     expect(mail.html).toContain(`>${code}</p>`);
-    expect(mail.html).toContain("<strong>15 minutes</strong> (at 14:05 UTC on 17 May 2031)");
+    expect(mail.html).toContain("<strong>15 minutes</strong> (at 7:35 pm IST)");
     expect(mail.html).toContain("Acme &lt;b&gt;&quot;Learn&quot;&lt;/b&gt;");
     expect(mail.html).not.toContain("<b>");
     // EMAIL_CODE_TTL is the code's lifetime: valid until just before, refused at it.

@@ -65,6 +65,7 @@ describe("POST /auth/update-profile", () => {
         avatar: null,
         email_verified: false,
         requested_role: null,
+        locale: null,
       },
     });
     expect(await userRow(u.user.id)).toEqual({ full_name: "New Name", avatar: null });

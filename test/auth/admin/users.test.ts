@@ -99,6 +99,7 @@ describe("GET /auth/admin/users", () => {
       avatar: null,
       email_verified: false,
       requested_role: null,
+      locale: null,
       status: "active",
       mfa_enabled: false,
       created_at: clock.now().toISOString(),

@@ -76,6 +76,20 @@ describe("the outbox: each change writes its events in its own transaction", () 
     expect(JSON.stringify(events)).not.toContain("Ada");
   });
 
+  it("a language change is a user.updated naming locale (the account's public field), once", async () => {
+    const u = await registerUser();
+    const toHindi = () => {
+      const body = new FormData();
+      body.append("locale", "hi");
+      return call("/auth/update-profile", { body, token: u.access_token });
+    };
+    expect((await toHindi()).status).toBe(200);
+    expect((await toHindi()).status).toBe(200);
+    const events = await eventsOf(u.user.id);
+    expect(events.map((e) => e.type)).toEqual(["user.created", "user.updated"]);
+    expect(events[1]).toMatchObject({ actor_type: "self", actor_id: u.user.id, data: { fields: ["locale"] } });
+  });
+
   it("a password change: credentials.changed and every session revoked, in that transaction", async () => {
     const u = await registerUser();
     const other = await login(u.email);

@@ -82,9 +82,11 @@ describe("forgot password → mailed code → reset", () => {
     expect(mail.subject).toBe(`Your Acme <b>"Learn"</b> & Co password reset code`);
     expect(mail.subject).not.toContain(code);
     expect(mail.text).toContain(code);
-    expect(mail.text).toContain("expires in 10 minutes (at 14:05 UTC on 17 May 2031)");
+    // 14:05 UTC as a clock time in MAIL_TIME_ZONE (default Asia/Kolkata, UTC+5:30).
+    expect(mail.text).toContain("expires in 10 minutes (at 7:35 pm IST)");
     expect(mail.html).toContain(`>${code}</p>`);
-    expect(mail.html).toContain("<strong>10 minutes</strong> (at 14:05 UTC on 17 May 2031)");
+    expect(mail.html).toContain("<strong>10 minutes</strong> (at 7:35 pm IST)");
+    expect(mail.html).toContain('<html lang="en">');
     // The app name is escaped in the HTML body.
     expect(mail.html).toContain("Acme &lt;b&gt;&quot;Learn&quot;&lt;/b&gt; &amp; Co");
     expect(mail.html).not.toContain("<b>");
