@@ -6,7 +6,7 @@ import { type Registered, registerUser, verifyAndLogIn } from "../support/accoun
 import { type AdminAccount, adminAccount } from "../support/admin";
 import { fakeClock } from "../support/clock";
 import { loginWithMfa } from "../support/mfa";
-import { arbitraryOf, type Doc, type Operation, type Parameter, resolve, type Schema } from "../support/openapi-arbitraries";
+import { arbitraryOf, type Doc, type Operation, type Parameter, resolve, type Schema, useUris } from "../support/openapi-arbitraries";
 import { serviceClient, type TestServiceClient } from "../support/services";
 import { call } from "../support/worker";
 
@@ -24,6 +24,8 @@ import { call } from "../support/worker";
  */
 
 const SEED = inject("contractSeed");
+// Every address the document asks for points at this machine: the local webhook receiver, a closed port.
+useUris([inject("webhookReceiver"), "http://127.0.0.1:9/callback"]);
 /** Generated requests per operation and auth state. */
 const PER_OPERATION = 20;
 const METHODS = ["get", "post", "put", "patch", "delete"] as const;
