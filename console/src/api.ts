@@ -1,4 +1,5 @@
 import { type Client, createClient } from "../../src/client";
+import { t } from "./i18n";
 
 /**
  * The console's only way to the server: the typed client of the public API (src/client.ts), on
@@ -33,7 +34,7 @@ export class ApiError extends Error {
 
 const errorOf = (status: number, body: unknown) => {
   const b = (body ?? {}) as { code?: unknown; message?: unknown };
-  const message = typeof b.message === "string" ? b.message : `The server answered ${status}.`;
+  const message = typeof b.message === "string" ? b.message : t("error.status", { status });
   return new ApiError(status, typeof b.code === "string" ? b.code : "unknown", message);
 };
 
@@ -47,7 +48,7 @@ export async function read<R extends { ok: boolean; status: number; json(): Prom
   try {
     res = await call;
   } catch {
-    throw new ApiError(0, "network", "The server cannot be reached. Check the connection and try again.");
+    throw new ApiError(0, "network", t("error.network"));
   }
   const body = await res.json().catch(() => null);
   if (!res.ok) throw errorOf(res.status, body);

@@ -2,7 +2,9 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { type Admin, Session } from "./api";
 import { ReauthDialog } from "./components/reauth";
-import { describeDuration, loadConfig, watchIdle } from "./idle";
+import { describeDuration } from "./format";
+import { t } from "./i18n";
+import { loadConfig, watchIdle } from "./idle";
 import { AuditPage } from "./pages/audit";
 import { InstructorsPage } from "./pages/instructors";
 import { SignInPage } from "./pages/sign-in";
@@ -40,10 +42,7 @@ export function App() {
   signOutNow.current = signOut;
   useEffect(() => {
     if (!session || idleSeconds === null) return;
-    return watchIdle(
-      idleSeconds,
-      () => void signOutNow.current(`You were signed out after ${describeDuration(idleSeconds)} without activity.`),
-    );
+    return watchIdle(idleSeconds, () => void signOutNow.current(t("console.idleSignedOut", { duration: describeDuration(idleSeconds) })));
   }, [session, idleSeconds]);
 
   const signedIn = (admin: Admin, tokens: Tokens) => {
@@ -52,14 +51,14 @@ export function App() {
     const ended = () => {
       setReauth(null);
       setSession(null);
-      setNotice("Your session ended (signed out elsewhere, or it expired). Sign in again.");
+      setNotice(t("console.sessionEnded"));
     };
     setSession(new Session(admin, tokens, reauthenticate, ended));
   };
 
   if (!session) return <SignInPage notice={notice} onSignedIn={signedIn} />;
   return (
-    <Layout route={route} admin={session.admin} onSignOut={() => void signOut("You are signed out.")}>
+    <Layout route={route} admin={session.admin} onSignOut={() => void signOut(t("console.signedOut"))}>
       <Page route={route} session={session} />
       {reauth && (
         <ReauthDialog
@@ -99,19 +98,19 @@ function Layout({ route, admin, onSignOut, children }: { route: Route; admin: Ad
   return (
     <>
       <button type="button" class="skip" onClick={() => main.current?.focus()}>
-        Skip to main content
+        {t("console.skip")}
       </button>
       <header>
-        <p class="brand">Operators' console</p>
-        <nav aria-label="Console">
-          {link("users", "Users")}
-          {link("instructors", "Instructor requests")}
-          {link("audit", "Audit log")}
+        <p class="brand">{t("console.name")}</p>
+        <nav class="sections" aria-label={t("console.nav")}>
+          {link("users", t("users.title"))}
+          {link("instructors", t("instructors.title"))}
+          {link("audit", t("audit.title"))}
         </nav>
         <div class="who">
           <span class="email">{admin.email}</span>
           <button type="button" onClick={onSignOut}>
-            Sign out
+            {t("console.signOut")}
           </button>
         </div>
       </header>

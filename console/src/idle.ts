@@ -26,11 +26,3 @@ export async function loadConfig(): Promise<{ idleTimeoutSeconds: number }> {
   } catch {}
   return { idleTimeoutSeconds: 15 * 60 };
 }
-
-/** "15 minutes", "1 hour 30 minutes". */
-export function describeDuration(seconds: number): string {
-  const h = Math.floor(seconds / 3600);
-  const m = Math.round((seconds % 3600) / 60);
-  const part = (n: number, unit: string) => (n ? `${n} ${unit}${n === 1 ? "" : "s"}` : "");
-  return [part(h, "hour"), part(m, "minute")].filter(Boolean).join(" ") || `${seconds} seconds`;
-}

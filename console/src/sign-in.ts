@@ -1,4 +1,5 @@
 import { type Admin, ApiError, anonymous, endSession, read } from "./api";
+import { t } from "./i18n";
 
 /**
  * Signing in to the console: the password (POST /auth/login), then the second factor
@@ -13,19 +14,15 @@ export interface Tokens {
 
 export type FirstStep = { kind: "mfa"; mfaToken: string } | { kind: "stopped"; reason: string };
 
-const NOT_ADMIN = "This account is not an administrator: the console is for administrators only.";
-const NO_SECOND_FACTOR =
-  "This administrator account has no second factor. Turn on two-factor sign-in for it first (see docs/admin.md, The first admin), then sign in here.";
-
 /** The password step. An account that gets a session without a second factor is stopped here. */
 export async function passwordStep(email: string, password: string): Promise<FirstStep> {
   const body = await read(anonymous.auth.login.$post({ json: { email, password } }));
   if (body.status === "mfa_required") return { kind: "mfa", mfaToken: body.mfa_token };
   if (body.status === "success") {
     await endSession(body.access_token);
-    return { kind: "stopped", reason: body.user.role === "admin" ? NO_SECOND_FACTOR : NOT_ADMIN };
+    return { kind: "stopped", reason: body.user.role === "admin" ? t("error.noSecondFactor") : t("error.notAdmin") };
   }
-  throw new ApiError(500, "unexpected", "The server gave an unexpected answer.");
+  throw new ApiError(500, "unexpected", t("error.unexpected"));
 }
 
 /** A 6-digit TOTP code, or else a recovery code. */
@@ -41,7 +38,7 @@ export async function codeStep(mfaToken: string, typed: string): Promise<SecondS
   const body = await read(anonymous.auth.mfa.verify.$post({ json: codeBody(mfaToken, typed) }));
   if (body.user.role !== "admin") {
     await endSession(body.access_token);
-    return { kind: "stopped", reason: NOT_ADMIN };
+    return { kind: "stopped", reason: t("error.notAdmin") };
   }
   const { id, email, full_name, role } = body.user;
   return { kind: "signed-in", admin: { id, email, full_name, role }, tokens: { access: body.access_token, refresh: body.refresh_token } };

@@ -279,7 +279,7 @@ describe.skipIf(!hasChromium)("passkeys in Chromium (virtual authenticator)", ()
     const email = `grace-${Date.now()}@example.com`;
     const { page } = await devicePage();
     await inPage(page, "signUpStart", email, "Grace Hopper");
-    const created = await inPage(page, "signUpFinish", await codeFor(email, /verification code/));
+    const created = await inPage(page, "signUpFinish", await codeFor(email, /sign-up code/));
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     // The code proved the mailbox before the account existed.
     expect(created.body.user).toMatchObject({ email, full_name: "Grace Hopper", email_verified: true });

@@ -1,4 +1,5 @@
 import { describeDetail, utc } from "../format";
+import { t, word } from "../i18n";
 import { href } from "../route";
 import { TableRegion } from "./messages";
 
@@ -16,19 +17,19 @@ export interface AuditRow {
 
 /** Audit events: when, what, who acted (an administrator) and which account it is about. */
 export function AuditTable({ events, caption }: { events: AuditRow[]; caption: string }) {
-  if (events.length === 0) return <p>No events.</p>;
+  if (events.length === 0) return <p>{t("audit.empty")}</p>;
   return (
     <TableRegion label={caption}>
       <table class="audit">
         <caption>{caption}</caption>
         <thead>
           <tr>
-            <th scope="col">Time</th>
-            <th scope="col">Event</th>
-            <th scope="col">Outcome</th>
-            <th scope="col">Actor</th>
-            <th scope="col">Subject</th>
-            <th scope="col">Details</th>
+            <th scope="col">{t("audit.col.time")}</th>
+            <th scope="col">{t("audit.col.event")}</th>
+            <th scope="col">{t("audit.col.outcome")}</th>
+            <th scope="col">{t("audit.col.actor")}</th>
+            <th scope="col">{t("audit.col.subject")}</th>
+            <th scope="col">{t("audit.col.details")}</th>
           </tr>
         </thead>
         <tbody>
@@ -38,9 +39,9 @@ export function AuditTable({ events, caption }: { events: AuditRow[]; caption: s
                 <time dateTime={e.at}>{utc(e.at)}</time>
               </td>
               <td>{e.event}</td>
-              <td>{e.outcome}</td>
-              <td>{e.actor_email ?? "–"}</td>
-              <td>{e.user_id && e.user_email ? <a href={href(`users/${e.user_id}`)}>{e.user_email}</a> : (e.user_email ?? "–")}</td>
+              <td>{word("outcome", e.outcome)}</td>
+              <td>{e.actor_email ?? t("none")}</td>
+              <td>{e.user_id && e.user_email ? <a href={href(`users/${e.user_id}`)}>{e.user_email}</a> : (e.user_email ?? t("none"))}</td>
               <td class="detail">{describeDetail(e.detail)}</td>
             </tr>
           ))}

@@ -1,5 +1,6 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useId, useRef, useState } from "preact/hooks";
+import { t } from "../i18n";
 
 /**
  * A modal dialog: the native <dialog> (role=dialog, focus kept inside, Escape closes it, closing
@@ -59,7 +60,7 @@ export function ConfirmDialog({ confirmation, onClose }: { confirmation: Confirm
   const submit = (e: Event, close: () => void) => {
     e.preventDefault();
     if (confirmation.reason && !reason.trim()) {
-      setError("Give a reason: it is kept in the audit log.");
+      setError(t("confirm.reasonRequired"));
       return;
     }
     close();
@@ -72,7 +73,7 @@ export function ConfirmDialog({ confirmation, onClose }: { confirmation: Confirm
           <p>{confirmation.message}</p>
           {confirmation.reason && (
             <div class="field">
-              <label for={reasonId}>Reason</label>
+              <label for={reasonId}>{t("confirm.reason")}</label>
               <textarea
                 id={reasonId}
                 maxLength={500}
@@ -90,10 +91,10 @@ export function ConfirmDialog({ confirmation, onClose }: { confirmation: Confirm
           )}
           <div class="actions">
             <button type="submit" class={confirmation.danger ? "danger" : "primary"}>
-              Confirm
+              {t("action.confirm")}
             </button>
             <button type="button" onClick={close}>
-              Cancel
+              {t("action.cancel")}
             </button>
           </div>
         </form>

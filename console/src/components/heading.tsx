@@ -1,5 +1,6 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef } from "preact/hooks";
+import { t } from "../i18n";
 
 /**
  * A page's h1: names the document, and takes focus when the page opens (keyboard and screen reader
@@ -8,7 +9,7 @@ import { useEffect, useRef } from "preact/hooks";
 export function PageHeading({ title, children }: { title: string; children?: ComponentChildren }) {
   const ref = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
-    document.title = `${title} · Operators' console`;
+    document.title = t("console.title", { page: title });
   }, [title]);
   useEffect(() => ref.current?.focus(), []);
   return (

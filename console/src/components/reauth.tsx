@@ -1,5 +1,6 @@
 import { useId, useRef, useState } from "preact/hooks";
 import type { Admin } from "../api";
+import { t } from "../i18n";
 import { codeStep, passwordStep, type Tokens } from "../sign-in";
 import { Modal } from "./dialog";
 
@@ -25,7 +26,7 @@ export function ReauthDialog({ admin, onDone }: { admin: Admin; onDone: (tokens:
       if (first.kind === "stopped") throw new Error(first.reason);
       const second = await codeStep(first.mfaToken, code);
       if (second.kind === "stopped") throw new Error(second.reason);
-      if (second.admin.id !== admin.id) throw new Error("That is another account.");
+      if (second.admin.id !== admin.id) throw new Error(t("error.otherAccount"));
       result.current = second.tokens;
       close();
     } catch (err) {
@@ -37,17 +38,17 @@ export function ReauthDialog({ admin, onDone }: { admin: Admin; onDone: (tokens:
   };
 
   return (
-    <Modal title="Confirm it's you" onClose={() => onDone(result.current)}>
+    <Modal title={t("reauth.title")} onClose={() => onDone(result.current)}>
       {(close) => (
         <form onSubmit={(e) => void submit(e, close)} noValidate>
-          <p>This change needs a recent sign-in. Enter your password and a code to carry on; nothing else is lost.</p>
+          <p>{t("reauth.intro")}</p>
           {error && (
             <p role="alert" class="error">
               {error}
             </p>
           )}
           <div class="field">
-            <label for={ids.password}>Password</label>
+            <label for={ids.password}>{t("field.password")}</label>
             <input
               id={ids.password}
               type="password"
@@ -57,9 +58,9 @@ export function ReauthDialog({ admin, onDone }: { admin: Admin; onDone: (tokens:
             />
           </div>
           <div class="field">
-            <label for={ids.code}>Code</label>
+            <label for={ids.code}>{t("field.code")}</label>
             <p id={ids.hint} class="hint">
-              The 6-digit code from your authenticator app, or one of your recovery codes.
+              {t("field.codeHint")}
             </p>
             <input
               id={ids.code}
@@ -74,10 +75,10 @@ export function ReauthDialog({ admin, onDone }: { admin: Admin; onDone: (tokens:
           </div>
           <div class="actions">
             <button type="submit" class="primary" disabled={busy}>
-              Verify
+              {t("action.verify")}
             </button>
             <button type="button" onClick={close}>
-              Cancel
+              {t("action.cancel")}
             </button>
           </div>
         </form>

@@ -2,6 +2,7 @@ import { useId, useState } from "preact/hooks";
 import { ApiError, read, type Session } from "../api";
 import { AuditTable } from "../components/audit-table";
 import { PageHeading } from "../components/heading";
+import { t } from "../i18n";
 import { useLoad } from "../load";
 import { href } from "../route";
 import { Pager, usePages } from "./users";
@@ -11,7 +12,7 @@ async function accountId(session: Session, email: string): Promise<string> {
   const wanted = email.trim().toLowerCase();
   const body = await read(session.api.auth.admin.users.$get({ query: { q: wanted, limit: "100" } }));
   const hit = body.users.find((u) => u.email.toLowerCase() === wanted);
-  if (!hit) throw new ApiError(404, "no_account", `No account has the address ${email.trim()}.`);
+  if (!hit) throw new ApiError(404, "no_account", t("error.noAccount", { email: email.trim() }));
   return hit.id;
 }
 
@@ -74,29 +75,22 @@ export function AuditPage({ session, query }: { session: Session; query: URLSear
 
   return (
     <>
-      <PageHeading title="Audit log" />
-      <form class="filters" aria-label="Filter the audit log" onSubmit={submit}>
+      <PageHeading title={t("audit.title")} />
+      <form class="filters" aria-label={t("audit.form")} onSubmit={submit}>
         <div class="field">
-          <label for={ids.actor}>Actor email</label>
+          <label for={ids.actor}>{t("audit.actor")}</label>
           <input id={ids.actor} type="email" value={form.actor} onInput={set("actor")} />
         </div>
         <div class="field">
-          <label for={ids.subject}>Subject email</label>
+          <label for={ids.subject}>{t("audit.subject")}</label>
           <input id={ids.subject} type="email" value={form.subject} onInput={set("subject")} />
         </div>
         <div class="field">
-          <label for={ids.type}>Event</label>
-          <input
-            id={ids.type}
-            type="text"
-            placeholder="e.g. admin_user_updated"
-            spellcheck={false}
-            value={form.type}
-            onInput={set("type")}
-          />
+          <label for={ids.type}>{t("audit.event")}</label>
+          <input id={ids.type} type="text" placeholder={t("audit.eventHint")} spellcheck={false} value={form.type} onInput={set("type")} />
         </div>
         <div class="field">
-          <label for={ids.since}>From</label>
+          <label for={ids.since}>{t("audit.since")}</label>
           <input
             id={ids.since}
             type="datetime-local"
@@ -106,7 +100,7 @@ export function AuditPage({ session, query }: { session: Session; query: URLSear
           />
         </div>
         <div class="field">
-          <label for={ids.until}>To</label>
+          <label for={ids.until}>{t("audit.until")}</label>
           <input
             id={ids.until}
             type="datetime-local"
@@ -116,11 +110,11 @@ export function AuditPage({ session, query }: { session: Session; query: URLSear
           />
         </div>
         <p id={ids.hint} class="hint">
-          From and To are in your local time; the table shows UTC.
+          {t("audit.timeHint")}
         </p>
         <div class="actions">
           <button type="submit" class="primary">
-            Filter
+            {t("audit.submit")}
           </button>
         </div>
       </form>
@@ -129,10 +123,10 @@ export function AuditPage({ session, query }: { session: Session; query: URLSear
           {list.error}
         </p>
       )}
-      {list.data && <AuditTable events={list.data.events} caption="Events, newest first" />}
-      {list.loading && <p class="muted">Loading…</p>}
+      {list.data && <AuditTable events={list.data.events} caption={t("audit.caption")} />}
+      {list.loading && <p class="muted">{t("loading")}</p>}
       <Pager
-        label="Pages of events"
+        label={t("audit.pages")}
         page={pages.page}
         hasNext={Boolean(list.data?.next_cursor)}
         onNext={() => list.data?.next_cursor && pages.next(list.data.next_cursor)}

@@ -1,5 +1,6 @@
 import { read, type Session } from "../api";
 import { PageHeading } from "../components/heading";
+import { t } from "../i18n";
 import { useLoad } from "../load";
 import { Pager, UserTable, usePages } from "./users";
 
@@ -11,17 +12,17 @@ export function InstructorsPage({ session }: { session: Session }) {
   );
   return (
     <>
-      <PageHeading title="Instructor requests" />
-      <p>Accounts that registered as instructors and wait for a decision. Open one to approve or refuse it.</p>
+      <PageHeading title={t("instructors.title")} />
+      <p>{t("instructors.intro")}</p>
       {list.error && (
         <p role="alert" class="error">
           {list.error}
         </p>
       )}
-      {list.data && <UserTable users={list.data.users} caption="Waiting for a decision" />}
-      {list.loading && <p class="muted">Loading…</p>}
+      {list.data && <UserTable users={list.data.users} caption={t("instructors.caption")} />}
+      {list.loading && <p class="muted">{t("loading")}</p>}
       <Pager
-        label="Pages of requests"
+        label={t("instructors.pages")}
         page={pages.page}
         hasNext={Boolean(list.data?.next_cursor)}
         onNext={() => list.data?.next_cursor && pages.next(list.data.next_cursor)}

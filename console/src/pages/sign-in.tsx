@@ -1,6 +1,7 @@
 import { useId, useState } from "preact/hooks";
 import type { Admin } from "../api";
 import { PageHeading } from "../components/heading";
+import { t } from "../i18n";
 import { codeStep, passwordStep, type Tokens } from "../sign-in";
 
 /** Email and password, then a TOTP or recovery code. Errors and the reason a sign-in stops are in role=alert. */
@@ -51,7 +52,7 @@ export function SignInPage({ notice, onSignedIn }: { notice: string; onSignedIn:
 
   return (
     <main id="main" class="sign-in">
-      <PageHeading title="Sign in">Sign in to the operators' console</PageHeading>
+      <PageHeading title={t("signIn.title")}>{t("signIn.heading")}</PageHeading>
       {notice && (
         <p role="status" class="ok">
           {notice}
@@ -65,7 +66,7 @@ export function SignInPage({ notice, onSignedIn }: { notice: string; onSignedIn:
       {mfaToken === null ? (
         <form onSubmit={submitPassword} noValidate>
           <div class="field">
-            <label for={ids.email}>Email</label>
+            <label for={ids.email}>{t("field.email")}</label>
             <input
               id={ids.email}
               type="email"
@@ -76,7 +77,7 @@ export function SignInPage({ notice, onSignedIn }: { notice: string; onSignedIn:
             />
           </div>
           <div class="field">
-            <label for={ids.password}>Password</label>
+            <label for={ids.password}>{t("field.password")}</label>
             <input
               id={ids.password}
               type="password"
@@ -87,15 +88,15 @@ export function SignInPage({ notice, onSignedIn }: { notice: string; onSignedIn:
             />
           </div>
           <button type="submit" class="primary" disabled={busy}>
-            Sign in
+            {t("signIn.submit")}
           </button>
         </form>
       ) : (
         <form onSubmit={submitCode} noValidate>
           <div class="field">
-            <label for={ids.code}>Code</label>
+            <label for={ids.code}>{t("field.code")}</label>
             <p id={ids.hint} class="hint">
-              The 6-digit code from your authenticator app, or one of your recovery codes.
+              {t("field.codeHint")}
             </p>
             <input
               id={ids.code}
@@ -113,10 +114,10 @@ export function SignInPage({ notice, onSignedIn }: { notice: string; onSignedIn:
           </div>
           <div class="actions">
             <button type="submit" class="primary" disabled={busy}>
-              Verify
+              {t("action.verify")}
             </button>
             <button type="button" onClick={() => setMfaToken(null)}>
-              Start again
+              {t("signIn.startAgain")}
             </button>
           </div>
         </form>

@@ -4,7 +4,8 @@ import { AuditTable } from "../components/audit-table";
 import { type Confirmation, ConfirmDialog } from "../components/dialog";
 import { PageHeading } from "../components/heading";
 import { type Flash, FlashMessage, TableRegion } from "../components/messages";
-import { utc, yesNo } from "../format";
+import { onOff, utc, yesNo } from "../format";
+import { t, word } from "../i18n";
 import { useLoad } from "../load";
 import { href } from "../route";
 
@@ -27,13 +28,13 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
   if (!user) {
     return (
       <>
-        <PageHeading title="Account" />
+        <PageHeading title={t("user.title")} />
         {account.error ? (
           <p role="alert" class="error">
             {account.error}
           </p>
         ) : (
-          <p class="muted">Loading…</p>
+          <p class="muted">{t("loading")}</p>
         )}
       </>
     );
@@ -75,39 +76,39 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
         </p>
       )}
       <section aria-labelledby="profile-heading">
-        <h2 id="profile-heading">Profile</h2>
+        <h2 id="profile-heading">{t("user.profile")}</h2>
         <dl class="facts">
-          <dt>Name</dt>
+          <dt>{t("user.name")}</dt>
           <dd>{user.full_name}</dd>
-          <dt>Email</dt>
+          <dt>{t("user.email")}</dt>
           <dd>{user.email}</dd>
-          <dt>Email verified</dt>
+          <dt>{t("user.verified")}</dt>
           <dd>{yesNo(user.email_verified)}</dd>
-          <dt>Role</dt>
-          <dd>{user.role}</dd>
-          <dt>Requested role</dt>
-          <dd>{user.requested_role ?? "–"}</dd>
-          <dt>Status</dt>
-          <dd>{user.status}</dd>
+          <dt>{t("user.role")}</dt>
+          <dd>{word("role", user.role)}</dd>
+          <dt>{t("user.requestedRole")}</dt>
+          <dd>{user.requested_role ? word("role", user.requested_role) : t("none")}</dd>
+          <dt>{t("user.status")}</dt>
+          <dd>{word("status", user.status)}</dd>
           {user.deletion_due_at && (
             <>
-              <dt>Deleted for good at</dt>
+              <dt>{t("user.deletionDue")}</dt>
               <dd>{utc(user.deletion_due_at)}</dd>
             </>
           )}
-          <dt>Two-factor sign-in</dt>
-          <dd>{user.mfa_enabled ? "on" : "off"}</dd>
-          <dt>Created</dt>
+          <dt>{t("user.mfa")}</dt>
+          <dd>{onOff(user.mfa_enabled)}</dd>
+          <dt>{t("user.created")}</dt>
           <dd>{utc(user.created_at)}</dd>
-          <dt>Last login</dt>
+          <dt>{t("user.lastLogin")}</dt>
           <dd>{utc(user.last_login_at)}</dd>
         </dl>
       </section>
 
       <section aria-labelledby="actions-heading">
-        <h2 id="actions-heading">Actions</h2>
-        {self && <p>This is your own account: another administrator must change its role or status.</p>}
-        {beingDeleted && <p>This account is being deleted: cancel the deletion before changing anything else.</p>}
+        <h2 id="actions-heading">{t("user.actions")}</h2>
+        {self && <p>{t("user.self")}</p>}
+        {beingDeleted && <p>{t("user.beingDeleted")}</p>}
         <div class="actions wrap">
           {user.status === "active" && !self && (
             <button
@@ -116,17 +117,17 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
               onClick={() =>
                 ask(
                   {
-                    title: `Suspend ${user.email}?`,
-                    message: "Every session of the account ends at once and it cannot sign in until it is reactivated.",
+                    title: t("user.suspend.title", { email: user.email }),
+                    message: t("user.suspend.message"),
                     reason: "required",
                     danger: true,
                   },
                   (reason) => patch({ status: "suspended", reason }),
-                  `${user.email} is suspended.`,
+                  t("user.suspend.done", { email: user.email }),
                 )
               }
             >
-              Suspend
+              {t("user.suspend")}
             </button>
           )}
           {user.status === "suspended" && !self && (
@@ -134,13 +135,13 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
               type="button"
               onClick={() =>
                 ask(
-                  { title: `Reactivate ${user.email}?`, message: "The account can sign in again.", reason: "required" },
+                  { title: t("user.reactivate.title", { email: user.email }), message: t("user.reactivate.message"), reason: "required" },
                   (reason) => patch({ status: "active", reason }),
-                  `${user.email} is active again.`,
+                  t("user.reactivate.done", { email: user.email }),
                 )
               }
             >
-              Reactivate
+              {t("user.reactivate")}
             </button>
           )}
           {pendingInstructor && !beingDeleted && (
@@ -151,27 +152,27 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
                 onClick={() =>
                   ask(
                     {
-                      title: `Approve ${user.email} as an instructor?`,
-                      message: "The account becomes an instructor: it can open chats with students.",
+                      title: t("user.approve.title", { email: user.email }),
+                      message: t("user.approve.message"),
                     },
                     () => patch({ role: "instructor" }),
-                    `${user.email} is now an instructor.`,
+                    t("user.nowInstructor", { email: user.email }),
                   )
                 }
               >
-                Approve instructor
+                {t("user.approve")}
               </button>
               <button
                 type="button"
                 onClick={() =>
                   ask(
-                    { title: `Refuse ${user.email} as an instructor?`, message: "The request is declined; the account stays a student." },
+                    { title: t("user.refuse.title", { email: user.email }), message: t("user.refuse.message") },
                     () => patch({ role: "student" }),
-                    `The instructor request of ${user.email} is refused.`,
+                    t("user.refuse.done", { email: user.email }),
                   )
                 }
               >
-                Refuse instructor
+                {t("user.refuse")}
               </button>
             </>
           )}
@@ -181,16 +182,16 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
             onClick={() =>
               ask(
                 {
-                  title: `Revoke every session of ${user.email}?`,
-                  message: "Its access and refresh tokens stop working at once; the account can sign in again.",
+                  title: t("user.revoke.title", { email: user.email }),
+                  message: t("user.revoke.message"),
                   danger: true,
                 },
                 () => read(session.api.auth.admin.users[":id"]["revoke-sessions"].$post(param)),
-                `Every session of ${user.email} ended.`,
+                t("user.revoke.done", { email: user.email }),
               )
             }
           >
-            Revoke sessions
+            {t("user.revoke")}
           </button>
           {!beingDeleted && (
             <button
@@ -198,15 +199,15 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
               onClick={() =>
                 ask(
                   {
-                    title: `Send ${user.email} a password reset code?`,
-                    message: "The account's address gets the same code as a forgotten-password request. You never see the code.",
+                    title: t("user.reset.title", { email: user.email }),
+                    message: t("user.reset.message"),
                   },
                   () => read(session.api.auth.admin.users[":id"]["send-password-reset"].$post(param)),
-                  `A password reset code is being mailed to ${user.email}.`,
+                  t("user.reset.done", { email: user.email }),
                 )
               }
             >
-              Send password reset
+              {t("user.reset")}
             </button>
           )}
           {user.status === "active" && !self && (
@@ -216,17 +217,16 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
               onClick={() =>
                 ask(
                   {
-                    title: `Schedule the deletion of ${user.email}?`,
-                    message:
-                      "Every session ends and the account cannot sign in. Its owner is mailed a restore code; after the grace period the account is anonymised for good.",
+                    title: t("user.delete.title", { email: user.email }),
+                    message: t("user.delete.message"),
                     danger: true,
                   },
                   () => read(session.api.auth.admin.users[":id"].deletion.$post(param)),
-                  `${user.email} is scheduled for deletion.`,
+                  t("user.delete.done", { email: user.email }),
                 )
               }
             >
-              Schedule deletion
+              {t("user.delete")}
             </button>
           )}
           {user.status === "deletion_pending" && (
@@ -235,15 +235,15 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
               onClick={() =>
                 ask(
                   {
-                    title: `Cancel the deletion of ${user.email}?`,
-                    message: "The account becomes active again; its ended sessions stay ended.",
+                    title: t("user.undelete.title", { email: user.email }),
+                    message: t("user.undelete.message"),
                   },
                   () => read(session.api.auth.admin.users[":id"].deletion.$delete(param)),
-                  `The deletion of ${user.email} is cancelled.`,
+                  t("user.undelete.done", { email: user.email }),
                 )
               }
             >
-              Cancel deletion
+              {t("user.undelete")}
             </button>
           )}
         </div>
@@ -256,61 +256,58 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
               const to = role as "student" | "instructor";
               ask(
                 {
-                  title: `Change the role of ${user.email} to ${to}?`,
-                  message:
-                    to === "student"
-                      ? "A lower role also ends every session of the account."
-                      : "The account's next sign-in or refresh carries the new role.",
+                  title: t("user.changeRole.title", { email: user.email, role: word("role", to) }),
+                  message: to === "student" ? t("user.changeRole.lower") : t("user.changeRole.higher"),
                 },
                 () => patch({ role: to }),
-                `${user.email} is now ${to === "student" ? "a student" : "an instructor"}.`,
+                t(to === "student" ? "user.nowStudent" : "user.nowInstructor", { email: user.email }),
               );
             }}
           >
             <div class="field">
-              <label for={roleId}>Role</label>
+              <label for={roleId}>{t("user.role")}</label>
               <select id={roleId} value={role} onChange={(e) => setPicked(e.currentTarget.value)}>
                 {!ASSIGNABLE_ROLES.includes(user.role) && (
                   <option value={user.role} disabled>
-                    {user.role}
+                    {word("role", user.role)}
                   </option>
                 )}
                 {ASSIGNABLE_ROLES.map((r) => (
                   <option key={r} value={r}>
-                    {r}
+                    {word("role", r)}
                   </option>
                 ))}
               </select>
             </div>
             <button type="submit" disabled={role === user.role || !ASSIGNABLE_ROLES.includes(role)}>
-              Save role
+              {t("user.saveRole")}
             </button>
           </form>
         )}
       </section>
 
       <section aria-labelledby="sessions-heading">
-        <h2 id="sessions-heading">Sessions</h2>
+        <h2 id="sessions-heading">{t("user.sessions")}</h2>
         {data.sessions.length === 0 ? (
-          <p>No live sessions.</p>
+          <p>{t("user.sessions.empty")}</p>
         ) : (
-          <TableRegion label="Live sessions">
+          <TableRegion label={t("user.sessions.caption")}>
             <table>
-              <caption class="visually-hidden">Live sessions</caption>
+              <caption class="visually-hidden">{t("user.sessions.caption")}</caption>
               <thead>
                 <tr>
-                  <th scope="col">Device</th>
-                  <th scope="col">IP address</th>
-                  <th scope="col">Signed in</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">Expires</th>
+                  <th scope="col">{t("user.sessions.device")}</th>
+                  <th scope="col">{t("user.sessions.ip")}</th>
+                  <th scope="col">{t("user.sessions.signedIn")}</th>
+                  <th scope="col">{t("user.sessions.lastUsed")}</th>
+                  <th scope="col">{t("user.sessions.expires")}</th>
                 </tr>
               </thead>
               <tbody>
                 {data.sessions.map((s) => (
                   <tr key={s.id}>
-                    <td class="detail">{s.user_agent ?? "unknown"}</td>
-                    <td>{s.ip ?? "–"}</td>
+                    <td class="detail">{s.user_agent ?? t("user.sessions.unknownDevice")}</td>
+                    <td>{s.ip ?? t("none")}</td>
                     <td>{utc(s.created_at)}</td>
                     <td>{utc(s.last_used_at)}</td>
                     <td>{utc(s.expires_at)}</td>
@@ -323,27 +320,27 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
       </section>
 
       <section aria-labelledby="identities-heading">
-        <h2 id="identities-heading">Linked sign-ins</h2>
+        <h2 id="identities-heading">{t("user.identities")}</h2>
         {data.identities.length === 0 ? (
-          <p>No Google or Apple sign-in is linked.</p>
+          <p>{t("user.identities.empty")}</p>
         ) : (
-          <TableRegion label="Linked sign-ins">
+          <TableRegion label={t("user.identities")}>
             <table>
-              <caption class="visually-hidden">Linked sign-ins</caption>
+              <caption class="visually-hidden">{t("user.identities")}</caption>
               <thead>
                 <tr>
-                  <th scope="col">Provider</th>
-                  <th scope="col">Email at the provider</th>
-                  <th scope="col">Provider verified it</th>
-                  <th scope="col">Linked</th>
-                  <th scope="col">Last used</th>
+                  <th scope="col">{t("user.identities.provider")}</th>
+                  <th scope="col">{t("user.identities.email")}</th>
+                  <th scope="col">{t("user.identities.verified")}</th>
+                  <th scope="col">{t("user.identities.linked")}</th>
+                  <th scope="col">{t("user.identities.lastUsed")}</th>
                 </tr>
               </thead>
               <tbody>
                 {data.identities.map((i) => (
                   <tr key={i.id}>
                     <td>{i.provider}</td>
-                    <td>{i.email ?? "–"}</td>
+                    <td>{i.email ?? t("none")}</td>
                     <td>{yesNo(i.email_verified)}</td>
                     <td>{utc(i.created_at)}</td>
                     <td>{utc(i.last_used_at)}</td>
@@ -356,27 +353,27 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
       </section>
 
       <section aria-labelledby="factors-heading">
-        <h2 id="factors-heading">Second factors</h2>
+        <h2 id="factors-heading">{t("user.factors")}</h2>
         {data.factors.length === 0 ? (
-          <p>No second factor.</p>
+          <p>{t("user.factors.empty")}</p>
         ) : (
-          <TableRegion label="Second factors">
+          <TableRegion label={t("user.factors")}>
             <table>
-              <caption class="visually-hidden">Second factors</caption>
+              <caption class="visually-hidden">{t("user.factors")}</caption>
               <thead>
                 <tr>
-                  <th scope="col">Kind</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Enrolled</th>
-                  <th scope="col">Confirmed</th>
-                  <th scope="col">Last code used</th>
+                  <th scope="col">{t("user.factors.kind")}</th>
+                  <th scope="col">{t("user.factors.state")}</th>
+                  <th scope="col">{t("user.factors.enrolled")}</th>
+                  <th scope="col">{t("user.factors.confirmed")}</th>
+                  <th scope="col">{t("user.factors.lastUsed")}</th>
                 </tr>
               </thead>
               <tbody>
                 {data.factors.map((f) => (
                   <tr key={f.kind}>
-                    <td>{f.kind === "totp" ? "authenticator app (TOTP)" : f.kind}</td>
-                    <td>{f.status}</td>
+                    <td>{f.kind === "totp" ? t("user.factors.totp") : f.kind}</td>
+                    <td>{word("factor", f.status)}</td>
                     <td>{utc(f.created_at)}</td>
                     <td>{utc(f.confirmed_at)}</td>
                     <td>{utc(f.last_used_at)}</td>
@@ -386,22 +383,21 @@ export function UserPage({ session, id }: { session: Session; id: string }) {
             </table>
           </TableRegion>
         )}
-        <p>Recovery codes left: {data.recovery_codes_remaining}</p>
+        <p>{t("user.recoveryCodes", { count: data.recovery_codes_remaining })}</p>
       </section>
 
       <section aria-labelledby="events-heading">
-        <h2 id="events-heading">Recent events</h2>
+        <h2 id="events-heading">{t("user.events")}</h2>
         {events.error && (
           <p role="alert" class="error">
             {events.error}
           </p>
         )}
         {events.data && (
-          <AuditTable events={events.data.events.filter((e) => !READS.has(e.event)).slice(0, 10)} caption="The account's newest events" />
+          <AuditTable events={events.data.events.filter((e) => !READS.has(e.event)).slice(0, 10)} caption={t("user.events.caption")} />
         )}
         <p>
-          Administrators' reads of the account are left out here.{" "}
-          <a href={href("audit", { subject: user.email })}>Every event about this account</a>
+          {t("user.events.readsLeftOut")} <a href={href("audit", { subject: user.email })}>{t("user.events.all")}</a>
         </p>
       </section>
 

@@ -2,7 +2,8 @@ import { useId, useState } from "preact/hooks";
 import { read, type Session } from "../api";
 import { PageHeading } from "../components/heading";
 import { TableRegion } from "../components/messages";
-import { utc, yesNo } from "../format";
+import { onOff, utc, yesNo } from "../format";
+import { t, word } from "../i18n";
 import { useLoad } from "../load";
 import { href } from "../route";
 
@@ -37,11 +38,11 @@ export function Pager({
   return (
     <nav class="pager" aria-label={label}>
       <button type="button" onClick={onPrevious} disabled={page === 1}>
-        Previous
+        {t("pager.previous")}
       </button>
-      <span>Page {page}</span>
+      <span>{t("pager.page", { page })}</span>
       <button type="button" onClick={onNext} disabled={!hasNext}>
-        Next
+        {t("pager.next")}
       </button>
     </nav>
   );
@@ -101,17 +102,17 @@ export function UsersPage({ session, query }: { session: Session; query: URLSear
 
   return (
     <>
-      <PageHeading title="Users" />
+      <PageHeading title={t("users.title")} />
       <UserFilters searchKey={key} applied={applied} />
       {list.error && (
         <p role="alert" class="error">
           {list.error}
         </p>
       )}
-      {list.data && <UserTable users={list.data.users} caption="Accounts" />}
-      {list.loading && <p class="muted">Loading…</p>}
+      {list.data && <UserTable users={list.data.users} caption={t("users.caption")} />}
+      {list.loading && <p class="muted">{t("loading")}</p>}
       <Pager
-        label="Pages of accounts"
+        label={t("users.pages")}
         page={pages.page}
         hasNext={Boolean(list.data?.next_cursor)}
         onNext={() => list.data?.next_cursor && pages.next(list.data.next_cursor)}
@@ -133,20 +134,20 @@ export interface ListedUser {
 }
 
 export function UserTable({ users, caption }: { users: ListedUser[]; caption: string }) {
-  if (users.length === 0) return <p>No accounts match.</p>;
+  if (users.length === 0) return <p>{t("users.empty")}</p>;
   return (
     <TableRegion label={caption}>
       <table>
         <caption>{caption}</caption>
         <thead>
           <tr>
-            <th scope="col">Email</th>
-            <th scope="col">Name</th>
-            <th scope="col">Role</th>
-            <th scope="col">Status</th>
-            <th scope="col">Verified</th>
-            <th scope="col">Two-factor</th>
-            <th scope="col">Created</th>
+            <th scope="col">{t("users.col.email")}</th>
+            <th scope="col">{t("users.col.name")}</th>
+            <th scope="col">{t("users.col.role")}</th>
+            <th scope="col">{t("users.col.status")}</th>
+            <th scope="col">{t("users.col.verified")}</th>
+            <th scope="col">{t("users.col.mfa")}</th>
+            <th scope="col">{t("users.col.created")}</th>
           </tr>
         </thead>
         <tbody>
@@ -156,10 +157,10 @@ export function UserTable({ users, caption }: { users: ListedUser[]; caption: st
                 <a href={href(`users/${u.id}`)}>{u.email}</a>
               </td>
               <td>{u.full_name}</td>
-              <td>{u.role}</td>
-              <td>{u.status}</td>
+              <td>{word("role", u.role)}</td>
+              <td>{word("status", u.status)}</td>
               <td>{yesNo(u.email_verified)}</td>
-              <td>{u.mfa_enabled ? "on" : "off"}</td>
+              <td>{onOff(u.mfa_enabled)}</td>
               <td>{utc(u.created_at)}</td>
             </tr>
           ))}
@@ -185,62 +186,62 @@ function UserFilters({ searchKey, applied }: { searchKey: string; applied: Filte
   return (
     <form class="filters" onSubmit={submit}>
       <div class="field grow">
-        <label for={searchId}>Search users</label>
+        <label for={searchId}>{t("users.search")}</label>
         <input
           id={searchId}
           type="search"
-          placeholder="Start of an email, or part of a name"
+          placeholder={t("users.searchHint")}
           maxLength={100}
           value={form.q}
           onInput={(e) => set("q")(e.currentTarget.value)}
         />
       </div>
       <Select
-        label="Filter by role"
+        label={t("users.filter.role")}
         value={form.role}
         onChange={set("role")}
         options={[
-          ["", "Any role"],
-          ["student", "Student"],
-          ["instructor", "Instructor"],
-          ["admin", "Admin"],
+          ["", t("users.filter.anyRole")],
+          ["student", t("users.filter.student")],
+          ["instructor", t("users.filter.instructor")],
+          ["admin", t("users.filter.admin")],
         ]}
       />
       <Select
-        label="Filter by status"
+        label={t("users.filter.status")}
         value={form.status}
         onChange={set("status")}
         options={[
-          ["", "Any status"],
-          ["active", "Active"],
-          ["suspended", "Suspended"],
-          ["deletion_pending", "Deletion pending"],
-          ["deleted", "Deleted"],
+          ["", t("users.filter.anyStatus")],
+          ["active", t("users.filter.active")],
+          ["suspended", t("users.filter.suspended")],
+          ["deletion_pending", t("users.filter.deletionPending")],
+          ["deleted", t("users.filter.deleted")],
         ]}
       />
       <Select
-        label="Email verified"
+        label={t("users.filter.verified")}
         value={form.verified}
         onChange={set("verified")}
         options={[
-          ["", "Either"],
-          ["true", "Verified"],
-          ["false", "Not verified"],
+          ["", t("users.filter.either")],
+          ["true", t("users.filter.isVerified")],
+          ["false", t("users.filter.notVerified")],
         ]}
       />
       <Select
-        label="Two-factor sign-in"
+        label={t("users.filter.mfa")}
         value={form.mfa}
         onChange={set("mfa")}
         options={[
-          ["", "Either"],
-          ["true", "On"],
-          ["false", "Off"],
+          ["", t("users.filter.either")],
+          ["true", t("users.filter.mfaOn")],
+          ["false", t("users.filter.mfaOff")],
         ]}
       />
       <div class="actions">
         <button type="submit" class="primary">
-          Search
+          {t("users.searchSubmit")}
         </button>
       </div>
     </form>
