@@ -5,6 +5,7 @@ import { describe, expect, inject, it } from "vitest";
 import { type Registered, registerUser, verifyAndLogIn } from "../support/accounts";
 import { type AdminAccount, adminAccount } from "../support/admin";
 import { fakeClock } from "../support/clock";
+import { withDb } from "../support/db";
 import { loginWithMfa } from "../support/mfa";
 import { arbitraryOf, type Doc, type Operation, type Parameter, resolve, type Schema, useUris } from "../support/openapi-arbitraries";
 import { serviceClient, type TestServiceClient } from "../support/services";
@@ -202,6 +203,24 @@ class Credentials {
 
   async freshAdmin() {
     this.admin = await adminAccount(this.clock);
+    this.adminIds.push(this.admin.user.user.id);
+  }
+
+  /** Every admin this run made: the webhook endpoints they created are deleted at the end. */
+  adminIds: string[] = [];
+
+  /**
+   * Deletes the webhook endpoints the generated requests created (through the admin API): they
+   * subscribe to every account's events, and would keep delivering during the rest of the suite.
+   */
+  async deleteWebhooks() {
+    const rows = await withDb((sql) => sql`select id from auth_webhook_endpoints where created_by = any(${this.adminIds}::uuid[])`);
+    if (!rows.length) return;
+    await this.freshAdmin();
+    for (const { id } of rows) {
+      const res = await call(`/auth/admin/webhooks/${id}`, { method: "DELETE", token: this.admin!.token, now: this.clock.now });
+      expect([200, 404], await res.clone().text()).toContain(res.status);
+    }
   }
 
   async freshService() {
@@ -364,6 +383,7 @@ describe("the OpenAPI document is the contract", () => {
         }
         covered.add(`${entry.method} ${entry.path}`);
       }
+      await creds.deleteWebhooks();
       console.log(
         `contract (seed ${SEED}): ${covered.size} of ${ops.length} operations × ${STATES.length} auth states × ${PER_OPERATION} requests`,
       );
