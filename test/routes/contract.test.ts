@@ -214,7 +214,7 @@ class Credentials {
    * subscribe to every account's events, and would keep delivering during the rest of the suite.
    */
   async deleteWebhooks() {
-    const rows = await withDb((sql) => sql`select id from auth_webhook_endpoints where created_by = any(${this.adminIds}::uuid[])`);
+    const rows = await withDb((sql) => sql`select id from auth_webhook_endpoints where created_by in ${sql(this.adminIds)}`);
     if (!rows.length) return;
     await this.freshAdmin();
     for (const { id } of rows) {
