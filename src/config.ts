@@ -111,6 +111,40 @@ const discoveryUrl = (fallback: string) =>
     z.string().trim().url().default(fallback).refine(isSecureOrLoopback, "must be an https URL (plain http only to localhost)"),
   );
 
+/**
+ * Which requests get the per-request log line (src/middleware/request.ts): `errors` (a 4xx or 5xx
+ * answer, or a request that logged a warning or an error), `all`, `none`, or `sampled:N` (the errors
+ * and one in N of the rest). Parsed into what the middleware checks per request.
+ */
+export interface RequestLogPolicy {
+  /** Lines for errors and requests that logged a warning. */
+  errors: boolean;
+  /** One in this many other requests gets a line: 1 every one, 0 none. */
+  oneIn: number;
+}
+const REQUEST_LOG_MODES: Record<string, RequestLogPolicy> = {
+  all: { errors: true, oneIn: 1 },
+  errors: { errors: true, oneIn: 0 },
+  none: { errors: false, oneIn: 0 },
+};
+const requestLog = (fallback: string) =>
+  z.preprocess(
+    blank,
+    z
+      .string()
+      .default(fallback)
+      .transform((v, ctx): RequestLogPolicy => {
+        const mode = v.trim().toLowerCase();
+        const fixed = REQUEST_LOG_MODES[mode];
+        if (fixed) return fixed;
+        const sampled = /^sampled:(\d{1,7})$/.exec(mode);
+        const n = sampled ? Number(sampled[1]) : 0;
+        if (n >= 2) return { errors: true, oneIn: n };
+        ctx.addIssue({ code: "custom", message: `expected all, errors, none or sampled:N (N from 2 to 9999999); got "${v}"` });
+        return z.NEVER;
+      }),
+  );
+
 /** Schemes redirect_to may never use: they run code or read local files instead of opening a page. */
 const UNSAFE_SCHEMES = new Set(["javascript:", "data:", "vbscript:", "file:", "blob:"]);
 
@@ -223,6 +257,10 @@ export const settingsSchema = z
     ),
     TRUSTED_PROXY_IPS: cidrs.describe(
       "Comma-separated IPv4/IPv6 addresses or CIDR ranges the gateway connects from; X-Client-IP is believed only from these, with the secret.",
+    ),
+
+    REQUEST_LOG: requestLog("errors").describe(
+      "Which requests get the JSON request line: `errors` (4xx, 5xx, or a warning logged), `all`, `none`, or `sampled:N` (errors plus one in N others). Workers Logs keeps an invocation log of every request either way.",
     ),
 
     // Abuse resistance

@@ -1,20 +1,24 @@
-// npm run bench: throughput, latency and CPU per request against floors measured in the same run.
+// npm run bench: throughput, latency and CPU per request against floors measured in the same run,
+// and against better-auth (the peer, bench/peers/better-auth/) on the same harness.
 //
 //   1. bundle size (wrangler deploy --dry-run) and startup (wrangler check startup)
 //   2. password-hash micro-benchmark inside workerd (bench/hash-worker.ts under wrangler dev)
 //   3. the local stack (embedded Postgres + the Worker under wrangler dev) on free ports in a
 //      temporary folder, users seeded through the API, and beside it, under the same wrangler dev
 //      (same version, same frozen --no-bundle setup, own process): a bare Hono app with one
-//      constant route (the floor) and the app with its console.log silenced (the log line's cost);
-//      then load from this process (autocannon) per scenario (the SCENARIOS table below) and
+//      constant route (the floor), the app with REQUEST_LOG=all and with its console.log silenced
+//      (what the request line costs), the app at the peer's hash parameters, and the peer;
+//      then load from this process (autocannon) per scenario (scripts/bench/scenarios.ts) and
 //      concurrency; CPU per request one request at a time; /auth/me while logins run (MIXED);
-//      a CPU profile of the constant route and /auth/me through the inspector.
-//   Results: bench-results/results.json, results.md and two SVG charts. Everything started is
-//   stopped at the end, on failure and on Ctrl-C.
+//      the probes (PROBES); CPU profiles through the inspector.
+//   Results: bench-results/results.json, results.md (the targets table first, each pair of ours
+//   and the peer's as a ratio) and two SVG charts. Everything started is stopped at the end, on
+//   failure and on Ctrl-C.
 //
 // Options (flags or env): --duration=10 (BENCH_DURATION, seconds per run), --connections=8,32
-// (BENCH_CONNECTIONS), --users=64 (BENCH_USERS), --only=live,me,... (BENCH_ONLY: scenario ids, or
-// "mixed"), --hash-rounds=3, --startup-runs=3, --skip-static, --skip-hash, --skip-profile,
+// (BENCH_CONNECTIONS), --users=64 (BENCH_USERS), --only=live,me,... (BENCH_ONLY: scenario ids,
+// "mixed", probe ids, or the groups "pairs" and "new-flows"), --hash-rounds=3, --startup-runs=3,
+// --skip-static, --skip-hash, --skip-profile, --skip-peer, --profile=ids (BENCH_PROFILE),
 // --out=bench-results, --charts=<dir> (also write the charts there, e.g. bench/charts for BENCHMARKS.md).
 
 import { execFileSync } from "node:child_process";
@@ -23,17 +27,32 @@ import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import postgres from "postgres";
+import { type PeerUser, peerRoutes, seedPeerUsers, startPeer } from "../../bench/peers/better-auth/runner.mjs";
 import { freePort, ROOT } from "../stack/local-service.ts";
 import { startPwnedServer } from "../stack/pwned-stub.ts";
 import { startStack } from "../stack/stack.ts";
 import { readWranglerConfig } from "../stack/wrangler-config.ts";
 import { freezeWorker, startWranglerDev } from "../stack/wrangler-dev.ts";
-import * as flows from "./flows.ts";
+import type * as flows from "./flows.ts";
 import { runHashBench, type ScryptParams } from "./hash.ts";
 import { type CpuMs, type CpuProbe, cpuProbe, diffCpu, postmasterPid, procAvailable } from "./proc-cpu.ts";
 import { profileWhile } from "./profile.ts";
 import { renderCharts, renderMarkdown } from "./report.ts";
 import type { BenchResults, CpuPerRequest, LoadResult } from "./results.ts";
+import {
+  type BenchContext,
+  expandOnly,
+  GOOGLE_CLIENT,
+  MIXED,
+  PAIRS,
+  PASSWORD,
+  PEER_SCRYPT,
+  PROBES,
+  SCENARIOS,
+  type Scenario,
+  type Seed,
+  type ServerName,
+} from "./scenarios.ts";
 import { measureBundle, measureStartup } from "./static.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -53,12 +72,14 @@ const options: BenchResults["options"] = {
     .map(Number)
     .filter(Boolean),
   users: Number(opt("users", "BENCH_USERS", 64)),
-  only: opt("only", "BENCH_ONLY", "") ? String(opt("only", "BENCH_ONLY", "")).split(",") : null,
+  only: expandOnly(opt("only", "BENCH_ONLY", "") ? String(opt("only", "BENCH_ONLY", "")).split(",") : null),
   hashRounds: Number(opt("hash-rounds", "BENCH_HASH_ROUNDS", 3)),
   startupRuns: Number(opt("startup-runs", "BENCH_STARTUP_RUNS", 3)),
   skipStatic: opt("skip-static", "BENCH_SKIP_STATIC", "false") === "true",
   skipHash: opt("skip-hash", "BENCH_SKIP_HASH", "false") === "true",
   skipProfile: opt("skip-profile", "BENCH_SKIP_PROFILE", "false") === "true",
+  skipPeer: opt("skip-peer", "BENCH_SKIP_PEER", "false") === "true",
+  profile: opt("profile", "BENCH_PROFILE", "") ? String(opt("profile", "BENCH_PROFILE", "")).split(",") : null,
   out: path.resolve(ROOT, String(opt("out", "BENCH_OUT", "bench-results"))),
   charts: opt("charts", "BENCH_CHARTS", "") ? path.resolve(ROOT, String(opt("charts", "BENCH_CHARTS", ""))) : null,
 };
@@ -73,209 +94,12 @@ const SCRYPT: ScryptParams = { logN: 14, r: 8, p: 5 };
   ] as const)
     if (vars[k] !== undefined) SCRYPT[v] = Number(vars[k]);
 }
-const PASSWORD = "Vivid-Quartz-Lantern-2026";
-const GOOGLE_CLIENT = "bench-google-native";
-
-// ---------------------------------------------------------------------------------------------
-// Scenarios: one entry per measured route; a new flow is one more entry here (its state, when it
-// needs some, from flows.ts).
-//   server     which Worker answers: "app" (default), "bare" (bare Hono floor), "nolog" (the app
-//              with console.log silenced)
-//   request    (ctx) => { method, path, headers?, body? } for each request; ctx.seed() gives the
-//              next seeded user { email, access, refresh }, ctx.refreshPool live refresh tokens
-//   onResponse (status, bodyText, ctx) after each answer (e.g. put a rotated token back)
-//   prepare    async (ctx, { connections, requests }) before each load run (e.g. enough live refresh
-//              tokens); requests: how many the run will send (the batch, or serial), else null
-//   batch      single-use state (codes, mfa_tokens): each load run sends exactly this many requests
-//              (prepared just before it) instead of running for a fixed time
-//   hashBound  answers wait for a password hash: the run lasts longer by the queue's fill time
-//   serial     how many requests the one-at-a-time CPU measurement sends
-interface Seed {
-  email: string;
-  access: string;
-  refresh: string;
-}
-
-/** The state the scenarios share: seeded users, pools of single-use state, and what the flows need. */
-interface BenchContext extends flows.FlowContext {
-  apiUrl: string;
-  refreshPool: string[];
-  seed(): Seed;
-  googleClientId: string;
-  verifyPool?: { email: string; code: string }[];
-  mfaUsers?: flows.MfaUser[];
-  mfaPool?: { mfa_token: string; code: string }[];
-  adminToken?: string;
-  socialPool?: { id_token: string; nonce: string }[];
-  socialAccounts?: { sub: string; email: string }[];
-  passkeyDevices?: Awaited<ReturnType<typeof flows.passkeyDevices>>;
-  passkeyPool?: Awaited<ReturnType<typeof flows.passkeyLoginBatch>>;
-}
-
-interface RequestSpec {
-  method: "GET" | "POST";
-  path: string;
-  headers?: Record<string, string>;
-  body?: unknown;
-}
-
-type ServerName = "app" | "bare" | "bareNoAssets" | "nolog";
-
-interface Scenario {
-  id: string;
-  title: string;
-  server?: ServerName;
-  request(ctx: BenchContext): RequestSpec;
-  onResponse?(status: number, body: string, ctx: BenchContext): void;
-  prepare?(ctx: BenchContext, run: { connections: number; requests: number | null }): Promise<void>;
-  batch?: number;
-  hashBound?: boolean;
-  serial: number;
-}
-
-const get = (p: string, headers: Record<string, string> = {}): RequestSpec => ({ method: "GET", path: p, headers });
-const post = (p: string, body: unknown): RequestSpec => ({ method: "POST", path: p, body });
-const bearer = (ctx: BenchContext) => ({ authorization: `Bearer ${ctx.seed().access}` });
-const keepRefresh = (status: number, body: string, ctx: BenchContext) => {
-  if (status === 200 && ctx.refreshPool.length < 4096) ctx.refreshPool.push(JSON.parse(body).refresh_token);
-};
-const SCENARIOS: Scenario[] = [
-  { id: "bare", server: "bare", title: "GET /health/live, bare Hono app (floor)", request: () => get("/health/live"), serial: 200 },
-  {
-    id: "bare-noassets",
-    server: "bareNoAssets",
-    title: "GET /health/live, bare Hono app without [assets]",
-    request: () => get("/health/live"),
-    serial: 200,
-  },
-  { id: "live", title: "GET /health/live (constant route)", request: () => get("/health/live"), serial: 200 },
-  {
-    id: "live-nolog",
-    server: "nolog",
-    title: "GET /health/live, app without console.log",
-    request: () => get("/health/live"),
-    serial: 200,
-  },
-  { id: "select1", title: "GET /health (select 1 floor)", request: () => get("/health"), serial: 200 },
-  { id: "jwks", title: "GET /.well-known/jwks.json", request: () => get("/.well-known/jwks.json"), serial: 200 },
-  { id: "me", title: "GET /auth/me", request: (ctx) => get("/auth/me", bearer(ctx)), serial: 200 },
-  {
-    id: "me-nolog",
-    server: "nolog",
-    title: "GET /auth/me, app without console.log",
-    request: (ctx) => get("/auth/me", bearer(ctx)),
-    serial: 200,
-  },
-  {
-    id: "login",
-    title: "POST /auth/login",
-    hashBound: true,
-    request: (ctx) => post("/auth/login", { email: ctx.seed().email, password: PASSWORD }),
-    onResponse: keepRefresh,
-    serial: 20,
-  },
-  {
-    id: "refresh",
-    title: "POST /auth/refresh",
-    // Each refresh consumes its token; the successor goes back to the pool (a chain per session).
-    prepare: async (ctx, { connections }) => {
-      const need = connections * 2 - ctx.refreshPool.length;
-      for (let i = 0; i < need; i++) {
-        const r = await api(ctx.apiUrl, "POST", "/auth/login", { email: ctx.seed().email, password: PASSWORD });
-        if (r.status === 200) ctx.refreshPool.push(r.data.refresh_token);
-      }
-    },
-    request: (ctx) => post("/auth/refresh", { refresh_token: ctx.refreshPool.shift() ?? "exhausted-pool" }),
-    onResponse: keepRefresh,
-    serial: 100,
-  },
-  {
-    id: "register",
-    title: "POST /auth/register",
-    hashBound: true,
-    request: (ctx) =>
-      post("/auth/register", {
-        full_name: "Bench Register",
-        email: `bench-${ctx.runId}-r${ctx.seq++}@example.com`,
-        password: PASSWORD,
-        role: "student",
-      }),
-    serial: 20,
-  },
-  {
-    id: "verify-email",
-    title: "POST /auth/verify-email",
-    // Each code works once: a batch of new accounts (registered, their codes read from the mail capture).
-    batch: 96,
-    prepare: async (ctx, { requests }) => {
-      ctx.verifyPool = await flows.verifyEmailBatch(ctx, requests!);
-    },
-    request: (ctx) => post("/auth/verify-email", ctx.verifyPool?.shift() ?? { email: "exhausted@example.com", code: "000000" }),
-    serial: 32,
-  },
-  {
-    id: "mfa-verify",
-    title: "POST /auth/mfa/verify (TOTP)",
-    // A TOTP step works once per account: each run, every MFA account logs in (mfa_token) and
-    // sends the code of a step it has not used yet.
-    batch: 96,
-    prepare: async (ctx, { requests }) => {
-      ctx.mfaUsers ??= await flows.mfaUsers(ctx, 96);
-      ctx.mfaPool = await flows.mfaVerifyBatch(ctx, ctx.mfaUsers.slice(0, requests!));
-    },
-    request: (ctx) => post("/auth/mfa/verify", ctx.mfaPool?.shift() ?? { mfa_token: "exhausted", code: "000000" }),
-    serial: 32,
-  },
-  {
-    id: "admin-users",
-    title: "GET /auth/admin/users (first page)",
-    prepare: async (ctx) => {
-      ctx.adminToken ??= await flows.adminToken(ctx);
-    },
-    request: (ctx) => get("/auth/admin/users", { authorization: `Bearer ${ctx.adminToken}` }),
-    serial: 100,
-  },
-  {
-    id: "id-token",
-    title: "POST /auth/oauth/google/id-token",
-    // Native sign-in of 64 existing social accounts. An ID token is accepted once: each run gets a
-    // batch of fresh tokens (minted just before it, each with its own nonce).
-    batch: 96,
-    prepare: async (ctx, { requests }) => {
-      ctx.socialAccounts ??= await flows.socialAccounts(ctx, 64, ctx.googleClientId);
-      ctx.socialPool = await flows.socialSignInBatch(ctx, ctx.socialAccounts, requests!, ctx.googleClientId);
-    },
-    request: (ctx) => post("/auth/oauth/google/id-token", ctx.socialPool?.shift() ?? { id_token: "exhausted.x.y", nonce: "exhausted" }),
-    serial: 32,
-  },
-  {
-    id: "passkey-options",
-    title: "POST /auth/passkeys/login/options",
-    request: () => post("/auth/passkeys/login/options", {}),
-    serial: 100,
-  },
-  {
-    id: "passkey-login",
-    title: "POST /auth/passkeys/login/verify (ES256)",
-    // A challenge works once: each run, every passkey account's device answers fresh login options
-    // (the software authenticator in this process), and the run sends those answers.
-    batch: 96,
-    prepare: async (ctx, { requests }) => {
-      // npm run dev's relying party: localhost, with this API's own origin (scripts/stack/stack.ts).
-      ctx.passkeyDevices ??= await flows.passkeyDevices(ctx, 96, ctx.apiUrl.replace("127.0.0.1", "localhost"));
-      ctx.passkeyPool = await flows.passkeyLoginBatch(ctx, ctx.passkeyDevices.slice(0, requests!));
-    },
-    request: (ctx) => post("/auth/passkeys/login/verify", ctx.passkeyPool?.shift() ?? { challenge_token: "exhausted", response: {} }),
-    serial: 32,
-  },
-];
-// Two scenarios at once on the app: the foreground at each concurrency, the background at a fixed one.
-const MIXED = [{ id: "me+login", foreground: "me", background: "login", backgroundConnections: 8 }];
-// Scenarios whose CPU profile the report shows (where a request's CPU goes). The app as it is
-// (with its log line) is left out: under the profiler its console.log dominates (51-63% of busy
-// time in trial runs) and once made the Worker fall minutes behind; the no-log variant shows the rest.
-const PROFILED = ["bare", "live-nolog", "me-nolog"];
-const wanted = (id: string) => !options.only || options.only.includes(id);
+// SCENARIOS, PAIRS, MIXED and PROBES: scripts/bench/scenarios.ts (a new flow is an entry there).
+// Scenarios whose CPU profile the report shows (where a request's CPU goes). Not REQUEST_LOG=all:
+// under the profiler its console.log dominates (51-63% of busy time in trial runs) and once made the
+// Worker fall minutes behind.
+const PROFILED = options.profile ?? ["bare", "live", "me", "peer-session"];
+const wanted = (id: string) => (!options.only || options.only.includes(id)) && !(options.skipPeer && id.startsWith("peer-"));
 
 const log = (...a: unknown[]) => console.log(...a);
 const f2 = (x: number | null | undefined) => (x == null ? "n/a" : x.toFixed(2));
@@ -611,6 +435,7 @@ async function main() {
     versions: versions(),
     scrypt: SCRYPT,
     rateLimits: "production bindings kept; every request carries its own CF-Connecting-IP",
+    pairs: PAIRS,
   };
   log(
     `bench: ${results.machine.nproc} x ${results.machine.cpuModel}, load ${results.machine.loadavgStart.map((x) => x.toFixed(2)).join(" ")}`,
@@ -713,8 +538,25 @@ async function main() {
       };
     }
   }
+  /** Another wrangler dev of the same bundle on the same stack, with a config of its own and these vars. */
+  const appVariant = async (name: string, config: string, vars: Record<string, string>): Promise<Server> => {
+    const p = await freePort();
+    const insp = await freePort();
+    const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+    const w = await stack.startWorker({ config, port: p, extraArgs: ["--no-bundle", "--inspector-port", String(insp), ...varArgs] });
+    cleanups.push(() => w.stop());
+    log(`  ${name}: ${w.url}`);
+    return {
+      url: w.url,
+      inspectorPort: insp,
+      cpu: procAvailable() ? cpuProbe({ wranglerPgid: w.pgid, publicPort: p, postmasterPid: pgPid }) : null,
+    };
+  };
+  if (needed.has("logall")) servers.logall = await appVariant("the app with REQUEST_LOG=all", frozen.config, { REQUEST_LOG: "all" });
+  if (needed.has("eqhash")) servers.eqhash = await appVariant("the app at the peer's hash parameters", frozen.config, PEER_SCRYPT);
   if (needed.has("nolog")) {
-    // The same bundle with console.log silenced once it has loaded (a wrapper module: no change to the app).
+    // The same bundle with console.log silenced once it has loaded (a wrapper module: no change to the
+    // app), and every request line asked for: what the line's building costs without its writing.
     const wrapper = path.join(frozen.outdir, "bench-nolog.js");
     fs.writeFileSync(
       wrapper,
@@ -728,39 +570,68 @@ async function main() {
       fs.readFileSync(frozen.config, "utf8").replace(/^main\s*=.*$/m, `main = ${JSON.stringify(wrapper)}\n${modules}`),
     );
     cleanups.push(() => fs.rmSync(config, { force: true }));
-    const p = await freePort();
-    const insp = await freePort();
-    const w = await stack.startWorker({ config, port: p, extraArgs: ["--no-bundle", "--inspector-port", String(insp)] });
-    cleanups.push(() => w.stop());
-    servers.nolog = {
-      url: w.url,
-      inspectorPort: insp,
-      cpu: procAvailable() ? cpuProbe({ wranglerPgid: w.pgid, publicPort: p, postmasterPid: pgPid }) : null,
-    };
+    servers.nolog = await appVariant("the app without console.log", config, { REQUEST_LOG: "all" });
+  }
+  let peer: Awaited<ReturnType<typeof startPeer>> | undefined;
+  if (needed.has("peer")) {
+    log("starting the peer (better-auth, bench/peers/better-auth/)...");
+    peer = await startPeer({ dbUrl: stack.dbUrl, postmasterPid: pgPid, tmpDir: path.join(tmp, "peer"), log });
+    cleanups.push(() => peer?.stop());
+    results.versions.peer = peer.versions;
+    results.peerSettings = peer.settings;
+    log(
+      `  ${peer.url} (${Object.entries(peer.versions)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")})`,
+    );
+    servers.peer = { url: peer.url, inspectorPort: peer.inspectorPort, sourceMap: peer.sourceMap, cpu: peer.cpu };
   }
 
-  // Seed users through the API (hashes made by the Worker).
-  log(`seeding ${options.users} users through POST /auth/register...`);
+  // Seed users through the API (hashes made by the Worker): ours, ours at the peer's hash, the peer's.
   const runId = Date.now().toString(36);
-  const seeds = (
-    await pool(
+  const seedThrough = async (url: string, kind: string): Promise<Seed[]> => {
+    log(`seeding ${options.users} users through POST /auth/register${url === apiUrl ? "" : ` (${kind})`}...`);
+    return pool(
       Array.from({ length: options.users }, (_, i) => i),
       2,
       async (i) => {
-        const email = `bench-${runId}-seed-${i}@example.com`;
-        const r = await api(apiUrl, "POST", "/auth/register", { full_name: `Bench User ${i}`, email, password: PASSWORD, role: "student" });
+        const email = `bench-${runId}-${kind}-${i}@example.com`;
+        const r = await api(url, "POST", "/auth/register", { full_name: `Bench User ${i}`, email, password: PASSWORD, role: "student" });
         if (r.status !== 201) throw new Error(`seeding failed: ${r.status} ${JSON.stringify(r.data)}`);
-        return { email, access: r.data.access_token as string, refresh: r.data.refresh_token as string };
+        return { id: r.data.user.id, email, access: r.data.access_token, refresh: r.data.refresh_token };
       },
-    )
-  ).filter(Boolean);
+    );
+  };
+  const seeds = await seedThrough(apiUrl, "seed");
+  let seededAt = Date.now();
+  const eqSeeds = servers.eqhash ? await seedThrough(servers.eqhash.url, "eqhash") : [];
+  let peerUsers: PeerUser[] = [];
+  if (peer) {
+    log(`seeding ${options.users} users through the peer's sign-up...`);
+    peerUsers = await seedPeerUsers(peer.url, options.users, { password: PASSWORD, prefix: `peer-${runId}` });
+  }
   let next = 0;
+  let nextEq = 0;
+  let nextPeer = 0;
   const ctx: BenchContext = {
     apiUrl,
     runId,
     seq: 0,
     refreshPool: [],
     seed: () => seeds[next++ % seeds.length],
+    eqSeed: () => eqSeeds[nextEq++ % eqSeeds.length],
+    peer: peer && { routes: peerRoutes(peer.url), user: () => peerUsers[nextPeer++ % peerUsers.length] },
+    freshSeeds: async (maxAgeMs) => {
+      if (Date.now() - seededAt < maxAgeMs) return;
+      // A refresh per seed (no hash): a new access token and the next refresh token of its session.
+      await pool(seeds, 4, async (s) => {
+        const r = await api(apiUrl, "POST", "/auth/refresh", { refresh_token: s.refresh });
+        if (r.status !== 200) throw new Error(`refreshing a seed failed: ${r.status} ${JSON.stringify(r.data)}`);
+        s.access = r.data.access_token;
+        s.refresh = r.data.refresh_token;
+      });
+      seededAt = Date.now();
+    },
     // What the flows' state needs (flows.ts).
     api: (method, p, body, headers) => api(apiUrl, method, p, body, headers),
     pool,
@@ -769,6 +640,8 @@ async function main() {
     dbUrl: stack.dbUrl,
     password: PASSWORD,
     googleClientId: GOOGLE_CLIENT,
+    appCpu: servers.app.cpu,
+    nextIp,
   };
   // Warm up every server and route once (JIT, connection setup) before measuring.
   for (const sc of SCENARIOS.filter((x) => wanted(x.id) && !x.hashBound && x.id !== "refresh")) {
@@ -802,7 +675,14 @@ async function main() {
         amount: sc.batch,
         cpu: server.cpu,
       });
-      results.scenarios!.push({ name: sc.id, title: sc.title, server: sc.server ?? "app", hashBound: !!sc.hashBound, ...r });
+      results.scenarios!.push({
+        name: sc.id,
+        title: sc.title,
+        server: sc.server ?? "app",
+        hashBound: !!sc.hashBound,
+        newFlow: !!sc.newFlow,
+        ...r,
+      });
       if (r.cpu?.otherCores != null) machineLoad.push(r.cpu.otherCores);
       log(
         `${r.reqPerSec.toFixed(1)} req/s  p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors + r.timeouts}` +
@@ -821,7 +701,7 @@ async function main() {
       const server = servers[sc.server ?? "app"]!;
       await sc.prepare?.(ctx, { connections: 1, requests: sc.batch ? sc.serial : null });
       const r = await serialCpu({ cpu: server.cpu!, n: sc.serial, send: () => sendOne(sc, ctx, server.url) });
-      results.serial!.push({ name: sc.id, title: sc.title, server: sc.server ?? "app", ...r });
+      results.serial!.push({ name: sc.id, title: sc.title, server: sc.server ?? "app", newFlow: !!sc.newFlow, ...r });
       const c = r.msPerRequest;
       log(
         `  ${sc.title.padEnd(44)} ${r.ok}/${r.n} ok  workerd ${c.workerd.toFixed(2)}  proxy ${c.proxy.toFixed(2)}  postgres ${c.postgres.toFixed(2)} ms/req`,
@@ -858,7 +738,16 @@ async function main() {
     }
   }
 
-  // Where a constant request's CPU goes: a CPU profile through the inspector while it is under load.
+  // What is not one answer per request (scenarios.ts PROBES).
+  const probes = PROBES.filter((x) => wanted(x.id));
+  if (probes.length) results.probes = [];
+  for (const probe of probes) {
+    await waitIdle(servers.app.cpu);
+    log(`  ${probe.title} ...`);
+    results.probes!.push(await probe.run(ctx));
+  }
+
+  // Where a request's CPU goes: a CPU profile through the inspector while it is under load.
   if (!options.skipProfile) {
     results.profile = {};
     for (const sc of SCENARIOS.filter((x) => PROFILED.includes(x.id) && wanted(x.id))) {
@@ -877,7 +766,11 @@ async function main() {
         log(`failed: ${(err as Error).message}`);
         continue;
       }
-      const { workResult, ...profile } = p;
+      const { workResult, raw, ...profile } = p;
+      // The raw profile, for Chrome DevTools or a closer look, with the bundle's source map beside it.
+      fs.writeFileSync(path.join(options.out, `profile-${sc.id}.cpuprofile`), JSON.stringify(raw));
+      const map = server.sourceMap ?? path.join(frozen.outdir, "index.js.map");
+      fs.copyFileSync(map, path.join(options.out, path.basename(map)));
       results.profile[sc.id] = {
         title: sc.title,
         reqPerSec: workResult.reqPerSec,

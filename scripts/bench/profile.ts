@@ -57,6 +57,8 @@ export interface Profile<T> {
   idleMs: number;
   byOrigin: SelfTime[];
   byFunction: SelfTime[];
+  /** The profile as the inspector gave it (open it in Chrome DevTools, with the bundle's source map). */
+  raw: CpuProfile;
   workResult: T;
 }
 
@@ -92,6 +94,7 @@ export async function profileWhile<T>({
       idleMs: idle,
       byOrigin: profileByOrigin(profile, sourceMap, { top: 14 }),
       byFunction: profileByOrigin(profile, sourceMap, { top: 25, byFunction: true }),
+      raw: profile,
       workResult,
     };
   } finally {

@@ -36,6 +36,8 @@ interface ScenarioResult extends LoadResult {
   title: string;
   server: string;
   hashBound: boolean;
+  /** A flow of the current batch (scenarios.ts `newFlow`), held to its CPU target. */
+  newFlow?: boolean;
 }
 
 /** CPU per request with an exact count, one request at a time. */
@@ -43,6 +45,7 @@ interface SerialResult {
   name: string;
   title: string;
   server: string;
+  newFlow?: boolean;
   n: number;
   ok: number;
   msPerRequest: CpuPerRequest;
@@ -70,6 +73,14 @@ interface ProfileSummary {
   byFunction: SelfTime[];
 }
 
+/** What a probe (scenarios.ts PROBES) reports: its figures, and target rows for the targets table. */
+export interface ProbeResult {
+  id: string;
+  title: string;
+  rows: { label: string; value: number | null; unit: string }[];
+  targets: { target: string; ok: boolean | null; detail: string }[];
+}
+
 export interface BenchResults {
   startedAt: string;
   command: string;
@@ -83,6 +94,9 @@ export interface BenchResults {
     skipStatic: boolean;
     skipHash: boolean;
     skipProfile: boolean;
+    skipPeer: boolean;
+    /** Scenario ids to profile (default: the floor, the constant route and /auth/me, without their log line). */
+    profile: string[] | null;
     out: string;
     charts: string | null;
   };
@@ -104,7 +118,13 @@ export interface BenchResults {
     noble: string | null;
     hono: string | null;
     postgres?: string;
+    /** The peer's packages as installed (better-auth, better-call, kysely, pg). */
+    peer?: Record<string, string | null>;
   };
+  /** The peer's settings (its rate limiter, where its better-auth instance is built). */
+  peerSettings?: { rateLimit: string; authScope: string };
+  /** The pairs of ours and the peer's (scenarios.ts PAIRS) as they were in this run. */
+  pairs?: { id: string; title: string; ours: string; theirs: string; target: number | null }[];
   scrypt: ScryptParams;
   rateLimits: string;
   bundle?: BundleSize;
@@ -114,6 +134,7 @@ export interface BenchResults {
   scenarios?: ScenarioResult[];
   serial?: SerialResult[];
   mixed?: MixedResult[];
+  probes?: ProbeResult[];
   profile?: Record<string, ProfileSummary>;
   elapsedS?: number;
 }

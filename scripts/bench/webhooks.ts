@@ -31,6 +31,15 @@ import { startStack } from "../stack/stack.ts";
 import { startWebhookReceiver } from "../stack/webhook-receiver.ts";
 import { freezeWorker } from "../stack/wrangler-dev.ts";
 import * as flows from "./flows.ts";
+import {
+  createEndpoint,
+  drained as drainedHook,
+  measureDelivery,
+  outOfOrder,
+  profileChanges,
+  receiverControl,
+  summary,
+} from "./webhook-delivery.ts";
 
 const argv = Object.fromEntries(
   process.argv.slice(2).map((a) => {
@@ -48,11 +57,8 @@ const options = {
   out: path.resolve(ROOT, String(opt("out", "BENCH_OUT", "bench-results"))),
 };
 const PASSWORD = "Vivid-Quartz-Lantern-2026";
-/** How long the run waits for the last deliveries before it reports what is missing. */
-const DRAIN_LIMIT_MS = 10 * 60_000;
 
 const log = (msg: string) => console.log(msg);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const cleanups: (() => unknown)[] = [];
 let cleaning: Promise<void> | undefined;
@@ -92,20 +98,6 @@ async function pool<T, R>(items: T[], concurrency: number, fn: (item: T, index: 
     }),
   );
   return out;
-}
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-const summary = (values: number[]) => {
-  const s = [...values].sort((a, b) => a - b);
-  return { p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99), max: s[s.length - 1] ?? 0 };
-};
-
-interface Received {
-  webhookId: string;
-  payload: { position: number; timestamp: string; data: { user_id: string } } | null;
-  verified: Record<string, boolean>;
-  receivedAt: number;
-  answered: number | null;
 }
 
 async function main() {
@@ -160,40 +152,12 @@ async function main() {
   };
 
   log("an admin, the endpoint (user.updated) and its receiver...");
-  const adminToken = await flows.adminToken(ctx);
-  const admin = { authorization: `Bearer ${adminToken}` };
-  const hookUrl = `${receiver.url}/hooks/bench`;
-  const created = await api("POST", "/auth/admin/webhooks", { url: hookUrl, events: ["user.updated"], description: "bench" }, admin);
-  if (created.status !== 201) throw new Error(`creating the endpoint answered ${created.status} ${JSON.stringify(created.data)}`);
-  const endpointId = created.data.endpoint.id as string;
-  const control = async (body?: unknown, hook = "bench") => {
-    const res = await fetch(`${receiver.url}/_control/hooks/${hook}`, body ? { method: "PUT", body: JSON.stringify(body) } : {});
-    return res.json() as Promise<{ deliveries: Received[]; held: number }>;
-  };
-  await control({ secrets: { current: created.data.secret } });
-  /** Wait until a hook has acknowledged `count` distinct events: the first acknowledged delivery of each, and every request. */
-  const drained = async (hook: string, count: number) => {
-    const firstOk = new Map<string, Received>();
-    const until = Date.now() + DRAIN_LIMIT_MS;
-    let all: Received[] = [];
-    while (firstOk.size < count && Date.now() < until) {
-      all = (await control(undefined, hook)).deliveries;
-      for (const d of all) if (d.answered !== null && d.answered < 300 && !firstOk.has(d.webhookId)) firstOk.set(d.webhookId, d);
-      if (firstOk.size < count) await sleep(200);
-    }
-    if (firstOk.size < count) throw new Error(`${hook}: only ${firstOk.size} of ${count} events were delivered`);
-    return { delivered: [...firstOk.values()], all };
-  };
-  /** Accounts whose first deliveries did not come in increasing position. */
-  const outOfOrder = (delivered: Received[]) => {
-    const byUser = new Map<string, number[]>();
-    for (const d of [...delivered].sort((a, b) => a.receivedAt - b.receivedAt)) {
-      const list = byUser.get(d.payload?.data.user_id ?? "") ?? [];
-      list.push(d.payload?.position ?? 0);
-      byUser.set(d.payload?.data.user_id ?? "", list);
-    }
-    return [...byUser.values()].filter((ps) => ps.some((p, i) => i > 0 && p < ps[i - 1])).length;
-  };
+  const adminSession = await flows.adminSession(ctx, undefined, { recent: true });
+  const admin = { authorization: `Bearer ${adminSession.access}` };
+  const created = await createEndpoint({ api, adminAuth: admin, receiverUrl: receiver.url, hook: "bench" });
+  const endpointId = created.id;
+  const control = receiverControl(receiver.url);
+  const drained = (hook: string, count: number) => drainedHook(control, hook, count);
 
   log(`registering ${options.users} accounts...`);
   const accounts = await pool(Array.from({ length: options.users }), 4, async (_, i) => {
@@ -202,47 +166,25 @@ async function main() {
     if (r.status !== 201) throw new Error(`register answered ${r.status}`);
     return { id: r.data.user.id as string, token: r.data.access_token as string };
   });
-
+  const tokens = accounts.map((a) => a.token);
   /** `n` profile changes, `connections` at a time: each request's latency (ms) and status. */
   const changes = (n: number, label: string) =>
-    pool(Array.from({ length: n }), options.connections, async (_, i) => {
-      const body = new FormData();
-      body.append("full_name", `Bench ${label} ${i}`);
-      const started = performance.now();
-      const res = await fetch(`${stack.apiUrl}/auth/update-profile`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${accounts[i % accounts.length].token}`, "cf-connecting-ip": nextIp() },
-        body,
-      });
-      await res.arrayBuffer();
-      return { ms: performance.now() - started, status: res.status };
-    });
+    profileChanges({ apiUrl: stack.apiUrl, tokens, n, connections: options.connections, label, nextIp });
 
   // 1. Delivery throughput and delay.
   log(`delivery: ${options.changes} changes, ${options.connections} at a time...`);
   const t0 = Date.now();
-  const answered = await changes(options.changes, "Name");
-  const tChanges = Date.now();
-  const failedRequests = answered.filter((a) => a.status !== 200).length;
-  if (failedRequests) throw new Error(`${failedRequests} changes did not answer 200`);
-  const { delivered, all } = await drained("bench", options.changes);
-  const tLast = Math.max(...delivered.map((d) => d.receivedAt));
-  const unverified = all.filter((d) => !d.verified.current).length;
-  const disordered = outOfOrder(delivered);
-  const delay = summary(delivered.map((d) => d.receivedAt - Date.parse(d.payload?.timestamp ?? "")));
-  const delivery = {
-    events: options.changes,
-    accounts: options.users,
+  const run = await measureDelivery({
+    apiUrl: stack.apiUrl,
+    receiverUrl: receiver.url,
+    hook: "bench",
+    tokens,
+    changes: options.changes,
     connections: options.connections,
-    changesPerSecond: Math.round((options.changes / ((tChanges - t0) / 1000)) * 10) / 10,
-    eventsPerSecond: Math.round((options.changes / ((tLast - t0) / 1000)) * 10) / 10,
-    drainAfterLastChangeMs: Math.max(0, tLast - tChanges),
-    changeToDeliveryMs: delay,
-    requests: all.length,
-    repeats: all.length - delivered.length,
-    unverified,
-    accountsOutOfOrder: disordered,
-  };
+    nextIp,
+  });
+  const { answered, delivered, delivery } = run;
+  const { unverified, accountsOutOfOrder: disordered, changeToDeliveryMs: delay } = delivery;
   log(
     `  ${delivery.eventsPerSecond} events/s delivered (changes ${delivery.changesPerSecond}/s); change -> delivery p50 ${delay.p50} ms, p90 ${delay.p90} ms, p99 ${delay.p99} ms, max ${delay.max} ms; ${unverified} unverified, ${disordered} accounts out of order`,
   );
@@ -279,7 +221,7 @@ async function main() {
   let hanging: ReturnType<typeof summary> | null = null;
   if (options.hangChanges > 0) {
     log(`the request path with a hanging receiver: ${options.hangChanges} changes...`);
-    await control({ secrets: { current: created.data.secret }, hang: 1_000_000 });
+    await control({ secrets: { current: created.secret }, hang: 1_000_000 });
     const held = await changes(options.hangChanges, "Held");
     if (held.some((a) => a.status !== 200)) throw new Error("changes failed while the receiver hung");
     hanging = summary(held.map((a) => a.ms));

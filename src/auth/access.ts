@@ -1,3 +1,4 @@
+import type { Config } from "../config";
 import type { Deps } from "../deps";
 import { apiError, type ErrorCode } from "../errors";
 import { mustVerifyEmail } from "./account/email-verification";
@@ -62,8 +63,19 @@ function adminRefusal(auth: Authenticated): "admin_required" | "admin_mfa_requir
   return null;
 }
 
+/**
+ * The policy can refuse an account that must enroll a second factor first, so authenticate() reads
+ * whether the account holds one: a route open to such accounts (`enrollment`) never asks, nor does
+ * any route when no role must use MFA.
+ */
+export const needsMfaState = (config: Config, policy: AccessPolicy) => !policy.enrollment && config.REQUIRE_MFA_ROLES.length > 0;
+
 /** The role must use MFA (REQUIRE_MFA_ROLES) and the account holds no second factor yet (by the ways-in registry). */
-const mustEnrollMfa = (deps: Deps, auth: Authenticated) => !auth.mfaEnabled && deps.config.REQUIRE_MFA_ROLES.includes(auth.user.role);
+function mustEnrollMfa(deps: Deps, auth: Authenticated): boolean {
+  if (!deps.config.REQUIRE_MFA_ROLES.includes(auth.user.role)) return false;
+  if (auth.mfaEnabled === null) throw new Error("the account's second factors were not read for a policy that needs them");
+  return !auth.mfaEnabled;
+}
 
 /** The role must sign in phishing-resistantly (REQUIRE_PHISHING_RESISTANT_ROLES) and this session did not (by the ways-in registry). */
 const mustUsePasskey = (deps: Deps, auth: Authenticated) =>

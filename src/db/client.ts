@@ -1,9 +1,13 @@
 import { sql } from "drizzle-orm";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
-import * as schema from "./schema";
 
-export type Db = PostgresJsDatabase<typeof schema>;
+/**
+ * Drizzle's query builder over the request's connection. Without the relational query API
+ * (`db.query.*`, unused here): given the schema, drizzle() walks every table and relation to build
+ * that API, on every request, since the client is per request.
+ */
+export type Db = PostgresJsDatabase;
 
 /**
  * postgres.js options for a per-request client. Hyperdrive pools the real connections, so the
@@ -24,7 +28,7 @@ export const CLIENT_OPTIONS = {
 } satisfies postgres.Options<Record<string, never>>;
 
 /** Drizzle over a postgres.js client. */
-export const drizzleOver = (client: postgres.Sql): Db => drizzle(client, { schema });
+export const drizzleOver = (client: postgres.Sql): Db => drizzle(client);
 
 /** The production database of a request: Drizzle over a fresh postgres.js client. */
 export function createDb(connectionString: string): Db {

@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
-import { type AccessPolicy, assertAccess } from "../auth/access";
+import { type AccessPolicy, assertAccess, needsMfaState } from "../auth/access";
 import { isUuid } from "../auth/admin/cursor";
 import { isRecordedRefusal, recordAdmin } from "../auth/admin/record";
 import { audit } from "../auth/audit";
@@ -29,7 +29,7 @@ export const requireAuth =
     const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!m) throw apiError("unauthorized");
     const deps = c.get("deps");
-    const auth = await authenticate(deps, m[1]);
+    const auth = await authenticate(deps, m[1], { mfaState: needsMfaState(deps.config, policy) });
     try {
       assertAccess(deps, auth, policy);
     } catch (err) {

@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
+import type { RequestLogPolicy } from "../config";
 import type { AppEnv } from "../context";
 import { createDeps, type Overrides } from "../deps";
 import { apiError } from "../errors";
@@ -11,11 +12,23 @@ import { clientAddress } from "./client-address";
 const clientRequestId = (v: string | undefined) => (v && /^[\x21-\x7e]{1,64}$/.test(v) ? v : undefined);
 
 /**
+ * Whether this request gets its log line (REQUEST_LOG): an error answer or a request that logged a
+ * warning when the policy keeps errors, every request with `all`, one in N others with `sampled:N`.
+ */
+function wantsLine(policy: RequestLogPolicy, status: number, warned: boolean): boolean {
+  if (policy.errors && (status >= 400 || warned)) return true;
+  if (policy.oneIn <= 1) return policy.oneIn === 1;
+  return crypto.getRandomValues(new Uint32Array(1))[0] % policy.oneIn === 0;
+}
+
+/**
  * Per-request setup: the request id (always generated here: audit rows and logs must not carry a
  * value a client chose), infrastructure (deps), who is asking (meta, with the answer's language
- * negotiated from Accept-Language), and one JSON log line per request with method, route, status
- * and duration (never bodies or headers). Every answer says its language (Content-Language, unless
- * the route set its own: /docs and /openapi.json are English) and that it depends on Accept-Language.
+ * negotiated from Accept-Language), and the JSON request line with method, route, status and
+ * duration (never bodies or headers) for the requests REQUEST_LOG asks for (by default the errors:
+ * Workers Logs' own invocation log records every request). Every answer says its language
+ * (Content-Language, unless the route set its own: /docs and /openapi.json are English) and that
+ * it depends on Accept-Language.
  */
 export function requestContext(overrides: Overrides): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -29,6 +42,13 @@ export function requestContext(overrides: Overrides): MiddlewareHandler<AppEnv> 
     }
     const waitUntil = (p: Promise<unknown>) => (ctx ? ctx.waitUntil(p) : void p.catch(() => {}));
     const deps = createDeps(c.env, requestId, waitUntil, overrides);
+    // A request that logged a warning or an error gets its request line too (REQUEST_LOG=errors).
+    let warned = false;
+    const write = deps.log;
+    deps.log = (level, msg, fields) => {
+      if (level !== "info") warned = true;
+      write(level, msg, fields);
+    };
     c.set("deps", deps);
     const locale = negotiateLocale(c.req.header("accept-language"));
     c.set("meta", { ip: await clientAddress(c.req.raw, deps.config), userAgent: c.req.header("user-agent") ?? null, requestId, locale });
@@ -37,6 +57,7 @@ export function requestContext(overrides: Overrides): MiddlewareHandler<AppEnv> 
     c.header("X-Request-Id", requestId);
     if (!c.res.headers.has("Content-Language")) c.header("Content-Language", locale);
     c.header("Vary", "Accept-Language", { append: true });
+    if (!wantsLine(deps.config.REQUEST_LOG, c.res.status, warned)) return;
     log("info", "request", {
       requestId,
       clientRequestId: clientRequestId(c.req.header("x-request-id")),

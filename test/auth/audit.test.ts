@@ -151,7 +151,8 @@ describe("request ids", () => {
     const lines: string[] = [];
     vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void lines.push(a.map(String).join(" ")));
     const forged = "00000000-0000-4000-8000-000000000000";
-    const u = await registerUser({}, { headers: { "x-request-id": forged } });
+    // A successful request gets its line only when REQUEST_LOG asks for every request.
+    const u = await registerUser({}, { headers: { "x-request-id": forged }, env: { REQUEST_LOG: "all" } });
     const long = await loginAs(u.email, WRONG, { headers: { "x-request-id": "x".repeat(500) } });
     vi.restoreAllMocks();
     const rows = await auditRows(u.user.id);

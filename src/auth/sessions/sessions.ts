@@ -240,15 +240,20 @@ export interface Authenticated {
   authTime: Date;
   /** What the session's proofs establish, by the ways-in registry (the admin gate, REQUIRE_MFA_ROLES: src/auth/access.ts). */
   assurance: Assessment;
-  /** The account holds a second factor (REQUIRE_MFA_ROLES, src/auth/access.ts). */
-  mfaEnabled: boolean;
+  /**
+   * The account holds a second factor (REQUIRE_MFA_ROLES, src/auth/access.ts); null when the route's
+   * policy does not need it and it was not read (`needsMfaState` in src/auth/access.ts).
+   */
+  mfaEnabled: boolean | null;
 }
 
 /**
  * Verify a bearer token and load its user and live session in one indexed query, so that
- * logout and revocation take effect at once on this API.
+ * logout and revocation take effect at once on this API. `mfaState`: also read whether the
+ * account holds a second factor (the ways-in registry's credential tables, one subquery each);
+ * a route whose policy cannot ask (the session check, the enrollment routes) leaves them out.
  */
-export async function authenticate(deps: Deps, token: string): Promise<Authenticated> {
+export async function authenticate(deps: Deps, token: string, { mfaState }: { mfaState: boolean }): Promise<Authenticated> {
   const now = deps.now();
   const claims = await verifyAccessToken(deps.config, token, seconds(now));
   if (!/^[0-9a-f-]{36}$/i.test(claims.sid) || !/^[0-9a-f-]{36}$/i.test(claims.sub)) throw apiError("invalid_token");
@@ -259,7 +264,7 @@ export async function authenticate(deps: Deps, token: string): Promise<Authentic
       acr: sessions.acr,
       authTime: sessions.authTime,
       createdAt: sessions.createdAt,
-      mfaEnabled: sql<boolean>`${hasSecondFactor(users.id)}`,
+      mfaEnabled: mfaState ? sql<boolean>`${hasSecondFactor(users.id)}` : sql<null>`null`,
       fresh: UNCACHED,
     })
     .from(sessions)

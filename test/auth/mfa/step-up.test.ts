@@ -9,7 +9,7 @@ import { fakeClock, MIN, SEC } from "../../support/clock";
 import { auditRows, withDb } from "../../support/db";
 import { mailsTo } from "../../support/mail";
 import { base32Decode, claimsOf, codeAt, enableMfa, loginWithMfa, mfaAccount, mfaToken, verify, wrongTotp } from "../../support/mfa";
-import { call, json, testEnv } from "../../support/worker";
+import { call, json, recordStatements, testEnv } from "../../support/worker";
 
 const NEW_PASSWORD = "Quiet-Lantern-Orbit-4821";
 const NO_BREACH_CHECK = { BREACHED_PASSWORD_CHECK: "off" };
@@ -297,5 +297,26 @@ describe("REQUIRE_MFA_ROLES", () => {
     const res = await call("/auth/sessions", { token: instructor.access_token, env: { REQUIRE_MFA_ROLES: "admin,instructor" } });
     expect(res.status).toBe(403);
     expect((await call("/auth/sessions", { token: instructor.access_token })).status).toBe(200);
+  });
+
+  it("the session check reads the second factors only when the route's policy can refuse on them", async () => {
+    const admin = await createAdmin();
+    const { access_token: token } = await login(admin.email);
+    /** The statement of authenticate(): the live session joined to its account. */
+    const sessionCheck = async (path: string, env: Record<string, string> = {}) => {
+      let status = 0;
+      const statements = await recordStatements(async () => {
+        status = (await call(path, { token, env })).status;
+      });
+      const checks = statements.filter((q) => /from "auth_sessions" inner join "users"/i.test(q));
+      expect(checks, path).toHaveLength(1);
+      return { status, readsFactors: /auth_mfa_/.test(checks[0]) };
+    };
+    // /me is open to an account that must enroll: nothing to read, and the admin without a factor gets in.
+    expect(await sessionCheck("/auth/me")).toEqual({ status: 200, readsFactors: false });
+    // Any other route can refuse it (REQUIRE_MFA_ROLES includes admin): read, and refused.
+    expect(await sessionCheck("/auth/sessions")).toEqual({ status: 403, readsFactors: true });
+    // No role must use MFA: nothing to read, and let through.
+    expect(await sessionCheck("/auth/sessions", { REQUIRE_MFA_ROLES: "none" })).toEqual({ status: 200, readsFactors: false });
   });
 });

@@ -1,7 +1,8 @@
-import { sql } from "drizzle-orm";
+import { inArray, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { event, recordEvent, sequenceEvents, toPayload } from "../../../src/auth/events/outbox";
 import { EVENT_TYPE_NAMES, SYSTEM } from "../../../src/auth/events/types";
+import { authEvents } from "../../../src/db/schema";
 import { login, PASSWORD, registerUser } from "../../support/accounts";
 import { type AdminAccount, adminAccount, adminAuditRows, adminCall, adminGet } from "../../support/admin";
 import { fakeClock, MIN } from "../../support/clock";
@@ -56,7 +57,7 @@ async function outboxPayloads(userId: string) {
   const { db, end } = directDb();
   try {
     const ids = (await eventsOf(userId)).map((e) => e.id);
-    const rows = await db.query.authEvents.findMany({ where: (e, { inArray }) => inArray(e.id, ids) });
+    const rows = await db.select().from(authEvents).where(inArray(authEvents.id, ids));
     return new Map(rows.map((r) => [r.id, r.position === null ? null : toPayload(r)]));
   } finally {
     await end();
