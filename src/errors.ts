@@ -1,5 +1,6 @@
 import { DEFAULT_LOCALE, type Locale } from "./i18n/locales";
 import { type Message, type MessageKey, render } from "./i18n/messages";
+import { boundedText } from "./lib/encoding";
 
 /**
  * The error catalog: every code the API can answer, declared once with its HTTP status. Its
@@ -97,6 +98,7 @@ export const ERROR_CATALOG = {
   oauth_exchange_code_invalid: { status: 401 },
   oauth_browser_mismatch: { status: 400 },
   oauth_intent_mismatch: { status: 400 },
+  id_token_email_invalid: { status: 401 },
   id_token_replayed: { status: 401 },
   provider_unavailable: { status: 503 },
   account_exists_unverified_link: { status: 409 },
@@ -204,10 +206,16 @@ export const validationError = (issues: Issue[]) =>
 export const fieldError = (code: ErrorCode, path: string, message: Message = defaultMessage(code)) =>
   new AppError(code, { message, issues: [{ path, message }] });
 
+/** What an error body may echo (the Error schema, src/routes/schemas.ts): paths and messages can quote client input. */
+export const MAX_ISSUES = 50;
+export const MAX_PATH = 200;
+export const MAX_MESSAGE = 500;
+
 /**
  * The one JSON error shape, in a locale: {status:"error", message, code, issues?}, plus the members
  * a client acts on for some codes (`extra`: site_key and action of captcha_required, credential_id
- * of passkey_unknown).
+ * of passkey_unknown). Issues and messages are bounded and stripped of control characters and lone
+ * surrogates here, once for every error, whatever raised it.
  */
 export function errorBody(
   locale: Locale,
@@ -219,8 +227,14 @@ export function errorBody(
   return {
     ...extra,
     status: "error" as const,
-    message: render(locale, message),
+    message: boundedText(render(locale, message), MAX_MESSAGE),
     code,
-    ...(issues ? { issues: issues.map((i) => ({ path: i.path, message: render(locale, i.message) })) } : {}),
+    ...(issues
+      ? {
+          issues: issues
+            .slice(0, MAX_ISSUES)
+            .map((i) => ({ path: boundedText(i.path, MAX_PATH), message: boundedText(render(locale, i.message), MAX_MESSAGE) })),
+        }
+      : {}),
   };
 }

@@ -59,3 +59,18 @@ export async function hmac(secret: string, message: string): Promise<ArrayBuffer
 
 /** HMAC-SHA-256 with a server secret, hex encoded. */
 export const hmacHex = async (secret: string, message: string) => hex(await hmac(secret, message));
+
+/** Control characters (C0, DEL, C1) and UTF-16 surrogates without their other half. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Text safe to echo to a client (field paths and messages that may quote its input): control
+ * characters and lone surrogates dropped, at most `max` characters (cut with "…", never inside a
+ * surrogate pair).
+ */
+export function boundedText(text: string, max: number): string {
+  const clean = text.replace(UNPRINTABLE, "");
+  if (clean.length <= max) return clean;
+  const cut = clean.slice(0, max - 1);
+  return `${/[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut}…`;
+}

@@ -2,7 +2,6 @@ import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../context";
 import { apiError } from "../errors";
-import { msg } from "../i18n/messages";
 
 /** JSON bodies are small: anything over JSON_BODY_LIMIT is refused before it is parsed. */
 export const jsonBodyLimit: MiddlewareHandler<AppEnv> = (c, next) =>
@@ -32,10 +31,3 @@ export const multipartBodyLimit =
       },
     })(c, next);
   };
-
-/** Only multipart/form-data, refused before anything is read. */
-export const multipartOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (!/^multipart\/form-data\s*;/i.test(c.req.header("content-type") ?? ""))
-    throw apiError("unsupported_media_type", { message: msg("error.unsupported_media_type.multipart") });
-  await next();
-};

@@ -23,13 +23,18 @@ async function secretMatches(presented: string, secret: string): Promise<boolean
 
 let warnedNoClientIp = false;
 
-/** The client's address, or null when the request has none (only outside Cloudflare). */
+/**
+ * The client's address in its canonical form (at most 39 characters), or null when the request
+ * has none or CF-Connecting-IP is not one IPv4/IPv6 address. Off Cloudflare (locally, or behind
+ * another proxy) the header is the client's to forge: a list, a name or 2,000 characters are
+ * ignored, as if absent (rate limited under "unknown", stored as null).
+ */
 export async function clientAddress(req: Request, config: Config): Promise<string | null> {
-  const direct = req.headers.get("cf-connecting-ip")?.trim() || null;
+  const source = parseIp(req.headers.get("cf-connecting-ip")?.trim() ?? "");
+  const direct = source?.toString() ?? null;
   const { TRUSTED_PROXY_SECRET: secret, TRUSTED_PROXY_IPS: ranges } = config;
-  if (!direct || !secret || ranges.length === 0) return direct;
-  const source = parseIp(direct);
-  if (!source || !inRanges(source, ranges)) return direct;
+  if (!source || !secret || ranges.length === 0) return direct;
+  if (!inRanges(source, ranges)) return direct;
   const presented = req.headers.get("x-proxy-secret");
   if (presented === null || !(await secretMatches(presented, secret))) return direct;
   const forwarded = parseIp(req.headers.get("x-client-ip")?.trim() ?? "");

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context";
 import { apiError, type Issue, validationError } from "../errors";
 import { msg } from "../i18n/messages";
+import { isMediaType, type MediaType } from "./media-type";
 
 /**
  * Text PostgreSQL cannot store, refused before it reaches the domain: a NUL character (U+0000,
@@ -41,35 +42,48 @@ function partHeadersHaveNul(body: Uint8Array): boolean {
 
 /**
  * Scans every string a route receives: JSON bodies (keys and values), multipart field names,
- * values and file names, query parameters and path parameters. Runs after the body limit, and
- * parses the body once: Hono's validator reuses the parsed body.
+ * values and file names, query parameters and path parameters. Runs after the media-type check
+ * and the body limit, and reads only a body of the route's declared types (`types`; none: the
+ * body is never read). It parses the body once: Hono's validator reuses the parsed body.
  */
-export const safeText: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const issues: Issue[] = [];
-  scan(c.req.param(), "", issues);
-  scan(c.req.queries(), "", issues);
-  const type = (c.req.header("content-type") ?? "").toLowerCase();
-  if (/^application\/([\w.-]+\+)?json/.test(type)) {
-    // A malformed body is left for the validator, which answers malformed_json.
-    const body = await c.req.json().catch(() => undefined);
-    scan(body, "", issues);
-  } else if (type.startsWith("multipart/form-data") || type.startsWith("application/x-www-form-urlencoded")) {
-    // Read once and parse here; Hono's form validator reuses the parsed form from bodyCache.
-    const bytes = new Uint8Array(await c.req.arrayBuffer());
-    let form: FormData;
-    try {
-      form = await new Response(bytes, { headers: { "content-type": c.req.header("content-type") ?? "" } }).formData();
-    } catch {
-      // workerd refuses a NUL in a part's name or file name as malformed: answer what it is.
-      if (partHeadersHaveNul(bytes)) throw validationError([{ path: "(body)", message: MESSAGE }]);
-      throw apiError("malformed_form");
+export const safeText =
+  (types: readonly MediaType[]): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    const issues: Issue[] = [];
+    scan(c.req.param(), "", issues);
+    scan(c.req.queries(), "", issues);
+    const type = c.req.header("content-type") ?? "";
+    if (
+      isMediaType(
+        type,
+        types.filter((t) => t === "application/json"),
+      )
+    ) {
+      // A malformed body is left for the validator, which answers malformed_json.
+      const body = await c.req.json().catch(() => undefined);
+      scan(body, "", issues);
+    } else if (
+      isMediaType(
+        type,
+        types.filter((t) => t !== "application/json"),
+      )
+    ) {
+      // Read once and parse here; Hono's form validator reuses the parsed form from bodyCache.
+      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      let form: FormData;
+      try {
+        form = await new Response(bytes, { headers: { "content-type": type } }).formData();
+      } catch {
+        // workerd refuses a NUL in a part's name or file name as malformed: answer what it is.
+        if (partHeadersHaveNul(bytes)) throw validationError([{ path: "(body)", message: MESSAGE }]);
+        throw apiError("malformed_form");
+      }
+      (c.req.bodyCache as { formData?: FormData }).formData = form;
+      form.forEach((v, k) => {
+        scan(k, k, issues);
+        scan(typeof v === "string" ? v : v.name, k, issues);
+      });
     }
-    (c.req.bodyCache as { formData?: FormData }).formData = form;
-    form.forEach((v, k) => {
-      scan(k, k, issues);
-      scan(typeof v === "string" ? v : v.name, k, issues);
-    });
-  }
-  if (issues.length) throw validationError(issues);
-  await next();
-};
+    if (issues.length) throw validationError(issues);
+    await next();
+  };

@@ -11,7 +11,20 @@ import type { AppEnv } from "../context";
 import { t } from "../i18n/messages";
 import { IdentitySchema, publicIdentity } from "./oauth";
 import { route, say } from "./route";
-import { EXAMPLE_USER, int32, issue, json, jsonBody, MessageSchema, sentence, sessionFields, timestamp, UserSchema, uuid } from "./schemas";
+import {
+  EXAMPLE_USER,
+  int32,
+  issue,
+  json,
+  jsonBody,
+  MessageSchema,
+  queryInt,
+  sentence,
+  sessionFields,
+  timestamp,
+  UserSchema,
+  uuid,
+} from "./schemas";
 
 /**
  * The admin API (docs/admin.md): role `admin`, a session signed in with a second factor, and for
@@ -43,17 +56,9 @@ const cursorField = z
   .regex(/^[A-Za-z0-9_-]+$/)
   .optional()
   .openapi({ description: "`next_cursor` of the previous page; omit for the first page" });
-const limitField = z.coerce
-  .number()
-  .int()
-  .min(1)
-  .max(2_147_483_647)
+const limitField = queryInt(1, 2_147_483_647, "int32")
   .optional()
   .openapi({
-    type: "integer",
-    format: "int32",
-    minimum: 1,
-    maximum: 2_147_483_647,
     description: `Rows per page (default ${LIST_DEFAULT}); more than ${LIST_MAX} is served ${LIST_MAX}`,
   });
 

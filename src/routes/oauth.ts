@@ -63,6 +63,7 @@ const TOKEN_ERRORS = [
   "id_token_not_yet_valid",
   "nonce_missing",
   "nonce_mismatch",
+  "id_token_email_invalid",
   "provider_unavailable",
 ] as const satisfies readonly ErrorCode[];
 

@@ -8,8 +8,9 @@ import { type AppError, ERROR_CATALOG, type ErrorCode, errorBody } from "../erro
 import { DEFAULT_LOCALE, SUPPORTED_LOCALES } from "../i18n/locales";
 import { type MessageKey, type ParamsArg, t } from "../i18n/messages";
 import { optionalAuth, requireAuth } from "../middleware/auth";
-import { jsonBodyLimit, multipartBodyLimit, multipartOnly } from "../middleware/body-limit";
+import { jsonBodyLimit, multipartBodyLimit } from "../middleware/body-limit";
 import type { CaptchaSpec } from "../middleware/captcha";
+import { type MediaType, mediaTypes } from "../middleware/media-type";
 import { type LimitName, rateLimit } from "../middleware/rate-limit";
 import { safeText } from "../middleware/safe-text";
 import { requireServiceClient } from "../middleware/service-auth";
@@ -52,7 +53,8 @@ function middlewareCodes(spec: Spec): ErrorCode[] {
   if (spec.service) codes.push("invalid_client", "insufficient_scope");
   // A body without Content-Type is refused app-wide on these methods (src/middleware/request.ts).
   if (["post", "put", "patch"].includes(spec.method)) codes.push("unsupported_media_type");
-  if (spec.request?.params || spec.request?.query) codes.push("validation_failed");
+  // The NUL/lone-surrogate guard (src/middleware/safe-text.ts) reads every route's query string.
+  codes.push("validation_failed");
   if (has(spec, "application/json")) codes.push("validation_failed", "malformed_json", "payload_too_large", "unsupported_media_type");
   if (has(spec, FORM)) codes.push("validation_failed", "payload_too_large", "unsupported_media_type");
   if (spec.multipart) codes.push("validation_failed", "malformed_form", "payload_too_large", "unsupported_media_type");
@@ -86,11 +88,18 @@ export const RESPONSE_HEADER_REFS = Object.fromEntries(
   Object.keys(RESPONSE_HEADERS).map((h) => [h, { $ref: `#/components/headers/${h}` }]),
 );
 
-/** The rate limits and throttles (429) and the outages (503) say how long to wait. */
+/** The rate limits and throttles (429) and the outages (503, including GET /health's) say how long to wait. */
 const RETRY_AFTER = {
   description: "Seconds to wait before trying again",
   schema: { type: "integer", format: "int32", minimum: 1, maximum: 86400 },
 };
+
+/** The headers of a response of this status: the common ones, and Retry-After on every 429 and 503 (success or error). */
+const headersOf = (status: number, own?: object) => ({
+  ...RESPONSE_HEADER_REFS,
+  ...(status === 429 || status === 503 ? { "Retry-After": RETRY_AFTER } : {}),
+  ...own,
+});
 
 /**
  * The OpenAPI error responses of a set of codes, grouped by status: the description lists each
@@ -105,10 +114,9 @@ function errorResponses(codes: readonly ErrorCode[]) {
   const responses: Record<number, unknown> = {};
   for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
     // Every 429 and 503 of the catalog is raised with a retryAfter (throttles, limits, outages).
-    const retry = status === 429 || status === 503;
     responses[status] = {
       description: list.map((c) => `\`${c}\`: ${t(DEFAULT_LOCALE, `error.${c}`)}`).join("\n\n"),
-      headers: retry ? { ...RESPONSE_HEADER_REFS, "Retry-After": RETRY_AFTER } : RESPONSE_HEADER_REFS,
+      headers: headersOf(status),
       content: {
         "application/json": {
           schema: ErrorSchema,
@@ -154,21 +162,20 @@ export function route<P extends string, S extends Spec & { path: P }>(spec: S) {
   if (service) middleware.push(requireServiceClient(service));
   else if (auth) middleware.push(requireAuth(auth));
   else if (maybeAuth) middleware.push(optionalAuth(maybeAuth));
+  // The media type is checked before any body is read (415 for another one).
+  const types = Object.keys(spec.request?.body?.content ?? {}) as MediaType[];
+  if (types.length) middleware.push(mediaTypes(types));
   // A form body (a provider's form_post callback) is small too: the same limit as JSON.
   if (has(spec, "application/json") || has(spec, FORM)) middleware.push(jsonBodyLimit);
-  if (multipart)
-    middleware.push(
-      multipartOnly,
-      multipartBodyLimit((c) => multipart.maxFileBytes(c.get("deps").config), multipart.tooLarge),
-    );
-  middleware.push(safeText);
+  if (multipart) middleware.push(multipartBodyLimit((c) => multipart.maxFileBytes(c.get("deps").config), multipart.tooLarge));
+  middleware.push(safeText(types));
   const challenge = captcha && challenged(captcha, plain);
   if (challenge) middleware.push(challenge.middleware);
   const config = challenge ? challenge.config : plain;
   const success = Object.fromEntries(
     Object.entries(config.responses).map(([status, r]) => [
       status,
-      { ...r, headers: { ...RESPONSE_HEADER_REFS, ...(r as { headers?: object }).headers } },
+      { ...r, headers: headersOf(Number(status), (r as { headers?: object }).headers) },
     ]),
   );
   return createRoute({

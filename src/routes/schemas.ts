@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
+import { EMAIL_MAX } from "../auth/account/users";
 import { PASSWORD_MAX } from "../auth/password/hash";
-import { ERROR_CATALOG, type ErrorCode, type Issue } from "../errors";
+import { ERROR_CATALOG, type ErrorCode, type Issue, MAX_ISSUES, MAX_MESSAGE, MAX_PATH } from "../errors";
 import { SUPPORTED_LOCALES } from "../i18n/locales";
 import { isMessageKey, type Message, type MessageKey, msg, type ParamsArg, t } from "../i18n/messages";
 
@@ -57,6 +58,14 @@ export const timestamp = () => z.string().datetime().max(30);
 export const sentence = () => z.string().max(500);
 /** An integer with its bounds, as a 32-bit integer in the document. */
 export const int32 = (min: number, max: number) => z.number().int().min(min).max(max).openapi({ format: "int32" });
+/**
+ * An integer query parameter: decimal digits only (no sign, spaces, exponent, or the hex, octal
+ * and binary notations Number() would read), then its bounds; documented as an integer.
+ */
+export const queryInt = (min: number, max: number, format: "int32" | "int64") =>
+  z
+    .preprocess((v) => (typeof v === "string" && /^\d{1,16}$/.test(v) ? Number(v) : v), z.number().int().min(min).max(max))
+    .openapi({ type: "integer", format, minimum: min, maximum: max });
 /** base64url text (tokens, key material), without padding. */
 const base64url = (max: number) =>
   z
@@ -69,11 +78,11 @@ const ERROR_CODES = Object.keys(ERROR_CATALOG) as [ErrorCode, ...ErrorCode[]];
 export const ErrorSchema = z
   .object({
     status: z.literal("error"),
-    message: sentence(),
+    message: z.string().max(MAX_MESSAGE),
     code: z.enum(ERROR_CODES).openapi({ description: "Stable machine-readable code (docs/errors.md)" }),
     issues: z
-      .array(z.object({ path: z.string().max(200), message: z.string().max(500) }))
-      .max(50)
+      .array(z.object({ path: z.string().max(MAX_PATH), message: z.string().max(MAX_MESSAGE) }))
+      .max(MAX_ISSUES)
       .optional(),
     site_key: z
       .string()
@@ -202,7 +211,7 @@ const email = z
   .string({ error: issue("validation.email_required") })
   .trim()
   .min(1, issue("validation.email_required"))
-  .max(255, issue("validation.email_too_long"))
+  .max(EMAIL_MAX, issue("validation.email_too_long"))
   .email(issue("validation.email_invalid"))
   .openapi({ example: "ada@example.com" });
 

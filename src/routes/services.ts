@@ -8,7 +8,7 @@ import type { AppEnv } from "../context";
 import { fieldError } from "../errors";
 import { msg } from "../i18n/messages";
 import { route, say } from "./route";
-import { EXAMPLE_USER, issue, json, MessageSchema, timestamp, UserSchema, uuid } from "./schemas";
+import { EXAMPLE_USER, issue, json, MessageSchema, queryInt, timestamp, UserSchema, uuid } from "./schemas";
 
 /**
  * What the platform's other services call (docs/services.md): the identity events feed, token
@@ -57,12 +57,7 @@ const EventSchema = z
   .union(EventSchemas as unknown as [(typeof EventSchemas)[0], (typeof EventSchemas)[1], ...(typeof EventSchemas)[number][]])
   .openapi("Event", { description: "One identity event (docs/services.md#event-types)", example: EXAMPLE_EVENT });
 
-const positionField = z.coerce
-  .number()
-  .int()
-  .min(0)
-  .max(Number.MAX_SAFE_INTEGER)
-  .openapi({ type: "integer", format: "int64", minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const positionField = queryInt(0, Number.MAX_SAFE_INTEGER, "int64");
 
 const feedRoute = route({
   method: "get",
@@ -80,13 +75,7 @@ const feedRoute = route({
   request: {
     query: z.object({
       after: positionField.default(0).openapi({ description: "The last position already handled (`next` of the previous page)" }),
-      limit: z.coerce
-        .number()
-        .int()
-        .min(1)
-        .max(FEED_MAX)
-        .default(FEED_DEFAULT)
-        .openapi({ type: "integer", format: "int32", minimum: 1, maximum: FEED_MAX }),
+      limit: queryInt(1, FEED_MAX, "int32").default(FEED_DEFAULT),
     }),
   },
   responses: {

@@ -11,6 +11,9 @@ const HealthSchema = z
   .object({ status: z.enum(["ok", "error"]), database: z.enum(["up", "down"]) })
   .openapi("Health", { example: { status: "ok", database: "up" } });
 
+/** Retry-After of a 503 from GET /health: as for any request that finds the database down (src/middleware/error-handler.ts). */
+const HEALTH_RETRY_AFTER_S = 5;
+
 const healthRoute = route({
   method: "get",
   path: "/health",
@@ -81,7 +84,7 @@ export function systemRoutes() {
         return c.json({ status: "ok" as const, database: "up" as const }, 200);
       } catch (err) {
         deps.log(isDbUnavailable(err) ? "warn" : "error", "health check failed", describeError(err));
-        return c.json({ status: "error" as const, database: "down" as const }, 503);
+        return c.json({ status: "error" as const, database: "down" as const }, 503, { "Retry-After": String(HEALTH_RETRY_AFTER_S) });
       }
     })
     .openapi(liveRoute, (c) => c.json({ status: "ok" as const }, 200))

@@ -7,7 +7,7 @@ import { ATTEMPT_ERRORS } from "../auth/webhooks/delivery";
 import { createEndpoint, deleteEndpoint, listEndpoints, rotateEndpointSecret, updateEndpoint } from "../auth/webhooks/endpoints";
 import type { AppEnv } from "../context";
 import { route, say } from "./route";
-import { int32, issue, json, jsonBody, sentence, timestamp, uuid } from "./schemas";
+import { int32, issue, json, jsonBody, queryInt, sentence, timestamp, uuid } from "./schemas";
 
 /**
  * Webhook endpoints in the admin API (docs/webhooks.md): create (the signing secret shown once),
@@ -268,17 +268,9 @@ const deliveriesRoute = route({
         .regex(/^\d+$/, issue("validation.cursor_invalid"))
         .optional()
         .openapi({ description: "`next_cursor` of the previous page; omit for the first page" }),
-      limit: z.coerce
-        .number()
-        .int()
-        .min(1)
-        .max(2_147_483_647)
+      limit: queryInt(1, 2_147_483_647, "int32")
         .optional()
         .openapi({
-          type: "integer",
-          format: "int32",
-          minimum: 1,
-          maximum: 2_147_483_647,
           description: `Rows per page (default ${LIST_DEFAULT}); more than ${LIST_MAX} is served ${LIST_MAX}`,
         }),
     }),

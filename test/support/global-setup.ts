@@ -41,6 +41,8 @@ declare module "vitest" {
     turnstile: { url: string; siteKey: string; secret: string };
     /** A webhook receiver (scripts/stack/webhook-receiver.ts) that verifies every delivery with `standardwebhooks`. */
     webhookReceiver: string;
+    /** The seed of the document-driven contract test (test/routes/contract.test.ts): CONTRACT_SEED, default 33. */
+    contractSeed: number;
   }
 }
 
@@ -85,6 +87,7 @@ export default async function setup(project: TestProject) {
   project.provide("dbUrl", pg.url);
   project.provide("adminDbUrl", pg.url.replace(/\/auth_test$/, "/postgres"));
   project.provide("rateLimits", rateLimits());
+  project.provide("contractSeed", Number.parseInt(process.env.CONTRACT_SEED ?? "33", 10) || 33);
   // Mail goes through the real Resend SDK to a local capture server on a free loopback port.
   const mail = await startMailCapture({ port: 0 });
   project.provide("mailUrl", mail.url);

@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import { z } from "zod";
 import { UNCACHED } from "../../db/client";
 import { type User, users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
@@ -41,6 +42,12 @@ export const mailLocale = (user: Pick<User, "locale">, meta: Pick<RequestMeta, "
 
 /** Emails are stored trimmed and lower-cased; lookups compare lower(email). */
 export const normalizeEmail = (email: string) => email.trim().toLowerCase();
+
+/** The longest address an account holds (the column, and registration's rule). */
+export const EMAIL_MAX = 255;
+/** The address rule of registration (src/routes/schemas.ts `email`): zod's email format, at most EMAIL_MAX characters. */
+const EMAIL_ADDRESS = z.string().max(EMAIL_MAX).email();
+export const isEmailAddress = (email: string) => EMAIL_ADDRESS.safeParse(email).success;
 
 /** The account with this email, read fresh (never from Hyperdrive's cache). */
 export async function findUserByEmail(deps: Deps, email: string): Promise<User | undefined> {

@@ -1,5 +1,6 @@
 import { errors, type JWTPayload, jwtVerify } from "jose";
 import { sha256Hex, timingSafeEqual, utf8 } from "../../lib/encoding";
+import { isEmailAddress, normalizeEmail } from "../account/users";
 import type { OidcDeps } from "./cache";
 import { getDiscovery } from "./discovery";
 import { keyResolver } from "./jwks";
@@ -65,6 +66,21 @@ async function checkNonce(provider: OidcProvider, payload: JWTPayload, raw: stri
   if (provider.requireNonce ?? RULES[provider.name].nonceRequired(payload)) throw new OAuthError("nonce_missing");
 }
 
+/**
+ * The email claim as accounts store it: NFKC (a full-width `ａｄａ@ｅｘａｍｐｌｅ.com` is
+ * `ada@example.com`), trimmed, lower-cased; null when absent or empty. Anything else that is not an
+ * address by registration's rule refuses the token: an account must never hold an address that
+ * no email-based endpoint accepts.
+ */
+function emailClaim(claim: unknown): string | null {
+  if (claim === undefined || claim === null || claim === "") return null;
+  if (typeof claim !== "string") throw new OAuthError("malformed", "email claim is not a string");
+  const email = normalizeEmail(claim.normalize("NFKC"));
+  if (!email) return null;
+  if (!isEmailAddress(email)) throw new OAuthError("email_invalid", "email claim is not an email address");
+  return email;
+}
+
 /** What makes one ID token distinct, for accepting it once (src/auth/oauth/replay.ts). */
 export interface TokenUse {
   /** The token's `nonce` claim (the app's hashed nonce), its `jti`, or neither. */
@@ -123,7 +139,7 @@ export async function verifyIdTokenUse(
   if (typeof payload.sub !== "string" || !payload.sub || payload.sub.length > 255) throw new OAuthError("malformed", "bad sub");
   await checkNonce(provider, payload, opts.nonce);
 
-  const email = typeof payload.email === "string" && payload.email ? payload.email : null;
+  const email = emailClaim(payload.email);
   const name = typeof payload.name === "string" && payload.name.trim() ? payload.name.trim() : undefined;
   const identity: VerifiedIdentity = {
     provider: provider.name,

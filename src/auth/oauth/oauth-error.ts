@@ -14,6 +14,7 @@ const OAUTH_ERROR_KINDS = [
   "not_yet_valid", // iat or nbf beyond the clock skew in the future
   "nonce_missing", // a nonce was needed on one side and absent on the other
   "nonce_mismatch",
+  "email_invalid", // an email claim that is not an address by registration's rule (after NFKC, trimmed, lower-cased)
   "replayed", // a native ID token (its nonce, jti or the token itself) that was already accepted once
   "state_mismatch", // web flow: the callback's state is not the one we issued
   "provider_error", // web flow: the provider answered with an error (user denied, ...)
@@ -48,6 +49,7 @@ export const KIND_CODES = {
   not_yet_valid: "id_token_not_yet_valid",
   nonce_missing: "nonce_missing",
   nonce_mismatch: "nonce_mismatch",
+  email_invalid: "id_token_email_invalid",
   replayed: "id_token_replayed",
   state_mismatch: "oauth_state_invalid",
   provider_error: "oauth_provider_error",

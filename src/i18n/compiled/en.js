@@ -78,6 +78,7 @@ export default {
   "error.oauth_exchange_code_invalid": () => "This sign-in code has expired or was already used. Start again.",
   "error.oauth_browser_mismatch": () => "This sign-in was started in another browser, or this browser did not keep its cookie. Start again in this browser.",
   "error.oauth_intent_mismatch": () => "This code was issued for another use: a sign-in code cannot link an identity, and a linking code works only at POST /auth/oauth/{provider}/link from the session that started it. Start again.",
+  "error.id_token_email_invalid": () => "The ID token's email is not a valid email address. Sign in another way, or with an account that has one.",
   "error.id_token_replayed": () => "This ID token was already used. Sign in with the provider again.",
   "error.provider_unavailable": () => "The sign-in provider cannot be reached right now. Please try again shortly.",
   "error.account_exists_unverified_link": () => "An account with this email already exists. Log in with its password and link this sign-in method from there (POST /auth/oauth/{provider}/link).",

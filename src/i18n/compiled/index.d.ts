@@ -22,6 +22,7 @@ export interface MessageParams {
   "error.email_unverified": undefined;
   "error.email_unverified.add_way_in": undefined;
   "error.id_token_bad_signature": undefined;
+  "error.id_token_email_invalid": undefined;
   "error.id_token_expired": undefined;
   "error.id_token_malformed": undefined;
   "error.id_token_not_yet_valid": undefined;

@@ -92,7 +92,8 @@ describe("native ID tokens: valid ones", () => {
       nonce: HASHED_NONCE,
     });
     const id = await verifyIdToken(makeDeps(), google, token, { nonce: RAW_NONCE });
-    expect(id).toEqual({ provider: "google", sub: "g-1001", email: "Student@Example.test", email_verified: true, name: "Ada Student" });
+    // The email claim as accounts store it: NFKC, trimmed, lower-cased (issue 33).
+    expect(id).toEqual({ provider: "google", sub: "g-1001", email: "student@example.test", email_verified: true, name: "Ada Student" });
   });
 
   it("a Google Android token (aud = web client, azp = Android client, no nonce) passes without a nonce", async () => {
