@@ -33,6 +33,7 @@ import { startPwnedServer } from "../stack/pwned-stub.ts";
 import { startStack } from "../stack/stack.ts";
 import { readWranglerConfig } from "../stack/wrangler-config.ts";
 import { freezeWorker, startWranglerDev } from "../stack/wrangler-dev.ts";
+import { cleanupOnExit } from "./cleanup.ts";
 import type * as flows from "./flows.ts";
 import { runHashBench, type ScryptParams } from "./hash.ts";
 import { type CpuMs, type CpuProbe, cpuProbe, diffCpu, postmasterPid, procAvailable } from "./proc-cpu.ts";
@@ -108,25 +109,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
 // Cleanup on every exit path
-const cleanups: (() => unknown)[] = [];
-let cleaning: Promise<void> | undefined;
-/** Every caller waits for the same cleanup: a signal and the failure it causes in the main flow both exit only after it. */
-function cleanup() {
-  cleaning ??= (async () => {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch {}
-    }
-  })();
-  return cleaning;
-}
-for (const sig of ["SIGINT", "SIGTERM"] as const)
-  process.on(sig, async () => {
-    log(`\n${sig}: stopping everything the bench started...`);
-    await cleanup();
-    process.exit(130);
-  });
+const { cleanups, cleanup } = cleanupOnExit(log);
 
 // ---------------------------------------------------------------------------------------------
 // Machine and versions

@@ -30,6 +30,7 @@ import { freePort, ROOT } from "../stack/local-service.ts";
 import { startStack } from "../stack/stack.ts";
 import { startWebhookReceiver } from "../stack/webhook-receiver.ts";
 import { freezeWorker } from "../stack/wrangler-dev.ts";
+import { cleanupOnExit } from "./cleanup.ts";
 import * as flows from "./flows.ts";
 import {
   createEndpoint,
@@ -60,24 +61,7 @@ const PASSWORD = "Vivid-Quartz-Lantern-2026";
 
 const log = (msg: string) => console.log(msg);
 
-const cleanups: (() => unknown)[] = [];
-let cleaning: Promise<void> | undefined;
-function cleanup() {
-  cleaning ??= (async () => {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch {}
-    }
-  })();
-  return cleaning;
-}
-for (const sig of ["SIGINT", "SIGTERM"] as const)
-  process.on(sig, async () => {
-    log(`\n${sig}: stopping everything the bench started...`);
-    await cleanup();
-    process.exit(130);
-  });
+const { cleanups, cleanup } = cleanupOnExit(log);
 
 // Every request from its own CF-Connecting-IP: the per-IP rate limits stay as in production and never trigger.
 let ipCounter = 0;
