@@ -15,6 +15,7 @@ import { accountRoutes } from "./routes/account";
 import { adminRoutes } from "./routes/admin";
 import { docsRoutes, documentCommonErrors } from "./routes/docs";
 import { emailRoutes } from "./routes/email";
+import { mountOf, ROUTE_GROUPS, type RouteGroup } from "./routes/groups";
 import { aliasingGetPath, deprecationHeaders, documentAliases, legacyAliases } from "./routes/legacy-paths";
 import { mfaRoutes } from "./routes/mfa";
 import { oauthRoutes } from "./routes/oauth";
@@ -59,60 +60,9 @@ function corsFor(config: Config): MiddlewareHandler<AppEnv> {
 export function createApp<const B extends string = "/auth">(
   basePath: B = "/auth" as B,
   overrides: Overrides = {},
-  { legacyRootPaths = true }: { legacyRootPaths?: boolean } = {},
+  options: AppOptions = {},
 ) {
-  const aliases = legacyAliases(legacyRootPaths ? basePath : "/");
-  const app = new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) {
-        const input = (result as { data?: unknown }).data;
-        throw validationError(result.error.issues.map((i) => zodIssue(i, input)));
-      }
-    },
-    getPath: aliasingGetPath(aliases),
-  });
-
-  app.use(
-    "*",
-    requestContext(overrides),
-    announceEventWrites,
-    deprecationHeaders(aliases),
-    secureHeaders({
-      referrerPolicy: "no-referrer",
-      xContentTypeOptions: "nosniff",
-      xFrameOptions: "DENY",
-      crossOriginResourcePolicy: "same-site",
-      strictTransportSecurity: "max-age=31536000; includeSubDomains",
-    }),
-    async (c, next) => {
-      await next();
-      // Responses of an auth API carry tokens, codes or personal data: never cached by default.
-      if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
-    },
-    async (c, next) => {
-      // CORS only concerns a browser's cross-origin request, which always carries Origin. Without
-      // one, skip cors(): it would set headers before the handler, and Hono then copies the
-      // handler's whole response to merge them. Vary stays, for caches.
-      if (!c.req.header("origin")) {
-        await next();
-        c.res.headers.append("Vary", "Origin");
-        return;
-      }
-      return corsFor(c.get("deps").config)(c, next);
-    },
-    methodNotAllowed({
-      app,
-      onMethodNotAllowed: (c, methods) =>
-        errorResponse(
-          c,
-          apiError("method_not_allowed", {
-            message: msg("error.method_not_allowed.route", { method: c.req.method, allowed: methods.join(", ") }),
-            headers: { Allow: methods.join(", ") },
-          }),
-        ),
-    }),
-    requireContentType,
-  );
+  const { app, aliases } = frame(basePath, overrides, options);
   // The API's reference is written in English, whatever the request asks for.
   const english: MiddlewareHandler<AppEnv> = async (c, next) => {
     await next();
@@ -135,7 +85,6 @@ export function createApp<const B extends string = "/auth">(
     .route(basePath, webhookRoutes())
     .route(basePath, serviceRoutes())
     .route("/", systemRoutes());
-
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
@@ -205,9 +154,84 @@ export function createApp<const B extends string = "/auth">(
     },
   });
   app.route("/", docsRoutes());
+  return routes;
+}
+
+/**
+ * The app with one route group only (src/routes/groups.ts), and the same middleware, error
+ * handling and paths as createApp: what the Worker builds for a request of that group.
+ */
+export function createGroupApp(group: RouteGroup, basePath = "/auth", overrides: Overrides = {}, options: AppOptions = {}) {
+  const { app } = frame(basePath, overrides, options);
+  return app.route(mountOf(group, basePath), ROUTE_GROUPS[group].routes());
+}
+
+export interface AppOptions {
+  /** LEGACY_ROOT_PATHS: also serve the old service's root paths. */
+  legacyRootPaths?: boolean;
+}
+
+/** The paths the app answers to under another name (the old service's root paths). */
+export const aliasesFor = (basePath: string, { legacyRootPaths = true }: AppOptions = {}) =>
+  legacyAliases(legacyRootPaths ? basePath : "/");
+
+/** The app without its routes: the middleware chain and one error handler. */
+function frame(basePath: string, overrides: Overrides, options: AppOptions) {
+  const aliases = aliasesFor(basePath, options);
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const input = (result as { data?: unknown }).data;
+        throw validationError(result.error.issues.map((i) => zodIssue(i, input)));
+      }
+    },
+    getPath: aliasingGetPath(aliases),
+  });
+
+  app.use(
+    "*",
+    requestContext(overrides),
+    announceEventWrites,
+    deprecationHeaders(aliases),
+    secureHeaders({
+      referrerPolicy: "no-referrer",
+      xContentTypeOptions: "nosniff",
+      xFrameOptions: "DENY",
+      crossOriginResourcePolicy: "same-site",
+      strictTransportSecurity: "max-age=31536000; includeSubDomains",
+    }),
+    async (c, next) => {
+      await next();
+      // Responses of an auth API carry tokens, codes or personal data: never cached by default.
+      if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
+    },
+    async (c, next) => {
+      // CORS only concerns a browser's cross-origin request, which always carries Origin. Without
+      // one, skip cors(): it would set headers before the handler, and Hono then copies the
+      // handler's whole response to merge them. Vary stays, for caches.
+      if (!c.req.header("origin")) {
+        await next();
+        c.res.headers.append("Vary", "Origin");
+        return;
+      }
+      return corsFor(c.get("deps").config)(c, next);
+    },
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) =>
+        errorResponse(
+          c,
+          apiError("method_not_allowed", {
+            message: msg("error.method_not_allowed.route", { method: c.req.method, allowed: methods.join(", ") }),
+            headers: { Allow: methods.join(", ") },
+          }),
+        ),
+    }),
+    requireContentType,
+  );
   app.notFound(onNotFound);
   app.onError(onError);
-  return routes;
+  return { app, aliases };
 }
 
 /** The app's route types for Hono's typed client (src/client.ts), with the default base path. */

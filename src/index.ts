@@ -1,10 +1,10 @@
-import { createApp } from "./app";
 import { purgeExpired } from "./auth/purge";
 import { deliverBatch, sweepWebhooks } from "./auth/webhooks/dispatch";
 import { type Env, getConfig } from "./config";
 import { createDeps, type Overrides } from "./deps";
 import { DEFAULT_LOCALE, negotiateLocale } from "./i18n/locales";
 import { t } from "./i18n/messages";
+import { createLazyApp } from "./lazy-app";
 import { describeError, log } from "./log";
 
 /** The same hardening as every other response (app.ts secureHeaders), for the one answer made without the app. */
@@ -24,19 +24,19 @@ const HARDENING = {
 const WEBHOOK_SWEEP_CRON = "* * * * *";
 
 /**
- * The Worker: fetch (one app per base path and LEGACY_ROOT_PATHS, normally one per isolate, built on first use),
+ * The Worker: fetch (one app per base path and LEGACY_ROOT_PATHS, normally one per isolate, each route group built on first use: src/lazy-app.ts),
  * queue (webhook deliveries, src/auth/webhooks/dispatch.ts) and the scheduled purge and webhook
  * sweep. `overrides` supplies infrastructure (tests pass a controlled clock and a database client
  * they can close); production uses the defaults.
  */
 export function createWorker(overrides: Overrides = {}) {
-  const apps = new Map<string, ReturnType<typeof createApp>>();
+  const apps = new Map<string, ReturnType<typeof createLazyApp>>();
   const appFor = (env: Env) => {
     const { BASE_PATH, LEGACY_ROOT_PATHS } = getConfig(env);
     const key = `${BASE_PATH} ${LEGACY_ROOT_PATHS}`;
     let app = apps.get(key);
     if (!app) {
-      app = createApp(BASE_PATH, overrides, { legacyRootPaths: LEGACY_ROOT_PATHS });
+      app = createLazyApp(BASE_PATH, overrides, { legacyRootPaths: LEGACY_ROOT_PATHS });
       apps.set(key, app);
     }
     return app;

@@ -274,302 +274,304 @@ export const ASSERTION_ERRORS = [
   "passkey_counter_regressed",
 ] as const satisfies readonly ErrorCode[];
 
-const OFF = "404 when passkeys are not enabled (WEBAUTHN_RP_ID unset).";
+export function passkeyRoutes() {
+  const OFF = "404 when passkeys are not enabled (WEBAUTHN_RP_ID unset).";
 
-const registerOptionsRoute = route({
-  method: "post",
-  path: "/passkeys/register/options",
-  tags: TAGS,
-  summary: "Start adding a passkey to the signed-in account",
-  description:
-    "Creation options for navigator.credentials.create(): a discoverable credential (resident key required), user verification " +
-    "preferred, attestation none, EdDSA, ES256 or RS256, the account's passkeys excluded, `user.id` the account's random user handle. " +
-    "The challenge is bound to this account, single-use, valid 5 minutes. Needs a recent login and a verified address. " +
-    OFF,
-  limit: "RL_DEFAULT",
-  auth: { ...PASSKEY_ENROLLMENT, recentLogin: true },
-  errors: ["not_found", "email_unverified"],
-  responses: {
-    200: json(optionsAnswer("PasskeyRegistrationOptions", CreationOptionsSchema, EXAMPLE_CREATION_OPTIONS), "The options"),
-  },
-});
-
-const registerVerifyRoute = route({
-  method: "post",
-  path: "/passkeys/register/verify",
-  tags: TAGS,
-  summary: "Add the passkey the authenticator created",
-  description:
-    "A credential change: needs a recent login, `current_password` (an account without a password: the recent login alone), " +
-    "`mfa_code` when an authenticator app is on, and a verified address. The response must answer this account's live challenge, " +
-    "from one of WEBAUTHN_ORIGINS for WEBAUTHN_RP_ID. The address is told. " +
-    OFF,
-  limit: "RL_LOGIN",
-  auth: { ...PASSKEY_ENROLLMENT, recentLogin: true },
-  errors: [
-    "not_found",
-    "email_unverified",
-    "passkey_challenge_invalid",
-    "passkey_invalid",
-    "passkey_already_registered",
-    ...OWNER_PROOF_ERRORS,
-  ],
-  request: {
-    body: jsonBody(
-      z
-        .object({ response: RegistrationResponseSchema, name: passkeyName.optional(), ...ownerProof })
-        .openapi("PasskeyRegistrationRequest", {
-          example: { response: EXAMPLE_REGISTRATION, name: "Laptop", current_password: "correct horse battery staple" },
-        }),
-      "The new credential, its name and the owner's proof",
-    ),
-  },
-  responses: {
-    201: json(
-      z
-        .object({ status: z.literal("success"), message: sentence(), passkey: PasskeySchema })
-        .openapi("PasskeyAdded", { example: { status: "success", message: "Passkey added.", passkey: EXAMPLE_PASSKEY } }),
-      "Added",
-    ),
-  },
-});
-
-const listRoute = route({
-  method: "get",
-  path: "/passkeys",
-  tags: TAGS,
-  summary: "The caller's passkeys",
-  description: `Oldest first; never a public key. ${OFF}`,
-  limit: "RL_DEFAULT",
-  auth: SESSION,
-  errors: ["not_found"],
-  responses: {
-    200: json(
-      z
-        .object({ status: z.literal("success"), passkeys: z.array(PasskeySchema).max(1000) })
-        .openapi("PasskeyList", { example: { status: "success", passkeys: [EXAMPLE_PASSKEY] } }),
-      "The passkeys",
-    ),
-  },
-});
-
-const IdParams = z.object({ id: uuid(issue("validation.passkey_id")).openapi({ param: { name: "id", in: "path" } }) });
-
-const renameRoute = route({
-  method: "patch",
-  path: "/passkeys/{id}",
-  tags: TAGS,
-  summary: "Rename one of the caller's passkeys",
-  description: OFF,
-  limit: "RL_DEFAULT",
-  auth: SESSION,
-  errors: ["not_found", "passkey_not_found"],
-  request: {
-    params: IdParams,
-    body: jsonBody(z.object({ name: passkeyName }).openapi("PasskeyRenameRequest", { example: { name: "Laptop" } }), "The new name"),
-  },
-  responses: {
-    200: json(
-      z
-        .object({ status: z.literal("success"), passkey: PasskeySchema })
-        .openapi("PasskeyRenamed", { example: { status: "success", passkey: { ...EXAMPLE_PASSKEY, name: "Laptop" } } }),
-      "Renamed",
-    ),
-  },
-});
-
-const removeRoute = route({
-  method: "delete",
-  path: "/passkeys/{id}",
-  tags: TAGS,
-  summary: "Remove one of the caller's passkeys",
-  description:
-    "A credential change: needs a recent login, `current_password` (an account without a password: the recent login alone) and " +
-    "`mfa_code` when an authenticator app is on. Never the account's last way to sign in (409 last_sign_in_method). The address is " +
-    "told. The device keeps offering the passkey until the client signals it (GET /passkeys/signals, or the `credential_id` of a " +
-    `later passkey_unknown). ${OFF}`,
-  limit: "RL_LOGIN",
-  auth: { ...SESSION, recentLogin: true },
-  errors: ["not_found", "passkey_not_found", "last_sign_in_method", ...OWNER_PROOF_ERRORS],
-  request: {
-    params: IdParams,
-    body: jsonBody(
-      z.object(ownerProof).openapi("PasskeyRemoveRequest", { example: { current_password: "correct horse battery staple" } }),
-      "The owner's proof",
-    ),
-  },
-  responses: { 200: json(MessageSchema, "Removed") },
-});
-
-const SignalsSchema = z
-  .object({
-    status: z.literal("success"),
-    all_accepted_credentials: z
-      .object({
-        rpId: z.string().max(253),
-        userId: b64url(88, "The user handle"),
-        allAcceptedCredentialIds: z.array(credentialId()).max(1000),
-      })
-      .nullable()
-      .openapi({ description: "Pass it to PublicKeyCredential.signalAllAcceptedCredentials(); null: the account never had a passkey" }),
-    current_user_details: z
-      .object({
-        rpId: z.string().max(253),
-        userId: b64url(88, "The user handle"),
-        name: z.string().max(255),
-        displayName: z.string().max(100),
-      })
-      .nullable()
-      .openapi({ description: "Pass it to PublicKeyCredential.signalCurrentUserDetails(); null: the account never had a passkey" }),
-  })
-  .openapi("PasskeySignals", {
-    example: {
-      status: "success",
-      all_accepted_credentials: {
-        rpId: "example.com",
-        userId: "q1Gx0Jm3Yd8sN2uR7kTbWcLvHfEa5pZ9oQiXyU4nM6w",
-        allAcceptedCredentialIds: ["Jm3Yd8sN2uR7kTbWcLvHfEa5pZ9oQiXyU4nM6wq1Gx0"],
-      },
-      current_user_details: {
-        rpId: "example.com",
-        userId: "q1Gx0Jm3Yd8sN2uR7kTbWcLvHfEa5pZ9oQiXyU4nM6w",
-        name: "ada@example.com",
-        displayName: "Ada Lovelace",
-      },
+  const registerOptionsRoute = route({
+    method: "post",
+    path: "/passkeys/register/options",
+    tags: TAGS,
+    summary: "Start adding a passkey to the signed-in account",
+    description:
+      "Creation options for navigator.credentials.create(): a discoverable credential (resident key required), user verification " +
+      "preferred, attestation none, EdDSA, ES256 or RS256, the account's passkeys excluded, `user.id` the account's random user handle. " +
+      "The challenge is bound to this account, single-use, valid 5 minutes. Needs a recent login and a verified address. " +
+      OFF,
+    limit: "RL_DEFAULT",
+    auth: { ...PASSKEY_ENROLLMENT, recentLogin: true },
+    errors: ["not_found", "email_unverified"],
+    responses: {
+      200: json(optionsAnswer("PasskeyRegistrationOptions", CreationOptionsSchema, EXAMPLE_CREATION_OPTIONS), "The options"),
     },
   });
 
-const signalsRoute = route({
-  method: "get",
-  path: "/passkeys/signals",
-  tags: TAGS,
-  summary: "What the WebAuthn Signal API needs to keep the user's devices in step",
-  description:
-    "Under the WebAuthn member names: the passkeys this account accepts (devices drop the others) and its current address and " +
-    `name (devices update what they show). ${OFF}`,
-  limit: "RL_DEFAULT",
-  auth: SESSION,
-  errors: ["not_found"],
-  responses: { 200: json(SignalsSchema, "The signals") },
-});
+  const registerVerifyRoute = route({
+    method: "post",
+    path: "/passkeys/register/verify",
+    tags: TAGS,
+    summary: "Add the passkey the authenticator created",
+    description:
+      "A credential change: needs a recent login, `current_password` (an account without a password: the recent login alone), " +
+      "`mfa_code` when an authenticator app is on, and a verified address. The response must answer this account's live challenge, " +
+      "from one of WEBAUTHN_ORIGINS for WEBAUTHN_RP_ID. The address is told. " +
+      OFF,
+    limit: "RL_LOGIN",
+    auth: { ...PASSKEY_ENROLLMENT, recentLogin: true },
+    errors: [
+      "not_found",
+      "email_unverified",
+      "passkey_challenge_invalid",
+      "passkey_invalid",
+      "passkey_already_registered",
+      ...OWNER_PROOF_ERRORS,
+    ],
+    request: {
+      body: jsonBody(
+        z
+          .object({ response: RegistrationResponseSchema, name: passkeyName.optional(), ...ownerProof })
+          .openapi("PasskeyRegistrationRequest", {
+            example: { response: EXAMPLE_REGISTRATION, name: "Laptop", current_password: "correct horse battery staple" },
+          }),
+        "The new credential, its name and the owner's proof",
+      ),
+    },
+    responses: {
+      201: json(
+        z
+          .object({ status: z.literal("success"), message: sentence(), passkey: PasskeySchema })
+          .openapi("PasskeyAdded", { example: { status: "success", message: "Passkey added.", passkey: EXAMPLE_PASSKEY } }),
+        "Added",
+      ),
+    },
+  });
 
-const withToken = (name: string, options: z.ZodType, example: object) =>
-  z
-    .object({ status: z.literal("success"), options, challenge_token: challengeToken })
-    .openapi(name, { example: { status: "success", options: example, challenge_token: EXAMPLE_TOKEN } });
+  const listRoute = route({
+    method: "get",
+    path: "/passkeys",
+    tags: TAGS,
+    summary: "The caller's passkeys",
+    description: `Oldest first; never a public key. ${OFF}`,
+    limit: "RL_DEFAULT",
+    auth: SESSION,
+    errors: ["not_found"],
+    responses: {
+      200: json(
+        z
+          .object({ status: z.literal("success"), passkeys: z.array(PasskeySchema).max(1000) })
+          .openapi("PasskeyList", { example: { status: "success", passkeys: [EXAMPLE_PASSKEY] } }),
+        "The passkeys",
+      ),
+    },
+  });
 
-const loginOptionsRoute = route({
-  method: "post",
-  path: "/passkeys/login/options",
-  tags: TAGS,
-  summary: "Start signing in with a passkey",
-  description:
-    'Request options for navigator.credentials.get() (or conditional UI: `mediation: "conditional"`) and a single-use ' +
-    "`challenge_token` for the verify (valid 5 minutes). Without `email` no credential is named: the authenticator offers the " +
-    "passkeys it holds for this site. With `email`, that account's passkeys are named (REGISTER_ENUMERATION_SAFE: ignored). " +
-    OFF,
-  limit: "RL_LOGIN",
-  errors: ["not_found"],
-  request: {
-    body: jsonBody(
-      z.object({ email: emailField.optional() }).openapi("PasskeyLoginOptionsRequest", { example: {} }),
-      "Optionally the address",
-    ),
-  },
-  responses: {
-    200: json(withToken("PasskeyLoginOptions", RequestOptionsSchema, EXAMPLE_REQUEST_OPTIONS), "The options and the challenge_token"),
-  },
-});
+  const IdParams = z.object({ id: uuid(issue("validation.passkey_id")).openapi({ param: { name: "id", in: "path" } }) });
 
-const loginVerifyRoute = route({
-  method: "post",
-  path: "/passkeys/login/verify",
-  tags: TAGS,
-  summary: "Sign in with the passkey's answer",
-  description:
-    "Answers like POST /login. A passkey with user verification is two factors and phishing-resistant (amr `hwk` or `swk` and " +
-    "`user`, acr `phishing-resistant`): a session at once. Without user verification it is one factor: an account with a second " +
-    'factor answers `status: "mfa_required"`. `passkey_unknown` carries the `credential_id` to pass to ' +
-    `PublicKeyCredential.signalUnknownCredential(). ${OFF}`,
-  limit: "RL_LOGIN",
-  errors: ["not_found", ...ASSERTION_ERRORS, ...STATUS_REFUSALS, "email_unverified", "invalid_credentials"],
-  request: {
-    body: jsonBody(
-      z
-        .object({ challenge_token: challengeToken, response: AuthenticationResponseSchema })
-        .openapi("PasskeyLoginRequest", { example: { challenge_token: EXAMPLE_TOKEN, response: EXAMPLE_AUTHENTICATION } }),
-      "The challenge_token and the credential",
-    ),
-  },
-  responses: { 200: json(SignInResponseSchema, "Signed in (a session is started), or the second factor is needed next") },
-});
+  const renameRoute = route({
+    method: "patch",
+    path: "/passkeys/{id}",
+    tags: TAGS,
+    summary: "Rename one of the caller's passkeys",
+    description: OFF,
+    limit: "RL_DEFAULT",
+    auth: SESSION,
+    errors: ["not_found", "passkey_not_found"],
+    request: {
+      params: IdParams,
+      body: jsonBody(z.object({ name: passkeyName }).openapi("PasskeyRenameRequest", { example: { name: "Laptop" } }), "The new name"),
+    },
+    responses: {
+      200: json(
+        z
+          .object({ status: z.literal("success"), passkey: PasskeySchema })
+          .openapi("PasskeyRenamed", { example: { status: "success", passkey: { ...EXAMPLE_PASSKEY, name: "Laptop" } } }),
+        "Renamed",
+      ),
+    },
+  });
 
-const signUpOptionsRoute = route({
-  method: "post",
-  path: "/passkeys/signup/options",
-  tags: TAGS,
-  summary: "Start a passkey-first sign-up",
-  description:
-    "Creation options for a new account's first passkey (a fresh random user handle) and a single-use `challenge_token`, and a " +
-    "6-digit code mailed to the address (valid as long as the challenge, within the send throttle of verification codes: 429 " +
-    "when too soon) that the verify needs. An address that has an account answers 409 email_taken, as POST /register does (with " +
-    "REGISTER_ENUMERATION_SAFE: options alike, no code; its owner is told). `locale` (else the request's Accept-Language, else " +
-    "not set) becomes the account's language, as at POST /register; the code mail is written in it. " +
-    OFF,
-  limit: "RL_REGISTER",
-  captcha: { action: "register", when: "always" },
-  errors: ["not_found", "email_taken"],
-  request: {
-    body: jsonBody(
-      z
+  const removeRoute = route({
+    method: "delete",
+    path: "/passkeys/{id}",
+    tags: TAGS,
+    summary: "Remove one of the caller's passkeys",
+    description:
+      "A credential change: needs a recent login, `current_password` (an account without a password: the recent login alone) and " +
+      "`mfa_code` when an authenticator app is on. Never the account's last way to sign in (409 last_sign_in_method). The address is " +
+      "told. The device keeps offering the passkey until the client signals it (GET /passkeys/signals, or the `credential_id` of a " +
+      `later passkey_unknown). ${OFF}`,
+    limit: "RL_LOGIN",
+    auth: { ...SESSION, recentLogin: true },
+    errors: ["not_found", "passkey_not_found", "last_sign_in_method", ...OWNER_PROOF_ERRORS],
+    request: {
+      params: IdParams,
+      body: jsonBody(
+        z.object(ownerProof).openapi("PasskeyRemoveRequest", { example: { current_password: "correct horse battery staple" } }),
+        "The owner's proof",
+      ),
+    },
+    responses: { 200: json(MessageSchema, "Removed") },
+  });
+
+  const SignalsSchema = z
+    .object({
+      status: z.literal("success"),
+      all_accepted_credentials: z
         .object({
-          email: emailField,
-          full_name: z
-            .string({ error: issue("validation.full_name_required") })
-            .trim()
-            .min(1, issue("validation.full_name_required"))
-            .max(100, issue("validation.full_name_too_long"))
-            .openapi({ example: "Ada Lovelace" }),
-          locale: localeField.optional(),
+          rpId: z.string().max(253),
+          userId: b64url(88, "The user handle"),
+          allAcceptedCredentialIds: z.array(credentialId()).max(1000),
         })
-        .openapi("PasskeySignUpOptionsRequest", { example: { email: "ada@example.com", full_name: "Ada Lovelace", locale: "hi" } }),
-      "The new account",
-    ),
-  },
-  responses: {
-    200: json(withToken("PasskeySignUpOptions", CreationOptionsSchema, EXAMPLE_CREATION_OPTIONS), "The options and the challenge_token"),
-  },
-});
+        .nullable()
+        .openapi({ description: "Pass it to PublicKeyCredential.signalAllAcceptedCredentials(); null: the account never had a passkey" }),
+      current_user_details: z
+        .object({
+          rpId: z.string().max(253),
+          userId: b64url(88, "The user handle"),
+          name: z.string().max(255),
+          displayName: z.string().max(100),
+        })
+        .nullable()
+        .openapi({ description: "Pass it to PublicKeyCredential.signalCurrentUserDetails(); null: the account never had a passkey" }),
+    })
+    .openapi("PasskeySignals", {
+      example: {
+        status: "success",
+        all_accepted_credentials: {
+          rpId: "example.com",
+          userId: "q1Gx0Jm3Yd8sN2uR7kTbWcLvHfEa5pZ9oQiXyU4nM6w",
+          allAcceptedCredentialIds: ["Jm3Yd8sN2uR7kTbWcLvHfEa5pZ9oQiXyU4nM6wq1Gx0"],
+        },
+        current_user_details: {
+          rpId: "example.com",
+          userId: "q1Gx0Jm3Yd8sN2uR7kTbWcLvHfEa5pZ9oQiXyU4nM6w",
+          name: "ada@example.com",
+          displayName: "Ada Lovelace",
+        },
+      },
+    });
 
-const signUpVerifyRoute = route({
-  method: "post",
-  path: "/passkeys/signup/verify",
-  tags: TAGS,
-  summary: "Create the account with the passkey the authenticator made",
-  description:
-    "`code` is the 6-digit code the options mailed to the address: it proves the mailbox, so the account is created with its " +
-    "address verified and the passkey made after that proof (a wrong code leaves the challenge usable; guesses are limited per " +
-    "address like every mailed code). The account has no password (the unusable marker) and the role student. Answers like POST " +
-    "/register: 201 with a session (or the second factor next, for a passkey made without user verification), 202 without tokens " +
-    "when REGISTER_ENUMERATION_SAFE is on and the address was taken, 409 email_taken for a taken address (never a way into that " +
-    `account). ${OFF}`,
-  limit: "RL_REGISTER",
-  errors: ["not_found", "email_taken", "passkey_challenge_invalid", "passkey_invalid", "passkey_already_registered", "invalid_otp"],
-  request: {
-    body: jsonBody(
-      z.object({ challenge_token: challengeToken, code: otpField, response: RegistrationResponseSchema }).openapi("PasskeySignUpRequest", {
-        example: { challenge_token: EXAMPLE_TOKEN, code: "042917", response: EXAMPLE_REGISTRATION },
-      }),
-      "The challenge_token, the code mailed by the options, and the new credential",
-    ),
-  },
-  responses: {
-    201: json(SignInResponseSchema, "Account created; a session is started (or the second factor is needed next)"),
-    202: json(MessageSchema, "REGISTER_ENUMERATION_SAFE, or REQUIRE_VERIFIED_EMAIL covers the new account: no tokens"),
-  },
-});
+  const signalsRoute = route({
+    method: "get",
+    path: "/passkeys/signals",
+    tags: TAGS,
+    summary: "What the WebAuthn Signal API needs to keep the user's devices in step",
+    description:
+      "Under the WebAuthn member names: the passkeys this account accepts (devices drop the others) and its current address and " +
+      `name (devices update what they show). ${OFF}`,
+    limit: "RL_DEFAULT",
+    auth: SESSION,
+    errors: ["not_found"],
+    responses: { 200: json(SignalsSchema, "The signals") },
+  });
 
-export function passkeyRoutes() {
+  const withToken = (name: string, options: z.ZodType, example: object) =>
+    z
+      .object({ status: z.literal("success"), options, challenge_token: challengeToken })
+      .openapi(name, { example: { status: "success", options: example, challenge_token: EXAMPLE_TOKEN } });
+
+  const loginOptionsRoute = route({
+    method: "post",
+    path: "/passkeys/login/options",
+    tags: TAGS,
+    summary: "Start signing in with a passkey",
+    description:
+      'Request options for navigator.credentials.get() (or conditional UI: `mediation: "conditional"`) and a single-use ' +
+      "`challenge_token` for the verify (valid 5 minutes). Without `email` no credential is named: the authenticator offers the " +
+      "passkeys it holds for this site. With `email`, that account's passkeys are named (REGISTER_ENUMERATION_SAFE: ignored). " +
+      OFF,
+    limit: "RL_LOGIN",
+    errors: ["not_found"],
+    request: {
+      body: jsonBody(
+        z.object({ email: emailField.optional() }).openapi("PasskeyLoginOptionsRequest", { example: {} }),
+        "Optionally the address",
+      ),
+    },
+    responses: {
+      200: json(withToken("PasskeyLoginOptions", RequestOptionsSchema, EXAMPLE_REQUEST_OPTIONS), "The options and the challenge_token"),
+    },
+  });
+
+  const loginVerifyRoute = route({
+    method: "post",
+    path: "/passkeys/login/verify",
+    tags: TAGS,
+    summary: "Sign in with the passkey's answer",
+    description:
+      "Answers like POST /login. A passkey with user verification is two factors and phishing-resistant (amr `hwk` or `swk` and " +
+      "`user`, acr `phishing-resistant`): a session at once. Without user verification it is one factor: an account with a second " +
+      'factor answers `status: "mfa_required"`. `passkey_unknown` carries the `credential_id` to pass to ' +
+      `PublicKeyCredential.signalUnknownCredential(). ${OFF}`,
+    limit: "RL_LOGIN",
+    errors: ["not_found", ...ASSERTION_ERRORS, ...STATUS_REFUSALS, "email_unverified", "invalid_credentials"],
+    request: {
+      body: jsonBody(
+        z
+          .object({ challenge_token: challengeToken, response: AuthenticationResponseSchema })
+          .openapi("PasskeyLoginRequest", { example: { challenge_token: EXAMPLE_TOKEN, response: EXAMPLE_AUTHENTICATION } }),
+        "The challenge_token and the credential",
+      ),
+    },
+    responses: { 200: json(SignInResponseSchema, "Signed in (a session is started), or the second factor is needed next") },
+  });
+
+  const signUpOptionsRoute = route({
+    method: "post",
+    path: "/passkeys/signup/options",
+    tags: TAGS,
+    summary: "Start a passkey-first sign-up",
+    description:
+      "Creation options for a new account's first passkey (a fresh random user handle) and a single-use `challenge_token`, and a " +
+      "6-digit code mailed to the address (valid as long as the challenge, within the send throttle of verification codes: 429 " +
+      "when too soon) that the verify needs. An address that has an account answers 409 email_taken, as POST /register does (with " +
+      "REGISTER_ENUMERATION_SAFE: options alike, no code; its owner is told). `locale` (else the request's Accept-Language, else " +
+      "not set) becomes the account's language, as at POST /register; the code mail is written in it. " +
+      OFF,
+    limit: "RL_REGISTER",
+    captcha: { action: "register", when: "always" },
+    errors: ["not_found", "email_taken"],
+    request: {
+      body: jsonBody(
+        z
+          .object({
+            email: emailField,
+            full_name: z
+              .string({ error: issue("validation.full_name_required") })
+              .trim()
+              .min(1, issue("validation.full_name_required"))
+              .max(100, issue("validation.full_name_too_long"))
+              .openapi({ example: "Ada Lovelace" }),
+            locale: localeField.optional(),
+          })
+          .openapi("PasskeySignUpOptionsRequest", { example: { email: "ada@example.com", full_name: "Ada Lovelace", locale: "hi" } }),
+        "The new account",
+      ),
+    },
+    responses: {
+      200: json(withToken("PasskeySignUpOptions", CreationOptionsSchema, EXAMPLE_CREATION_OPTIONS), "The options and the challenge_token"),
+    },
+  });
+
+  const signUpVerifyRoute = route({
+    method: "post",
+    path: "/passkeys/signup/verify",
+    tags: TAGS,
+    summary: "Create the account with the passkey the authenticator made",
+    description:
+      "`code` is the 6-digit code the options mailed to the address: it proves the mailbox, so the account is created with its " +
+      "address verified and the passkey made after that proof (a wrong code leaves the challenge usable; guesses are limited per " +
+      "address like every mailed code). The account has no password (the unusable marker) and the role student. Answers like POST " +
+      "/register: 201 with a session (or the second factor next, for a passkey made without user verification), 202 without tokens " +
+      "when REGISTER_ENUMERATION_SAFE is on and the address was taken, 409 email_taken for a taken address (never a way into that " +
+      `account). ${OFF}`,
+    limit: "RL_REGISTER",
+    errors: ["not_found", "email_taken", "passkey_challenge_invalid", "passkey_invalid", "passkey_already_registered", "invalid_otp"],
+    request: {
+      body: jsonBody(
+        z
+          .object({ challenge_token: challengeToken, code: otpField, response: RegistrationResponseSchema })
+          .openapi("PasskeySignUpRequest", {
+            example: { challenge_token: EXAMPLE_TOKEN, code: "042917", response: EXAMPLE_REGISTRATION },
+          }),
+        "The challenge_token, the code mailed by the options, and the new credential",
+      ),
+    },
+    responses: {
+      201: json(SignInResponseSchema, "Account created; a session is started (or the second factor is needed next)"),
+      202: json(MessageSchema, "REGISTER_ENUMERATION_SAFE, or REQUIRE_VERIFIED_EMAIL covers the new account: no tokens"),
+    },
+  });
+
   return new OpenAPIHono<AppEnv>()
     .openapi(registerOptionsRoute, async (c) => {
       const options = await registrationOptions(c.get("deps"), c.get("auth"));
