@@ -8,11 +8,12 @@ import type { AuthenticationResponse } from "../auth/passkeys/ceremonies";
 import { secondFactorOptions, verifyMfaWithPasskey } from "../auth/passkeys/second-factor";
 import type { AppEnv } from "../context";
 import { t } from "../i18n/messages";
-import { ASSERTION_ERRORS, AuthenticationResponseSchema, EXAMPLE_REQUEST_OPTIONS, optionsAnswer, RequestOptionsSchema } from "./passkeys";
+import { ASSERTION_ERRORS, EXAMPLE_REQUEST_OPTIONS, optionsAnswer, passkeySchemas } from "./passkeys";
 import { route, say } from "./route";
 import { AuthResponseSchema, anyPasswordField, int32, issue, json, jsonBody, MessageSchema } from "./schemas";
 import { signInAnswer } from "./sign-in";
 export function mfaRoutes() {
+  const { AuthenticationResponseSchema, RequestOptionsSchema } = passkeySchemas();
   const TAGS = ["Two-factor sign-in"];
   const TOTP_MESSAGE = issue("validation.totp_code");
 

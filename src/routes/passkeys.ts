@@ -47,16 +47,6 @@ const b64url = (max: number, description: string) =>
 
 /** WebAuthn allows credential ids up to 1023 bytes: 1364 base64url characters. */
 const credentialId = () => b64url(1366, "The credential id (base64url)");
-const transports = z
-  .array(z.string().max(16))
-  .max(8)
-  .openapi({ description: "How the authenticator can be reached: internal, hybrid, usb, nfc, ble, ...", example: ["internal", "hybrid"] });
-const attachment = z.enum(["platform", "cross-platform"]).nullable().optional();
-const extensionResults = z
-  .object({ credProps: z.object({ rk: z.boolean().optional() }).optional() })
-  .default({})
-  .openapi({ description: "clientExtensionResults (only credProps is read)" });
-
 const RESPONSE_ISSUE = issue("validation.passkey_response");
 const EXAMPLE_CREDENTIAL_ID = "Jm3Yd8sN2uR7kTbWcLvHfEa5pZ9oQiXyU4nM6wq1Gx0";
 const EXAMPLE_REGISTRATION = {
@@ -86,53 +76,6 @@ const EXAMPLE_AUTHENTICATION = {
   clientExtensionResults: {},
 };
 
-const RegistrationResponseSchema = z
-  .object(
-    {
-      id: credentialId(),
-      rawId: credentialId(),
-      type: z.literal("public-key"),
-      response: z.object({
-        clientDataJSON: b64url(4096, "clientDataJSON (base64url)"),
-        attestationObject: b64url(8192, "attestationObject (base64url)"),
-        authenticatorData: b64url(8192, "authenticatorData (base64url)").optional(),
-        transports: transports.optional(),
-        publicKeyAlgorithm: int32(-65536, 65536).optional(),
-        publicKey: b64url(4096, "SubjectPublicKeyInfo (base64url)").optional(),
-      }),
-      authenticatorAttachment: attachment,
-      clientExtensionResults: extensionResults,
-    },
-    { error: RESPONSE_ISSUE },
-  )
-  .openapi("PasskeyRegistrationResponse", {
-    description: "A PublicKeyCredential from navigator.credentials.create(), as credential.toJSON() gives it (WebAuthn Level 3)",
-    example: EXAMPLE_REGISTRATION,
-  });
-
-export const AuthenticationResponseSchema = z
-  .object(
-    {
-      id: credentialId(),
-      rawId: credentialId(),
-      type: z.literal("public-key"),
-      response: z.object({
-        clientDataJSON: b64url(4096, "clientDataJSON (base64url)"),
-        authenticatorData: b64url(8192, "authenticatorData (base64url)"),
-        signature: b64url(2048, "The signature (base64url)"),
-        userHandle: b64url(88, "The user handle the passkey was made with (base64url)").nullable().optional(),
-      }),
-      authenticatorAttachment: attachment,
-      clientExtensionResults: extensionResults,
-    },
-    { error: RESPONSE_ISSUE },
-  )
-  .openapi("PasskeyAuthenticationResponse", {
-    description: "A PublicKeyCredential from navigator.credentials.get(), as credential.toJSON() gives it (WebAuthn Level 3)",
-    example: EXAMPLE_AUTHENTICATION,
-  });
-
-const descriptor = z.object({ id: credentialId(), type: z.literal("public-key"), transports: transports.optional() });
 const challenge = () => b64url(128, "The challenge (base64url), single-use, valid 5 minutes");
 
 const EXAMPLE_CHALLENGE = "Xq3v9bT0kR7mYp2sLw8eZc4uNf6aHd1gJi5oQr0tUy8";
@@ -161,59 +104,10 @@ const EXAMPLE_REQUEST_OPTIONS = {
 };
 const EXAMPLE_TOKEN = "pQ8hW3x0rYk2uVd9sLq1cN5mTb7eZf4aJg6iKo0yXw8";
 
-const CreationOptionsSchema = z
-  .object({
-    rp: z.object({ id: z.string().max(253).optional(), name: z.string().max(100) }),
-    user: z.object({
-      id: b64url(88, "The account's user handle (random, never the email)"),
-      name: z.string().max(255),
-      displayName: z.string().max(100),
-    }),
-    challenge: challenge(),
-    pubKeyCredParams: z.array(z.object({ type: z.literal("public-key"), alg: int32(-65536, 65536) })).max(8),
-    timeout: int32(0, 600_000).optional(),
-    excludeCredentials: z.array(descriptor).max(100).optional(),
-    authenticatorSelection: z
-      .object({
-        residentKey: z.enum(["required", "preferred", "discouraged"]).optional(),
-        requireResidentKey: z.boolean().optional(),
-        userVerification: z.enum(["required", "preferred", "discouraged"]).optional(),
-        authenticatorAttachment: z.enum(["platform", "cross-platform"]).optional(),
-      })
-      .optional(),
-    attestation: z.enum(["none", "direct", "enterprise", "indirect"]).optional(),
-    hints: z.array(z.string().max(32)).max(3).optional(),
-    extensions: z.object({ credProps: z.boolean().optional() }).optional(),
-  })
-  .openapi("PasskeyCreationOptions", {
-    description: "PublicKeyCredentialCreationOptionsJSON: pass it to PublicKeyCredential.parseCreationOptionsFromJSON()",
-    example: EXAMPLE_CREATION_OPTIONS,
-  });
-export const RequestOptionsSchema = z
-  .object({
-    challenge: challenge(),
-    timeout: int32(0, 600_000).optional(),
-    rpId: z.string().max(253).optional(),
-    allowCredentials: z.array(descriptor).max(100).optional(),
-    userVerification: z.enum(["required", "preferred", "discouraged"]).optional(),
-    hints: z.array(z.string().max(32)).max(3).optional(),
-  })
-  .openapi("PasskeyRequestOptions", {
-    description: "PublicKeyCredentialRequestOptionsJSON: pass it to PublicKeyCredential.parseRequestOptionsFromJSON()",
-    example: EXAMPLE_REQUEST_OPTIONS,
-  });
-
 /** The options of a ceremony, with an example. */
 export const optionsAnswer = (name: string, options: z.ZodType, example: object) =>
   z.object({ status: z.literal("success"), options }).openapi(name, { example: { status: "success", options: example } });
 export { EXAMPLE_REQUEST_OPTIONS };
-
-const challengeToken = z
-  .string({ error: issue("validation.challenge_token_required") })
-  .min(1, issue("validation.challenge_token_required"))
-  .max(128)
-  .regex(/^[A-Za-z0-9_-]+$/, issue("validation.challenge_token_format"))
-  .openapi({ description: "The single-use token the options answered", example: EXAMPLE_TOKEN });
 
 const EXAMPLE_PASSKEY = {
   id: "6c1f0b5e-2d3a-4f8e-9b7c-1a2b3c4d5e6f",
@@ -224,35 +118,6 @@ const EXAMPLE_PASSKEY = {
   backed_up: true,
   transports: ["internal", "hybrid"],
   aaguid: "00000000-0000-0000-0000-000000000000",
-};
-
-const passkeyName = z
-  .string({ error: issue("validation.passkey_name") })
-  .trim()
-  .min(1, issue("validation.passkey_name"))
-  .max(64, issue("validation.passkey_name"))
-  .openapi({ description: "A name for the account's list (default Passkey)", example: "Laptop" });
-
-const PasskeySchema = z
-  .object({
-    id: uuid(),
-    name: z.string().max(64),
-    created_at: timestamp(),
-    last_used_at: timestamp().nullable(),
-    device_type: z
-      .enum(["single_device", "multi_device"])
-      .openapi({ description: "`multi_device`: a synced passkey (backup eligible); `single_device`: bound to one authenticator" }),
-    backed_up: z.boolean().openapi({ description: "The synced passkey is backed up now (as its last use said)" }),
-    transports: z.array(z.string().max(16)).max(8),
-    aaguid: z.string().uuid().max(36).openapi({ description: "The authenticator model's AAGUID (all zeros when it does not say)" }),
-  })
-  .openapi("Passkey", { example: EXAMPLE_PASSKEY });
-
-const ownerProof = {
-  current_password: anyPasswordField.optional().openapi({
-    description: "The account's current password (required when it has one; without one, a login within RECENT_AUTH_MAX_AGE)",
-  }),
-  mfa_code: mfaCodeField,
 };
 
 /** The owner's proof fails: the codes confirmOwner and requireMfaCode answer. */
@@ -274,7 +139,175 @@ export const ASSERTION_ERRORS = [
   "passkey_counter_regressed",
 ] as const satisfies readonly ErrorCode[];
 
+/** The schemas passkey requests and answers share (here and in mfa.ts), built when a group first needs them. */
+let sharedBuilt: ReturnType<typeof buildShared> | undefined;
+export const passkeySchemas = () => (sharedBuilt ??= buildShared());
+function buildShared() {
+  const transports = z
+    .array(z.string().max(16))
+    .max(8)
+    .openapi({
+      description: "How the authenticator can be reached: internal, hybrid, usb, nfc, ble, ...",
+      example: ["internal", "hybrid"],
+    });
+  const attachment = z.enum(["platform", "cross-platform"]).nullable().optional();
+  const extensionResults = z
+    .object({ credProps: z.object({ rk: z.boolean().optional() }).optional() })
+    .default({})
+    .openapi({ description: "clientExtensionResults (only credProps is read)" });
+
+  const RegistrationResponseSchema = z
+    .object(
+      {
+        id: credentialId(),
+        rawId: credentialId(),
+        type: z.literal("public-key"),
+        response: z.object({
+          clientDataJSON: b64url(4096, "clientDataJSON (base64url)"),
+          attestationObject: b64url(8192, "attestationObject (base64url)"),
+          authenticatorData: b64url(8192, "authenticatorData (base64url)").optional(),
+          transports: transports.optional(),
+          publicKeyAlgorithm: int32(-65536, 65536).optional(),
+          publicKey: b64url(4096, "SubjectPublicKeyInfo (base64url)").optional(),
+        }),
+        authenticatorAttachment: attachment,
+        clientExtensionResults: extensionResults,
+      },
+      { error: RESPONSE_ISSUE },
+    )
+    .openapi("PasskeyRegistrationResponse", {
+      description: "A PublicKeyCredential from navigator.credentials.create(), as credential.toJSON() gives it (WebAuthn Level 3)",
+      example: EXAMPLE_REGISTRATION,
+    });
+
+  const AuthenticationResponseSchema = z
+    .object(
+      {
+        id: credentialId(),
+        rawId: credentialId(),
+        type: z.literal("public-key"),
+        response: z.object({
+          clientDataJSON: b64url(4096, "clientDataJSON (base64url)"),
+          authenticatorData: b64url(8192, "authenticatorData (base64url)"),
+          signature: b64url(2048, "The signature (base64url)"),
+          userHandle: b64url(88, "The user handle the passkey was made with (base64url)").nullable().optional(),
+        }),
+        authenticatorAttachment: attachment,
+        clientExtensionResults: extensionResults,
+      },
+      { error: RESPONSE_ISSUE },
+    )
+    .openapi("PasskeyAuthenticationResponse", {
+      description: "A PublicKeyCredential from navigator.credentials.get(), as credential.toJSON() gives it (WebAuthn Level 3)",
+      example: EXAMPLE_AUTHENTICATION,
+    });
+
+  const descriptor = z.object({ id: credentialId(), type: z.literal("public-key"), transports: transports.optional() });
+  const CreationOptionsSchema = z
+    .object({
+      rp: z.object({ id: z.string().max(253).optional(), name: z.string().max(100) }),
+      user: z.object({
+        id: b64url(88, "The account's user handle (random, never the email)"),
+        name: z.string().max(255),
+        displayName: z.string().max(100),
+      }),
+      challenge: challenge(),
+      pubKeyCredParams: z.array(z.object({ type: z.literal("public-key"), alg: int32(-65536, 65536) })).max(8),
+      timeout: int32(0, 600_000).optional(),
+      excludeCredentials: z.array(descriptor).max(100).optional(),
+      authenticatorSelection: z
+        .object({
+          residentKey: z.enum(["required", "preferred", "discouraged"]).optional(),
+          requireResidentKey: z.boolean().optional(),
+          userVerification: z.enum(["required", "preferred", "discouraged"]).optional(),
+          authenticatorAttachment: z.enum(["platform", "cross-platform"]).optional(),
+        })
+        .optional(),
+      attestation: z.enum(["none", "direct", "enterprise", "indirect"]).optional(),
+      hints: z.array(z.string().max(32)).max(3).optional(),
+      extensions: z.object({ credProps: z.boolean().optional() }).optional(),
+    })
+    .openapi("PasskeyCreationOptions", {
+      description: "PublicKeyCredentialCreationOptionsJSON: pass it to PublicKeyCredential.parseCreationOptionsFromJSON()",
+      example: EXAMPLE_CREATION_OPTIONS,
+    });
+  const RequestOptionsSchema = z
+    .object({
+      challenge: challenge(),
+      timeout: int32(0, 600_000).optional(),
+      rpId: z.string().max(253).optional(),
+      allowCredentials: z.array(descriptor).max(100).optional(),
+      userVerification: z.enum(["required", "preferred", "discouraged"]).optional(),
+      hints: z.array(z.string().max(32)).max(3).optional(),
+    })
+    .openapi("PasskeyRequestOptions", {
+      description: "PublicKeyCredentialRequestOptionsJSON: pass it to PublicKeyCredential.parseRequestOptionsFromJSON()",
+      example: EXAMPLE_REQUEST_OPTIONS,
+    });
+
+  const challengeToken = z
+    .string({ error: issue("validation.challenge_token_required") })
+    .min(1, issue("validation.challenge_token_required"))
+    .max(128)
+    .regex(/^[A-Za-z0-9_-]+$/, issue("validation.challenge_token_format"))
+    .openapi({ description: "The single-use token the options answered", example: EXAMPLE_TOKEN });
+
+  const passkeyName = z
+    .string({ error: issue("validation.passkey_name") })
+    .trim()
+    .min(1, issue("validation.passkey_name"))
+    .max(64, issue("validation.passkey_name"))
+    .openapi({ description: "A name for the account's list (default Passkey)", example: "Laptop" });
+
+  const PasskeySchema = z
+    .object({
+      id: uuid(),
+      name: z.string().max(64),
+      created_at: timestamp(),
+      last_used_at: timestamp().nullable(),
+      device_type: z
+        .enum(["single_device", "multi_device"])
+        .openapi({ description: "`multi_device`: a synced passkey (backup eligible); `single_device`: bound to one authenticator" }),
+      backed_up: z.boolean().openapi({ description: "The synced passkey is backed up now (as its last use said)" }),
+      transports: z.array(z.string().max(16)).max(8),
+      aaguid: z.string().uuid().max(36).openapi({ description: "The authenticator model's AAGUID (all zeros when it does not say)" }),
+    })
+    .openapi("Passkey", { example: EXAMPLE_PASSKEY });
+
+  const ownerProof = {
+    current_password: anyPasswordField.optional().openapi({
+      description: "The account's current password (required when it has one; without one, a login within RECENT_AUTH_MAX_AGE)",
+    }),
+    mfa_code: mfaCodeField,
+  };
+
+  return {
+    transports,
+    attachment,
+    extensionResults,
+    RegistrationResponseSchema,
+    AuthenticationResponseSchema,
+    descriptor,
+    CreationOptionsSchema,
+    RequestOptionsSchema,
+    challengeToken,
+    passkeyName,
+    PasskeySchema,
+    ownerProof,
+  };
+}
+
 export function passkeyRoutes() {
+  const {
+    RegistrationResponseSchema,
+    AuthenticationResponseSchema,
+    CreationOptionsSchema,
+    RequestOptionsSchema,
+    challengeToken,
+    passkeyName,
+    PasskeySchema,
+    ownerProof,
+  } = passkeySchemas();
   const OFF = "404 when passkeys are not enabled (WEBAUTHN_RP_ID unset).";
 
   const registerOptionsRoute = route({
