@@ -247,16 +247,37 @@ export interface Authenticated {
   mfaEnabled: boolean | null;
 }
 
+/** A UUID in its canonical text form: hex digits and dashes, nothing to escape. */
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
- * Verify a bearer token and load its user and live session in one indexed query, so that
- * logout and revocation take effect at once on this API. `mfaState`: also read whether the
- * account holds a second factor (the ways-in registry's credential tables, one subquery each);
- * a route whose policy cannot ask (the session check, the enrollment routes) leaves them out.
+ * Literals for the session check's one statement, so that it has no bound parameters: postgres.js
+ * sends a statement with parameters that its connection has not prepared yet (every request's
+ * connection is new) in two round trips (Parse and Describe, wait for the parameter types, then
+ * Bind and Execute), one without parameters in one. Only values whose every character is known
+ * become literals: a UUID checked here (a token's sid and sub; anything else is invalid_token) and
+ * the server's clock in ISO 8601.
+ */
+function uuidLiteral(value: string): SQL {
+  if (!UUID_TEXT.test(value)) throw apiError("invalid_token");
+  return sql.raw(`'${value}'::uuid`);
+}
+const timeLiteral = (d: Date): SQL => sql.raw(`'${d.toISOString()}'::timestamptz`);
+
+/**
+ * Verify a bearer token and load its user and live session in one indexed query (one round trip,
+ * see uuidLiteral), so that logout and revocation take effect at once on this API. `mfaState`:
+ * also read whether the account holds a second factor (the ways-in registry's credential tables,
+ * one subquery each); a route whose policy cannot ask (the session check, the enrollment routes)
+ * leaves them out.
  */
 export async function authenticate(deps: Deps, token: string, { mfaState }: { mfaState: boolean }): Promise<Authenticated> {
   const now = deps.now();
   const claims = await verifyAccessToken(deps.config, token, seconds(now));
-  if (!/^[0-9a-f-]{36}$/i.test(claims.sid) || !/^[0-9a-f-]{36}$/i.test(claims.sub)) throw apiError("invalid_token");
+  const sid = uuidLiteral(claims.sid);
+  const sub = uuidLiteral(claims.sub);
+  const at = timeLiteral(now);
+  // At most one row: the session by its primary key, joined to its user by theirs.
   const [row] = await deps.db
     .select({
       u: users,
@@ -271,15 +292,14 @@ export async function authenticate(deps: Deps, token: string, { mfaState }: { mf
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(
       and(
-        eq(sessions.id, claims.sid),
-        eq(sessions.userId, claims.sub),
-        eq(users.status, "active"),
+        eq(sessions.id, sid),
+        eq(sessions.userId, sub),
+        eq(users.status, sql`'active'`),
         isNull(sessions.revokedAt),
-        gt(sessions.expiresAt, now),
-        gt(sessions.idleExpiresAt, now),
+        gt(sessions.expiresAt, at),
+        gt(sessions.idleExpiresAt, at),
       ),
-    )
-    .limit(1);
+    );
   if (!row) throw apiError("invalid_token");
   const { amr, authTime } = assuranceOf(row);
   return {
