@@ -1,4 +1,5 @@
-import { and, desc, eq, gt, isNull, ne, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gt, isNull, ne, type SQL, sql } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import { authSecret } from "../../config";
 import { type Db, UNCACHED } from "../../db/client";
 import { identities, refreshTokens, type Session, sessions, type User, users } from "../../db/schema";
@@ -258,11 +259,52 @@ const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
  * become literals: a UUID checked here (a token's sid and sub; anything else is invalid_token) and
  * the server's clock in ISO 8601.
  */
-function uuidLiteral(value: string): SQL {
+function uuidLiteral(value: string): string {
   if (!UUID_TEXT.test(value)) throw apiError("invalid_token");
-  return sql.raw(`'${value}'::uuid`);
+  return `'${value}'::uuid`;
 }
-const timeLiteral = (d: Date): SQL => sql.raw(`'${d.toISOString()}'::timestamptz`);
+const timeLiteral = (d: Date): string => `'${d.toISOString()}'::timestamptz`;
+
+/** SQL text rendered once per isolate; it must carry no parameter (it is sent as is). */
+const dialect = new PgDialect();
+function render(query: SQL): string {
+  const { sql: text, params } = dialect.sqlToQuery(query);
+  if (params.length) throw new Error(`a static statement part has parameters: ${text}`);
+  return text;
+}
+
+/**
+ * The session check's statement, but for its literals: built here once per isolate (the same
+ * columns and conditions as a Drizzle select, without building it on every request), its row
+ * mapped with the columns' own decoders. `mfa`: also whether the account holds a second factor.
+ */
+const USER_COLUMNS = Object.entries(getTableColumns(users)).map(([field, column]) => ({ field, column, name: column.name }));
+const SESSION_COLUMNS = { amr: sessions.amr, acr: sessions.acr, authTime: sessions.authTime, createdAt: sessions.createdAt };
+const sessionCheck = (mfa: boolean) =>
+  render(sql`select ${sql.join(
+    USER_COLUMNS.map(({ column }) => column),
+    sql`, `,
+  )}, ${sql.join(
+    Object.entries(SESSION_COLUMNS).map(([field, column]) => sql`${column} as ${sql.identifier(`session_${field}`)}`),
+    sql`, `,
+  )}, ${mfa ? hasSecondFactor(users.id) : sql`null`} as mfa_enabled, ${UNCACHED} as fresh
+    from ${sessions} inner join ${users} on ${users.id} = ${sessions.userId}
+   where ${users.status} = 'active' and ${sessions.revokedAt} is null and `);
+/** The statement's parts, rendered on first use (not at startup). */
+let rendered: { withMfa: string; withoutMfa: string; id: string; userId: string; expiresAt: string; idleExpiresAt: string } | undefined;
+const sessionCheckParts = () =>
+  (rendered ??= {
+    withMfa: sessionCheck(true),
+    withoutMfa: sessionCheck(false),
+    id: render(sql`${sessions.id}`),
+    userId: render(sql`${sessions.userId}`),
+    expiresAt: render(sql`${sessions.expiresAt}`),
+    idleExpiresAt: render(sql`${sessions.idleExpiresAt}`),
+  });
+
+type SessionCheckRow = Record<string, unknown>;
+const decode = (column: { mapFromDriverValue(v: unknown): unknown }, value: unknown) =>
+  value === null || value === undefined ? null : column.mapFromDriverValue(value);
 
 /**
  * Verify a bearer token and load its user and live session in one indexed query (one round trip,
@@ -274,42 +316,30 @@ const timeLiteral = (d: Date): SQL => sql.raw(`'${d.toISOString()}'::timestamptz
 export async function authenticate(deps: Deps, token: string, { mfaState }: { mfaState: boolean }): Promise<Authenticated> {
   const now = deps.now();
   const claims = await verifyAccessToken(deps.config, token, seconds(now));
-  const sid = uuidLiteral(claims.sid);
-  const sub = uuidLiteral(claims.sub);
   const at = timeLiteral(now);
   // At most one row: the session by its primary key, joined to its user by theirs.
-  const [row] = await deps.db
-    .select({
-      u: users,
-      amr: sessions.amr,
-      acr: sessions.acr,
-      authTime: sessions.authTime,
-      createdAt: sessions.createdAt,
-      mfaEnabled: mfaState ? sql<boolean>`${hasSecondFactor(users.id)}` : sql<null>`null`,
-      fresh: UNCACHED,
-    })
-    .from(sessions)
-    .innerJoin(users, eq(users.id, sessions.userId))
-    .where(
-      and(
-        eq(sessions.id, sid),
-        eq(sessions.userId, sub),
-        eq(users.status, sql`'active'`),
-        isNull(sessions.revokedAt),
-        gt(sessions.expiresAt, at),
-        gt(sessions.idleExpiresAt, at),
-      ),
-    );
+  const q = sessionCheckParts();
+  const rows = await deps.db.execute<SessionCheckRow>(
+    sql.raw(
+      `${mfaState ? q.withMfa : q.withoutMfa}${q.id} = ${uuidLiteral(claims.sid)} and ${q.userId} = ${uuidLiteral(claims.sub)} ` +
+        `and ${q.expiresAt} > ${at} and ${q.idleExpiresAt} > ${at}`,
+    ),
+  );
+  const row = rows[0];
   if (!row) throw apiError("invalid_token");
-  const { amr, authTime } = assuranceOf(row);
+  const user = {} as Record<string, unknown>;
+  for (const { field, column, name } of USER_COLUMNS) user[field] = decode(column, row[name]);
+  const session = {} as Record<string, unknown>;
+  for (const [field, column] of Object.entries(SESSION_COLUMNS)) session[field] = decode(column, row[`session_${field}`]);
+  const { amr, authTime } = assuranceOf(session as Pick<Session, keyof typeof SESSION_COLUMNS>);
   return {
-    user: row.u,
+    user: user as User,
     sessionId: claims.sid,
     claims: { iat: claims.iat, exp: claims.exp },
     amr,
     authTime,
     assurance: assess(amr),
-    mfaEnabled: row.mfaEnabled,
+    mfaEnabled: mfaState ? row.mfa_enabled === true : null,
   };
 }
 
