@@ -1,4 +1,5 @@
-import { and, desc, eq, gt, isNull, ne, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gt, isNull, ne, type SQL, sql } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import { authSecret } from "../../config";
 import { type Db, UNCACHED } from "../../db/client";
 import { identities, refreshTokens, type Session, sessions, type User, users } from "../../db/schema";
@@ -247,49 +248,98 @@ export interface Authenticated {
   mfaEnabled: boolean | null;
 }
 
+/** A UUID in its canonical text form: hex digits and dashes, nothing to escape. */
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
- * Verify a bearer token and load its user and live session in one indexed query, so that
- * logout and revocation take effect at once on this API. `mfaState`: also read whether the
- * account holds a second factor (the ways-in registry's credential tables, one subquery each);
- * a route whose policy cannot ask (the session check, the enrollment routes) leaves them out.
+ * Literals for the session check's one statement, so that it has no bound parameters: postgres.js
+ * sends a statement with parameters that its connection has not prepared yet (every request's
+ * connection is new) in two round trips (Parse and Describe, wait for the parameter types, then
+ * Bind and Execute), one without parameters in one. Only values whose every character is known
+ * become literals: a UUID checked here (a token's sid and sub; anything else is invalid_token) and
+ * the server's clock in ISO 8601.
+ */
+function uuidLiteral(value: string): string {
+  if (!UUID_TEXT.test(value)) throw apiError("invalid_token");
+  return `'${value}'::uuid`;
+}
+const timeLiteral = (d: Date): string => `'${d.toISOString()}'::timestamptz`;
+
+/** SQL text rendered once per isolate; it must carry no parameter (it is sent as is). */
+const dialect = new PgDialect();
+function render(query: SQL): string {
+  const { sql: text, params } = dialect.sqlToQuery(query);
+  if (params.length) throw new Error(`a static statement part has parameters: ${text}`);
+  return text;
+}
+
+/**
+ * The session check's statement, but for its literals: built here once per isolate (the same
+ * columns and conditions as a Drizzle select, without building it on every request), its row
+ * mapped with the columns' own decoders. `mfa`: also whether the account holds a second factor.
+ */
+const USER_COLUMNS = Object.entries(getTableColumns(users)).map(([field, column]) => ({ field, column, name: column.name }));
+const SESSION_COLUMNS = { amr: sessions.amr, acr: sessions.acr, authTime: sessions.authTime, createdAt: sessions.createdAt };
+const sessionCheck = (mfa: boolean) =>
+  render(sql`select ${sql.join(
+    USER_COLUMNS.map(({ column }) => column),
+    sql`, `,
+  )}, ${sql.join(
+    Object.entries(SESSION_COLUMNS).map(([field, column]) => sql`${column} as ${sql.identifier(`session_${field}`)}`),
+    sql`, `,
+  )}, ${mfa ? hasSecondFactor(users.id) : sql`null`} as mfa_enabled, ${UNCACHED} as fresh
+    from ${sessions} inner join ${users} on ${users.id} = ${sessions.userId}
+   where ${users.status} = 'active' and ${sessions.revokedAt} is null and `);
+/** The statement's parts, rendered on first use (not at startup). */
+let rendered: { withMfa: string; withoutMfa: string; id: string; userId: string; expiresAt: string; idleExpiresAt: string } | undefined;
+const sessionCheckParts = () =>
+  (rendered ??= {
+    withMfa: sessionCheck(true),
+    withoutMfa: sessionCheck(false),
+    id: render(sql`${sessions.id}`),
+    userId: render(sql`${sessions.userId}`),
+    expiresAt: render(sql`${sessions.expiresAt}`),
+    idleExpiresAt: render(sql`${sessions.idleExpiresAt}`),
+  });
+
+type SessionCheckRow = Record<string, unknown>;
+const decode = (column: { mapFromDriverValue(v: unknown): unknown }, value: unknown) =>
+  value === null || value === undefined ? null : column.mapFromDriverValue(value);
+
+/**
+ * Verify a bearer token and load its user and live session in one indexed query (one round trip,
+ * see uuidLiteral), so that logout and revocation take effect at once on this API. `mfaState`:
+ * also read whether the account holds a second factor (the ways-in registry's credential tables,
+ * one subquery each); a route whose policy cannot ask (the session check, the enrollment routes)
+ * leaves them out.
  */
 export async function authenticate(deps: Deps, token: string, { mfaState }: { mfaState: boolean }): Promise<Authenticated> {
   const now = deps.now();
   const claims = await verifyAccessToken(deps.config, token, seconds(now));
-  if (!/^[0-9a-f-]{36}$/i.test(claims.sid) || !/^[0-9a-f-]{36}$/i.test(claims.sub)) throw apiError("invalid_token");
-  const [row] = await deps.db
-    .select({
-      u: users,
-      amr: sessions.amr,
-      acr: sessions.acr,
-      authTime: sessions.authTime,
-      createdAt: sessions.createdAt,
-      mfaEnabled: mfaState ? sql<boolean>`${hasSecondFactor(users.id)}` : sql<null>`null`,
-      fresh: UNCACHED,
-    })
-    .from(sessions)
-    .innerJoin(users, eq(users.id, sessions.userId))
-    .where(
-      and(
-        eq(sessions.id, claims.sid),
-        eq(sessions.userId, claims.sub),
-        eq(users.status, "active"),
-        isNull(sessions.revokedAt),
-        gt(sessions.expiresAt, now),
-        gt(sessions.idleExpiresAt, now),
-      ),
-    )
-    .limit(1);
+  const at = timeLiteral(now);
+  // At most one row: the session by its primary key, joined to its user by theirs.
+  const q = sessionCheckParts();
+  const rows = await deps.db.execute<SessionCheckRow>(
+    sql.raw(
+      `${mfaState ? q.withMfa : q.withoutMfa}${q.id} = ${uuidLiteral(claims.sid)} and ${q.userId} = ${uuidLiteral(claims.sub)} ` +
+        `and ${q.expiresAt} > ${at} and ${q.idleExpiresAt} > ${at}`,
+    ),
+  );
+  const row = rows[0];
   if (!row) throw apiError("invalid_token");
-  const { amr, authTime } = assuranceOf(row);
+  const user = {} as Record<string, unknown>;
+  for (const { field, column, name } of USER_COLUMNS) user[field] = decode(column, row[name]);
+  const session = {} as Record<string, unknown>;
+  for (const [field, column] of Object.entries(SESSION_COLUMNS)) session[field] = decode(column, row[`session_${field}`]);
+  const { amr, authTime } = assuranceOf(session as Pick<Session, keyof typeof SESSION_COLUMNS>);
   return {
-    user: row.u,
+    user: user as User,
     sessionId: claims.sid,
     claims: { iat: claims.iat, exp: claims.exp },
     amr,
     authTime,
     assurance: assess(amr),
-    mfaEnabled: row.mfaEnabled,
+    mfaEnabled: mfaState ? row.mfa_enabled === true : null,
   };
 }
 

@@ -3,7 +3,7 @@ import { sha256Hex } from "../../../src/lib/encoding";
 import { login, me, PASSWORD, type Pair, refresh, registerUser, uniqueEmail } from "../../support/accounts";
 import { DAY, fakeClock, MIN } from "../../support/clock";
 import { db } from "../../support/db";
-import { call, json } from "../../support/worker";
+import { call, json, recordQueries } from "../../support/worker";
 
 // Logout, logout-all, the session list, ending one session, and change-password.
 // (Split from sessions.test.ts: a test file's isolate keeps its Postgres connections until it ends.)
@@ -190,6 +190,25 @@ describe("refresh rotation and reuse detection", () => {
     const u = await registerUser();
     expect([400, 401]).toContain((await refresh(u.access_token)).status); // an access token is not a refresh token
     expect((await call("/auth/refresh", { body: {} })).status).toBe(400);
+  });
+});
+
+describe("the session check", () => {
+  it("is one statement without bound parameters: one round trip on the request's new connection", async () => {
+    const u = await registerUser();
+    // postgres.js sends a statement with parameters in two round trips on a connection that has not prepared it.
+    for (const [path, env] of [
+      ["/auth/me", undefined],
+      ["/auth/sessions", { REQUIRE_MFA_ROLES: "student" }], // also reads whether the account holds a second factor
+    ] as const) {
+      const recorded = await recordQueries(async () => {
+        const res = await call(path, { token: u.access_token, env });
+        expect(res.status, path).toBe(path === "/auth/me" ? 200 : 403);
+      });
+      expect(recorded.length, path).toBe(1);
+      expect(recorded[0].query).toMatch(/"auth_sessions"/);
+      expect(recorded[0].params, path).toEqual([]);
+    }
   });
 });
 

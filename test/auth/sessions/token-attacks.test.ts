@@ -116,7 +116,7 @@ describe("tampered and forged access tokens -> 401", () => {
     expect((await me(`${part({ alg: "none" })}.${part(fresh())}`)).status).toBe(401);
   });
 
-  it("wrong aud, wrong iss, another token type, nbf in the future, missing sid (all signed with the real key)", async () => {
+  it("wrong aud, wrong iss, another token type, nbf in the future, missing sid, a sid or sub that is not a UUID (all signed with the real key)", async () => {
     const cases: Record<string, unknown>[] = [
       { aud: "another-service" },
       { aud: ["another-service"] },
@@ -128,6 +128,11 @@ describe("tampered and forged access tokens -> 401", () => {
       { nbf: Math.floor(Date.now() / 1000) + 3600 },
       { sid: undefined },
       { sid: crypto.randomUUID() }, // a session that does not exist
+      // Not a UUID (the session check's statement carries sid and sub as literals: only a UUID gets there)
+      { sid: "' or true --" },
+      { sid: "-".repeat(36) },
+      { sub: `${claims.sub}'` },
+      { sub: "00000000-0000-0000-0000-00000000000g" },
       { exp: undefined },
     ];
     for (const extra of cases) {
