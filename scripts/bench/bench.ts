@@ -684,7 +684,14 @@ async function main() {
       const server = servers[sc.server ?? "app"]!;
       await sc.prepare?.(ctx, { connections: 1, requests: sc.batch ? sc.serial : null });
       const r = await serialCpu({ cpu: server.cpu!, n: sc.serial, send: () => sendOne(sc, ctx, server.url) });
-      results.serial!.push({ name: sc.id, title: sc.title, server: sc.server ?? "app", newFlow: !!sc.newFlow, ...r });
+      results.serial!.push({
+        name: sc.id,
+        title: sc.title,
+        server: sc.server ?? "app",
+        newFlow: !!sc.newFlow,
+        ...(sc.noTarget ? { noTarget: sc.noTarget } : {}),
+        ...r,
+      });
       const c = r.msPerRequest;
       log(
         `  ${sc.title.padEnd(44)} ${r.ok}/${r.n} ok  workerd ${c.workerd.toFixed(2)}  proxy ${c.proxy.toFixed(2)}  postgres ${c.postgres.toFixed(2)} ms/req`,
@@ -735,15 +742,19 @@ async function main() {
     results.profile = {};
     for (const sc of SCENARIOS.filter((x) => PROFILED.includes(x.id) && wanted(x.id))) {
       const server = servers[sc.server ?? "app"]!;
+      // Its state, as before a load run (a batch's single-use codes and tokens: else the profile would be
+      // of the exhausted pool's refusals).
+      await sc.prepare?.(ctx, { connections: 8, requests: sc.batch ?? null });
       await waitIdle(server.cpu);
       const duration = Math.min(5, options.duration);
-      process.stdout.write(`  CPU profile: ${sc.title} c=8 ${duration}s ... `);
+      process.stdout.write(`  CPU profile: ${sc.title} c=8 ${sc.batch ? `${sc.batch} req` : `${duration}s`} ... `);
       let p: Awaited<ReturnType<typeof profileWhile<LoadResult>>>;
       try {
         p = await profileWhile({
           inspectorPort: server.inspectorPort,
           sourceMap: server.sourceMap ?? path.join(frozen.outdir, "index.js.map"),
-          work: () => load({ apiUrl: server.url, request: autocannonRequest(sc, ctx), connections: 8, duration, cpu: server.cpu }),
+          work: () =>
+            load({ apiUrl: server.url, request: autocannonRequest(sc, ctx), connections: 8, duration, amount: sc.batch, cpu: server.cpu }),
         });
       } catch (err) {
         log(`failed: ${(err as Error).message}`);

@@ -89,8 +89,20 @@ async function mailedCode(ctx: FlowContext, email: string) {
 }
 
 /** `n` new accounts (registered through the API, not verified): their emails. */
-export const newAccounts = (ctx: FlowContext, n: number, kind: string) =>
+const newAccounts = (ctx: FlowContext, n: number, kind: string) =>
   ctx.pool(Array.from({ length: n }), 2, async () => (await register(ctx, kind)).email);
+
+/**
+ * `n` new accounts whose address is verified as a user verifies it (registered, then POST
+ * /auth/verify-email with the code mailed at registration, read from the mail capture): their
+ * emails. That first proof of the mailbox is the change of owner, so later proofs are not.
+ */
+export const newVerifiedAccounts = (ctx: FlowContext, n: number, kind: string) =>
+  ctx.pool(Array.from({ length: n }), 2, async () => {
+    const { email } = await register(ctx, kind);
+    must(await ctx.api("POST", "/auth/verify-email", { email, code: await mailedCode(ctx, email) }), 200, "POST /auth/verify-email");
+    return email;
+  });
 
 /** `n` new accounts (registered through the API, not verified): their ids, each with the role it has (student). */
 export const newAccountIds = (ctx: FlowContext, n: number, kind: string) =>
@@ -190,15 +202,16 @@ export async function adminSession(ctx: FlowContext, current?: AdminSession, { r
 /**
  * `n` accounts with a live sign-in code and that code: { email, code }. First the accounts in
  * `requested` (they asked for one in the request run: their code is in the mail capture), then new
- * accounts that ask for one now.
+ * accounts that ask for one now: with their address verified (`verified`, the common sign-in by
+ * code), or not (the code is then the first proof of the mailbox: a change of owner).
  */
-export async function signInCodeBatch(ctx: FlowContext, requested: string[], n: number) {
+export async function signInCodeBatch(ctx: FlowContext, requested: string[], n: number, { verified }: { verified: boolean }) {
   const found = await ctx.pool(requested.slice(0, n), 4, async (email) => {
     const code = await findMailedCode(ctx, email, "sign_in_code", 3_000);
     return code ? { email, code } : null;
   });
   const out = found.filter((x): x is { email: string; code: string } => x !== null);
-  const more = await newAccounts(ctx, n - out.length, "code");
+  const more = await (verified ? newVerifiedAccounts : newAccounts)(ctx, n - out.length, verified ? "code" : "code-first");
   await ctx.pool(more, 2, async (email) => must(await ctx.api("POST", "/auth/sign-in/code", { email }), 202, "POST /auth/sign-in/code"));
   for (const email of more) {
     const code = await findMailedCode(ctx, email, "sign_in_code", 10_000);

@@ -46,6 +46,8 @@ interface SerialResult {
   title: string;
   server: string;
   newFlow?: boolean;
+  /** A case of a new flow reported without its CPU target: why (scenarios.ts `noTarget`). */
+  noTarget?: string;
   n: number;
   ok: number;
   msPerRequest: CpuPerRequest;

@@ -69,6 +69,12 @@ async function hmacHex(message: string, secret = String(testEnv.AUTH_SECRET)): P
     .join("");
 }
 
+/** The guesses an email's code guess budget holds (src/auth/codes/one-time-codes.ts; 0 when there is none). */
+export async function codeGuesses(email: string): Promise<number> {
+  const key = `otp-guess:${await hmacHex(`otp-guess:${email.trim().toLowerCase()}`)}`;
+  return withDb(async (sql) => (await sql`select failures from auth_throttles where key = ${key}`)[0]?.failures ?? 0);
+}
+
 /** The stored failure count of an email's login throttle (0 when there is none). */
 export async function loginFailures(email: string): Promise<number> {
   const key = `login:${await hmacHex(`login:${email.trim().toLowerCase()}`)}`;

@@ -49,18 +49,32 @@ export async function handOver(deps: Deps, tx: Db, userId: string, reason: Revok
   const when: SQL = since ? sql`created_at >= ${iso(since)}` : sql`created_at <= ${iso(deps.now())}`;
   // Sessions first (every flow that ends sessions locks them in this order), then the rest.
   const sessionsEnded = await endAllSessions(withDb(deps, tx), userId, reason);
+  // The rest in one statement: each table's delete is a CTE whose count the select reads, in
+  // this order (the ways in, then the pending steps), as one statement per table did.
+  const deletes = [
+    ...CREDENTIAL_TABLES.map(({ table }) => sql`delete from ${table} where user_id = ${userId}::uuid and ${when} returning 1`),
+    ...PENDING.map((table) => sql`delete from ${table} where user_id = ${userId}::uuid returning 1`),
+  ];
+  const name = (i: number) => sql.raw(`d${i}`);
+  const [row] = await tx.execute<Record<string, number>>(sql`
+    with ${sql.join(
+      deletes.map((d, i) => sql`${name(i)} as (${d})`),
+      sql`, `,
+    )}
+    select ${sql.join(
+      deletes.map((_, i) => sql`(select count(*) from ${name(i)})::int as ${name(i)}`),
+      sql`, `,
+    )}`);
+  const count = (i: number) => Number(row[`d${i}`]);
   let waysInRemoved = 0;
   const removed: NewEvent[] = [];
-  for (const { table, event } of CREDENTIAL_TABLES) {
-    const n = (await tx.execute(sql`delete from ${table} where user_id = ${userId}::uuid and ${when} returning 1`)).length;
-    if (n > 0) removed.push(credentialsChanged(deps, userId, event, "removed"));
-    waysInRemoved += n;
-  }
+  CREDENTIAL_TABLES.forEach(({ event }, i) => {
+    if (count(i) > 0) removed.push(credentialsChanged(deps, userId, event, "removed"));
+    waysInRemoved += count(i);
+  });
   // Other services hear of it in this transaction (src/auth/events/outbox.ts).
   await recordEvent(tx, ...removed);
-  let pendingRemoved = 0;
-  for (const table of PENDING)
-    pendingRemoved += (await tx.execute(sql`delete from ${table} where user_id = ${userId}::uuid returning 1`)).length;
+  const pendingRemoved = PENDING.reduce((n, _, i) => n + count(CREDENTIAL_TABLES.length + i), 0);
   return { sessionsEnded, waysInRemoved, pendingRemoved };
 }
 
@@ -78,12 +92,10 @@ export async function proveMailbox(
   reason: RevokeReason,
   now = deps.now(),
 ): Promise<{ user: User; handover: Handover | null }> {
-  const [before] = await tx
-    .select({ verifiedAt: users.emailVerifiedAt, fresh: UNCACHED })
-    .from(users)
-    .where(eq(users.id, userId))
-    .for("update");
-  const handover = before && !before.verifiedAt ? await handOver(deps, tx, userId, reason) : null;
+  const [before] = await tx.select({ user: users, fresh: UNCACHED }).from(users).where(eq(users.id, userId)).for("update");
+  // Already verified: nothing to write (the address stays verified since its first proof), the row stays locked.
+  if (before?.user.emailVerifiedAt) return { user: before.user, handover: null };
+  const handover = before ? await handOver(deps, tx, userId, reason) : null;
   const [user] = await tx
     .update(users)
     .set({ emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${iso(now)})` })

@@ -2,7 +2,7 @@ import { and, desc, eq, gt, isNull, notInArray, sql } from "drizzle-orm";
 import { authSecret, type Config } from "../../config";
 import type { Db } from "../../db/client";
 import { UNCACHED } from "../../db/client";
-import { oneTimeCodes, type User, users } from "../../db/schema";
+import { oneTimeCodes, throttles, type User, users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
 import type { Locale } from "../../i18n/locales";
@@ -12,7 +12,7 @@ import { describeError } from "../../log";
 import type { MailMessage } from "../../mail/mailer";
 import { findUserByEmail, mailLocale } from "../account/users";
 import { type AuditEvent, audit } from "../audit";
-import { clearThrottle, codeGuessPolicy, codeSendPolicy, reserve, throttleKey } from "../throttle";
+import { codeGuessPolicy, codeSendPolicy, reserve, throttleKey } from "../throttle";
 
 /**
  * Emailed one-time codes, shared by every flow that mails one (password reset, email
@@ -281,19 +281,34 @@ type Attempt =
  * The one statement that counts and compares a guess: on the user's newest live code of the
  * purpose (row-locked), while it is unexpired and under its attempt limit, add one attempt and
  * consume the code if the hash matches. Concurrent guesses queue on the row lock and each
- * re-checks the conditions against the row the previous one left.
+ * re-checks the conditions against the row the previous one left. A match also clears the
+ * account's guess budget (`budgetKey`) in the same statement, so the budget is forgotten exactly
+ * when the code is consumed (and not if the transaction it runs in rolls back).
  */
-async function attempt(db: Db, userId: string, purpose: CodePurposeName, hash: string, now: Date, max: number): Promise<Attempt> {
+async function attempt(
+  db: Db,
+  userId: string,
+  purpose: CodePurposeName,
+  hash: string,
+  now: Date,
+  max: number,
+  budgetKey: string,
+): Promise<Attempt> {
   const at = sql`${now.toISOString()}::timestamptz`;
   const rows = await db.execute<{ attempts: number; matched: boolean; target: string | null; created_at: Date | string }>(sql`
-    update ${oneTimeCodes} as c
-       set attempts = c.attempts + 1,
-           consumed_at = case when c.code_hash = ${hash} then ${at} else null end
-      from (select id from ${oneTimeCodes}
-             where user_id = ${userId}::uuid and purpose = ${purpose} and consumed_at is null
-             order by created_at desc limit 1 for update) as latest
-     where c.id = latest.id and c.expires_at > ${at} and c.attempts < ${max}
-    returning c.attempts, c.consumed_at is not null as matched, c.target, c.created_at`);
+    with guess as (
+      update ${oneTimeCodes} as c
+         set attempts = c.attempts + 1,
+             consumed_at = case when c.code_hash = ${hash} then ${at} else null end
+        from (select id from ${oneTimeCodes}
+               where user_id = ${userId}::uuid and purpose = ${purpose} and consumed_at is null
+               order by created_at desc limit 1 for update) as latest
+       where c.id = latest.id and c.expires_at > ${at} and c.attempts < ${max}
+      returning c.attempts, c.consumed_at is not null as matched, c.target, c.created_at
+    ), cleared as (
+      delete from ${throttles} where key = ${budgetKey} and exists (select 1 from guess where guess.matched)
+    )
+    select attempts, matched, target, created_at from guess`);
   const row = rows[0];
   if (!row) return { kind: "none" };
   return row.matched
@@ -316,18 +331,24 @@ async function whyNotLive(db: Db, userId: string, purpose: CodePurposeName, hash
   return apiError("otp_expired");
 }
 
+/** What a matched code unlocks, run in the transaction that consumes it. */
+type OnMatch<T> = (tx: Db, code: { target: string | null; attempt: number; issuedAt: Date }) => Promise<T>;
+
 /**
  * Redeem a code. `onMatch` runs in the transaction that consumes the code, so what the code
  * unlocks (a new password, a verified address) happens exactly once or not at all; its result
- * is returned. Every guess is audited: compared ones with their attempt number, the others as
- * refused without comparison.
+ * is returned. Without `onMatch` (null: nothing to write with it), the code is consumed by its
+ * one statement alone, no transaction. Every guess is audited: compared ones with their attempt
+ * number, the others as refused without comparison.
  */
+export async function redeemCode<T>(deps: Deps, meta: RequestMeta, r: Redemption & { email: string }, onMatch: OnMatch<T>): Promise<T>;
+export async function redeemCode(deps: Deps, meta: RequestMeta, r: Redemption & { email: string }, onMatch: null): Promise<void>;
 export async function redeemCode<T>(
   deps: Deps,
   meta: RequestMeta,
   r: Redemption & { email: string },
-  onMatch: (tx: Db, code: { target: string | null; attempt: number; issuedAt: Date }) => Promise<T>,
-): Promise<T> {
+  onMatch: OnMatch<T> | null,
+): Promise<T | undefined> {
   const { purpose } = r;
   const failed = CODE_PURPOSES[purpose].events.failed;
   const budgetKey = await throttleKey(deps, "otp-guess", r.email);
@@ -348,16 +369,17 @@ export async function redeemCode<T>(
   }
   const now = deps.now();
   const max = (CODE_PURPOSES[purpose] as CodePurpose).maxAttempts?.(deps.config) ?? deps.config.OTP_MAX_ATTEMPTS;
-  const outcome = await deps.db.transaction(async (tx) => {
-    const a = await attempt(tx as unknown as Db, userId, purpose, hash, now, max);
-    return a.kind === "matched"
-      ? { ...a, result: await onMatch(tx as unknown as Db, { target: a.target, attempt: a.attempt, issuedAt: a.issuedAt }) }
-      : a;
-  });
-  if (outcome.kind === "matched") {
-    await clearThrottle(deps, budgetKey);
-    return outcome.result;
-  }
+  let result: T | undefined;
+  const outcome = onMatch
+    ? await deps.db.transaction(async (tx) => {
+        const a = await attempt(tx as unknown as Db, userId, purpose, hash, now, max, budgetKey);
+        if (a.kind === "matched")
+          result = await onMatch(tx as unknown as Db, { target: a.target, attempt: a.attempt, issuedAt: a.issuedAt });
+        return a;
+      })
+    : await attempt(deps.db, userId, purpose, hash, now, max, budgetKey);
+  // A match has consumed the code and cleared the guess budget (attempt()).
+  if (outcome.kind === "matched") return result;
   if (outcome.kind === "wrong") {
     await audit(deps, meta, failed, "failure", userId, { purpose, reason: "wrong_code", attempt: outcome.attempt });
     throw apiError("invalid_otp");

@@ -36,16 +36,23 @@ export async function requestSignInCode(deps: Deps, meta: RequestMeta, rawEmail:
 /**
  * POST /auth/sign-in/code/verify: the code is redeemed and, in the same transaction, the address
  * counts as verified (the code proved it); then the sign-in completes like any other.
+ *
+ * The common case, an address already verified (read fresh, before the code is compared), has
+ * nothing to write with the code: a verified address stays verified (only the purge of a deleted
+ * account clears it), so this proof cannot be the first. The code is then consumed by its one
+ * statement alone, and the session's own statement re-checks the account (status, factors).
  */
 export async function verifySignInCode(deps: Deps, meta: RequestMeta, input: { email: string; code: string }): Promise<SignInResult> {
   assertOn(deps);
   const email = normalizeEmail(input.email);
   const user = await findUserByEmail(deps, email);
+  const redemption = { user: user ?? null, email, purpose: "sign_in", code: input.code } as const;
+  if (user?.emailVerifiedAt) {
+    await redeemCode(deps, meta, redemption, null);
+    return completeSignIn(deps, meta, user, { method: "email_code" });
+  }
   // The code proves the mailbox: its first proof is a change of owner (src/auth/account/owner.ts).
-  const proven = await redeemCode(deps, meta, { user: user ?? null, email, purpose: "sign_in", code: input.code }, (tx) =>
-    proveMailbox(deps, tx, user!.id, "email_verified"),
-  );
-  if (!user!.emailVerifiedAt)
-    await audit(deps, meta, "email_verified", "success", proven.user.id, { how: "sign_in_code", ...handoverDetail(proven.handover) });
+  const proven = await redeemCode(deps, meta, redemption, (tx) => proveMailbox(deps, tx, user!.id, "email_verified"));
+  await audit(deps, meta, "email_verified", "success", proven.user.id, { how: "sign_in_code", ...handoverDetail(proven.handover) });
   return completeSignIn(deps, meta, proven.user, { method: "email_code" });
 }

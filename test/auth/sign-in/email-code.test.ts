@@ -1,6 +1,6 @@
 import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
-import { registerUser, uniqueEmail, wrongCode } from "../../support/accounts";
+import { codeGuesses, login, PASSWORD, registerUser, uniqueEmail, verifyEmailOf, wrongCode } from "../../support/accounts";
 import { setRole } from "../../support/admin";
 import { fakeClock, SEC } from "../../support/clock";
 import { auditRows, userRow, withDb } from "../../support/db";
@@ -56,6 +56,36 @@ describe("sign-in by emailed code", () => {
     const again = await verify(u.email, code);
     expect(again.status).toBe(400);
     expect((await json(again)).code).toBe("otp_used");
+  });
+
+  it("an account whose address is verified (the common case): a session, nothing of a change of owner, the guess budget forgotten", async () => {
+    const u = await registerUser();
+    await verifyEmailOf(u.email);
+    const verifiedAt = (await userRow(u.user.id)).email_verified_at;
+    const other = await login(u.email, PASSWORD);
+    const code = await mailedCode(u.email);
+    expect((await verify(u.email, wrongCode(code))).status).toBe(400);
+    // One guess counted (the verification code's was forgotten when it matched).
+    expect(await codeGuesses(u.email)).toBe(1);
+    const res = await verify(u.email, code);
+    expect(res.status).toBe(200);
+    const body = await json(res);
+    expect(body).toMatchObject({ status: "success", user: { id: u.user.id, email_verified: true } });
+    expect(claims(body.access_token).amr).toEqual(["email"]);
+    // The right code consumed the code and forgot the account's guesses, in one statement.
+    expect(await codeGuesses(u.email)).toBe(0);
+    // Not a first proof: the session signed in before stays, the address keeps its first proof's time, one email_verified row.
+    expect((await call("/auth/me", { token: other.access_token })).status).toBe(200);
+    const rows = await auditRows(u.user.id);
+    expect(rows.filter((r) => r.event === "email_verified")).toHaveLength(1);
+    expect(rows.find((r) => r.event === "login_succeeded" && r.detail?.method === "email_code")?.detail).toMatchObject({ amr: "email" });
+    expect(
+      await withDb((sql) => sql`select 1 from auth_events where user_id = ${u.user.id} and type = 'user.email_verified'`),
+    ).toHaveLength(1);
+    expect(verifiedAt).toBeInstanceOf(Date);
+    expect((await userRow(u.user.id)).email_verified_at).toEqual(verifiedAt);
+    // Single use.
+    expect((await json(await verify(u.email, code))).code).toBe("otp_used");
   });
 
   it("an account whose only way in is a password still gets it; a social-only account too", async () => {
