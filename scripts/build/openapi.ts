@@ -3,26 +3,12 @@
 //   node scripts/build/openapi.ts [out.json]     (default: openapi.json; `npm run lint:api` writes artifacts/openapi.json)
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { build } from "esbuild";
+import { importForNode } from "./node-bundle.ts";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const out = path.resolve(process.argv[2] ?? "openapi.json");
-
-// Bundled inside node_modules so the bundle's bare imports resolve to the project's packages.
-const bundle = path.join(root, "node_modules", ".cache", "openapi-app.mjs");
-await build({
-  entryPoints: [path.join(root, "src/app.ts")],
-  outfile: bundle,
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  packages: "external",
-  // The document needs no password hashing: the scrypt core's WebAssembly module stays out.
-  loader: { ".wasm": "empty" },
-  logLevel: "warning",
-});
-const { createApp } = await import(pathToFileURL(bundle).href);
+const { createApp } = await importForNode<{
+  createApp: (basePath: string) => { request(path: string, init: RequestInit, env: object): Promise<Response> };
+}>("src/app.ts", "openapi-app");
 
 // The request logs one line like every request; this script's output is the file, not that line.
 const info = console.log;

@@ -5,25 +5,13 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { build } from "esbuild";
+import { importForNode, ROOT as root } from "./node-bundle.ts";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const out = path.join(root, "src/routes/manifest.ts");
-
-// Bundled inside node_modules so the bundle's bare imports resolve to the project's packages.
-const bundle = path.join(root, "node_modules", ".cache", "route-groups.mjs");
-await build({
-  entryPoints: [path.join(root, "src/routes/groups.ts")],
-  outfile: bundle,
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  packages: "external",
-  loader: { ".wasm": "empty" },
-  logLevel: "warning",
-});
-const { ROUTE_GROUPS, operationsOf } = await import(pathToFileURL(bundle).href);
+const { ROUTE_GROUPS, operationsOf } = await importForNode<{
+  ROUTE_GROUPS: Record<string, unknown>;
+  operationsOf(group: string): string[];
+}>("src/routes/groups.ts", "route-groups");
 
 const lines = Object.keys(ROUTE_GROUPS).map(
   (group) =>
