@@ -31,7 +31,7 @@ import { type PeerUser, peerRoutes, seedPeerUsers, startPeer } from "../../bench
 import { freePort, ROOT } from "../stack/local-service.ts";
 import { startPwnedServer } from "../stack/pwned-stub.ts";
 import { startStack } from "../stack/stack.ts";
-import { readWranglerConfig } from "../stack/wrangler-config.ts";
+import { readWranglerConfig, writeWranglerConfig } from "../stack/wrangler-config.ts";
 import { freezeWorker, startWranglerDev } from "../stack/wrangler-dev.ts";
 import { cleanupOnExit } from "./cleanup.ts";
 import type * as flows from "./flows.ts";
@@ -497,7 +497,8 @@ async function main() {
     const bare = await freezeWorker({ config: "bench/wrangler.empty.toml", outdir: path.join(tmp, "bare") });
     cleanups.push(() => bare.remove());
     const noAssets = bare.config.replace(/\.toml$/, "-noassets.toml");
-    fs.writeFileSync(noAssets, fs.readFileSync(bare.config, "utf8").replace(/^\[assets\][^[]*/m, ""));
+    const { assets: _assets, ...withoutAssets } = readWranglerConfig(bare.config);
+    writeWranglerConfig(noAssets, withoutAssets);
     cleanups.push(() => fs.rmSync(noAssets, { force: true }));
     for (const [name, config] of [
       ["bare", bare.config],
