@@ -115,8 +115,12 @@ export function profileByOrigin(
     const f = node.callFrame;
     let key: string;
     if (!f.url) key = f.functionName ? `(${f.functionName.replace(/[()]/g, "")})` : "(runtime, anonymous)";
-    else if (f.url.startsWith("node-internal:") || f.url.startsWith("node:") || f.url.startsWith("cloudflare:"))
+    else if (f.url.startsWith("node-internal:") || f.url.startsWith("node:") || /^cloudflare(-internal)?:/.test(f.url))
       key = "runtime (node:*, cloudflare:*)";
+    // WebAssembly frames (the scrypt core) carry a function index and a byte offset, not a place
+    // in the bundle: the bundle's source map would name some unrelated line.
+    else if (f.url.startsWith("wasm://"))
+      key = byFunction ? `(WebAssembly) ${f.functionName || "anonymous"}` : "WebAssembly (the scrypt core)";
     else if (consumer && f.lineNumber >= 0) {
       const pos = consumer.originalPositionFor({ line: f.lineNumber + 1, column: Math.max(0, f.columnNumber) });
       key = pos?.source ? originOf(pos.source) : "worker bundle (unmapped)";

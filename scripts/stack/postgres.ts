@@ -426,7 +426,21 @@ export async function startPostgres({
     server = run(
       bin("postgres"),
       // Loopback TCP only: no Unix socket in a shared /tmp to collide with other servers.
-      ["-D", realDir, "-p", String(pgPort), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
+      // Locally every request opens its own connection (wrangler's Hyperdrive connects directly,
+      // where the deployed one pools and queues): 100 requests in flight at once, beside the other
+      // test files' connections, went past PostgreSQL's default of 100 ("too many clients").
+      [
+        "-D",
+        realDir,
+        "-p",
+        String(pgPort),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "max_connections=400",
+      ],
       opts,
     );
     const started = server;

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { type User, users } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { apiError } from "../../errors";
@@ -5,7 +6,7 @@ import type { Locale } from "../../i18n/locales";
 import { registrationAttemptMessage } from "../../mail/registration-attempt";
 import { envelope } from "../../mail/templates";
 import { audit } from "../audit";
-import { recordEvent, userCreated } from "../events/outbox";
+import { createdUserEvents } from "../events/outbox";
 import { hashPassword, scryptParams } from "../password/hash";
 import { withHashAdmission } from "../password/hash-admission";
 import { assertNotBreached, assertPasswordShape } from "../password/new-password";
@@ -45,8 +46,11 @@ export async function register(
   // INSTRUCTOR_APPROVAL=required: instructors can reach students (chats), so the role waits for an admin.
   const pending = input.role === "instructor" && deps.config.INSTRUCTOR_APPROVAL === "required";
   const role = pending ? "student" : input.role;
-  const user = await deps.db.transaction(async (tx) => {
-    const [row] = await tx
+  // The account and its user.created event in one statement (no transaction to open and commit):
+  // a taken address inserts neither.
+  const now = deps.now();
+  const created = deps.db.$with("created").as(
+    deps.db
       .insert(users)
       .values({
         id: crypto.randomUUID(),
@@ -56,13 +60,13 @@ export async function register(
         role,
         requestedRole: pending ? input.role : null,
         locale: input.locale,
-        createdAt: deps.now(),
+        createdAt: now,
       })
       .onConflictDoNothing()
-      .returning();
-    if (row) await recordEvent(tx, userCreated(deps, row, "password"));
-    return row;
-  });
+      .returning(),
+  );
+  const event = deps.db.$with("created_event", {}).as(createdUserEvents(sql`created`, "password", now));
+  const [user] = await deps.db.with(created, event).select().from(created);
   const safe = deps.config.REGISTER_ENUMERATION_SAFE;
   if (!user) {
     const owner = safe ? await findUserByEmail(deps, email) : undefined;

@@ -134,10 +134,15 @@ export async function issueCode(deps: Deps, userId: string, purpose: CodePurpose
   const expiresAt = new Date(now.getTime() + ttl * 1000);
   const hash = await codeHash(deps, purpose, userId, code);
   const c = oneTimeCodes;
-  await deps.db.transaction(async (tx) => {
-    await tx.delete(c).where(and(eq(c.userId, userId), eq(c.purpose, purpose), isNull(c.consumedAt)));
-    await tx.insert(c).values({ id: crypto.randomUUID(), userId, purpose, codeHash: hash, target, createdAt: now, expiresAt });
-  });
+  // One statement: the live code of this purpose is deleted and the new one inserted together (the
+  // delete does not see the new row: both read the statement's snapshot).
+  const replaced = deps.db
+    .$with("replaced")
+    .as(deps.db.delete(c).where(and(eq(c.userId, userId), eq(c.purpose, purpose), isNull(c.consumedAt))));
+  await deps.db
+    .with(replaced)
+    .insert(c)
+    .values({ id: crypto.randomUUID(), userId, purpose, codeHash: hash, target, createdAt: now, expiresAt });
   return { code, expiresAt, ttl };
 }
 

@@ -113,14 +113,28 @@ export const credentialsChanged = (
  * own account unless `actor` is given. These rows skip recordEvent's schema check: keep `data` to
  * the type's fields (the tests read them back).
  */
-function eventsFromRows(from: SQL, type: EventType, data: SQL, at: Date, actor?: Actor): SQL {
+function eventsFromRows(from: SQL, type: EventType, data: SQL, at: Date, actor?: Actor, userId: SQL = sql`${from}.user_id`): SQL {
   const actorType = actor ? sql`${actor.type}` : sql`'self'`;
-  const actorId = actor ? sql`${actor.id}::uuid` : sql`${from}.user_id`;
+  const actorId = actor ? sql`${actor.id}::uuid` : userId;
   noteEventsWritten();
   return sql`insert into ${authEvents} (id, type, at, user_id, actor_type, actor_id, data)
-    select gen_random_uuid(), ${type}, ${at.toISOString()}::timestamptz, ${from}.user_id, ${actorType}, ${actorId}, ${data}
+    select gen_random_uuid(), ${type}, ${at.toISOString()}::timestamptz, ${userId}, ${actorType}, ${actorId}, ${data}
       from ${from}`;
 }
+
+/**
+ * One `user.created` (by the new account's owner; `method`: how it was created) per row of `from`,
+ * a CTE of inserted users rows: the account and its event in one statement (registration).
+ */
+export const createdUserEvents = (from: SQL, method: string, at: Date) =>
+  eventsFromRows(
+    from,
+    "user.created",
+    sql`jsonb_build_object('role', ${from}.role::text, 'method', ${method}::text)`,
+    at,
+    undefined,
+    sql`${from}.id`,
+  );
 
 /** One `session.revoked` per ended session: `from` has the session's `id` and `user_id`. */
 export const revokedSessionEvents = (from: SQL, reason: RevokeReason, actor: Actor, at: Date) =>

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, inject, it, vi } from "vitest";
 import { loginAs, PASSWORD, registerUser, uniqueEmail } from "../../support/accounts";
-import { auditRows, db } from "../../support/db";
+import { auditRows, db, withDb } from "../../support/db";
 import { mailsTo, tagOf } from "../../support/mail";
-import { call, json } from "../../support/worker";
+import { call, json, recordStatements } from "../../support/worker";
 
 /**
  * Issue 6: abuse resistance. Per-client rate limits (Workers Rate Limiting binding, simulated by
@@ -18,6 +18,34 @@ afterEach(() => {
 });
 
 describe("register, login, me", () => {
+  it("writes the account and its user.created event in one statement, and replaces the mailed code in one; a taken address writes neither", async () => {
+    const email = uniqueEmail("one-statement");
+    let id = "";
+    const statements = await recordStatements(async () => {
+      const res = await call("/auth/register", { body: { full_name: "One Statement", email, password: PASSWORD, role: "student" } });
+      expect(res.status).toBe(201);
+      id = (await json(res)).user.id;
+    });
+    // No transaction to open and commit (each a round trip of its own).
+    expect(statements.filter((q) => /^\s*(begin|commit)\b/i.test(q))).toEqual([]);
+    const creating = statements.filter((q) => /insert into "users"/i.test(q));
+    expect(creating).toHaveLength(1);
+    expect(creating[0]).toMatch(/insert into "auth_events"/i);
+    const replacing = statements.filter((q) => /delete from "auth_one_time_codes"/i.test(q));
+    expect(replacing).toHaveLength(1);
+    expect(replacing[0]).toMatch(/insert into "auth_one_time_codes"/i);
+    const taken = await call("/auth/register", { body: { full_name: "Taken", email, password: PASSWORD, role: "instructor" } });
+    expect(taken.status).toBe(409);
+    const [events, codes] = await withDb(async (sql) => [
+      await sql`select type, actor_type, actor_id, data from auth_events where user_id = ${id}`,
+      await sql`select purpose from auth_one_time_codes where user_id = ${id} and consumed_at is null`,
+    ]);
+    expect(events.map((e) => ({ ...e }))).toEqual([
+      { type: "user.created", actor_type: "self", actor_id: id, data: { role: "student", method: "password" } },
+    ]);
+    expect(codes.map((c) => c.purpose)).toEqual(["email_verification"]);
+  });
+
   it("registers, logs in and answers /auth/me", async () => {
     const email = uniqueEmail("ada");
     const res = await call("/auth/register", {
