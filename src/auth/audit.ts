@@ -1,3 +1,4 @@
+import { type SQL, sql } from "drizzle-orm";
 import { auditEvents } from "../db/schema";
 import type { Deps, RequestMeta } from "../deps";
 import { describeError } from "../log";
@@ -137,6 +138,19 @@ export async function writeAudit(deps: Deps, meta: RequestMeta, r: AuditRecord):
     requestId: meta.requestId,
     detail: r.detail ?? null,
   });
+}
+
+/**
+ * The insert of an audit row, one per row of `from` (a CTE of the statement that makes the change:
+ * none when it changed nothing), to add to that statement. The row is written with the change or not
+ * at all, in the same round trip.
+ */
+export function auditWith(deps: Deps, meta: RequestMeta, r: AuditRecord, from: SQL): SQL {
+  return sql`insert into ${auditEvents} (at, event, outcome, user_id, actor_id, ip, user_agent, request_id, detail)
+    select ${deps.now().toISOString()}::timestamptz, ${r.event}::text, ${r.outcome}::text, ${r.userId ?? null}::uuid,
+           ${r.actorId ?? null}::uuid, ${meta.ip}::text, ${meta.userAgent?.slice(0, 512) ?? null}::text, ${meta.requestId}::text,
+           ${r.detail ? JSON.stringify(r.detail) : null}::jsonb
+      from ${from}`;
 }
 
 /**

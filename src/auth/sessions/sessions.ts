@@ -110,7 +110,19 @@ export type StartedSession =
  * this statement ends this session along with the others.) The session records `amr` and
  * `auth_time` (now), which every access token of it carries.
  */
-export async function startSession(deps: Deps, meta: RequestMeta, user: User, grounds: SessionGrounds, amr: Amr): Promise<StartedSession> {
+export async function startSession(
+  deps: Deps,
+  meta: RequestMeta,
+  user: User,
+  grounds: SessionGrounds,
+  amr: Amr,
+  /**
+   * Statements to run in this one (each a CTE, in the same round trip), given the inserted session
+   * (a CTE with the new session's `id`; no row when no session started): e.g. the sign-in's audit
+   * row, written only with a session.
+   */
+  also: (started: SQL) => SQL[] = () => [],
+): Promise<StartedSession> {
   const now = deps.now();
   const id = crypto.randomUUID();
   const refresh = newRefreshToken();
@@ -144,7 +156,10 @@ export async function startSession(deps: Deps, meta: RequestMeta, user: User, gr
       insert into ${refreshTokens} (id, session_id, token_hash, created_at)
       select ${crypto.randomUUID()}::uuid, s.id, ${await sha256Hex(refresh)}, ${at(now)} from s
       returning session_id
-    )
+    )${sql.join(
+      also(sql`s`).map((statement, i) => sql`, ${sql.identifier(`also_${i}`)} as (${statement})`),
+      sql``,
+    )}
     select (select session_id from r) as session_id, array_to_json(u.factors) as factors from u`);
   const factorsHeld = rows[0]?.factors ?? [];
   if (factorsHeld.length > 0) return { kind: "second_factor_required", methods: factorsHeld };

@@ -1,7 +1,8 @@
+import type { SQL } from "drizzle-orm";
 import type { User } from "../../db/schema";
 import type { Deps, RequestMeta } from "../../deps";
 import { assertMaySignIn } from "../account/status";
-import { type AuditDetail, type AuditEvent, audit } from "../audit";
+import { type AuditDetail, type AuditEvent, audit, auditWith } from "../audit";
 import { issueChallenge } from "../mfa/challenge";
 import { type SessionGrounds, startSession, type TokenPair } from "../sessions/sessions";
 import { amrOf, assess, completingFactors, type FirstFactor, type Proof, type SecondFactor } from "./ways-in";
@@ -14,8 +15,8 @@ export type SignInResult =
 export interface SignIn extends Proof<FirstFactor> {
   /** What the session rests on (re-checked atomically when it is inserted). */
   grounds?: SessionGrounds;
-  /** Runs pipelined with the session insert (e.g. clearing the login throttle). */
-  alongside?: Promise<unknown>;
+  /** A statement to run in the session's, whether or not a session starts (e.g. clearing the login throttle). */
+  alongside?: SQL;
   /** The audit event of the success (default login_succeeded). */
   event?: AuditEvent;
   /** More detail for that audit row. */
@@ -36,13 +37,23 @@ const amrOfProof = (p: Proof<FirstFactor | SecondFactor>) => p.amr ?? amrOf(p.me
  * the account holds) and the session starts only after POST /auth/mfa/verify, which comes back here.
  */
 export async function completeSignIn(deps: Deps, meta: RequestMeta, user: User, s: SignIn): Promise<SignInResult> {
-  const alongside = s.alongside ?? Promise.resolve();
-  alongside.catch(() => {}); // awaited below; never an unhandled rejection if a rule refuses first
   await assertMaySignIn(deps, meta, user);
   const amr = [...amrOfProof(s), ...(s.secondFactor ? amrOfProof(s.secondFactor) : [])];
   const enough = assess(amr).multiFactor;
   const grounds: SessionGrounds = { ...s.grounds, ...(enough ? {} : { withoutSecondFactor: true }) };
-  const [started] = await Promise.all([startSession(deps, meta, user, grounds, amr), alongside]);
+  const second: AuditDetail = s.secondFactor ? { second_factor: s.secondFactor.method } : {};
+  // The success's audit row is written by the session's own statement, with the session (none
+  // when the grounds no longer hold or a second factor is due), in the same round trip.
+  const success = {
+    event: s.event ?? "login_succeeded",
+    outcome: "success",
+    userId: user.id,
+    detail: { method: s.method, ...second, amr: amr.join(" "), ...s.detail },
+  } as const;
+  const started = await startSession(deps, meta, user, grounds, amr, (session) => [
+    auditWith(deps, meta, success, session),
+    ...(s.alongside ? [s.alongside] : []),
+  ]);
   if (started.kind === "second_factor_required") {
     const challenge = await issueChallenge(deps, user, { method: s.method, amr: amrOfProof(s), grounds: s.grounds ?? {} });
     deps.waitUntil(audit(deps, meta, "mfa_challenge_issued", "success", user.id, { method: s.method }));
@@ -50,9 +61,5 @@ export async function completeSignIn(deps: Deps, meta: RequestMeta, user: User, 
     const methods = completingFactors(amrOfProof(s), started.methods);
     return { kind: "mfa_required", user, mfaToken: challenge.token, expiresIn: challenge.expiresIn, methods };
   }
-  const second: AuditDetail = s.secondFactor ? { second_factor: s.secondFactor.method } : {};
-  deps.waitUntil(
-    audit(deps, meta, s.event ?? "login_succeeded", "success", user.id, { method: s.method, ...second, amr: amr.join(" "), ...s.detail }),
-  );
   return { kind: "session", user, tokens: started.tokens };
 }

@@ -6,7 +6,7 @@ import { audit } from "../audit";
 import { checkPassword } from "../password/confirm";
 import { hashPassword, scryptParams } from "../password/hash";
 import { withHashAdmission } from "../password/hash-admission";
-import { clearThrottle } from "../throttle";
+import { clearThrottleWith } from "../throttle";
 import { completeSignIn, type SignInResult } from "./complete";
 
 /** The password hashed with the current parameters, or null when the isolate's hash queue is full. */
@@ -43,6 +43,6 @@ export async function login(deps: Deps, meta: RequestMeta, input: { email: strin
   return completeSignIn(deps, meta, current, {
     method: "password",
     grounds: { passwordChangedAt: current.passwordChangedAt },
-    alongside: clearThrottle(deps, key),
+    alongside: clearThrottleWith(key),
   });
 }

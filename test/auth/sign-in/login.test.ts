@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, inject, it, vi } from "vitest";
 import { loginAs, loginFailures, registerUser, uniqueEmail } from "../../support/accounts";
 import { fakeClock } from "../../support/clock";
-import { db, untilBlocked } from "../../support/db";
+import { auditRows, db, untilBlocked } from "../../support/db";
 import { latestCode } from "../../support/mail";
-import { call, json } from "../../support/worker";
+import { mfaAccount, mfaToken } from "../../support/mfa";
+import { call, json, recordStatements } from "../../support/worker";
 
 /**
  * Per-account login throttling (src/auth/throttle.ts, src/auth/password/confirm.ts): the attempt is reserved
@@ -125,6 +126,40 @@ describe("login throttle under bursts", () => {
     clock.advance(1000);
     expect((await loginAs(u.email, u.password, { now: clock.now })).status).toBe(200);
     expect(await loginFailures(u.email)).toBe(0);
+  });
+});
+
+describe("a login's statements", () => {
+  it("two: the reservation, then the session with its audit row and the cleared throttle", async () => {
+    const u = await registerUser();
+    expect((await loginAs(u.email, "Wrong-Password-Once-1")).status).toBe(401);
+    expect(await loginFailures(u.email)).toBe(1);
+    let res: Response | undefined;
+    const statements = await recordStatements(async () => {
+      res = await loginAs(u.email, u.password);
+    });
+    expect(res?.status).toBe(200);
+    expect(statements).toHaveLength(2);
+    expect(statements[1]).toMatch(/insert into "auth_sessions"/);
+    expect(statements[1]).toMatch(/insert into "auth_audit_events"/);
+    expect(statements[1]).toMatch(/delete from "auth_throttles"/);
+    expect(await loginFailures(u.email)).toBe(0);
+    const rows = (await auditRows(u.user.id)).filter((r) => r.event === "login_succeeded");
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ outcome: "success", detail: { method: "password", amr: "pwd" } });
+    expect(rows[0].request_id).toEqual(expect.any(String));
+  });
+
+  it("no session, no success row: a login that must prove a second factor writes none, and still clears the throttle", async () => {
+    const clock = fakeClock();
+    const { user } = await mfaAccount(clock);
+    const before = (await auditRows(user.user.id)).filter((r) => r.event === "login_succeeded").length;
+    expect((await loginAs(user.email, "Wrong-Password-Once-1", { now: clock.now })).status).toBe(401);
+    await mfaToken(user.email, clock);
+    expect(await loginFailures(user.email)).toBe(0);
+    const rows = await auditRows(user.user.id);
+    expect(rows.filter((r) => r.event === "login_succeeded")).toHaveLength(before);
+    expect(rows.at(-1)?.event).toBe("mfa_challenge_issued");
   });
 });
 
