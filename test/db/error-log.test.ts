@@ -44,7 +44,8 @@ describe("database errors in the log", () => {
     const requestId = res.headers.get("x-request-id");
     const logged = lines.map((l) => JSON.parse(l)).find((l) => l.msg === "unhandled error" && l.requestId === requestId);
     expect(logged, lines.join("\n")).toBeDefined();
-    expect(logged.statement).toMatch(/^insert into "users" .*values \(\$1, \$2, \$3/);
+    // The account and its event are one statement (src/auth/account/register.ts).
+    expect(logged.statement).toMatch(/^with "created" as \(insert into "users" .*values \(\$1, \$2, \$3/);
     expect(logged.sqlstate).toBe("23514");
     expect(logged.message).toMatch(/^refused address /);
     const all = lines.join("\n");
