@@ -127,18 +127,21 @@ export interface AuditRecord {
  * rolls back with the change it records.
  */
 export async function writeAudit(deps: Deps, meta: RequestMeta, r: AuditRecord): Promise<void> {
-  await deps.db.insert(auditEvents).values({
-    at: deps.now(),
-    event: r.event,
-    outcome: r.outcome,
-    userId: r.userId ?? null,
-    actorId: r.actorId ?? null,
-    ip: meta.ip,
-    userAgent: meta.userAgent?.slice(0, 512) ?? null,
-    requestId: meta.requestId,
-    detail: r.detail ?? null,
-  });
+  await deps.db.insert(auditEvents).values(rowOf(deps, meta, r));
 }
+
+/** The audit row of a record, as both ways of writing it store it. */
+const rowOf = (deps: Deps, meta: RequestMeta, r: AuditRecord) => ({
+  at: deps.now(),
+  event: r.event,
+  outcome: r.outcome,
+  userId: r.userId ?? null,
+  actorId: r.actorId ?? null,
+  ip: meta.ip,
+  userAgent: meta.userAgent?.slice(0, 512) ?? null,
+  requestId: meta.requestId,
+  detail: r.detail ?? null,
+});
 
 /**
  * The insert of an audit row, one per row of `from` (a CTE of the statement that makes the change:
@@ -146,10 +149,11 @@ export async function writeAudit(deps: Deps, meta: RequestMeta, r: AuditRecord):
  * at all, in the same round trip.
  */
 export function auditWith(deps: Deps, meta: RequestMeta, r: AuditRecord, from: SQL): SQL {
+  const row = rowOf(deps, meta, r);
   return sql`insert into ${auditEvents} (at, event, outcome, user_id, actor_id, ip, user_agent, request_id, detail)
-    select ${deps.now().toISOString()}::timestamptz, ${r.event}::text, ${r.outcome}::text, ${r.userId ?? null}::uuid,
-           ${r.actorId ?? null}::uuid, ${meta.ip}::text, ${meta.userAgent?.slice(0, 512) ?? null}::text, ${meta.requestId}::text,
-           ${r.detail ? JSON.stringify(r.detail) : null}::jsonb
+    select ${row.at.toISOString()}::timestamptz, ${row.event}::text, ${row.outcome}::text, ${row.userId}::uuid,
+           ${row.actorId}::uuid, ${row.ip}::text, ${row.userAgent}::text, ${row.requestId}::text,
+           ${row.detail ? JSON.stringify(row.detail) : null}::jsonb
       from ${from}`;
 }
 

@@ -158,7 +158,7 @@ export async function reserve(deps: Deps, key: string, policy: ThrottlePolicy): 
 
 /** Forget a key's attempts (after a success, or a reset that proves control of the account). */
 export async function clearThrottle(deps: Deps, key: string): Promise<void> {
-  await deps.db.delete(throttles).where(eq(throttles.key, key));
+  await deps.db.execute(clearThrottleWith(key));
 }
 
 /** clearThrottle as a statement to run inside another one's (a CTE): no round trip of its own. */

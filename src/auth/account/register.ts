@@ -6,7 +6,7 @@ import type { Locale } from "../../i18n/locales";
 import { registrationAttemptMessage } from "../../mail/registration-attempt";
 import { envelope } from "../../mail/templates";
 import { audit } from "../audit";
-import { createdUserEvents } from "../events/outbox";
+import { recordEventWith, userCreated } from "../events/outbox";
 import { hashPassword, scryptParams } from "../password/hash";
 import { withHashAdmission } from "../password/hash-admission";
 import { assertNotBreached, assertPasswordShape } from "../password/new-password";
@@ -48,24 +48,24 @@ export async function register(
   const role = pending ? "student" : input.role;
   // The account and its user.created event in one statement (no transaction to open and commit):
   // a taken address inserts neither.
-  const now = deps.now();
+  const id = crypto.randomUUID();
   const created = deps.db.$with("created").as(
     deps.db
       .insert(users)
       .values({
-        id: crypto.randomUUID(),
+        id,
         fullName: input.fullName.trim(),
         email,
         password: hash,
         role,
         requestedRole: pending ? input.role : null,
         locale: input.locale,
-        createdAt: now,
+        createdAt: deps.now(),
       })
       .onConflictDoNothing()
       .returning(),
   );
-  const event = deps.db.$with("created_event", {}).as(createdUserEvents(sql`created`, "password", now));
+  const event = deps.db.$with("created_event", {}).as(recordEventWith(sql`created`, userCreated(deps, { id, role }, "password")));
   const [user] = await deps.db.with(created, event).select().from(created);
   const safe = deps.config.REGISTER_ENUMERATION_SAFE;
   if (!user) {

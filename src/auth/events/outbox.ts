@@ -67,6 +67,19 @@ function rowsOf(events: NewEvent[]) {
   }));
 }
 
+/**
+ * recordEvent as a statement to add to the one that makes the change (a CTE): the event, validated
+ * as recordEvent validates it, once per row of `from` (none when the change wrote no row).
+ */
+export function recordEventWith(from: SQL, e: NewEvent): SQL {
+  const [r] = rowsOf([e]);
+  noteEventsWritten();
+  return sql`insert into ${authEvents} (id, type, at, user_id, actor_type, actor_id, data)
+    select gen_random_uuid(), ${r.type}, ${r.at.toISOString()}::timestamptz, ${r.userId}::uuid, ${r.actorType}, ${r.actorId}::uuid,
+           ${JSON.stringify(r.data)}::jsonb
+      from ${from}`;
+}
+
 /** Write events on the change's transaction `tx` (or in the same statement's CTE: revokedSessionEvents). */
 export async function recordEvent(tx: Db, ...events: NewEvent[]): Promise<void> {
   if (events.length === 0) return;
@@ -113,28 +126,14 @@ export const credentialsChanged = (
  * own account unless `actor` is given. These rows skip recordEvent's schema check: keep `data` to
  * the type's fields (the tests read them back).
  */
-function eventsFromRows(from: SQL, type: EventType, data: SQL, at: Date, actor?: Actor, userId: SQL = sql`${from}.user_id`): SQL {
+function eventsFromRows(from: SQL, type: EventType, data: SQL, at: Date, actor?: Actor): SQL {
   const actorType = actor ? sql`${actor.type}` : sql`'self'`;
-  const actorId = actor ? sql`${actor.id}::uuid` : userId;
+  const actorId = actor ? sql`${actor.id}::uuid` : sql`${from}.user_id`;
   noteEventsWritten();
   return sql`insert into ${authEvents} (id, type, at, user_id, actor_type, actor_id, data)
-    select gen_random_uuid(), ${type}, ${at.toISOString()}::timestamptz, ${userId}, ${actorType}, ${actorId}, ${data}
+    select gen_random_uuid(), ${type}, ${at.toISOString()}::timestamptz, ${from}.user_id, ${actorType}, ${actorId}, ${data}
       from ${from}`;
 }
-
-/**
- * One `user.created` (by the new account's owner; `method`: how it was created) per row of `from`,
- * a CTE of inserted users rows: the account and its event in one statement (registration).
- */
-export const createdUserEvents = (from: SQL, method: string, at: Date) =>
-  eventsFromRows(
-    from,
-    "user.created",
-    sql`jsonb_build_object('role', ${from}.role::text, 'method', ${method}::text)`,
-    at,
-    undefined,
-    sql`${from}.id`,
-  );
 
 /** One `session.revoked` per ended session: `from` has the session's `id` and `user_id`. */
 export const revokedSessionEvents = (from: SQL, reason: RevokeReason, actor: Actor, at: Date) =>
