@@ -2,7 +2,6 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { methodNotAllowed } from "hono/method-not-allowed";
-import { secureHeaders } from "hono/secure-headers";
 import type { Config } from "./config";
 import type { AppEnv } from "./context";
 import type { Overrides } from "./deps";
@@ -193,29 +192,11 @@ function frame(basePath: string, overrides: Overrides, options: AppOptions) {
     requestContext(overrides),
     announceEventWrites,
     deprecationHeaders(aliases),
-    secureHeaders({
-      referrerPolicy: "no-referrer",
-      xContentTypeOptions: "nosniff",
-      xFrameOptions: "DENY",
-      crossOriginResourcePolicy: "same-site",
-      strictTransportSecurity: "max-age=31536000; includeSubDomains",
-    }),
-    async (c, next) => {
-      await next();
-      // Responses of an auth API carry tokens, codes or personal data: never cached by default.
-      if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
-    },
-    async (c, next) => {
-      // CORS only concerns a browser's cross-origin request, which always carries Origin. Without
-      // one, skip cors(): it would set headers before the handler, and Hono then copies the
-      // handler's whole response to merge them. Vary stays, for caches.
-      if (!c.req.header("origin")) {
-        await next();
-        c.res.headers.append("Vary", "Origin");
-        return;
-      }
-      return corsFor(c.get("deps").config)(c, next);
-    },
+    // CORS only concerns a browser's cross-origin request, which always carries Origin. Without
+    // one, skip cors(): it would set headers before the handler, and Hono then copies the handler's
+    // whole response to merge them. The security headers, Cache-Control and Vary are written by
+    // requestContext once the answer is made (src/middleware/response-headers.ts).
+    (c, next) => (c.req.header("origin") === undefined ? next() : corsFor(c.get("deps").config)(c, next)),
     methodNotAllowed({
       app,
       onMethodNotAllowed: (c, methods) =>

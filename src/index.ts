@@ -6,16 +6,7 @@ import { DEFAULT_LOCALE, negotiateLocale } from "./i18n/locales";
 import { t } from "./i18n/messages";
 import { createLazyApp } from "./lazy-app";
 import { describeError, log } from "./log";
-
-/** The same hardening as every other response (app.ts secureHeaders), for the one answer made without the app. */
-const HARDENING = {
-  "Cache-Control": "no-store",
-  "X-Content-Type-Options": "nosniff",
-  "Referrer-Policy": "no-referrer",
-  "X-Frame-Options": "DENY",
-  "Cross-Origin-Resource-Policy": "same-site",
-  "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
-};
+import { DEFAULT_CACHE_CONTROL, HARDENING } from "./middleware/response-headers";
 
 /**
  * The cron trigger (wrangler.toml) that only runs the webhook sweep; every other trigger runs the
@@ -51,7 +42,17 @@ export function createWorker(overrides: Overrides = {}) {
         const locale = negotiateLocale(request.headers.get("accept-language"));
         return Response.json(
           { status: "error", message: t(locale, "error.internal_error.misconfigured"), code: "internal_error" },
-          { status: 500, headers: { ...HARDENING, "X-Request-Id": requestId, "Content-Language": locale, Vary: "Accept-Language" } },
+          {
+            status: 500,
+            // The headers of every other answer (src/middleware/response-headers.ts).
+            headers: [
+              ...HARDENING,
+              ["Cache-Control", DEFAULT_CACHE_CONTROL],
+              ["X-Request-Id", requestId],
+              ["Content-Language", locale],
+              ["Vary", "Origin, Accept-Language"],
+            ],
+          },
         );
       }
     },

@@ -7,6 +7,7 @@ import { apiError } from "../errors";
 import { negotiateLocale } from "../i18n/locales";
 import { log } from "../log";
 import { clientAddress } from "./client-address";
+import { finishHeaders } from "./response-headers";
 
 /** A client's own X-Request-Id, kept only as a log field: printable ASCII, at most 64 characters. */
 const clientRequestId = (v: string | undefined) => (v && /^[\x21-\x7e]{1,64}$/.test(v) ? v : undefined);
@@ -26,9 +27,8 @@ function wantsLine(policy: RequestLogPolicy, status: number, warned: boolean): b
  * value a client chose), infrastructure (deps), who is asking (meta, with the answer's language
  * negotiated from Accept-Language), and the JSON request line with method, route, status and
  * duration (never bodies or headers) for the requests REQUEST_LOG asks for (by default the errors:
- * Workers Logs' own invocation log records every request). Every answer says its language
- * (Content-Language, unless the route set its own: /docs and /openapi.json are English) and that
- * it depends on Accept-Language.
+ * Workers Logs' own invocation log records every request). Every answer gets its headers here
+ * (finishHeaders: security headers, no-store by default, X-Request-Id, its language and Vary).
  */
 export function requestContext(overrides: Overrides): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -54,9 +54,7 @@ export function requestContext(overrides: Overrides): MiddlewareHandler<AppEnv> 
     c.set("meta", { ip: await clientAddress(c.req.raw, deps.config), userAgent: c.req.header("user-agent") ?? null, requestId, locale });
     const started = performance.now();
     await next();
-    c.header("X-Request-Id", requestId);
-    if (!c.res.headers.has("Content-Language")) c.header("Content-Language", locale);
-    c.header("Vary", "Accept-Language", { append: true });
+    finishHeaders(c, requestId, locale);
     if (!wantsLine(deps.config.REQUEST_LOG, c.res.status, warned)) return;
     log("info", "request", {
       requestId,

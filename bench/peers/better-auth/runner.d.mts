@@ -59,7 +59,10 @@ export interface PeerRequest {
 }
 
 export function peerRoutes(url: string): {
+  /** The Worker's own constant route (a raw Response before better-auth: the workerd floor). */
   live(): PeerRequest;
+  /** better-auth's own constant route (`ok`), through its handler. */
+  ok(): PeerRequest;
   signUp(user: { email: string; password?: string; name?: string }): PeerRequest;
   signIn(user: { email: string; password?: string }): PeerRequest;
   session(user: { cookie: string }): PeerRequest;

@@ -173,6 +173,7 @@ export function peerRoutes(url) {
   const post = (p, body) => ({ method: "POST", path: p, headers: { "content-type": "application/json", origin: url }, body });
   return {
     live: () => ({ method: "GET", path: "/health/live", headers: {} }),
+    ok: () => ({ method: "GET", path: "/api/auth/ok", headers: {} }),
     signUp: ({ email, password = PEER_PASSWORD, name = "Bench Peer" }) => post("/api/auth/sign-up/email", { name, email, password }),
     signIn: ({ email, password = PEER_PASSWORD }) => post("/api/auth/sign-in/email", { email, password }),
     session: ({ cookie }) => ({ method: "GET", path: "/api/auth/get-session", headers: { cookie } }),

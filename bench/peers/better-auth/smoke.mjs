@@ -179,6 +179,9 @@ async function main() {
   const live = await peerRequest(peer.url, routes.live());
   assert.equal(live.status, 200);
   assert.deepEqual(live.data, { status: "ok" });
+  const ok = await peerRequest(peer.url, routes.ok());
+  assert.equal(ok.status, 200);
+  assert.deepEqual(ok.data, { ok: true });
   const signUp = await peerRequest(peer.url, routes.signUp({ email }));
   assert.equal(signUp.status, 200, `sign-up: ${JSON.stringify(signUp.data)}`);
   assert.equal(signUp.data.user.email, email);
@@ -199,7 +202,7 @@ async function main() {
   const anonymous = await peerRequest(peer.url, routes.session({ cookie: "better-auth.session_token=forged.value" }));
   assert.equal(anonymous.data, null, "get-session with a forged cookie answers null");
   log(
-    "  checks passed: sign-up, duplicate sign-up (422), sign-in, wrong password (401), get-session, forged cookie (null), constant route",
+    "  checks passed: sign-up, duplicate sign-up (422), sign-in, wrong password (401), get-session, forged cookie (null), constant routes",
   );
 
   // The stored hash: better-auth's scrypt format (16-byte salt hex : 64-byte key hex).
@@ -223,6 +226,7 @@ async function main() {
   const hashMs = signInMs;
   const ROUTES = [
     { title: "GET /health/live", request: () => routes.live(), serial: 100 },
+    { title: "GET /api/auth/ok", request: () => routes.ok(), serial: 100 },
     { title: "GET /api/auth/get-session", request: () => routes.session(user()), serial: 100 },
     { title: "POST /api/auth/sign-in/email", hashBound: true, request: () => routes.signIn(user()), serial: 10 },
     {
