@@ -45,6 +45,7 @@ import {
   expandOnly,
   GOOGLE_CLIENT,
   MIXED,
+  measuringOrder,
   PAIRS,
   PASSWORD,
   PEER_SCRYPT,
@@ -642,7 +643,7 @@ async function main() {
 
   results.scenarios = [];
   const machineLoad: number[] = [];
-  for (const sc of SCENARIOS.filter((x) => wanted(x.id))) {
+  for (const sc of measuringOrder(SCENARIOS.filter((x) => wanted(x.id)))) {
     const server = servers[sc.server ?? "app"]!;
     for (const connections of options.connections) {
       await sc.prepare?.(ctx, { connections, requests: sc.batch ?? null });
@@ -681,7 +682,7 @@ async function main() {
   if (servers.app.cpu) {
     log("CPU per request, one request at a time...");
     results.serial = [];
-    for (const sc of SCENARIOS.filter((x) => wanted(x.id))) {
+    for (const sc of measuringOrder(SCENARIOS.filter((x) => wanted(x.id)))) {
       const server = servers[sc.server ?? "app"]!;
       await sc.prepare?.(ctx, { connections: 1, requests: sc.batch ? sc.serial : null });
       const r = await serialCpu({ cpu: server.cpu!, n: sc.serial, send: () => sendOne(sc, ctx, server.url) });
