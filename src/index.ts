@@ -6,7 +6,7 @@ import { DEFAULT_LOCALE, negotiateLocale } from "./i18n/locales";
 import { t } from "./i18n/messages";
 import { createLazyApp } from "./lazy-app";
 import { describeError, log } from "./log";
-import { DEFAULT_CACHE_CONTROL, HARDENING } from "./middleware/response-headers";
+import { writeAnswerHeaders } from "./middleware/response-headers";
 
 /**
  * The cron trigger (wrangler.toml) that only runs the webhook sweep; every other trigger runs the
@@ -40,19 +40,11 @@ export function createWorker(overrides: Overrides = {}) {
         const requestId = crypto.randomUUID();
         log("error", "cannot start: configuration error", { requestId, ...describeError(err) });
         const locale = negotiateLocale(request.headers.get("accept-language"));
+        const headers = new Headers();
+        writeAnswerHeaders(headers, requestId, locale, request.headers.has("origin"));
         return Response.json(
           { status: "error", message: t(locale, "error.internal_error.misconfigured"), code: "internal_error" },
-          {
-            status: 500,
-            // The headers of every other answer (src/middleware/response-headers.ts).
-            headers: [
-              ...HARDENING,
-              ["Cache-Control", DEFAULT_CACHE_CONTROL],
-              ["X-Request-Id", requestId],
-              ["Content-Language", locale],
-              ["Vary", "Origin, Accept-Language"],
-            ],
-          },
+          { status: 500, headers },
         );
       }
     },

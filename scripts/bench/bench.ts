@@ -498,7 +498,10 @@ async function main() {
     const bare = await freezeWorker({ config: "bench/wrangler.empty.toml", outdir: path.join(tmp, "bare") });
     cleanups.push(() => bare.remove());
     const noAssets = bare.config.replace(/\.toml$/, "-noassets.toml");
-    const { assets: _assets, ...withoutAssets } = readWranglerConfig(bare.config);
+    const { assets, ...withoutAssets } = readWranglerConfig(bare.config);
+    // The app's own run_worker_first (wrangler.toml), so the floor's constant route skips the asset lookup as the app's does.
+    const { run_worker_first } = readWranglerConfig().assets as { run_worker_first: string[] };
+    writeWranglerConfig(bare.config, { ...withoutAssets, assets: { ...assets, run_worker_first } });
     writeWranglerConfig(noAssets, withoutAssets);
     cleanups.push(() => fs.rmSync(noAssets, { force: true }));
     for (const [name, config] of [

@@ -612,31 +612,17 @@ export const PROBES: Probe[] = [webhookProbe];
 
 /**
  * The order the bench measures scenarios in: SCENARIOS' order, with each peer scenario moved to
- * just after ours in the first pair (PAIRS' order) that names it. The two sides of a ratio are then
+ * just after ours in the first pair (PAIRS' order) that names it and whose ours is measured. The two sides of a ratio are then
  * measured a minute apart instead of ten: this machine's speed drifts over a run (the same route
  * served 30% fewer requests from one run to the next on an idle machine), and a slow phase must
  * not fall on one side of a pair only.
  */
 export function measuringOrder<T extends { id: string }>(scenarios: T[], pairs: Pick<Pair, "ours" | "theirs">[] = PAIRS): T[] {
-  const after = new Map<string, string[]>();
-  const placed = new Set<string>();
-  for (const p of pairs) {
-    if (placed.has(p.theirs)) continue;
-    placed.add(p.theirs);
-    after.set(p.ours, [...(after.get(p.ours) ?? []), p.theirs]);
-  }
-  const byId = new Map(scenarios.map((s) => [s.id, s]));
-  const present = (id: string) => byId.has(id) && byId.has(pairs.find((p) => p.theirs === id)?.ours ?? "");
-  const order: T[] = [];
-  for (const s of scenarios) {
-    if (placed.has(s.id) && present(s.id)) continue; // measured beside ours
-    order.push(s);
-    for (const id of after.get(s.id) ?? []) {
-      const theirs = byId.get(id);
-      if (theirs) order.push(theirs);
-    }
-  }
-  return order;
+  const measured = new Set(scenarios.map((s) => s.id));
+  // Each peer scenario's place: after ours of the first pair naming it, when that one is measured.
+  const besideOurs = new Map<string, string>();
+  for (const p of pairs) if (!besideOurs.has(p.theirs) && measured.has(p.ours)) besideOurs.set(p.theirs, p.ours);
+  return scenarios.flatMap((s) => (besideOurs.has(s.id) ? [] : [s, ...scenarios.filter((theirs) => besideOurs.get(theirs.id) === s.id)]));
 }
 
 /** Names for sets of scenario ids in --only: `pairs` (ours and the peer's, what `npm run bench:peer` runs), `new-flows`. */
